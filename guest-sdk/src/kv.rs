@@ -1,0 +1,135 @@
+//! The key-value store: the plugin's persistent data.
+//!
+//! Each plugin sees only its own data (the host namespaces it by plugin name), in
+//! buckets opened by name. The embedded host keeps it in SQLite; a cluster of hosts in
+//! a shared store. Values are bytes; the `_json` methods store serde values as JSON.
+
+use crate::bindings::wasi::keyvalue::{atomics, batch, store};
+use crate::{Error, Result};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A named bucket of keys in the plugin's store.
+pub struct Bucket {
+    name: String,
+    inner: store::Bucket,
+}
+
+impl Bucket {
+    /// Opens the bucket called `name` (created on first write). `""` is the default
+    /// bucket.
+    pub fn open(name: &str) -> Result<Bucket> {
+        let inner = store::open(name).map_err(|error| failure("open", name, error))?;
+        Ok(Bucket {
+            name: name.to_owned(),
+            inner,
+        })
+    }
+
+    /// The value stored under `key`, if any.
+    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.inner
+            .get(key)
+            .map_err(|error| self.failure("get", error))
+    }
+
+    /// The value under `key`, deserialized from JSON.
+    pub fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        match self.get(key)? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|error| {
+                Error::failure(format!(
+                    "bucket `{}` key `{key}` holds data that does not deserialize: {error}",
+                    self.name
+                ))
+            }),
+        }
+    }
+
+    /// Stores `value` under `key`, replacing what was there.
+    pub fn set(&self, key: &str, value: &[u8]) -> Result<()> {
+        self.inner
+            .set(key, value)
+            .map_err(|error| self.failure("set", error))
+    }
+
+    /// Stores `value` as JSON under `key`.
+    pub fn set_json<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<()> {
+        let bytes = serde_json::to_vec(value)
+            .map_err(|error| Error::failure(format!("cannot serialize key `{key}`: {error}")))?;
+        self.set(key, &bytes)
+    }
+
+    /// Removes `key` (no error if it is absent).
+    pub fn delete(&self, key: &str) -> Result<()> {
+        self.inner
+            .delete(key)
+            .map_err(|error| self.failure("delete", error))
+    }
+
+    /// Whether `key` holds a value.
+    pub fn exists(&self, key: &str) -> Result<bool> {
+        self.inner
+            .exists(key)
+            .map_err(|error| self.failure("exists", error))
+    }
+
+    /// Every key in the bucket, in ascending order.
+    pub fn keys(&self) -> Result<Vec<String>> {
+        let mut keys = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .inner
+                .list_keys(cursor)
+                .map_err(|error| self.failure("list keys", error))?;
+            keys.extend(page.keys);
+            match page.cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(keys),
+            }
+        }
+    }
+
+    /// Adds `delta` to the number stored under `key` (0 if absent) atomically and
+    /// returns the new value.
+    pub fn increment(&self, key: &str, delta: u64) -> Result<u64> {
+        atomics::increment(&self.inner, key, delta)
+            .map_err(|error| self.failure("increment", error))
+    }
+
+    /// The values of several keys at once, in the order asked (`None` where absent).
+    pub fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        let found =
+            batch::get_many(&self.inner, keys).map_err(|error| self.failure("get many", error))?;
+        Ok(found
+            .into_iter()
+            .map(|entry| entry.map(|(_, value)| value))
+            .collect())
+    }
+
+    /// Stores several keys at once.
+    pub fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<()> {
+        batch::set_many(&self.inner, entries).map_err(|error| self.failure("set many", error))
+    }
+
+    /// Removes several keys at once.
+    pub fn delete_many(&self, keys: &[String]) -> Result<()> {
+        batch::delete_many(&self.inner, keys).map_err(|error| self.failure("delete many", error))
+    }
+
+    fn failure(&self, operation: &str, error: store::Error) -> Error {
+        failure(operation, &self.name, error)
+    }
+}
+
+fn failure(operation: &str, bucket: &str, error: store::Error) -> Error {
+    let reason = match error {
+        store::Error::NoSuchStore => "no such store".to_owned(),
+        store::Error::AccessDenied => "access denied".to_owned(),
+        store::Error::Other(reason) => reason,
+    };
+    Error::failure(format!(
+        "key-value {operation} in bucket `{bucket}`: {reason}"
+    ))
+}

@@ -1,0 +1,203 @@
+//! The `piston` command line: parsing, validation, and the subcommands.
+//!
+//! Exit codes: 0 success; 1 the command ran and failed (a port in use, a plugin that
+//! does not load); 2 a bad flag, config value or path, reported in one line naming it
+//! before anything starts.
+
+mod inspect;
+mod list;
+mod serve;
+mod table;
+
+use crate::config::{ConfigError, Overrides, Settings};
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Serve REST resources from WebAssembly handler plugins.
+///
+/// Drop handler plugins (`.wasm` components implementing the piston:handler WIT
+/// contract) into a directory and serve them: Piston does routing, method checks,
+/// body decoding and output; the plugins only return data.
+#[derive(Debug, Parser)]
+#[command(name = "piston", version, propagate_version = true)]
+#[command(
+    after_help = "Logging: set PISTON_LOG (e.g. `debug`, `piston=debug,warn`).\n\
+                        Configuration: piston.toml in the current directory, or --config FILE."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the plugins in a directory over HTTP.
+    Serve(serve::ServeArgs),
+    /// List the plugins in a directory and the resources they serve (exits 1 if any
+    /// plugin fails to load).
+    List(list::ListArgs),
+    /// Show everything one plugin file declares.
+    Inspect(inspect::InspectArgs),
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+struct CommonArgs {
+    /// Configuration file [default: ./piston.toml, if it exists]
+    #[arg(long, env = "PISTON_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Data directory, for plugin data (SQLite) and compiled plugins [default:
+    /// piston-data]
+    #[arg(long, env = "PISTON_DATA", value_name = "DIR")]
+    data: Option<PathBuf>,
+}
+
+/// Limits a plugin runs under.
+#[derive(Debug, Args)]
+struct LimitArgs {
+    /// How long a plugin may take to answer, e.g. `500ms`, `10s` [default: 10s]
+    #[arg(long, env = "PISTON_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
+    timeout: Option<Duration>,
+
+    /// Memory limit of one plugin instance, in MiB [default: 128]
+    #[arg(long, env = "PISTON_MEMORY_MIB", value_name = "MIB")]
+    memory_mib: Option<u64>,
+}
+
+impl CommonArgs {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            config: self.config.clone(),
+            data: self.data.clone(),
+            ..Overrides::default()
+        }
+    }
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|error| format!("{error} (write e.g. `500ms`, `10s`, `1m`)"))
+}
+
+/// Why a command failed, and so its exit code.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    /// A bad flag, config value or path: exit 2.
+    #[error("{0}")]
+    Usage(String),
+    /// The command ran and failed: exit 1.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<ConfigError> for CliError {
+    fn from(error: ConfigError) -> CliError {
+        CliError::Usage(error.to_string())
+    }
+}
+
+/// Runs the command line and returns the process's exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::List(args) => list::run(args),
+        Command::Inspect(args) => inspect::run(args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(CliError::Usage(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+        Err(CliError::Failed(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr, filtered by `PISTON_LOG` (else `default`).
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PISTON_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Validated settings plus the checks on paths that only the CLI makes.
+fn settings(overrides: &Overrides) -> Result<Settings, CliError> {
+    let settings = Settings::load(overrides)?;
+    std::fs::create_dir_all(settings.cache()).map_err(|error| {
+        CliError::Usage(format!(
+            "--data / server.data: cannot create `{}`: {error}",
+            settings.data.display()
+        ))
+    })?;
+    Ok(settings)
+}
+
+/// A multi-threaded tokio runtime for the commands that load plugins.
+fn tokio_runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| CliError::Failed(format!("cannot start the async runtime: {error}")))
+}
+
+/// Everything a command needs to load plugins.
+struct Host {
+    settings: Settings,
+    runtime: crate::runtime::Runtime,
+    store: std::sync::Arc<dyn crate::store::KeyValueStore>,
+}
+
+impl Host {
+    fn start(settings: Settings) -> Result<Host, CliError> {
+        let store = crate::store::SqliteStore::open(&settings.database())
+            .map_err(|error| CliError::Failed(format!("plugin data: {error}")))?;
+        let runtime = crate::runtime::Runtime::new(settings.engine_limits(), &settings.cache())
+            .map_err(|error| CliError::Failed(error.to_string()))?;
+        if let crate::runtime::Allocator::OnDemand { reason } = runtime.allocator() {
+            tracing::warn!(
+                "using on-demand instance allocation (slower): the pooling allocator is unavailable: {reason}"
+            );
+        }
+        Ok(Host {
+            settings,
+            runtime,
+            store: std::sync::Arc::new(store),
+        })
+    }
+
+    fn load_options(&self) -> crate::registry::LoadOptions<'_> {
+        crate::registry::LoadOptions {
+            runtime: &self.runtime,
+            store: &self.store,
+            settings: &self.settings,
+        }
+    }
+}
+
+/// Checks that a plugin directory can be read, naming the flag if not.
+fn check_plugin_dir(dir: &std::path::Path, flag: &str) -> Result<(), CliError> {
+    match std::fs::read_dir(dir) {
+        Ok(_) => Ok(()),
+        Err(error) => Err(CliError::Usage(format!(
+            "{flag}: cannot read the plugin directory `{}`: {error}",
+            dir.display()
+        ))),
+    }
+}
+
+/// A socket address flag's value.
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    text.parse()
+        .map_err(|_| format!("`{text}` is not an address like 127.0.0.1:8000 or [::1]:8000"))
+}

@@ -1,0 +1,100 @@
+//! `piston serve`.
+
+use super::{
+    CliError, CommonArgs, Host, LimitArgs, check_plugin_dir, init_logging, parse_listen, settings,
+    table, tokio_runtime,
+};
+use crate::config::Overrides;
+use crate::decode::BodyLimits;
+use crate::pipeline::Pipeline;
+use crate::registry::{Registry, load_directory};
+use crate::server;
+use clap::Args;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Arguments of `piston serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Directory of plugin `.wasm` files to serve [default: plugins]
+    #[arg(long, env = "PISTON_PLUGINS", value_name = "DIR")]
+    plugins: Option<PathBuf>,
+
+    /// Address to listen on; port 0 picks a free one [default: 127.0.0.1:8000]
+    #[arg(long, env = "PISTON_LISTEN", value_name = "ADDR", value_parser = parse_listen)]
+    listen: Option<SocketAddr>,
+
+    /// Largest request body accepted, in bytes [default: 1048576]
+    #[arg(long, env = "PISTON_BODY_LIMIT", value_name = "BYTES")]
+    body_limit: Option<u64>,
+
+    #[command(flatten)]
+    limits: LimitArgs,
+
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
+    let overrides = Overrides {
+        listen: args.listen,
+        plugins: args.plugins,
+        body_bytes: args.body_limit,
+        timeout: args.limits.timeout,
+        memory_mib: args.limits.memory_mib,
+        ..args.common.overrides()
+    };
+    let settings = settings(&overrides)?;
+    check_plugin_dir(&settings.plugins, "--plugins / server.plugins")?;
+    init_logging("info");
+    tokio_runtime()?.block_on(serve(Host::start(settings)?))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(host: Host) -> Result<(), CliError> {
+    let settings = &host.settings;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|error| {
+            CliError::Failed(format!("cannot listen on {}: {error}", settings.listen))
+        })?;
+    let snapshot = load_directory(&settings.plugins, host.load_options())
+        .await
+        .map_err(|error| {
+            CliError::Failed(format!(
+                "cannot read {}: {error}",
+                settings.plugins.display()
+            ))
+        })?;
+    for name in settings.configured_plugins() {
+        if snapshot.plugin(name).is_none() {
+            tracing::warn!("piston.toml configures plugin `{name}`, which is not loaded");
+        }
+    }
+
+    let address = listener
+        .local_addr()
+        .map_err(|error| CliError::Failed(format!("cannot read the listening address: {error}")))?;
+    let mut stdout = std::io::stdout().lock();
+    let printed = writeln!(stdout, "{}", table::resources(&snapshot))
+        .and_then(|()| writeln!(stdout, "piston listening on http://{address}"))
+        .and_then(|()| stdout.flush());
+    drop(stdout);
+    if let Err(error) = printed {
+        tracing::warn!("cannot print the resource table: {error}");
+    }
+
+    let body = BodyLimits {
+        max_bytes: settings.body_bytes,
+        timeout: settings.default_instance_limits().timeout,
+    };
+    let pipeline = Arc::new(Pipeline::new(Arc::new(Registry::new(snapshot)), body));
+    server::serve(listener, server::app(pipeline), server::shutdown_signal())
+        .await
+        .map_err(|error| CliError::Failed(format!("serving failed: {error}")))?;
+    tracing::info!("stopped");
+    Ok(())
+}

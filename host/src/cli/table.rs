@@ -1,0 +1,86 @@
+//! The resource table `piston serve` prints at start and `piston list` prints.
+
+use crate::registry::{Entry, Snapshot};
+use comfy_table::{Table, presets};
+
+/// One row a resource; a failed file is one row with its error.
+pub fn resources(snapshot: &Snapshot) -> Table {
+    let mut table = Table::new();
+    table.load_preset(presets::NOTHING).set_header([
+        "PLUGIN",
+        "VERSION",
+        "RESOURCE",
+        "ROUTES",
+        "METHODS",
+        "ANONYMOUS",
+        "THROTTLE",
+        "STATUS",
+    ]);
+    for entry in snapshot.entries() {
+        match entry {
+            Entry::Loaded(plugin) => {
+                for resource in &plugin.spec.resources {
+                    let throttles: Vec<String> =
+                        resource.throttles.iter().map(ToString::to_string).collect();
+                    table.add_row([
+                        plugin.spec.name.clone(),
+                        plugin.spec.version.clone(),
+                        resource.name.clone(),
+                        resource.routes.join(" "),
+                        resource.allowed_methods.to_string(),
+                        or_dash(resource.anonymous_methods.to_string()),
+                        or_dash(throttles.join("; ")),
+                        "ok".to_owned(),
+                    ]);
+                }
+            }
+            Entry::Failed(failure) => {
+                let file = failure.file.file_name().map_or_else(
+                    || failure.file.display().to_string(),
+                    |name| name.to_string_lossy().into_owned(),
+                );
+                table.add_row([
+                    file,
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    format!("error: {}", failure.error),
+                ]);
+            }
+        }
+    }
+    table
+}
+
+/// The same as JSON: loaded plugins with their full specs, and failures.
+pub fn resources_json(snapshot: &Snapshot) -> String {
+    let entries: Vec<serde_json::Value> = snapshot
+        .entries()
+        .iter()
+        .map(|entry| match entry {
+            Entry::Loaded(plugin) => serde_json::json!({
+                "file": plugin.file,
+                "sha256": plugin.digest,
+                "status": "ok",
+                "plugin": plugin.spec,
+            }),
+            Entry::Failed(failure) => serde_json::json!({
+                "file": failure.file,
+                "status": "error",
+                "error": failure.error,
+            }),
+        })
+        .collect();
+    serde_json::to_string_pretty(&entries).unwrap_or_default()
+}
+
+fn or_dash(text: String) -> String {
+    if text.is_empty() {
+        "-".to_owned()
+    } else {
+        text
+    }
+}

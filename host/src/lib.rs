@@ -1,0 +1,20 @@
+//! The Piston host: serves REST resources from WebAssembly handler plugins.
+//!
+//! A request flows through [`pipeline`]: the [`registry`] routes it to a plugin's
+//! resource, the method is checked, the body decoded ([`decode`]), the plugin called
+//! in the [`runtime`], and its data emitted ([`emit`]); every error is a [`problem`]
+//! document. [`server`] is the axum app around it, [`config`] the settings, [`store`]
+//! the plugins' persistent data, and [`cli`] the `piston` command.
+
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod config;
+pub mod decode;
+pub mod emit;
+pub mod pipeline;
+pub mod problem;
+pub mod registry;
+pub mod runtime;
+pub mod server;
+pub mod store;

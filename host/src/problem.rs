@@ -1,0 +1,157 @@
+//! Error responses: RFC 9457 problem documents.
+//!
+//! Every error a client gets from the host is a [`Problem`]: a status, a title, an
+//! optional detail, field-level errors for validation failures, and the request id
+//! that also appears in the log. Rendering has no side effects; the pipeline logs the
+//! problem's internal cause (never sent to the client) with the request id.
+
+use axum::body::Body;
+use axum::response::Response;
+use http::StatusCode;
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use serde::Serialize;
+use std::borrow::Cow;
+
+/// The media type of problem documents.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An error answer.
+#[derive(Debug)]
+pub struct Problem {
+    status: StatusCode,
+    title: Cow<'static, str>,
+    detail: Option<String>,
+    errors: Vec<FieldError>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    cause: Option<String>,
+}
+
+/// One field-level error: where in the request data, and what is wrong.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldError {
+    /// A JSON Pointer into the request data.
+    pub pointer: String,
+    /// What is wrong.
+    pub detail: String,
+}
+
+impl Problem {
+    /// A problem with the status's standard title.
+    pub fn new(status: StatusCode) -> Problem {
+        Problem {
+            status,
+            title: Cow::Borrowed(status.canonical_reason().unwrap_or("Error")),
+            detail: None,
+            errors: Vec::new(),
+            headers: Vec::new(),
+            cause: None,
+        }
+    }
+
+    /// Replaces the title.
+    pub fn title(mut self, title: impl Into<Cow<'static, str>>) -> Problem {
+        self.title = title.into();
+        self
+    }
+
+    /// What went wrong this time, for the client.
+    pub fn detail(mut self, detail: impl Into<String>) -> Problem {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// Field-level errors.
+    pub fn errors(mut self, errors: Vec<FieldError>) -> Problem {
+        self.errors = errors;
+        self
+    }
+
+    /// A header the answer must carry (`Allow` on a 405, ...).
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Problem {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// The internal reason, for the log only.
+    pub fn cause(mut self, cause: impl Into<String>) -> Problem {
+        self.cause = Some(cause.into());
+        self
+    }
+
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The internal reason, if any.
+    pub fn cause_text(&self) -> Option<&str> {
+        self.cause.as_deref()
+    }
+
+    /// The answer, carrying `request_id`.
+    pub fn into_response(self, request_id: &str) -> Response {
+        let document = Document {
+            kind: "about:blank",
+            title: &self.title,
+            status: self.status.as_u16(),
+            detail: self.detail.as_deref(),
+            request_id,
+            errors: &self.errors,
+        };
+        // A struct of strings and numbers always serializes.
+        let body = serde_json::to_vec(&document).unwrap_or_default();
+        let mut response = Response::new(Body::from(body));
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        for (name, value) in self.headers {
+            headers.append(name, value);
+        }
+        response
+    }
+}
+
+#[derive(Serialize)]
+struct Document<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: &'a str,
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
+    request_id: &'a str,
+    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::header::ALLOW;
+
+    #[tokio::test]
+    async fn renders_rfc_9457() {
+        let response = Problem::new(StatusCode::METHOD_NOT_ALLOWED)
+            .detail("POST is not allowed here")
+            .header(ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"))
+            .cause("internal, never shown")
+            .into_response("r-1");
+        assert_eq!(response.status(), 405);
+        assert_eq!(response.headers()[CONTENT_TYPE], PROBLEM_JSON);
+        assert_eq!(response.headers()[ALLOW], "GET, HEAD, OPTIONS");
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let document: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            document,
+            serde_json::json!({
+                "type": "about:blank",
+                "title": "Method Not Allowed",
+                "status": 405,
+                "detail": "POST is not allowed here",
+                "request_id": "r-1",
+            })
+        );
+    }
+}

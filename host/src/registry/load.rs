@@ -1,0 +1,117 @@
+//! Loading plugin files: compile, link, describe, validate, pool.
+
+use super::{LoadedPlugin, Snapshot, spec};
+use crate::config::Settings;
+use crate::runtime::{CacheOutcome, LoadError, PluginServices, Runtime};
+use crate::store::KeyValueStore;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What loading needs from the host.
+#[derive(Clone, Copy)]
+pub struct LoadOptions<'a> {
+    /// Compiles and runs plugins.
+    pub runtime: &'a Runtime,
+    /// Where plugin data lives.
+    pub store: &'a Arc<dyn KeyValueStore>,
+    /// Per-plugin isolation, limits and settings.
+    pub settings: &'a Settings,
+}
+
+/// Why one file did not load.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// The file could not be read.
+    #[error("cannot read the file: {0}")]
+    Read(#[from] std::io::Error),
+    /// The runtime refused it.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// Its description is invalid.
+    #[error(transparent)]
+    Spec(#[from] spec::SpecError),
+}
+
+/// Loads every `*.wasm` file in `dir`, in file-name order, so that when two plugins
+/// claim the same route the same one wins every time. A file that fails is recorded in
+/// the snapshot with its reason; the others load.
+pub async fn load_directory(dir: &Path, options: LoadOptions<'_>) -> std::io::Result<Snapshot> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path
+            .extension()
+            .is_some_and(|extension| extension == "wasm")
+            && path.is_file()
+        {
+            files.push(path);
+        }
+    }
+    files.sort();
+    let mut snapshot = Snapshot::default();
+    for file in files {
+        match load_file(&file, options).await {
+            Ok(plugin) => snapshot.add(plugin),
+            Err(error) => snapshot.fail(file, error.to_string()),
+        }
+    }
+    Ok(snapshot)
+}
+
+/// Loads one plugin file.
+pub async fn load_file(file: &Path, options: LoadOptions<'_>) -> Result<LoadedPlugin, FileError> {
+    let started = Instant::now();
+    let wasm = std::fs::read(file)?;
+    let digest = hex::encode(Sha256::digest(&wasm));
+    let compiled = options.runtime.compile(&wasm)?;
+    let pre = options.runtime.link(&compiled.component)?;
+
+    let label: Arc<str> = file
+        .file_name()
+        .map_or_else(
+            || file.display().to_string(),
+            |name| name.to_string_lossy().into_owned(),
+        )
+        .into();
+    let describing = Arc::new(PluginServices {
+        namespace: None,
+        store: options.store.clone(),
+        config: Default::default(),
+    });
+    let defaults = options.settings.default_instance_limits();
+    let info = options
+        .runtime
+        .describe(&pre, label, describing, defaults)
+        .await?;
+    let spec = spec::validate(info)?;
+
+    let settings = options.settings.plugin(&spec.name);
+    let name: Arc<str> = spec.name.as_str().into();
+    let services = Arc::new(PluginServices {
+        namespace: Some(name.clone()),
+        store: options.store.clone(),
+        config: settings.config.clone(),
+    });
+    let pool = options
+        .runtime
+        .pool(pre, name, services, settings.limits, settings.isolation);
+    tracing::info!(
+        plugin = %spec.name,
+        version = %spec.version,
+        file = %file.display(),
+        compile = match compiled.outcome {
+            CacheOutcome::Hit => "cached",
+            CacheOutcome::Compiled => "compiled",
+        },
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "plugin loaded"
+    );
+    Ok(LoadedPlugin {
+        spec,
+        file: file.to_owned(),
+        digest,
+        pool,
+    })
+}

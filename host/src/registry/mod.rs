@@ -1,0 +1,188 @@
+//! The live routing table: which plugins are loaded, which failed, and which resource
+//! answers a path.
+//!
+//! The table is an immutable [`Snapshot`] behind an atomic pointer: a request takes the
+//! current snapshot without a lock, clones what it needs, and finishes on that version
+//! even if a new snapshot is swapped in meanwhile.
+
+mod load;
+pub mod spec;
+
+pub use self::load::{LoadOptions, load_directory, load_file};
+pub use self::spec::{Method, MethodSet, PluginSpec, ResourceSpec};
+
+use crate::runtime::InstancePool;
+use arc_swap::ArcSwap;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A plugin that loaded and serves its resources.
+pub struct LoadedPlugin {
+    /// What it serves.
+    pub spec: PluginSpec,
+    /// The file it came from.
+    pub file: PathBuf,
+    /// The SHA-256 of that file, hex.
+    pub digest: String,
+    /// Its instances.
+    pub pool: InstancePool,
+}
+
+/// A plugin file that did not load, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadFailure {
+    /// The file.
+    pub file: PathBuf,
+    /// Why, in one line.
+    pub error: String,
+}
+
+/// One entry of the plugin directory, as `piston list` shows it.
+pub enum Entry {
+    /// Loaded and routed.
+    Loaded(Arc<LoadedPlugin>),
+    /// Skipped.
+    Failed(LoadFailure),
+}
+
+/// Where a route leads: a plugin and the index of one of its resources.
+#[derive(Clone)]
+pub struct RouteTarget {
+    /// The plugin.
+    pub plugin: Arc<LoadedPlugin>,
+    /// The index of the resource in `plugin.spec.resources`.
+    pub resource: usize,
+}
+
+impl RouteTarget {
+    /// The resource's spec.
+    pub fn resource(&self) -> &ResourceSpec {
+        &self.plugin.spec.resources[self.resource]
+    }
+}
+
+/// A routed request: the target and the raw (still percent-encoded) path params.
+pub struct Routed {
+    /// Where it goes.
+    pub target: RouteTarget,
+    /// `{name}` captures, in route order.
+    pub params: Vec<(String, String)>,
+}
+
+/// An immutable view of what is loaded.
+#[derive(Default)]
+pub struct Snapshot {
+    router: matchit::Router<RouteTarget>,
+    /// Which plugin owns each route pattern, to name it in collision errors.
+    owners: HashMap<String, String>,
+    entries: Vec<Entry>,
+}
+
+impl Snapshot {
+    /// The resource answering `path`. A trailing slash is ignored, as django-piston's
+    /// `.../$` URL patterns made it required.
+    pub fn route(&self, path: &str) -> Option<Routed> {
+        let matched = self.router.at(path).ok().or_else(|| {
+            let trimmed = path.strip_suffix('/').filter(|rest| !rest.is_empty())?;
+            self.router.at(trimmed).ok()
+        })?;
+        Some(Routed {
+            target: matched.value.clone(),
+            params: matched
+                .params
+                .iter()
+                .map(|(name, value)| (name.to_owned(), value.to_owned()))
+                .collect(),
+        })
+    }
+
+    /// Every entry, loaded or failed, in load order.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// The loaded plugin called `name`.
+    pub fn plugin(&self, name: &str) -> Option<&Arc<LoadedPlugin>> {
+        self.entries.iter().find_map(|entry| match entry {
+            Entry::Loaded(plugin) if plugin.spec.name == name => Some(plugin),
+            _ => None,
+        })
+    }
+
+    /// Adds a loaded plugin and routes its resources, unless its name is taken or a
+    /// route collides with one already routed; then it is recorded as failed and
+    /// nothing of it is routed.
+    pub fn add(&mut self, plugin: LoadedPlugin) {
+        if let Some(existing) = self.plugin(&plugin.spec.name) {
+            let error = format!(
+                "plugin `{}` is already loaded from {}",
+                plugin.spec.name,
+                existing.file.display()
+            );
+            return self.fail(plugin.file, error);
+        }
+        let plugin = Arc::new(plugin);
+        let mut router = self.router.clone();
+        let mut owners = self.owners.clone();
+        for (index, resource) in plugin.spec.resources.iter().enumerate() {
+            for route in &resource.routes {
+                let target = RouteTarget {
+                    plugin: plugin.clone(),
+                    resource: index,
+                };
+                if let Err(error) = router.insert(route.as_str(), target) {
+                    let error = route_error(route, error, &owners);
+                    return self.fail(plugin.file.clone(), error);
+                }
+                owners.insert(route.clone(), plugin.spec.name.clone());
+            }
+        }
+        self.router = router;
+        self.owners = owners;
+        self.entries.push(Entry::Loaded(plugin));
+    }
+
+    /// Records a file that did not load.
+    pub fn fail(&mut self, file: PathBuf, error: String) {
+        tracing::error!(file = %file.display(), "plugin not loaded: {error}");
+        self.entries
+            .push(Entry::Failed(LoadFailure { file, error }));
+    }
+}
+
+fn route_error(
+    route: &str,
+    error: matchit::InsertError,
+    owners: &HashMap<String, String>,
+) -> String {
+    match error {
+        matchit::InsertError::Conflict { with } => match owners.get(&with) {
+            Some(owner) => {
+                format!("route `{route}` collides with `{with}` served by plugin `{owner}`")
+            }
+            None => format!("route `{route}` collides with `{with}`"),
+        },
+        other => format!("route `{route}` is not a valid pattern: {other}"),
+    }
+}
+
+/// The current snapshot, swappable atomically.
+pub struct Registry {
+    current: ArcSwap<Snapshot>,
+}
+
+impl Registry {
+    /// A registry serving `snapshot`.
+    pub fn new(snapshot: Snapshot) -> Registry {
+        Registry {
+            current: ArcSwap::from_pointee(snapshot),
+        }
+    }
+
+    /// The current snapshot. Hold it briefly: clone what outlives the lookup.
+    pub fn snapshot(&self) -> arc_swap::Guard<Arc<Snapshot>> {
+        self.current.load()
+    }
+}

@@ -1,0 +1,550 @@
+//! What a plugin serves, as the host holds it: the `describe()` answer, validated.
+//!
+//! Checked once at load so requests never meet a malformed spec: names, methods,
+//! throttles, schemas and URI templates. Route syntax and collisions are checked when
+//! the routes enter the routing table.
+
+use crate::runtime::wit;
+use serde::Serialize;
+use std::fmt;
+
+/// A method a resource can implement. `HEAD` and `OPTIONS` are answered by the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// `GET` (django-piston's `read`).
+    Get,
+    /// `POST` (`create`).
+    Post,
+    /// `PUT` (`update`).
+    Put,
+    /// `PATCH`.
+    Patch,
+    /// `DELETE` (`delete`).
+    Delete,
+}
+
+impl Method {
+    /// Every method, in the order `Allow` headers list them.
+    pub const ALL: [Method; 5] = [
+        Method::Get,
+        Method::Post,
+        Method::Put,
+        Method::Patch,
+        Method::Delete,
+    ];
+
+    /// The method's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    /// The method of an HTTP request, if a resource can implement it.
+    pub fn from_http(method: &http::Method) -> Option<Method> {
+        Some(match *method {
+            http::Method::GET => Method::Get,
+            http::Method::POST => Method::Post,
+            http::Method::PUT => Method::Put,
+            http::Method::PATCH => Method::Patch,
+            http::Method::DELETE => Method::Delete,
+            _ => return None,
+        })
+    }
+
+    /// Whether requests with this method carry a body the host decodes.
+    pub fn has_body(self) -> bool {
+        matches!(self, Method::Post | Method::Put | Method::Patch)
+    }
+
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+
+    pub(crate) fn from_wit(method: wit::Method) -> Method {
+        match method {
+            wit::Method::Get => Method::Get,
+            wit::Method::Post => Method::Post,
+            wit::Method::Put => Method::Put,
+            wit::Method::Patch => Method::Patch,
+            wit::Method::Delete => Method::Delete,
+        }
+    }
+
+    /// The method as the guest sees it.
+    pub fn to_wit(self) -> wit::Method {
+        match self {
+            Method::Get => wit::Method::Get,
+            Method::Post => wit::Method::Post,
+            Method::Put => wit::Method::Put,
+            Method::Patch => wit::Method::Patch,
+            Method::Delete => wit::Method::Delete,
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Method {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// A set of methods.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MethodSet(u8);
+
+impl MethodSet {
+    /// Whether `method` is in the set.
+    pub fn contains(self, method: Method) -> bool {
+        self.0 & method.bit() != 0
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Whether every method of `self` is in `other`.
+    pub fn is_subset(self, other: MethodSet) -> bool {
+        self.0 & !other.0 == 0
+    }
+
+    /// The methods, in [`Method::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = Method> {
+        Method::ALL
+            .into_iter()
+            .filter(move |method| self.contains(*method))
+    }
+
+    /// The value of an `Allow` header for a resource with these methods: the methods,
+    /// plus `HEAD` when `GET` is allowed, plus `OPTIONS`.
+    pub fn allow_header(self) -> String {
+        let mut names: Vec<&str> = self.iter().map(Method::as_str).collect();
+        if self.contains(Method::Get) {
+            names.push("HEAD");
+        }
+        names.push("OPTIONS");
+        names.join(", ")
+    }
+}
+
+impl FromIterator<Method> for MethodSet {
+    fn from_iter<I: IntoIterator<Item = Method>>(methods: I) -> MethodSet {
+        MethodSet(
+            methods
+                .into_iter()
+                .fold(0, |bits, method| bits | method.bit()),
+        )
+    }
+}
+
+impl fmt::Display for MethodSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.iter().map(Method::as_str).collect();
+        f.write_str(&names.join(", "))
+    }
+}
+
+impl Serialize for MethodSet {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+/// A plugin: its identity and its resources.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginSpec {
+    /// The plugin's name; its key-value namespace and config section.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// What it does.
+    pub description: String,
+    /// What it serves.
+    pub resources: Vec<ResourceSpec>,
+}
+
+/// One resource. See `resource-spec` in `wit/types.wit` for what each field means.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourceSpec {
+    /// Unique within the plugin.
+    pub name: String,
+    /// Markdown, for the docs.
+    pub description: String,
+    /// Route patterns.
+    pub routes: Vec<String>,
+    /// Methods it implements.
+    pub allowed_methods: MethodSet,
+    /// Methods served without credentials.
+    pub anonymous_methods: MethodSet,
+    /// Fields clients may see (dotted paths); empty is all.
+    pub fields: Vec<String>,
+    /// Fields never shown (names or `re:` patterns).
+    pub exclude: Vec<String>,
+    /// Rate limits.
+    pub throttles: Vec<Throttle>,
+    /// Body schemas per method.
+    pub schemas: Vec<BodySchema>,
+    /// The item URI template for `resource_uri`.
+    pub item_uri: Option<String>,
+    /// Request headers passed to the guest.
+    pub request_headers: RequestHeaders,
+}
+
+/// A rate limit.
+#[derive(Debug, Clone, Serialize)]
+pub struct Throttle {
+    /// The methods sharing this counter.
+    pub methods: MethodSet,
+    /// Requests per period.
+    pub requests: u32,
+    /// The period, in seconds.
+    pub period_seconds: u32,
+}
+
+impl fmt::Display for Throttle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}/{}s",
+            self.methods, self.requests, self.period_seconds
+        )
+    }
+}
+
+/// A JSON Schema for one method's body.
+#[derive(Debug, Clone, Serialize)]
+pub struct BodySchema {
+    /// The method.
+    pub method: Method,
+    /// The schema, parsed.
+    pub schema: serde_json::Value,
+}
+
+/// Which request headers a resource's guest sees.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestHeaders {
+    /// Every header.
+    All,
+    /// These, by lower-case name (possibly none).
+    Named(Vec<String>),
+}
+
+impl RequestHeaders {
+    /// Whether the header `name` (lower-case) is passed.
+    pub fn includes(&self, name: &str) -> bool {
+        match self {
+            RequestHeaders::All => true,
+            RequestHeaders::Named(names) => names.iter().any(|wanted| wanted == name),
+        }
+    }
+
+    /// Whether no header is passed.
+    pub fn is_none(&self) -> bool {
+        matches!(self, RequestHeaders::Named(names) if names.is_empty())
+    }
+}
+
+/// What is wrong with a plugin's description; every problem, not only the first.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid description: {}", .problems.join("; "))]
+pub struct SpecError {
+    problems: Vec<String>,
+}
+
+/// Checks `info` and converts it.
+pub fn validate(info: wit::PluginInfo) -> Result<PluginSpec, SpecError> {
+    let mut problems = Vec::new();
+    check_name("plugin name", &info.name, &mut problems);
+    if info.version.trim().is_empty() || info.version.len() > 64 {
+        problems.push("the version must be 1 to 64 characters".to_owned());
+    }
+    if info.resources.is_empty() {
+        problems.push("the plugin serves no resources".to_owned());
+    }
+    let mut resources = Vec::with_capacity(info.resources.len());
+    for resource in info.resources {
+        if resources
+            .iter()
+            .any(|seen: &ResourceSpec| seen.name == resource.name)
+        {
+            problems.push(format!("two resources are named `{}`", resource.name));
+        }
+        resources.push(resource_spec(resource, &mut problems));
+    }
+    if !problems.is_empty() {
+        return Err(SpecError { problems });
+    }
+    Ok(PluginSpec {
+        name: info.name,
+        version: info.version,
+        description: info.description,
+        resources,
+    })
+}
+
+fn resource_spec(spec: wit::ResourceSpec, problems: &mut Vec<String>) -> ResourceSpec {
+    let name = spec.name;
+    let mut problem = |message: String| problems.push(format!("resource `{name}`: {message}"));
+    let mut name_problems = Vec::new();
+    check_name("name", &name, &mut name_problems);
+    name_problems.into_iter().for_each(&mut problem);
+
+    if spec.routes.is_empty() {
+        problem("has no routes".to_owned());
+    }
+    for route in &spec.routes {
+        if !route.starts_with('/') || route.contains(['?', '#']) {
+            problem(format!(
+                "route `{route}` must start with `/` and have no `?` or `#`"
+            ));
+        }
+    }
+    let allowed: MethodSet = spec
+        .allowed_methods
+        .iter()
+        .copied()
+        .map(Method::from_wit)
+        .collect();
+    let anonymous: MethodSet = spec
+        .anonymous_methods
+        .iter()
+        .copied()
+        .map(Method::from_wit)
+        .collect();
+    if allowed.is_empty() {
+        problem("allows no methods".to_owned());
+    }
+    if !anonymous.is_subset(allowed) {
+        problem(format!(
+            "anonymous methods ({anonymous}) are not all allowed methods ({allowed})"
+        ));
+    }
+
+    let throttles = spec
+        .throttles
+        .iter()
+        .map(|rule| {
+            let methods = if rule.methods.is_empty() {
+                allowed
+            } else {
+                rule.methods.iter().copied().map(Method::from_wit).collect()
+            };
+            if rule.requests == 0 || rule.period_seconds == 0 {
+                problem("a throttle needs at least 1 request per at least 1 second".to_owned());
+            }
+            if !methods.is_subset(allowed) {
+                problem(format!("throttled methods ({methods}) are not all allowed"));
+            }
+            Throttle {
+                methods,
+                requests: rule.requests,
+                period_seconds: rule.period_seconds,
+            }
+        })
+        .collect();
+
+    let mut schemas: Vec<BodySchema> = Vec::new();
+    for schema in &spec.schemas {
+        let method = Method::from_wit(schema.method);
+        if !method.has_body() || !allowed.contains(method) {
+            problem(format!(
+                "a body schema for {method}, which is not an allowed method with a body"
+            ));
+        } else if schemas.iter().any(|seen| seen.method == method) {
+            problem(format!("two body schemas for {method}"));
+        }
+        match serde_json::from_str(&schema.schema) {
+            Ok(parsed) => schemas.push(BodySchema {
+                method,
+                schema: parsed,
+            }),
+            Err(error) => problem(format!("the {method} body schema is not JSON: {error}")),
+        }
+    }
+
+    for field in spec.fields.iter() {
+        if field.split('.').any(str::is_empty) {
+            problem(format!("field `{field}` is not a dotted path"));
+        }
+    }
+    if let Some(template) = &spec.item_uri {
+        if let Err(message) = check_uri_template(template) {
+            problem(format!("item URI `{template}` {message}"));
+        }
+    }
+
+    let request_headers = if spec.request_headers.iter().any(|name| name == "*") {
+        RequestHeaders::All
+    } else {
+        for header in &spec.request_headers {
+            if http::HeaderName::from_bytes(header.as_bytes()).is_err()
+                || header.to_ascii_lowercase() != *header
+            {
+                problem(format!(
+                    "request header `{header}` is not a lower-case header name"
+                ));
+            }
+        }
+        RequestHeaders::Named(spec.request_headers)
+    };
+
+    ResourceSpec {
+        name,
+        description: spec.description,
+        routes: spec.routes,
+        allowed_methods: allowed,
+        anonymous_methods: anonymous,
+        fields: spec.fields,
+        exclude: spec.exclude,
+        throttles,
+        schemas,
+        item_uri: spec.item_uri,
+        request_headers,
+    }
+}
+
+/// Names of plugins and resources: `[a-z0-9][a-z0-9-]*`, at most 64 bytes, so they are
+/// safe as config keys, log fields and store namespaces.
+fn check_name(what: &str, name: &str, problems: &mut Vec<String>) {
+    let well_formed = name
+        .bytes()
+        .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
+    if name.is_empty() || name.len() > 64 || !well_formed || name.starts_with('-') {
+        problems.push(format!(
+            "{what} `{name}` must be 1 to 64 lower-case letters, digits or `-`, not starting with `-`"
+        ));
+    }
+}
+
+/// An item URI template is a path with `{field}` placeholders (dotted for nesting).
+fn check_uri_template(template: &str) -> Result<(), &'static str> {
+    if !template.starts_with('/') {
+        return Err("must start with `/`");
+    }
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            return Err("has an unclosed `{`");
+        };
+        let field = &rest[open + 1..open + close];
+        if field.is_empty() || field.split('.').any(str::is_empty) || field.contains('{') {
+            return Err("has an empty or malformed `{field}`");
+        }
+        rest = &rest[open + close + 1..];
+    }
+    if rest.contains('}') {
+        return Err("has an unopened `}`");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resource(name: &str) -> wit::ResourceSpec {
+        wit::ResourceSpec {
+            name: name.into(),
+            description: String::new(),
+            routes: vec!["/posts/{slug}".into()],
+            allowed_methods: vec![wit::Method::Get, wit::Method::Put],
+            anonymous_methods: vec![wit::Method::Get],
+            fields: vec!["title".into(), "author.username".into()],
+            exclude: vec!["id".into()],
+            throttles: vec![wit::Throttle {
+                methods: vec![wit::Method::Put],
+                requests: 5,
+                period_seconds: 600,
+            }],
+            schemas: vec![wit::BodySchema {
+                method: wit::Method::Put,
+                schema: r#"{"type": "object"}"#.into(),
+            }],
+            item_uri: Some("/posts/{slug}".into()),
+            request_headers: vec!["if-match".into()],
+        }
+    }
+
+    fn plugin(resources: Vec<wit::ResourceSpec>) -> wit::PluginInfo {
+        wit::PluginInfo {
+            name: "blog".into(),
+            version: "1.0.0".into(),
+            description: String::new(),
+            resources,
+        }
+    }
+
+    #[test]
+    fn a_good_spec_converts() {
+        let spec = validate(plugin(vec![resource("post")])).unwrap();
+        let post = &spec.resources[0];
+        assert_eq!(post.allowed_methods.to_string(), "GET, PUT");
+        assert_eq!(
+            post.allowed_methods.allow_header(),
+            "GET, PUT, HEAD, OPTIONS"
+        );
+        assert_eq!(post.throttles[0].to_string(), "PUT 5/600s");
+        assert!(post.request_headers.includes("if-match"));
+        assert!(!post.request_headers.includes("cookie"));
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let mut bad = resource("Bad_Name");
+        bad.routes = vec!["posts".into()];
+        bad.anonymous_methods = vec![wit::Method::Delete];
+        bad.throttles[0].requests = 0;
+        bad.schemas[0].schema = "{not json".into();
+        bad.fields.push("author..name".into());
+        bad.item_uri = Some("/posts/{slug".into());
+        bad.request_headers = vec!["If-Match".into()];
+        let message = validate(plugin(vec![bad, resource("twin"), resource("twin")]))
+            .unwrap_err()
+            .to_string();
+        for expected in [
+            "name `Bad_Name`",
+            "route `posts`",
+            "anonymous methods (DELETE)",
+            "at least 1 request",
+            "PUT body schema is not JSON",
+            "field `author..name`",
+            "unclosed `{`",
+            "request header `If-Match`",
+            "two resources are named `twin`",
+        ] {
+            assert!(
+                message.contains(expected),
+                "{expected:?} missing from {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_plugin_needs_resources_and_a_name() {
+        let mut info = plugin(vec![]);
+        info.name = String::new();
+        let message = validate(info).unwrap_err().to_string();
+        assert!(message.contains("serves no resources"), "{message}");
+        assert!(message.contains("plugin name ``"), "{message}");
+    }
+
+    #[test]
+    fn schemas_only_for_methods_with_bodies() {
+        let mut get_schema = resource("post");
+        get_schema.schemas[0].method = wit::Method::Get;
+        let message = validate(plugin(vec![get_schema])).unwrap_err().to_string();
+        assert!(message.contains("body schema for GET"), "{message}");
+    }
+}

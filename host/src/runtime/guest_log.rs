@@ -1,0 +1,155 @@
+//! A guest's stdout and stderr, line by line into the host log, tagged with the plugin.
+
+use bytes::Bytes;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use tokio::io::AsyncWrite;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+
+/// Longer lines are cut: a guest cannot make the host hold an unbounded line.
+const MAX_LINE_BYTES: usize = 16 * 1024;
+
+/// Which of the guest's output streams.
+#[derive(Debug, Clone, Copy)]
+pub enum GuestStream {
+    /// Logged at `info`.
+    Stdout,
+    /// Logged at `warn`: panics and tracebacks land here.
+    Stderr,
+}
+
+/// One guest output stream. Clones share the line buffer.
+#[derive(Clone)]
+pub struct GuestLog {
+    lines: Arc<Mutex<LineBuffer>>,
+}
+
+struct LineBuffer {
+    plugin: Arc<str>,
+    stream: GuestStream,
+    pending: Vec<u8>,
+}
+
+impl GuestLog {
+    /// A stream for `plugin`'s `stream`.
+    pub fn new(plugin: Arc<str>, stream: GuestStream) -> GuestLog {
+        GuestLog {
+            lines: Arc::new(Mutex::new(LineBuffer {
+                plugin,
+                stream,
+                pending: Vec::new(),
+            })),
+        }
+    }
+
+    fn write_bytes(&self, bytes: &[u8]) {
+        let mut lines = self
+            .lines
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        lines.write(bytes);
+    }
+}
+
+impl LineBuffer {
+    /// Logs every complete line; a line longer than [`MAX_LINE_BYTES`] is logged in
+    /// pieces, each marked as continued.
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.split_inclusive(|&byte| byte == b'\n') {
+            let (mut text, ends_line) = match chunk.strip_suffix(b"\n") {
+                Some(text) => (text, true),
+                None => (chunk, false),
+            };
+            while self.pending.len() + text.len() > MAX_LINE_BYTES {
+                let room = MAX_LINE_BYTES - self.pending.len();
+                self.pending.extend_from_slice(&text[..room]);
+                self.emit(" [continues]");
+                text = &text[room..];
+            }
+            self.pending.extend_from_slice(text);
+            if ends_line {
+                self.emit("");
+            }
+        }
+    }
+
+    fn emit(&mut self, suffix: &str) {
+        let line = String::from_utf8_lossy(&self.pending);
+        let line = line.trim_end_matches('\r');
+        let plugin = &*self.plugin;
+        match self.stream {
+            GuestStream::Stdout => {
+                tracing::info!(target: "piston::guest", plugin, stream = "stdout", "{line}{suffix}")
+            }
+            GuestStream::Stderr => {
+                tracing::warn!(target: "piston::guest", plugin, stream = "stderr", "{line}{suffix}")
+            }
+        }
+        self.pending.clear();
+    }
+}
+
+impl Drop for LineBuffer {
+    fn drop(&mut self) {
+        if !self.pending.is_empty() {
+            self.emit("");
+        }
+    }
+}
+
+impl IsTerminal for GuestLog {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for GuestLog {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+
+    fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl OutputStream for GuestLog {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        self.write_bytes(&bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(MAX_LINE_BYTES)
+    }
+}
+
+#[async_trait::async_trait]
+impl Pollable for GuestLog {
+    async fn ready(&mut self) {}
+}
+
+impl AsyncWrite for GuestLog {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.write_bytes(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}

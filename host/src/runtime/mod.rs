@@ -1,0 +1,188 @@
+//! Running plugins: the wasmtime engine, compiling and linking components, instances
+//! under deadlines and memory limits, and the host services plugins import.
+//!
+//! The flow for one plugin file: [`Runtime::compile`] (through the on-disk
+//! [`CompileCache`]) → [`Runtime::link`] (checks its imports against what Piston
+//! provides) → [`Runtime::describe`] (a throwaway instance) → an [`InstancePool`] that
+//! serves requests. What the plugin *says* it serves is the registry's business.
+
+mod bindings;
+mod cache;
+mod engine;
+mod guest_log;
+mod instance;
+mod pool;
+mod services;
+mod state;
+
+pub use self::bindings::PluginPre;
+pub use self::bindings::exports::piston::handler::handler::{Body, RawBody, Response};
+pub use self::bindings::piston::handler::types as wit;
+pub use self::cache::CacheOutcome;
+pub use self::engine::{Allocator, EngineLimits};
+pub use self::instance::{CallError, Instance};
+pub use self::pool::{InstanceLimits, InstancePool, Isolation};
+pub use self::services::PluginServices;
+pub use self::state::HostState;
+pub use wasmtime::component::ResourceAny;
+
+use self::cache::CompileCache;
+use self::engine::EpochTicker;
+use std::path::Path;
+use std::sync::Arc;
+use wasmtime::Engine;
+use wasmtime::component::{Component, HasSelf, Linker};
+
+/// Why a plugin file could not be loaded. Shown as the plugin's status.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file is not a WebAssembly component.
+    #[error("{0}")]
+    NotAComponent(String),
+    /// Compilation failed.
+    #[error("does not compile: {0}")]
+    Compile(String),
+    /// The component imports something Piston does not provide.
+    #[error("cannot be linked: {0}")]
+    Link(String),
+    /// Instantiating it or calling `describe` failed.
+    #[error("describe failed: {0}")]
+    Describe(#[from] CallError),
+}
+
+/// Why the runtime could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The engine could not be configured.
+    #[error("cannot create the WebAssembly engine: {0}")]
+    Engine(String),
+    /// The compile cache directory is unusable.
+    #[error("cannot use the compile cache at {path}: {error}")]
+    Cache {
+        /// The directory.
+        path: String,
+        /// What went wrong.
+        error: std::io::Error,
+    },
+}
+
+/// A compiled component, and whether it came from the cache.
+pub struct Compiled {
+    /// The component.
+    pub component: Component,
+    /// Cache hit or fresh compilation.
+    pub outcome: CacheOutcome,
+}
+
+/// The engine, the linker with Piston's host services, and the compile cache.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    cache: CompileCache,
+    allocator: Allocator,
+    _ticker: EpochTicker,
+}
+
+impl Runtime {
+    /// Starts the engine (pooling allocator if the address space allows) and its epoch
+    /// ticker, with compiled components cached under `cache_dir`.
+    pub fn new(limits: EngineLimits, cache_dir: &Path) -> Result<Runtime, RuntimeError> {
+        let engine_error = |error: wasmtime::Error| RuntimeError::Engine(format!("{error:#}"));
+        let (engine, allocator) = engine::build(limits).map_err(engine_error)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_error)?;
+        bindings::Plugin::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |state| state)
+            .map_err(engine_error)?;
+        let cache = CompileCache::new(cache_dir, &engine).map_err(|error| RuntimeError::Cache {
+            path: cache_dir.display().to_string(),
+            error,
+        })?;
+        let ticker = EpochTicker::start(engine.clone()).map_err(|error| {
+            RuntimeError::Engine(format!("cannot start the epoch ticker: {error}"))
+        })?;
+        Ok(Runtime {
+            engine,
+            linker,
+            cache,
+            allocator,
+            _ticker: ticker,
+        })
+    }
+
+    /// Which instance allocator the engine uses.
+    pub fn allocator(&self) -> &Allocator {
+        &self.allocator
+    }
+
+    /// Compiles `wasm` (or loads it from the compile cache).
+    pub fn compile(&self, wasm: &[u8]) -> Result<Compiled, LoadError> {
+        check_component_header(wasm)?;
+        let (component, outcome) = self
+            .cache
+            .component(&self.engine, wasm)
+            .map_err(|error| LoadError::Compile(format!("{error:#}")))?;
+        Ok(Compiled { component, outcome })
+    }
+
+    /// Links a component against Piston's host services.
+    pub fn link(&self, component: &Component) -> Result<PluginPre<HostState>, LoadError> {
+        let pre = self
+            .linker
+            .instantiate_pre(component)
+            .map_err(|error| LoadError::Link(format!("{error:#}")))?;
+        PluginPre::new(pre).map_err(|error| {
+            LoadError::Link(format!(
+                "it does not export piston:handler/handler@0.1.0 ({error:#})"
+            ))
+        })
+    }
+
+    /// Instantiates the plugin once, without access to the store or settings, and asks
+    /// it what it serves.
+    pub async fn describe(
+        &self,
+        pre: &PluginPre<HostState>,
+        label: Arc<str>,
+        services: Arc<PluginServices>,
+        limits: InstanceLimits,
+    ) -> Result<wit::PluginInfo, LoadError> {
+        let state = HostState::new(label, services, limits.memory_bytes);
+        let mut instance = Instance::new(&self.engine, pre, state, limits.timeout).await?;
+        Ok(instance.describe().await?)
+    }
+
+    /// A pool of instances for a described plugin.
+    pub fn pool(
+        &self,
+        pre: PluginPre<HostState>,
+        label: Arc<str>,
+        services: Arc<PluginServices>,
+        limits: InstanceLimits,
+        isolation: Isolation,
+    ) -> InstancePool {
+        InstancePool::new(self.engine.clone(), pre, label, services, limits, isolation)
+    }
+}
+
+/// Tells apart the usual wrong files before the compiler gives a lower-level error.
+fn check_component_header(wasm: &[u8]) -> Result<(), LoadError> {
+    const MAGIC: &[u8] = b"\0asm";
+    const COMPONENT: &[u8] = &[0x0d, 0x00, 0x01, 0x00];
+    const CORE_MODULE: &[u8] = &[0x01, 0x00, 0x00, 0x00];
+    if wasm.len() < 8 || &wasm[..4] != MAGIC {
+        return Err(LoadError::NotAComponent(
+            "is not a WebAssembly file (no `\\0asm` header)".into(),
+        ));
+    }
+    match &wasm[4..8] {
+        COMPONENT => Ok(()),
+        CORE_MODULE => Err(LoadError::NotAComponent(
+            "is a core WebAssembly module, not a component: build it for the \
+             `wasm32-wasip2` target (or wrap it with `wasm-tools component new`)"
+                .into(),
+        )),
+        _ => Err(LoadError::NotAComponent(
+            "has an unknown WebAssembly version or layer".into(),
+        )),
+    }
+}
