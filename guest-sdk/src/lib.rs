@@ -69,6 +69,19 @@ pub use piston_guest_macros::resource;
 /// An HTTP method a resource can implement (`HEAD` and `OPTIONS` are the host's).
 pub use crate::bindings::piston::handler::types::Method;
 
+impl Method {
+    /// The method's name on the wire (`GET`, `POST`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
 /// The result of a handler verb.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
 

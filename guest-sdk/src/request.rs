@@ -58,6 +58,11 @@ impl Request {
             .map_err(|_| rc::NOT_FOUND.detail(format!("`{raw}` is not a valid {name}")))
     }
 
+    /// Every route value, as `(name, value)` pairs in route order.
+    pub fn params(&self) -> impl Iterator<Item = (&str, &str)> {
+        pairs(&self.inner.params)
+    }
+
     /// The first value of a query parameter (`?page=2`), decoded.
     pub fn query(&self, name: &str) -> Option<&str> {
         find(&self.inner.query, name)
@@ -83,6 +88,16 @@ impl Request {
                 ))
             }),
         }
+    }
+
+    /// Every query parameter, as `(name, value)` pairs in order, repeats kept.
+    pub fn query_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        pairs(&self.inner.query)
+    }
+
+    /// Every header the host passed, as `(lower-case name, value)` pairs.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        pairs(&self.inner.headers)
     }
 
     /// A request header, by lower-case name. Only the headers the resource's spec asks
@@ -117,6 +132,12 @@ impl Request {
                 .with_violation(pointer, strip_position(&message))
         })
     }
+}
+
+fn pairs(pairs: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> {
+    pairs
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
 }
 
 fn find<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {

@@ -10,6 +10,7 @@
 //! listen = "127.0.0.1:8000"   # address to serve on
 //! plugins = "plugins"         # directory of plugin .wasm files
 //! data = "piston-data"        # plugin data (SQLite) and the compile cache
+//! cache = "piston-data/cache" # compiled plugins (default: the data directory's `cache`)
 //!
 //! [limits]                    # defaults for every plugin
 //! timeout = "10s"             # how long a plugin may take to answer
@@ -17,6 +18,7 @@
 //! warm_instances = 16         # idle instances kept per plugin
 //! max_instances = 1000        # instances alive at once, all plugins together
 //! body_bytes = 1048576        # largest request body
+//! max_depth = 64              # deepest nesting of arrays and objects in a body
 //!
 //! [plugins.blog]              # one plugin, by the name it describes itself with
 //! isolation = "pool"          # "pool" (reuse warm instances) or "request" (fresh each time)
@@ -46,12 +48,14 @@ const DEFAULT_MEMORY_MIB: u64 = 128;
 const DEFAULT_WARM_INSTANCES: usize = 16;
 const DEFAULT_MAX_INSTANCES: u32 = 1000;
 const DEFAULT_BODY_BYTES: u64 = 1024 * 1024;
+const DEFAULT_MAX_DEPTH: usize = 64;
 
 const TIMEOUT_RANGE: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(600));
 const MEMORY_MIB_RANGE: (u64, u64) = (1, 4096);
 const WARM_RANGE: (usize, usize) = (0, 1024);
 const MAX_INSTANCES_RANGE: (u32, u32) = (1, 100_000);
 const BODY_BYTES_RANGE: (u64, u64) = (1, 1024 * 1024 * 1024);
+const MAX_DEPTH_RANGE: (usize, usize) = (1, 1024);
 
 /// A configuration value that cannot be used. Its message names the key.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +85,8 @@ pub struct Overrides {
     pub plugins: Option<PathBuf>,
     /// `--data`.
     pub data: Option<PathBuf>,
+    /// `--cache`.
+    pub cache: Option<PathBuf>,
     /// `--timeout`.
     pub timeout: Option<Duration>,
     /// `--memory-mib`.
@@ -98,8 +104,12 @@ pub struct Settings {
     pub plugins: PathBuf,
     /// The data directory.
     pub data: PathBuf,
+    /// The compile cache directory.
+    pub cache: PathBuf,
     /// The largest request body, in bytes.
     pub body_bytes: u64,
+    /// The deepest nesting in a request body.
+    pub max_depth: usize,
     /// Instances alive at once, all plugins together.
     pub max_instances: u32,
     defaults: InstanceLimits,
@@ -185,11 +195,6 @@ impl Settings {
         self.data.join("piston.db")
     }
 
-    /// The compile cache directory.
-    pub fn cache(&self) -> PathBuf {
-        self.data.join("cache")
-    }
-
     fn resolve(
         file: FileConfig,
         overrides: &Overrides,
@@ -230,6 +235,11 @@ impl Settings {
                 .or(limits.body_bytes)
                 .unwrap_or(DEFAULT_BODY_BYTES),
             BODY_BYTES_RANGE,
+        )?;
+        let max_depth = check_range(
+            &key("limits.max_depth"),
+            limits.max_depth.unwrap_or(DEFAULT_MAX_DEPTH),
+            MAX_DEPTH_RANGE,
         )?;
         let defaults = InstanceLimits {
             memory_bytes: mib_to_bytes(memory_mib),
@@ -284,6 +294,11 @@ impl Settings {
         }
 
         let server = file.server;
+        let data = overrides
+            .data
+            .clone()
+            .or(server.data)
+            .unwrap_or_else(|| DEFAULT_DATA.into());
         Ok(Settings {
             listen: overrides
                 .listen
@@ -294,12 +309,14 @@ impl Settings {
                 .clone()
                 .or(server.plugins)
                 .unwrap_or_else(|| DEFAULT_PLUGINS.into()),
-            data: overrides
-                .data
+            cache: overrides
+                .cache
                 .clone()
-                .or(server.data)
-                .unwrap_or_else(|| DEFAULT_DATA.into()),
+                .or(server.cache)
+                .unwrap_or_else(|| data.join("cache")),
+            data,
             body_bytes,
+            max_depth,
             max_instances,
             defaults,
             plugins_config,
@@ -363,6 +380,7 @@ struct ServerSection {
     listen: Option<SocketAddr>,
     plugins: Option<PathBuf>,
     data: Option<PathBuf>,
+    cache: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -374,6 +392,7 @@ struct LimitsSection {
     warm_instances: Option<usize>,
     max_instances: Option<u32>,
     body_bytes: Option<u64>,
+    max_depth: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -402,7 +421,7 @@ mod tests {
         let settings = settings("", &Overrides::default()).unwrap();
         assert_eq!(settings.listen.to_string(), "127.0.0.1:8000");
         assert_eq!(settings.plugins, Path::new("plugins"));
-        assert_eq!(settings.cache(), Path::new("piston-data/cache"));
+        assert_eq!(settings.cache, Path::new("piston-data/cache"));
         assert_eq!(
             settings.default_instance_limits().timeout,
             Duration::from_secs(10)

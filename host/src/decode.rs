@@ -19,9 +19,16 @@ pub const SUPPORTED: &str = "application/json (or any application/*+json)";
 pub struct BodyLimits {
     /// The largest body, in bytes.
     pub max_bytes: u64,
+    /// The deepest nesting of arrays and objects.
+    pub max_depth: usize,
     /// How long the client may take to send it.
     pub timeout: Duration,
 }
+
+/// After refusing a body as too large, how much more of it the host reads and
+/// discards, so the client (still sending) gets to read the 413 instead of a reset
+/// connection. Past this the connection is closed.
+const DRAIN_BYTES: u64 = 1024 * 1024;
 
 /// Reads and checks the body: `None` when it is empty, else its JSON text.
 pub async fn json_body(
@@ -31,6 +38,9 @@ pub async fn json_body(
 ) -> Result<Option<String>, Problem> {
     if let Some(length) = content_length(headers)? {
         if length > limits.max_bytes {
+            if length <= limits.max_bytes + DRAIN_BYTES {
+                drain(body, limits.timeout).await;
+            }
             return Err(too_large(limits.max_bytes));
         }
         if length == 0 {
@@ -40,18 +50,25 @@ pub async fn json_body(
     let content_type = headers
         .get(CONTENT_TYPE)
         .map(|value| value.to_str().unwrap_or(""));
-    let bytes = tokio::time::timeout(limits.timeout, read(body, limits.max_bytes))
-        .await
-        .map_err(|_| {
-            Problem::new(StatusCode::REQUEST_TIMEOUT).detail(format!(
+    let bytes = match tokio::time::timeout(limits.timeout, read(body, limits.max_bytes)).await {
+        Ok(Read::Whole(bytes)) => bytes,
+        Ok(Read::TooLarge(rest)) => {
+            drain(rest, limits.timeout).await;
+            return Err(too_large(limits.max_bytes));
+        }
+        Ok(Read::Failed(problem)) => return Err(problem),
+        Err(_) => {
+            return Err(Problem::new(StatusCode::REQUEST_TIMEOUT).detail(format!(
                 "the request body did not arrive within {:?}",
                 limits.timeout
-            ))
-        })??;
+            )));
+        }
+    };
     if bytes.is_empty() {
         return Ok(None);
     }
     check_json_type(content_type)?;
+    check_depth(&bytes, limits.max_depth)?;
     let text = String::from_utf8(bytes).map_err(|error| {
         bad_body(format!(
             "the body is not UTF-8 (invalid byte at offset {})",
@@ -81,20 +98,83 @@ fn content_length(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
         .ok_or_else(|| bad_body("the Content-Length header is not a number".to_owned()))
 }
 
-/// Reads at most `max_bytes`; a longer body is refused as soon as it is seen to be.
-async fn read(mut body: Body, max_bytes: u64) -> Result<Vec<u8>, Problem> {
+enum Read {
+    Whole(Vec<u8>),
+    /// Over the limit; what is kept is the unread rest.
+    TooLarge(Body),
+    Failed(Problem),
+}
+
+/// Reads at most `max_bytes`; a longer body is given up as soon as it is seen to be,
+/// without holding more than the limit.
+async fn read(mut body: Body, max_bytes: u64) -> Read {
     let mut bytes = Vec::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame
-            .map_err(|error| bad_body(format!("the request body could not be read: {error}")))?;
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(error) => {
+                return Read::Failed(bad_body(format!(
+                    "the request body could not be read: {error}"
+                )));
+            }
+        };
         if let Ok(chunk) = frame.into_data() {
             if (bytes.len() + chunk.len()) as u64 > max_bytes {
-                return Err(too_large(max_bytes));
+                return Read::TooLarge(body);
             }
             bytes.extend_from_slice(&chunk);
         }
     }
-    Ok(bytes)
+    Read::Whole(bytes)
+}
+
+/// Reads and discards up to [`DRAIN_BYTES`] of what is left of a refused body.
+async fn drain(mut body: Body, timeout: Duration) {
+    let discard = async {
+        let mut discarded = 0u64;
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Ok(chunk) = frame.into_data() {
+                discarded += chunk.len() as u64;
+                if discarded > DRAIN_BYTES {
+                    return;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(timeout, discard).await;
+}
+
+/// Refuses JSON nested deeper than `max_depth`, found with one pass over the bytes
+/// before any parser recurses into it.
+fn check_depth(bytes: &[u8], max_depth: usize) -> Result<(), Problem> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for (offset, &byte) in bytes.iter().enumerate() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max_depth {
+                    return Err(bad_body(format!(
+                        "the body nests deeper than {max_depth} levels (at byte offset {offset})"
+                    )));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn check_json_type(content_type: Option<&str>) -> Result<(), Problem> {
@@ -157,6 +237,7 @@ mod tests {
 
     const LIMITS: BodyLimits = BodyLimits {
         max_bytes: 64,
+        max_depth: 4,
         timeout: Duration::from_secs(5),
     };
 
@@ -216,6 +297,23 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(problem.status(), 413);
+    }
+
+    #[tokio::test]
+    async fn nesting_is_bounded_outside_strings_only() {
+        assert!(decode("application/json", "[[[[1]]]]").await.is_ok());
+        let problem = decode("application/json", "[[[[[1]]]]]").await.unwrap_err();
+        assert!(format!("{problem:?}").contains("deeper than 4 levels (at byte offset 4)"));
+        assert!(
+            decode("application/json", r#"["[[[[[\"[[[["]"#)
+                .await
+                .is_ok()
+        );
+        assert!(
+            decode("application/json", "[{},{},[],[[[]]]]")
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]

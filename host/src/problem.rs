@@ -15,9 +15,12 @@ use std::borrow::Cow;
 /// The media type of problem documents.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// An error answer.
+/// An error answer. Boxed, so results carrying one stay small on the happy path.
 #[derive(Debug)]
-pub struct Problem {
+pub struct Problem(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
     status: StatusCode,
     title: Cow<'static, str>,
     detail: Option<String>,
@@ -38,73 +41,74 @@ pub struct FieldError {
 impl Problem {
     /// A problem with the status's standard title.
     pub fn new(status: StatusCode) -> Problem {
-        Problem {
+        Problem(Box::new(Inner {
             status,
             title: Cow::Borrowed(status.canonical_reason().unwrap_or("Error")),
             detail: None,
             errors: Vec::new(),
             headers: Vec::new(),
             cause: None,
-        }
+        }))
     }
 
     /// Replaces the title.
     pub fn title(mut self, title: impl Into<Cow<'static, str>>) -> Problem {
-        self.title = title.into();
+        self.0.title = title.into();
         self
     }
 
     /// What went wrong this time, for the client.
     pub fn detail(mut self, detail: impl Into<String>) -> Problem {
-        self.detail = Some(detail.into());
+        self.0.detail = Some(detail.into());
         self
     }
 
     /// Field-level errors.
     pub fn errors(mut self, errors: Vec<FieldError>) -> Problem {
-        self.errors = errors;
+        self.0.errors = errors;
         self
     }
 
     /// A header the answer must carry (`Allow` on a 405, ...).
     pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Problem {
-        self.headers.push((name, value));
+        self.0.headers.push((name, value));
         self
     }
 
     /// The internal reason, for the log only.
     pub fn cause(mut self, cause: impl Into<String>) -> Problem {
-        self.cause = Some(cause.into());
+        self.0.cause = Some(cause.into());
         self
     }
 
     /// The status.
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     /// The internal reason, if any.
     pub fn cause_text(&self) -> Option<&str> {
-        self.cause.as_deref()
+        self.0.cause.as_deref()
     }
 
     /// The answer, carrying `request_id`.
     pub fn into_response(self, request_id: &str) -> Response {
+        let Problem(problem) = self;
         let document = Document {
             kind: "about:blank",
-            title: &self.title,
-            status: self.status.as_u16(),
-            detail: self.detail.as_deref(),
+            title: &problem.title,
+            status: problem.status.as_u16(),
+            detail: problem.detail.as_deref(),
             request_id,
-            errors: &self.errors,
+            errors: &problem.errors,
         };
         // A struct of strings and numbers always serializes.
         let body = serde_json::to_vec(&document).unwrap_or_default();
         let mut response = Response::new(Body::from(body));
-        *response.status_mut() = self.status;
+        *response.status_mut() = problem.status;
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        for (name, value) in self.headers {
+        for (name, value) in problem.headers {
             headers.append(name, value);
         }
         response

@@ -54,6 +54,11 @@ struct CommonArgs {
     /// piston-data]
     #[arg(long, env = "PISTON_DATA", value_name = "DIR")]
     data: Option<PathBuf>,
+
+    /// Compile cache: plugins compiled to native code, reused across restarts
+    /// [default: DATA/cache]
+    #[arg(long, env = "PISTON_CACHE", value_name = "DIR")]
+    cache: Option<PathBuf>,
 }
 
 /// Limits a plugin runs under.
@@ -73,6 +78,7 @@ impl CommonArgs {
         Overrides {
             config: self.config.clone(),
             data: self.data.clone(),
+            cache: self.cache.clone(),
             ..Overrides::default()
         }
     }
@@ -128,18 +134,24 @@ fn init_logging(default: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
 
 /// Validated settings plus the checks on paths that only the CLI makes.
 fn settings(overrides: &Overrides) -> Result<Settings, CliError> {
     let settings = Settings::load(overrides)?;
-    std::fs::create_dir_all(settings.cache()).map_err(|error| {
-        CliError::Usage(format!(
-            "--data / server.data: cannot create `{}`: {error}",
-            settings.data.display()
-        ))
-    })?;
+    for (flag, dir) in [
+        ("--data / server.data", &settings.data),
+        ("--cache / server.cache", &settings.cache),
+    ] {
+        std::fs::create_dir_all(dir).map_err(|error| {
+            CliError::Usage(format!(
+                "{flag}: cannot create `{}`: {error}",
+                dir.display()
+            ))
+        })?;
+    }
     Ok(settings)
 }
 
@@ -162,7 +174,7 @@ impl Host {
     fn start(settings: Settings) -> Result<Host, CliError> {
         let store = crate::store::SqliteStore::open(&settings.database())
             .map_err(|error| CliError::Failed(format!("plugin data: {error}")))?;
-        let runtime = crate::runtime::Runtime::new(settings.engine_limits(), &settings.cache())
+        let runtime = crate::runtime::Runtime::new(settings.engine_limits(), &settings.cache)
             .map_err(|error| CliError::Failed(error.to_string()))?;
         if let crate::runtime::Allocator::OnDemand { reason } = runtime.allocator() {
             tracing::warn!(

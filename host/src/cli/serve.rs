@@ -55,6 +55,8 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
 }
 
 async fn serve(host: Host) -> Result<(), CliError> {
+    let shutdown = server::shutdown_signal()
+        .map_err(|error| CliError::Failed(format!("cannot listen for signals: {error}")))?;
     let settings = &host.settings;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -89,10 +91,11 @@ async fn serve(host: Host) -> Result<(), CliError> {
 
     let body = BodyLimits {
         max_bytes: settings.body_bytes,
+        max_depth: settings.max_depth,
         timeout: settings.default_instance_limits().timeout,
     };
     let pipeline = Arc::new(Pipeline::new(Arc::new(Registry::new(snapshot)), body));
-    server::serve(listener, server::app(pipeline), server::shutdown_signal())
+    server::serve(listener, server::app(pipeline), shutdown)
         .await
         .map_err(|error| CliError::Failed(format!("serving failed: {error}")))?;
     tracing::info!("stopped");

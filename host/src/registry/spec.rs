@@ -379,10 +379,10 @@ fn resource_spec(spec: wit::ResourceSpec, problems: &mut Vec<String>) -> Resourc
             problem(format!("field `{field}` is not a dotted path"));
         }
     }
-    if let Some(template) = &spec.item_uri {
-        if let Err(message) = check_uri_template(template) {
-            problem(format!("item URI `{template}` {message}"));
-        }
+    if let Some(template) = &spec.item_uri
+        && let Err(message) = check_uri_template(template)
+    {
+        problem(format!("item URI `{template}` {message}"));
     }
 
     let request_headers = if spec.request_headers.iter().any(|name| name == "*") {

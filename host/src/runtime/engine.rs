@@ -34,22 +34,28 @@ pub enum Allocator {
 
 /// Builds the engine, preferring the pooling allocator.
 pub fn build(limits: EngineLimits) -> wasmtime::Result<(Engine, Allocator)> {
-    match Engine::new(&config(Some(limits))) {
+    match Engine::new(&config(limits, true)) {
         Ok(engine) => Ok((engine, Allocator::Pooling)),
         Err(pool_error) => {
-            let engine = Engine::new(&config(None))?;
+            let engine = Engine::new(&config(limits, false))?;
             let reason = format!("{pool_error:#}");
             Ok((engine, Allocator::OnDemand { reason }))
         }
     }
 }
 
-fn config(pool: Option<EngineLimits>) -> Config {
+fn config(limits: EngineLimits, pool: bool) -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
-    if let Some(limits) = pool {
+    if pool {
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(limits)));
+    } else {
+        // Where the pool did not fit, neither would wasmtime's default 4 GiB
+        // reservation per memory: reserve only what the limit allows (bounds checks
+        // become explicit, which is slower but fits).
+        config.memory_reservation(limits.memory_bytes as u64);
+        config.memory_guard_size(64 * 1024);
     }
     config
 }

@@ -1,6 +1,7 @@
 //! A guest's stdout and stderr, line by line into the host log, tagged with the plugin.
 
 use bytes::Bytes;
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -8,8 +9,13 @@ use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
-/// Longer lines are cut: a guest cannot make the host hold an unbounded line.
+/// Longer lines are logged in pieces: a guest cannot make the host hold an unbounded
+/// line.
 const MAX_LINE_BYTES: usize = 16 * 1024;
+
+/// How many recent lines a stream remembers, to explain a trap that follows them (a
+/// panic message, the last line of a traceback).
+const TAIL_LINES: usize = 4;
 
 /// Which of the guest's output streams.
 #[derive(Debug, Clone, Copy)]
@@ -30,6 +36,7 @@ struct LineBuffer {
     plugin: Arc<str>,
     stream: GuestStream,
     pending: Vec<u8>,
+    tail: VecDeque<String>,
 }
 
 impl GuestLog {
@@ -40,16 +47,34 @@ impl GuestLog {
                 plugin,
                 stream,
                 pending: Vec::new(),
+                tail: VecDeque::new(),
             })),
         }
     }
 
     fn write_bytes(&self, bytes: &[u8]) {
-        let mut lines = self
-            .lines
+        self.lock().write(bytes);
+    }
+
+    /// The last few lines written since [`GuestLog::forget`], oldest first.
+    pub fn tail(&self) -> Vec<String> {
+        let mut lines = self.lock();
+        if !lines.pending.is_empty() {
+            lines.emit("");
+        }
+        lines.tail.iter().cloned().collect()
+    }
+
+    /// Forgets the remembered lines (a new call starts).
+    pub fn forget(&self) {
+        self.lock().tail.clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LineBuffer> {
+        // The buffer holds only text; a panic elsewhere cannot break it.
+        self.lines
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        lines.write(bytes);
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -78,6 +103,14 @@ impl LineBuffer {
     fn emit(&mut self, suffix: &str) {
         let line = String::from_utf8_lossy(&self.pending);
         let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            self.pending.clear();
+            return;
+        }
+        if self.tail.len() == TAIL_LINES {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(line.to_owned());
         let plugin = &*self.plugin;
         match self.stream {
             GuestStream::Stdout => {

@@ -6,7 +6,7 @@ use super::bindings::{Plugin, PluginPre};
 use super::state::HostState;
 use std::time::{Duration, Instant};
 use wasmtime::component::ResourceAny;
-use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline, WasmBacktrace};
 
 /// Why a call into a guest did not return normally. The instance must be discarded.
 #[derive(Debug, thiserror::Error)]
@@ -20,12 +20,23 @@ pub enum CallError {
 }
 
 impl CallError {
-    fn from_wasmtime(error: wasmtime::Error, timeout: Duration) -> CallError {
+    /// Sorts a wasmtime error into a timeout or a trap. The trap's message is one line:
+    /// its cause, and the guest's last words on stderr (a panic message, the end of a
+    /// traceback); the wasm backtrace goes to the debug log.
+    fn new(error: wasmtime::Error, store: &Store<HostState>, timeout: Duration) -> CallError {
         if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-            CallError::Timeout(timeout)
-        } else {
-            CallError::Trap(format!("{error:#}"))
+            return CallError::Timeout(timeout);
         }
+        if let Some(backtrace) = error.downcast_ref::<WasmBacktrace>() {
+            tracing::debug!("wasm backtrace:\n{backtrace}");
+        }
+        let mut message = error.root_cause().to_string();
+        let stderr = store.data().stderr().tail();
+        if !stderr.is_empty() {
+            message.push_str("; guest stderr: ");
+            message.push_str(&stderr.join(" | "));
+        }
+        CallError::Trap(message)
     }
 }
 
@@ -58,7 +69,7 @@ impl Instance {
         let plugin = pre
             .instantiate_async(&mut store)
             .await
-            .map_err(|error| CallError::from_wasmtime(error, timeout))?;
+            .map_err(|error| CallError::new(error, &store, timeout))?;
         Ok(Instance {
             store,
             plugin,
@@ -73,7 +84,7 @@ impl Instance {
         handler
             .call_describe(&mut self.store)
             .await
-            .map_err(|error| CallError::from_wasmtime(error, self.timeout))
+            .map_err(|error| CallError::new(error, &self.store, self.timeout))
     }
 
     /// Calls `handle`.
@@ -86,7 +97,7 @@ impl Instance {
         handler
             .call_handle(&mut self.store, request)
             .await
-            .map_err(|error| CallError::from_wasmtime(error, self.timeout))
+            .map_err(|error| CallError::new(error, &self.store, self.timeout))
     }
 
     /// Pulls up to `max` items from a stream the guest returned; each pull has the
@@ -102,7 +113,7 @@ impl Instance {
             .item_stream()
             .call_next(&mut self.store, stream, max)
             .await
-            .map_err(|error| CallError::from_wasmtime(error, self.timeout))
+            .map_err(|error| CallError::new(error, &self.store, self.timeout))
     }
 
     /// Releases a stream the guest returned.
@@ -111,12 +122,13 @@ impl Instance {
         stream
             .resource_drop_async(&mut self.store)
             .await
-            .map_err(|error| CallError::from_wasmtime(error, self.timeout))
+            .map_err(|error| CallError::new(error, &self.store, self.timeout))
     }
 }
 
 /// Sets the deadline for the next call.
 fn arm(store: &mut Store<HostState>, timeout: Duration) {
+    store.data().stderr().forget();
     store.data_mut().deadline = Instant::now() + timeout;
     store.set_epoch_deadline(1);
 }

@@ -12,6 +12,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 /// resource table, memory limit, shared plugin services, and the current deadline.
 pub struct HostState {
     wasi: WasiCtx,
+    stderr: GuestLog,
     table: ResourceTable,
     limits: StoreLimits,
     services: Arc<PluginServices>,
@@ -22,9 +23,10 @@ pub struct HostState {
 impl HostState {
     /// State for a new instance of a plugin logging as `label`.
     pub fn new(label: Arc<str>, services: Arc<PluginServices>, memory_bytes: usize) -> HostState {
+        let stderr = GuestLog::new(label.clone(), GuestStream::Stderr);
         let wasi = WasiCtx::builder()
-            .stdout(GuestLog::new(label.clone(), GuestStream::Stdout))
-            .stderr(GuestLog::new(label, GuestStream::Stderr))
+            .stdout(GuestLog::new(label, GuestStream::Stdout))
+            .stderr(stderr.clone())
             .build();
         let limits = StoreLimitsBuilder::new()
             .memory_size(memory_bytes)
@@ -32,11 +34,17 @@ impl HostState {
             .build();
         HostState {
             wasi,
+            stderr,
             table: ResourceTable::new(),
             limits,
             services,
             deadline: Instant::now(),
         }
+    }
+
+    /// The guest's stderr, whose last lines explain a trap.
+    pub(super) fn stderr(&self) -> &GuestLog {
+        &self.stderr
     }
 
     pub(super) fn services(&self) -> &PluginServices {

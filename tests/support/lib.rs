@@ -1,0 +1,372 @@
+//! Test support: start the real `piston` binary on a loopback port over plugins built
+//! from `plugins/` and `tests/fixtures/`, and talk to it over real HTTP.
+//!
+//! `cargo xtask test` builds the binary and the plugins first and points the tests at
+//! them (`PISTON_BIN`, `PISTON_EXAMPLE_PLUGINS`, `PISTON_TEST_PLUGINS`). Run alone,
+//! the tests look in `target/` and say what to build if something is missing.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub use reqwest::Method;
+pub use serde_json::{Value, json};
+
+/// How long a server may take to start (a cold compile cache compiles every plugin).
+const STARTUP: Duration = Duration::from_secs(120);
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the workspace")
+        .to_owned()
+}
+
+fn built(variable: &str, default: &str) -> PathBuf {
+    let path = std::env::var_os(variable).map_or_else(|| workspace().join(default), PathBuf::from);
+    assert!(
+        path.exists(),
+        "{} does not exist: run the tests with `cargo xtask test`, which builds the \
+         binary and the plugins first (or set {variable})",
+        path.display()
+    );
+    path
+}
+
+/// The `piston` binary under test.
+pub fn piston_bin() -> PathBuf {
+    built("PISTON_BIN", "target/debug/piston")
+}
+
+/// An example plugin (`plugins/NAME`), built.
+pub fn example_plugin(name: &str) -> PathBuf {
+    built("PISTON_EXAMPLE_PLUGINS", "target/plugins").join(format!("{name}.wasm"))
+}
+
+/// A test fixture plugin (`tests/fixtures/NAME`), built.
+pub fn fixture_plugin(name: &str) -> PathBuf {
+    built("PISTON_TEST_PLUGINS", "target/test-plugins").join(format!("{name}.wasm"))
+}
+
+/// A compile cache shared by every test server, so each plugin compiles once per run.
+pub fn shared_cache() -> PathBuf {
+    workspace().join("target/test-cache")
+}
+
+/// Runs `piston ARGS` to completion in `cwd`, with the shared compile cache.
+pub fn piston(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(piston_bin())
+        .current_dir(cwd)
+        .args(args)
+        .env("PISTON_CACHE", shared_cache())
+        .env_remove("PISTON_LOG")
+        .output()
+        .expect("the piston binary runs")
+}
+
+/// Sets up a server: which plugin files, which config, which extra flags.
+#[derive(Default)]
+pub struct ServerBuilder {
+    files: Vec<(String, Vec<u8>)>,
+    config: Option<String>,
+    args: Vec<String>,
+    address_space: Option<u64>,
+}
+
+impl ServerBuilder {
+    /// An empty plugin directory.
+    pub fn new() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// Adds an example plugin.
+    pub fn example(self, name: &str) -> ServerBuilder {
+        let path = example_plugin(name);
+        self.file_from(&format!("{name}.wasm"), &path)
+    }
+
+    /// Adds a fixture plugin.
+    pub fn fixture(self, name: &str) -> ServerBuilder {
+        let path = fixture_plugin(name);
+        self.file_from(&format!("{name}.wasm"), &path)
+    }
+
+    /// Adds a file with these bytes to the plugin directory.
+    pub fn file(mut self, name: &str, bytes: impl Into<Vec<u8>>) -> ServerBuilder {
+        self.files.push((name.to_owned(), bytes.into()));
+        self
+    }
+
+    fn file_from(self, name: &str, path: &Path) -> ServerBuilder {
+        let bytes =
+            std::fs::read(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+        self.file(name, bytes)
+    }
+
+    /// Writes `piston.toml` with this text and passes `--config`.
+    pub fn config(mut self, toml: &str) -> ServerBuilder {
+        self.config = Some(toml.to_owned());
+        self
+    }
+
+    /// Passes an extra flag to `piston serve`.
+    pub fn arg(mut self, arg: &str) -> ServerBuilder {
+        self.args.push(arg.to_owned());
+        self
+    }
+
+    /// Starts the server with its virtual address space limited (`ulimit -v`).
+    pub fn address_space(mut self, bytes: u64) -> ServerBuilder {
+        self.address_space = Some(bytes);
+        self
+    }
+
+    /// Starts the server and waits until it listens.
+    pub fn start(self) -> Server {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let plugins = dir.path().join("plugins");
+        std::fs::create_dir(&plugins).expect("the plugin directory");
+        for (name, bytes) in &self.files {
+            std::fs::write(plugins.join(name), bytes).expect("a plugin file");
+        }
+        let mut args: Vec<String> = vec![
+            "serve".into(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--plugins".into(),
+            plugins.display().to_string(),
+            "--data".into(),
+            dir.path().join("data").display().to_string(),
+        ];
+        if let Some(config) = &self.config {
+            let path = dir.path().join("piston.toml");
+            std::fs::write(&path, config).expect("the config file");
+            args.extend(["--config".into(), path.display().to_string()]);
+        }
+        args.extend(self.args);
+        let (child, url, table) = spawn(dir.path(), &args, self.address_space);
+        Server {
+            dir,
+            args,
+            address_space: self.address_space,
+            child,
+            url,
+            table,
+            client: reqwest::Client::new(),
+        }
+    }
+}
+
+fn spawn(dir: &Path, args: &[String], address_space: Option<u64>) -> (Child, String, String) {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .expect("the server log");
+    let mut command = Command::new(piston_bin());
+    command
+        .current_dir(dir)
+        .args(args)
+        .env("PISTON_CACHE", shared_cache())
+        .env("PISTON_LOG", "info,piston_host=debug")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log);
+    if let Some(bytes) = address_space {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child.
+        unsafe {
+            command.pre_exec(move || {
+                let limit = libc::rlimit {
+                    rlim_cur: bytes,
+                    rlim_max: bytes,
+                };
+                if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    let mut child = command.spawn().expect("the piston binary starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut table = String::new();
+        let mut sent = false;
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if !sent {
+                if let Some(url) = line.strip_prefix("piston listening on ") {
+                    let _ = sender.send((url.to_owned(), std::mem::take(&mut table)));
+                    sent = true;
+                } else {
+                    table.push_str(&line);
+                    table.push('\n');
+                }
+            }
+        }
+    });
+    match receiver.recv_timeout(STARTUP) {
+        Ok((url, table)) => (child, url, table),
+        Err(_) => {
+            let _ = child.kill();
+            let status = child.wait().ok();
+            let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+            panic!("the server did not start (exit: {status:?}); its log:\n{log}");
+        }
+    }
+}
+
+/// A running `piston serve`, killed when dropped.
+pub struct Server {
+    dir: tempfile::TempDir,
+    args: Vec<String>,
+    address_space: Option<u64>,
+    child: Child,
+    url: String,
+    table: String,
+    client: reqwest::Client,
+}
+
+impl Server {
+    /// `http://127.0.0.1:PORT` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// A request to send with [`send`].
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> Reply {
+        send(self.request(Method::GET, path)).await
+    }
+
+    /// A request with a JSON body.
+    pub async fn send_json(&self, method: Method, path: &str, body: &Value) -> Reply {
+        send(
+            self.request(method, path)
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+        )
+        .await
+    }
+
+    /// The resource table printed at start.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Everything the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// The plugin directory.
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.dir.path().join("plugins")
+    }
+
+    /// Stops the server with SIGTERM (as an operator would) and waits for it.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        // SAFETY: plain kill(2) on our own child.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        self.child.wait().expect("the server exits")
+    }
+
+    /// Stops the server and starts it again on the same directories (a new port).
+    pub fn restart(&mut self) {
+        let status = self.stop();
+        assert!(
+            status.success(),
+            "the server did not stop cleanly: {status}"
+        );
+        let (child, url, table) = spawn(self.dir.path(), &self.args, self.address_space);
+        self.child = child;
+        self.url = url;
+        self.table = table;
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// The headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// The body as JSON; panics with the body if it is not.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|error| {
+            panic!(
+                "not JSON ({error}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Asserts an RFC 9457 problem document with this status and returns it.
+    pub fn problem(&self, status: u16) -> Value {
+        assert_eq!(
+            self.status,
+            status,
+            "unexpected status; body: {}",
+            self.text()
+        );
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json")
+        );
+        let problem = self.json();
+        assert_eq!(problem["status"], status);
+        assert!(problem["title"].is_string(), "{problem}");
+        assert_eq!(
+            problem["request_id"].as_str(),
+            self.header("x-request-id"),
+            "the problem carries the request id"
+        );
+        problem
+    }
+}
+
+/// Sends a request and reads the whole response.
+pub async fn send(request: reqwest::RequestBuilder) -> Reply {
+    let response = request.send().await.expect("the server answers");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.bytes().await.expect("a whole body").to_vec();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}

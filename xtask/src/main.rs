@@ -1,0 +1,290 @@
+//! Piston's build tasks, run as `cargo xtask <task>`.
+//!
+//! - `plugins`: build the example plugins (`plugins/*`) for `wasm32-wasip2` into
+//!   `target/plugins/`, adding the target with rustup if it is missing.
+//! - `run [-- SERVE-ARGS]`: build the plugins and the host (release) and serve them on
+//!   127.0.0.1:8000 with the embedded defaults.
+//! - `test [-- TEST-FILTER]`: everything CI runs: formatting, lints, the plugins and
+//!   test fixtures, unit tests, and the integration tests against the real binary.
+//! - `bench`: the load benchmarks in `bench/`, written to `docs/benchmarks.md`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (task, rest) = match args.split_first() {
+        Some((task, rest)) => (task.as_str(), rest),
+        None => ("help", &[][..]),
+    };
+    let passthrough: Vec<String> = rest
+        .iter()
+        .skip_while(|arg| *arg != "--")
+        .skip(1)
+        .cloned()
+        .collect();
+    let result = match task {
+        "plugins" => build_plugins(&Workspace::new()).map(|_| ()),
+        "run" => run(&Workspace::new(), &passthrough),
+        "test" => test(&Workspace::new(), &passthrough),
+        "bench" => bench(&Workspace::new()),
+        "help" | "--help" | "-h" => {
+            println!("{}", HELP.trim());
+            Ok(())
+        }
+        other => Err(format!("unknown task `{other}`\n\n{}", HELP.trim())),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const HELP: &str = "
+usage: cargo xtask <task>
+
+tasks:
+  plugins                 build the example plugins into target/plugins
+  run [-- SERVE-ARGS]     build plugins and host, serve them on 127.0.0.1:8000
+  test [-- TEST-FILTER]   everything CI runs (format, lints, plugins, all tests)
+  bench                   load benchmarks; writes docs/benchmarks.md
+";
+
+type Result<T = (), E = String> = std::result::Result<T, E>;
+
+/// Where things are.
+struct Workspace {
+    root: PathBuf,
+    target: PathBuf,
+}
+
+impl Workspace {
+    fn new() -> Workspace {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("xtask lives in the workspace")
+            .to_owned();
+        let target =
+            std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+        Workspace { root, target }
+    }
+
+    fn cargo(&self) -> Command {
+        let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        command.current_dir(&self.root);
+        command
+    }
+
+    /// The example plugins: every `plugins/*` folder with a `Cargo.toml`.
+    fn example_plugins(&self) -> Result<Vec<String>> {
+        crates_in(&self.root.join("plugins"))
+    }
+
+    /// The test fixtures: every `tests/fixtures/*` folder with a `Cargo.toml`.
+    fn fixture_plugins(&self) -> Result<Vec<String>> {
+        crates_in(&self.root.join("tests/fixtures"))
+    }
+
+    fn plugin_dir(&self) -> PathBuf {
+        self.target.join("plugins")
+    }
+
+    fn fixture_dir(&self) -> PathBuf {
+        self.target.join("test-plugins")
+    }
+}
+
+fn crates_in(dir: &Path) -> Result<Vec<String>> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|error| format!("cannot read {}: {error}", dir.display()))?;
+    let mut names = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|error| error.to_string())?.path();
+        if path.join("Cargo.toml").is_file()
+            && let Some(name) = path.file_name().and_then(|name| name.to_str())
+        {
+            names.push(name.to_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Runs a command, echoing it first; fails if it fails.
+fn run_command(command: &mut Command) -> Result {
+    let shown = format!(
+        "{} {}",
+        command.get_program().to_string_lossy(),
+        command
+            .get_args()
+            .map(|arg| arg.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    eprintln!("xtask: $ {shown}");
+    let status = command
+        .status()
+        .map_err(|error| format!("cannot run `{shown}`: {error}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{shown}` failed ({status})"))
+    }
+}
+
+/// Adds the wasm target with rustup if it is missing.
+fn ensure_wasm_target() -> Result {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map_err(|error| {
+            format!(
+                "cannot run rustup ({error}); install it from https://rustup.rs to build plugins"
+            )
+        })?;
+    if String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|line| line.trim() == WASM_TARGET)
+    {
+        return Ok(());
+    }
+    run_command(Command::new("rustup").args(["target", "add", WASM_TARGET]))
+}
+
+/// Builds Rust plugin crates for wasm and copies each `.wasm` into `out`.
+fn build_wasm(workspace: &Workspace, crates: &[String], out: &Path) -> Result {
+    ensure_wasm_target()?;
+    let mut command = workspace.cargo();
+    command.args(["build", "--release", "--target", WASM_TARGET]);
+    for name in crates {
+        command.args(["-p", name]);
+    }
+    run_command(&mut command)?;
+    std::fs::create_dir_all(out)
+        .map_err(|error| format!("cannot create {}: {error}", out.display()))?;
+    let built = workspace.target.join(WASM_TARGET).join("release");
+    for name in crates {
+        let from = built.join(format!("{}.wasm", name.replace('-', "_")));
+        let to = out.join(format!("{name}.wasm"));
+        copy_if_changed(&from, &to)?;
+    }
+    Ok(())
+}
+
+/// Copies unless the destination already has the same bytes, so a running server
+/// watching the directory does not see a change that is not one.
+fn copy_if_changed(from: &Path, to: &Path) -> Result {
+    let bytes =
+        std::fs::read(from).map_err(|error| format!("cannot read {}: {error}", from.display()))?;
+    if std::fs::read(to).is_ok_and(|existing| existing == bytes) {
+        return Ok(());
+    }
+    let partial = to.with_extension("wasm.partial");
+    std::fs::write(&partial, &bytes)
+        .and_then(|()| std::fs::rename(&partial, to))
+        .map_err(|error| format!("cannot write {}: {error}", to.display()))
+}
+
+fn build_plugins(workspace: &Workspace) -> Result<PathBuf> {
+    let out = workspace.plugin_dir();
+    build_wasm(workspace, &workspace.example_plugins()?, &out)?;
+    eprintln!("xtask: example plugins are in {}", out.display());
+    Ok(out)
+}
+
+fn run(workspace: &Workspace, serve_args: &[String]) -> Result {
+    let plugins = build_plugins(workspace)?;
+    run_command(
+        workspace
+            .cargo()
+            .args(["build", "--release", "-p", "piston-host"]),
+    )?;
+    let mut serve = Command::new(workspace.target.join("release/piston"));
+    serve
+        .current_dir(&workspace.root)
+        .arg("serve")
+        .arg("--plugins")
+        .arg(&plugins)
+        .arg("--data")
+        .arg(workspace.target.join("piston-data"))
+        .arg("--listen")
+        .arg("127.0.0.1:8000")
+        .args(serve_args);
+    exec(serve)
+}
+
+#[cfg(unix)]
+fn exec(mut command: Command) -> Result {
+    use std::os::unix::process::CommandExt;
+    // Replace this process, so Ctrl-C and SIGTERM reach the server directly.
+    Err(format!("cannot start the server: {}", command.exec()))
+}
+
+#[cfg(not(unix))]
+fn exec(mut command: Command) -> Result {
+    run_command(&mut command)
+}
+
+fn test(workspace: &Workspace, filter: &[String]) -> Result {
+    run_command(workspace.cargo().args(["fmt", "--all", "--", "--check"]))?;
+
+    let examples = workspace.example_plugins()?;
+    let fixtures = workspace.fixture_plugins()?;
+    build_wasm(workspace, &examples, &workspace.plugin_dir())?;
+    build_wasm(workspace, &fixtures, &workspace.fixture_dir())?;
+
+    run_command(
+        workspace
+            .cargo()
+            .args(["clippy", "--all-targets", "--", "-D", "warnings"]),
+    )?;
+    let mut wasm_clippy = workspace.cargo();
+    wasm_clippy.args(["clippy", "--release", "--target", WASM_TARGET]);
+    for name in examples.iter().chain(&fixtures) {
+        wasm_clippy.args(["-p", name]);
+    }
+    run_command(wasm_clippy.args(["--", "-D", "warnings"]))?;
+
+    run_command(workspace.cargo().args(["build", "-p", "piston-host"]))?;
+    let binary = workspace.target.join("debug/piston");
+    let with_env = |command: &mut Command| {
+        command
+            .env("PISTON_BIN", &binary)
+            .env("PISTON_EXAMPLE_PLUGINS", workspace.plugin_dir())
+            .env("PISTON_TEST_PLUGINS", workspace.fixture_dir());
+    };
+    let mut tests = workspace.cargo();
+    with_env(&mut tests);
+    if has_nextest(workspace) {
+        tests.args(["nextest", "run", "--no-fail-fast"]);
+    } else {
+        tests.args(["test", "--no-fail-fast"]);
+    }
+    run_command(tests.args(filter))?;
+    let mut doc_tests = workspace.cargo();
+    with_env(&mut doc_tests);
+    run_command(doc_tests.args(["test", "--doc"]))
+}
+
+fn has_nextest(workspace: &Workspace) -> bool {
+    workspace
+        .cargo()
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
+
+fn bench(workspace: &Workspace) -> Result {
+    build_plugins(workspace)?;
+    run_command(
+        workspace
+            .cargo()
+            .args(["run", "--profile", "bench", "-p", "piston-bench", "--"])
+            .arg(workspace.plugin_dir()),
+    )
+}
