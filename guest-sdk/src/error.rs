@@ -227,3 +227,49 @@ impl fmt::Display for Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::exports::piston::handler::handler::Body;
+    use crate::rc;
+
+    #[test]
+    fn codes_become_problems_and_errors_become_failures() {
+        let problem = rc::NOT_FOUND
+            .detail("no such post")
+            .into_wit()
+            .expect("a response");
+        assert_eq!(problem.status, 404);
+        let Body::Problem(body) = problem.body else {
+            panic!("not a problem body")
+        };
+        assert_eq!(body.title, "Not Found");
+        assert_eq!(body.detail.as_deref(), Some("no such post"));
+
+        let io = std::io::Error::other("disk on fire");
+        let failure = Error::from(io).into_wit().expect_err("a guest error");
+        assert_eq!(failure.message, "disk on fire");
+
+        let misuse = Error::from(rc::CREATED);
+        assert_eq!(misuse.status(), 500, "a success code is not an error");
+    }
+
+    #[test]
+    fn violations_are_reported_together() {
+        assert!(Violations::new().into_result("fine").is_ok());
+        let mut violations = Violations::new();
+        violations.add("/title", "must not be empty");
+        violations.add("/slug", "must be lower-case");
+        let response = violations
+            .into_result("invalid")
+            .unwrap_err()
+            .into_wit()
+            .unwrap();
+        let Body::Problem(problem) = response.body else {
+            panic!("not a problem body")
+        };
+        assert_eq!(response.status, 400);
+        assert_eq!(problem.violations.len(), 2);
+    }
+}

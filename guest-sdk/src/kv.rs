@@ -3,27 +3,45 @@
 //! Each plugin sees only its own data (the host namespaces it by plugin name), in
 //! buckets opened by name. The embedded host keeps it in SQLite; a cluster of hosts in
 //! a shared store. Values are bytes; the `_json` methods store serde values as JSON.
+//!
+//! An instance keeps the buckets it opened: opening one again (on the next request the
+//! instance serves) costs nothing, and each operation is one call into the host.
 
 use crate::bindings::wasi::keyvalue::{atomics, batch, store};
 use crate::{Error, Result};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::cell::RefCell;
+use std::rc::Rc;
 
-/// A named bucket of keys in the plugin's store.
+/// A named bucket of keys in the plugin's store. Cheap to clone.
+#[derive(Clone)]
 pub struct Bucket {
-    name: String,
-    inner: store::Bucket,
+    name: Rc<str>,
+    inner: Rc<store::Bucket>,
+}
+
+thread_local! {
+    /// The buckets this instance has opened, by name.
+    static OPEN: RefCell<Vec<Bucket>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Bucket {
     /// Opens the bucket called `name` (created on first write). `""` is the default
     /// bucket.
     pub fn open(name: &str) -> Result<Bucket> {
+        if let Some(open) =
+            OPEN.with_borrow(|open| open.iter().find(|bucket| &*bucket.name == name).cloned())
+        {
+            return Ok(open);
+        }
         let inner = store::open(name).map_err(|error| failure("open", name, error))?;
-        Ok(Bucket {
-            name: name.to_owned(),
-            inner,
-        })
+        let bucket = Bucket {
+            name: name.into(),
+            inner: Rc::new(inner),
+        };
+        OPEN.with_borrow_mut(|open| open.push(bucket.clone()));
+        Ok(bucket)
     }
 
     /// The value stored under `key`, if any.

@@ -20,12 +20,6 @@ impl Request {
         Request { inner }
     }
 
-    /// The host's id for this request, as it appears in the host log and in error
-    /// documents. Print it with anything you log.
-    pub fn id(&self) -> &str {
-        &self.inner.request_id
-    }
-
     /// The name of the resource the request is for.
     pub fn resource(&self) -> &str {
         &self.inner.resource_name
@@ -180,7 +174,6 @@ mod tests {
 
     fn request(data: Option<&str>) -> Request {
         Request::new(wit::Request {
-            request_id: "r1".into(),
             resource_name: "posts".into(),
             method: Method::Post,
             path: "/posts/hello".into(),

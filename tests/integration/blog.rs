@@ -118,3 +118,41 @@ async fn arbitrary_data_handler() {
         json!({"user": {"username": "jane"}, "data_length": 16})
     );
 }
+
+#[tokio::test]
+async fn concurrent_creates_of_one_slug_admit_exactly_one() {
+    let server = ServerBuilder::new().example("blog").start();
+    let contested: Vec<_> = (0..40)
+        .map(|i| json!({"slug": "contested", "title": format!("Attempt {i}")}))
+        .collect();
+    let attempts = contested
+        .iter()
+        .map(|body| server.send_json(Method::POST, "/posts", body));
+    let statuses: Vec<u16> = futures_util::future::join_all(attempts)
+        .await
+        .iter()
+        .map(|reply| reply.status)
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|&&status| status == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&status| status == 409).count(),
+        39,
+        "{statuses:?}"
+    );
+
+    let distinct: Vec<_> = (0..40)
+        .map(|i| json!({"title": format!("Post {i}")}))
+        .collect();
+    let creates = distinct
+        .iter()
+        .map(|body| server.send_json(Method::POST, "/posts", body));
+    for reply in futures_util::future::join_all(creates).await {
+        assert_eq!(reply.status, 201, "{}", reply.text());
+    }
+    let list = server.get("/posts").await.json();
+    assert_eq!(list.as_array().map(Vec::len), Some(41));
+}

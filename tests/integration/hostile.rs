@@ -31,6 +31,7 @@ async fn traps_and_failures_are_500_problems_with_the_cause_logged() {
         ("/hostile/bad-status", "status 99"),
         ("/hostile/bad-header", "`bad header` is not a header name"),
         ("/hostile/success-problem", "success status"),
+        ("/hostile/no-content-with-body", "which has none"),
     ] {
         let reply = server.get(path).await;
         let problem = reply.problem(500);

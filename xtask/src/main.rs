@@ -6,12 +6,15 @@
 //!   127.0.0.1:8000 with the embedded defaults.
 //! - `test [-- TEST-FILTER]`: everything CI runs: formatting, lints, the plugins and
 //!   test fixtures, unit tests, and the integration tests against the real binary.
-//! - `bench`: the load benchmarks in `bench/`, written to `docs/benchmarks.md`.
+//! - `bench [-- ARGS]`: the load benchmarks in `bench/`, written to
+//!   `docs/benchmarks.md`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 const WASM_TARGET: &str = "wasm32-wasip2";
+/// The Cargo profile plugins build with (see the workspace `Cargo.toml`).
+const WASM_PROFILE: &str = "plugin";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,7 +32,7 @@ fn main() -> ExitCode {
         "plugins" => build_plugins(&Workspace::new()).map(|_| ()),
         "run" => run(&Workspace::new(), &passthrough),
         "test" => test(&Workspace::new(), &passthrough),
-        "bench" => bench(&Workspace::new()),
+        "bench" => bench(&Workspace::new(), &passthrough),
         "help" | "--help" | "-h" => {
             println!("{}", HELP.trim());
             Ok(())
@@ -52,7 +55,7 @@ tasks:
   plugins                 build the example plugins into target/plugins
   run [-- SERVE-ARGS]     build plugins and host, serve them on 127.0.0.1:8000
   test [-- TEST-FILTER]   everything CI runs (format, lints, plugins, all tests)
-  bench                   load benchmarks; writes docs/benchmarks.md
+  bench [-- BENCH-ARGS]   load benchmarks; writes docs/benchmarks.md
 ";
 
 type Result<T = (), E = String> = std::result::Result<T, E>;
@@ -160,14 +163,14 @@ fn ensure_wasm_target() -> Result {
 fn build_wasm(workspace: &Workspace, crates: &[String], out: &Path) -> Result {
     ensure_wasm_target()?;
     let mut command = workspace.cargo();
-    command.args(["build", "--release", "--target", WASM_TARGET]);
+    command.args(["build", "--profile", WASM_PROFILE, "--target", WASM_TARGET]);
     for name in crates {
         command.args(["-p", name]);
     }
     run_command(&mut command)?;
     std::fs::create_dir_all(out)
         .map_err(|error| format!("cannot create {}: {error}", out.display()))?;
-    let built = workspace.target.join(WASM_TARGET).join("release");
+    let built = workspace.target.join(WASM_TARGET).join(WASM_PROFILE);
     for name in crates {
         let from = built.join(format!("{}.wasm", name.replace('-', "_")));
         let to = out.join(format!("{name}.wasm"));
@@ -244,7 +247,7 @@ fn test(workspace: &Workspace, filter: &[String]) -> Result {
             .args(["clippy", "--all-targets", "--", "-D", "warnings"]),
     )?;
     let mut wasm_clippy = workspace.cargo();
-    wasm_clippy.args(["clippy", "--release", "--target", WASM_TARGET]);
+    wasm_clippy.args(["clippy", "--profile", WASM_PROFILE, "--target", WASM_TARGET]);
     for name in examples.iter().chain(&fixtures) {
         wasm_clippy.args(["-p", name]);
     }
@@ -279,12 +282,21 @@ fn has_nextest(workspace: &Workspace) -> bool {
         .is_ok_and(|output| output.status.success())
 }
 
-fn bench(workspace: &Workspace) -> Result {
-    build_plugins(workspace)?;
+fn bench(workspace: &Workspace, args: &[String]) -> Result {
+    let plugins = build_plugins(workspace)?;
+    run_command(workspace.cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "piston-host",
+        "-p",
+        "piston-bench",
+    ]))?;
     run_command(
-        workspace
-            .cargo()
-            .args(["run", "--profile", "bench", "-p", "piston-bench", "--"])
-            .arg(workspace.plugin_dir()),
+        Command::new(workspace.target.join("release/piston-bench"))
+            .current_dir(&workspace.root)
+            .arg("--plugins")
+            .arg(plugins)
+            .args(args),
     )
 }

@@ -31,7 +31,7 @@ pub fn run(args: InspectArgs) -> Result<ExitCode, CliError> {
     }
     let settings = settings(&args.common.overrides())?;
     init_logging("warn");
-    let host = Host::start(settings)?;
+    let host = Host::start(settings, false)?;
     let plugin = tokio_runtime()?
         .block_on(load_file(&args.file, host.load_options()))
         .map_err(|error| CliError::Failed(format!("{}: {error}", args.file.display())))?;

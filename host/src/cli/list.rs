@@ -33,7 +33,7 @@ pub fn run(args: ListArgs) -> Result<ExitCode, CliError> {
     let settings = settings(&overrides)?;
     check_plugin_dir(&settings.plugins, "DIR")?;
     init_logging("warn");
-    let host = Host::start(settings)?;
+    let host = Host::start(settings, false)?;
     let snapshot = tokio_runtime()?
         .block_on(load_directory(&host.settings.plugins, host.load_options()))
         .map_err(|error| {

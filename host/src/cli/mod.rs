@@ -167,13 +167,20 @@ fn tokio_runtime() -> Result<tokio::runtime::Runtime, CliError> {
 struct Host {
     settings: Settings,
     runtime: crate::runtime::Runtime,
-    store: std::sync::Arc<dyn crate::store::KeyValueStore>,
+    /// Plugin data: opened only by `serve` (it holds the database exclusively).
+    store: Option<std::sync::Arc<dyn crate::store::KeyValueStore>>,
 }
 
 impl Host {
-    fn start(settings: Settings) -> Result<Host, CliError> {
-        let store = crate::store::SqliteStore::open(&settings.database())
-            .map_err(|error| CliError::Failed(format!("plugin data: {error}")))?;
+    /// The runtime, and the store when `serving`.
+    fn start(settings: Settings, serving: bool) -> Result<Host, CliError> {
+        let store = if serving {
+            let store = crate::store::SqliteStore::open(&settings.database())
+                .map_err(|error| CliError::Failed(format!("plugin data: {error}")))?;
+            Some(std::sync::Arc::new(store) as std::sync::Arc<dyn crate::store::KeyValueStore>)
+        } else {
+            None
+        };
         let runtime = crate::runtime::Runtime::new(settings.engine_limits(), &settings.cache)
             .map_err(|error| CliError::Failed(error.to_string()))?;
         if let crate::runtime::Allocator::OnDemand { reason } = runtime.allocator() {
@@ -184,14 +191,14 @@ impl Host {
         Ok(Host {
             settings,
             runtime,
-            store: std::sync::Arc::new(store),
+            store,
         })
     }
 
     fn load_options(&self) -> crate::registry::LoadOptions<'_> {
         crate::registry::LoadOptions {
             runtime: &self.runtime,
-            store: &self.store,
+            store: self.store.as_ref(),
             settings: &self.settings,
         }
     }

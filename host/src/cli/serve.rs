@@ -50,7 +50,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     let settings = settings(&overrides)?;
     check_plugin_dir(&settings.plugins, "--plugins / server.plugins")?;
     init_logging("info");
-    tokio_runtime()?.block_on(serve(Host::start(settings)?))?;
+    tokio_runtime()?.block_on(serve(Host::start(settings, true)?))?;
     Ok(ExitCode::SUCCESS)
 }
 

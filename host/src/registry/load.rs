@@ -2,7 +2,7 @@
 
 use super::{LoadedPlugin, Snapshot, spec};
 use crate::config::Settings;
-use crate::runtime::{CacheOutcome, LoadError, PluginServices, Runtime};
+use crate::runtime::{CacheOutcome, LoadError, PluginData, PluginServices, Runtime};
 use crate::store::KeyValueStore;
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -14,8 +14,8 @@ use std::time::Instant;
 pub struct LoadOptions<'a> {
     /// Compiles and runs plugins.
     pub runtime: &'a Runtime,
-    /// Where plugin data lives.
-    pub store: &'a Arc<dyn KeyValueStore>,
+    /// Where plugin data lives; `None` when plugins are only inspected, not served.
+    pub store: Option<&'a Arc<dyn KeyValueStore>>,
     /// Per-plugin isolation, limits and settings.
     pub settings: &'a Settings,
 }
@@ -75,11 +75,7 @@ pub async fn load_file(file: &Path, options: LoadOptions<'_>) -> Result<LoadedPl
             |name| name.to_string_lossy().into_owned(),
         )
         .into();
-    let describing = Arc::new(PluginServices {
-        namespace: None,
-        store: options.store.clone(),
-        config: Default::default(),
-    });
+    let describing = Arc::new(PluginServices::default());
     let defaults = options.settings.default_instance_limits();
     let info = options
         .runtime
@@ -90,9 +86,11 @@ pub async fn load_file(file: &Path, options: LoadOptions<'_>) -> Result<LoadedPl
     let settings = options.settings.plugin(&spec.name);
     let name: Arc<str> = spec.name.as_str().into();
     let services = Arc::new(PluginServices {
-        namespace: Some(name.clone()),
-        store: options.store.clone(),
-        config: settings.config.clone(),
+        data: options.store.map(|store| PluginData {
+            namespace: name.clone(),
+            store: store.clone(),
+        }),
+        config: Some(settings.config.clone()),
     });
     let pool = options
         .runtime

@@ -34,6 +34,8 @@ pub struct GuestLog {
 
 struct LineBuffer {
     plugin: Arc<str>,
+    /// The request being served (empty while loading).
+    request_id: String,
     stream: GuestStream,
     pending: Vec<u8>,
     tail: VecDeque<String>,
@@ -45,6 +47,7 @@ impl GuestLog {
         GuestLog {
             lines: Arc::new(Mutex::new(LineBuffer {
                 plugin,
+                request_id: String::new(),
                 stream,
                 pending: Vec::new(),
                 tail: VecDeque::new(),
@@ -56,7 +59,7 @@ impl GuestLog {
         self.lock().write(bytes);
     }
 
-    /// The last few lines written since [`GuestLog::forget`], oldest first.
+    /// The last few lines written since [`GuestLog::begin`], oldest first.
     pub fn tail(&self) -> Vec<String> {
         let mut lines = self.lock();
         if !lines.pending.is_empty() {
@@ -65,9 +68,17 @@ impl GuestLog {
         lines.tail.iter().cloned().collect()
     }
 
-    /// Forgets the remembered lines (a new call starts).
-    pub fn forget(&self) {
-        self.lock().tail.clear();
+    /// A new call starts: the remembered lines are forgotten, and from now on lines are
+    /// tagged with `request_id` if given (a stream's later calls keep the request's).
+    pub fn begin(&self, request_id: Option<&str>) {
+        let mut lines = self.lock();
+        lines.tail.clear();
+        if let Some(request_id) = request_id
+            && lines.request_id != request_id
+        {
+            lines.request_id.clear();
+            lines.request_id.push_str(request_id);
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LineBuffer> {
@@ -111,13 +122,13 @@ impl LineBuffer {
             self.tail.pop_front();
         }
         self.tail.push_back(line.to_owned());
-        let plugin = &*self.plugin;
+        let (plugin, request_id) = (&*self.plugin, self.request_id.as_str());
         match self.stream {
             GuestStream::Stdout => {
-                tracing::info!(target: "piston::guest", plugin, stream = "stdout", "{line}{suffix}")
+                tracing::info!(target: "piston::guest", plugin, request_id, stream = "stdout", "{line}{suffix}")
             }
             GuestStream::Stderr => {
-                tracing::warn!(target: "piston::guest", plugin, stream = "stderr", "{line}{suffix}")
+                tracing::warn!(target: "piston::guest", plugin, request_id, stream = "stderr", "{line}{suffix}")
             }
         }
         self.pending.clear();

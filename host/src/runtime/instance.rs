@@ -59,13 +59,14 @@ impl Instance {
         let mut store = Store::new(engine, state);
         store.limiter(|state| state.limits());
         store.epoch_deadline_callback(|context| {
-            if Instant::now() >= context.data().deadline {
+            if Instant::now() >= context.data().deadline() {
                 Ok(UpdateDeadline::Interrupt)
             } else {
                 Ok(UpdateDeadline::Yield(1))
             }
         });
-        arm(&mut store, timeout);
+        store.data_mut().begin_call(timeout, None);
+        store.set_epoch_deadline(1);
         let plugin = pre
             .instantiate_async(&mut store)
             .await
@@ -77,9 +78,15 @@ impl Instance {
         })
     }
 
+    /// Prepares the next call: its deadline, and the request its log lines belong to.
+    fn arm(&mut self, request_id: Option<&str>) {
+        self.store.data_mut().begin_call(self.timeout, request_id);
+        self.store.set_epoch_deadline(1);
+    }
+
     /// Calls `describe`.
     pub async fn describe(&mut self) -> Result<PluginInfo, CallError> {
-        arm(&mut self.store, self.timeout);
+        self.arm(None);
         let handler = self.plugin.piston_handler_handler();
         handler
             .call_describe(&mut self.store)
@@ -87,12 +94,13 @@ impl Instance {
             .map_err(|error| CallError::new(error, &self.store, self.timeout))
     }
 
-    /// Calls `handle`.
+    /// Calls `handle` for the request with id `request_id` (its log lines carry it).
     pub async fn handle(
         &mut self,
         request: &Request,
+        request_id: &str,
     ) -> Result<Result<Response, GuestError>, CallError> {
-        arm(&mut self.store, self.timeout);
+        self.arm(Some(request_id));
         let handler = self.plugin.piston_handler_handler();
         handler
             .call_handle(&mut self.store, request)
@@ -107,7 +115,7 @@ impl Instance {
         stream: ResourceAny,
         max: u32,
     ) -> Result<Result<Vec<String>, GuestError>, CallError> {
-        arm(&mut self.store, self.timeout);
+        self.arm(None);
         let handler = self.plugin.piston_handler_handler();
         handler
             .item_stream()
@@ -118,17 +126,10 @@ impl Instance {
 
     /// Releases a stream the guest returned.
     pub async fn drop_stream(&mut self, stream: ResourceAny) -> Result<(), CallError> {
-        arm(&mut self.store, self.timeout);
+        self.arm(None);
         stream
             .resource_drop_async(&mut self.store)
             .await
             .map_err(|error| CallError::new(error, &self.store, self.timeout))
     }
-}
-
-/// Sets the deadline for the next call.
-fn arm(store: &mut Store<HostState>, timeout: Duration) {
-    store.data().stderr().forget();
-    store.data_mut().deadline = Instant::now() + timeout;
-    store.set_epoch_deadline(1);
 }

@@ -22,7 +22,7 @@ pub use self::cache::CacheOutcome;
 pub use self::engine::{Allocator, EngineLimits};
 pub use self::instance::{CallError, Instance};
 pub use self::pool::{InstanceLimits, InstancePool, Isolation};
-pub use self::services::PluginServices;
+pub use self::services::{PluginData, PluginServices};
 pub use self::state::HostState;
 pub use wasmtime::component::ResourceAny;
 

@@ -3,7 +3,7 @@
 //!
 //! Both are scoped to the plugin: the key-value namespace is its name, the settings
 //! its own table. While the host runs `describe` (before it knows the plugin's name)
-//! neither is available.
+//! neither is available, and commands that only inspect plugins give them no store.
 
 use super::bindings::piston::handler::types;
 use super::bindings::wasi::config::store as config;
@@ -14,14 +14,21 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use wasmtime::component::{Resource, ResourceTableError};
 
-/// What one plugin's instances share: its name, store and settings.
+/// What one plugin's instances share: its data and settings.
+#[derive(Default)]
 pub struct PluginServices {
-    /// The plugin's name: its log tag and key-value namespace. `None` while describing.
-    pub namespace: Option<Arc<str>>,
-    /// Where plugin data lives.
+    /// The plugin's data; `None` while describing and when only inspecting.
+    pub data: Option<PluginData>,
+    /// The plugin's `[plugins.NAME.config]` settings; `None` while describing.
+    pub config: Option<Arc<BTreeMap<String, String>>>,
+}
+
+/// Where one plugin's data lives.
+pub struct PluginData {
+    /// The plugin's namespace in the store: its name.
+    pub namespace: Arc<str>,
+    /// The store.
     pub store: Arc<dyn KeyValueStore>,
-    /// The plugin's `[plugins.NAME.config]` settings.
-    pub config: Arc<BTreeMap<String, String>>,
 }
 
 /// An open bucket: a name within the plugin's namespace.
@@ -51,27 +58,30 @@ impl From<ResourceTableError> for KvError {
 }
 
 impl HostState {
-    fn scope<'a>(&'a self, bucket: &'a Resource<BucketHandle>) -> Result<Scope<'a>, KvError> {
-        let namespace = self
-            .services()
-            .namespace
-            .as_deref()
-            .ok_or(KvError::AccessDenied)?;
+    /// The plugin's store and where `bucket` is in it.
+    fn bucket<'a>(
+        &'a self,
+        bucket: &'a Resource<BucketHandle>,
+    ) -> Result<(&'a dyn KeyValueStore, Scope<'a>), KvError> {
+        let data = self.services().data.as_ref().ok_or(KvError::AccessDenied)?;
         let bucket = self.table().get(bucket)?;
-        Ok(Scope {
-            namespace,
+        let scope = Scope {
+            namespace: &data.namespace,
             bucket: &bucket.name,
-        })
+        };
+        Ok((&*data.store, scope))
     }
 
-    fn kv(&self) -> &dyn KeyValueStore {
-        &*self.services().store
+    fn config(&self) -> Result<&BTreeMap<String, String>, config::Error> {
+        self.services().config.as_deref().ok_or_else(|| {
+            config::Error::Upstream("plugin settings are not available while describing".to_owned())
+        })
     }
 }
 
 impl store::Host for HostState {
     fn open(&mut self, identifier: String) -> Result<Resource<BucketHandle>, KvError> {
-        if self.services().namespace.is_none() {
+        if self.services().data.is_none() {
             return Err(KvError::AccessDenied);
         }
         kv::check_bucket(&identifier)?;
@@ -93,7 +103,8 @@ impl store::HostBucket for HostState {
         key: String,
     ) -> Result<Option<Vec<u8>>, KvError> {
         kv::check_key(&key)?;
-        Ok(self.kv().get(self.scope(&bucket)?, &key)?)
+        let (store, scope) = self.bucket(&bucket)?;
+        Ok(store.get(scope, &key)?)
     }
 
     fn set(
@@ -104,17 +115,20 @@ impl store::HostBucket for HostState {
     ) -> Result<(), KvError> {
         kv::check_key(&key)?;
         kv::check_value(&value)?;
-        Ok(self.kv().set(self.scope(&bucket)?, &key, &value)?)
+        let (store, scope) = self.bucket(&bucket)?;
+        Ok(store.set(scope, &key, &value)?)
     }
 
     fn delete(&mut self, bucket: Resource<BucketHandle>, key: String) -> Result<(), KvError> {
         kv::check_key(&key)?;
-        Ok(self.kv().delete(self.scope(&bucket)?, &key)?)
+        let (store, scope) = self.bucket(&bucket)?;
+        Ok(store.delete(scope, &key)?)
     }
 
     fn exists(&mut self, bucket: Resource<BucketHandle>, key: String) -> Result<bool, KvError> {
         kv::check_key(&key)?;
-        Ok(self.kv().exists(self.scope(&bucket)?, &key)?)
+        let (store, scope) = self.bucket(&bucket)?;
+        Ok(store.exists(scope, &key)?)
     }
 
     fn list_keys(
@@ -122,7 +136,8 @@ impl store::HostBucket for HostState {
         bucket: Resource<BucketHandle>,
         cursor: Option<u64>,
     ) -> Result<store::KeyResponse, KvError> {
-        let page = self.kv().list_keys(self.scope(&bucket)?, cursor)?;
+        let (store, scope) = self.bucket(&bucket)?;
+        let page = store.list_keys(scope, cursor)?;
         Ok(store::KeyResponse {
             keys: page.keys,
             cursor: page.cursor,
@@ -143,7 +158,8 @@ impl atomics::Host for HostState {
         delta: u64,
     ) -> Result<u64, KvError> {
         kv::check_key(&key)?;
-        Ok(self.kv().increment(self.scope(&bucket)?, &key, delta)?)
+        let (store, scope) = self.bucket(&bucket)?;
+        Ok(store.increment(scope, &key, delta)?)
     }
 }
 
@@ -154,7 +170,8 @@ impl batch::Host for HostState {
         keys: Vec<String>,
     ) -> Result<Vec<Option<(String, Vec<u8>)>>, KvError> {
         kv::check_batch(keys.iter().map(String::as_str))?;
-        let values = self.kv().get_many(self.scope(&bucket)?, &keys)?;
+        let (store, scope) = self.bucket(&bucket)?;
+        let values = store.get_many(scope, &keys)?;
         Ok(keys
             .into_iter()
             .zip(values)
@@ -171,7 +188,8 @@ impl batch::Host for HostState {
         entries
             .iter()
             .try_for_each(|(_, value)| kv::check_value(value))?;
-        Ok(self.kv().set_many(self.scope(&bucket)?, &entries)?)
+        let (store, scope) = self.bucket(&bucket)?;
+        Ok(store.set_many(scope, &entries)?)
     }
 
     fn delete_many(
@@ -180,31 +198,24 @@ impl batch::Host for HostState {
         keys: Vec<String>,
     ) -> Result<(), KvError> {
         kv::check_batch(keys.iter().map(String::as_str))?;
-        Ok(self.kv().delete_many(self.scope(&bucket)?, &keys)?)
+        let (store, scope) = self.bucket(&bucket)?;
+        Ok(store.delete_many(scope, &keys)?)
     }
 }
 
 impl config::Host for HostState {
     fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<String>, config::Error>> {
-        if self.services().namespace.is_none() {
-            return Ok(Err(describing()));
-        }
-        Ok(Ok(self.services().config.get(&key).cloned()))
+        Ok(self.config().map(|config| config.get(&key).cloned()))
     }
 
     fn get_all(&mut self) -> wasmtime::Result<Result<Vec<(String, String)>, config::Error>> {
-        if self.services().namespace.is_none() {
-            return Ok(Err(describing()));
-        }
-        let all = self.services().config.iter();
-        Ok(Ok(all
-            .map(|(key, value)| (key.clone(), value.clone()))
-            .collect()))
+        Ok(self.config().map(|config| {
+            config
+                .iter()
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect()
+        }))
     }
-}
-
-fn describing() -> config::Error {
-    config::Error::Upstream("plugin settings are not available while describing".to_owned())
 }
 
 impl types::Host for HostState {}

@@ -3,7 +3,7 @@
 use super::guest_log::{GuestLog, GuestStream};
 use super::services::PluginServices;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -12,20 +12,22 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 /// resource table, memory limit, shared plugin services, and the current deadline.
 pub struct HostState {
     wasi: WasiCtx,
+    stdout: GuestLog,
     stderr: GuestLog,
     table: ResourceTable,
     limits: StoreLimits,
     services: Arc<PluginServices>,
     /// When the current call must end; checked on every epoch tick.
-    pub(super) deadline: Instant,
+    deadline: Instant,
 }
 
 impl HostState {
     /// State for a new instance of a plugin logging as `label`.
     pub fn new(label: Arc<str>, services: Arc<PluginServices>, memory_bytes: usize) -> HostState {
-        let stderr = GuestLog::new(label.clone(), GuestStream::Stderr);
+        let stdout = GuestLog::new(label.clone(), GuestStream::Stdout);
+        let stderr = GuestLog::new(label, GuestStream::Stderr);
         let wasi = WasiCtx::builder()
-            .stdout(GuestLog::new(label, GuestStream::Stdout))
+            .stdout(stdout.clone())
             .stderr(stderr.clone())
             .build();
         let limits = StoreLimitsBuilder::new()
@@ -34,6 +36,7 @@ impl HostState {
             .build();
         HostState {
             wasi,
+            stdout,
             stderr,
             table: ResourceTable::new(),
             limits,
@@ -47,6 +50,13 @@ impl HostState {
         &self.stderr
     }
 
+    /// A call starts, for `request_id` if it is a new request's.
+    pub(super) fn begin_call(&mut self, timeout: Duration, request_id: Option<&str>) {
+        self.deadline = Instant::now() + timeout;
+        self.stdout.begin(request_id);
+        self.stderr.begin(request_id);
+    }
+
     pub(super) fn services(&self) -> &PluginServices {
         &self.services
     }
@@ -57,6 +67,11 @@ impl HostState {
 
     pub(super) fn table_mut(&mut self) -> &mut ResourceTable {
         &mut self.table
+    }
+
+    /// When the current call must end.
+    pub(super) fn deadline(&self) -> Instant {
+        self.deadline
     }
 
     pub(super) fn limits(&mut self) -> &mut StoreLimits {

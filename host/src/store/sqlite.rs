@@ -6,9 +6,13 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-/// Plugin data in a SQLite database. Operations take microseconds, so one connection
-/// behind a mutex serves a host; write transactions are `IMMEDIATE`, so counters stay
-/// exact even if another process opens the same file.
+/// Plugin data in a SQLite database, held by one host process.
+///
+/// The database is opened in exclusive locking mode: the host takes the file lock once
+/// and keeps it, so a read costs no system calls for locking (in shared mode every
+/// transaction locked and unlocked the file, which was a fifth of a small request's
+/// cost). A second process pointed at the same data directory is refused at start.
+/// Operations take microseconds, so one connection behind a mutex serves the host.
 pub struct SqliteStore {
     connection: Mutex<Connection>,
 }
@@ -30,12 +34,20 @@ impl SqliteStore {
             StoreError::Backend(format!("cannot open {}: {error}", path.display()))
         })?;
         connection
-            .busy_timeout(Duration::from_secs(5))
+            .busy_timeout(Duration::from_secs(1))
+            .and_then(|()| connection.pragma_update(None, "locking_mode", "EXCLUSIVE"))
             .and_then(|()| connection.pragma_update(None, "journal_mode", "WAL"))
             .and_then(|()| connection.pragma_update(None, "synchronous", "NORMAL"))
+            // A write: takes the exclusive lock now, not on the first request.
             .and_then(|()| connection.execute_batch(SCHEMA))
-            .map_err(|error| {
-                StoreError::Backend(format!("cannot prepare {}: {error}", path.display()))
+            .map_err(|error| match error.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                    StoreError::Backend(format!(
+                        "{} is in use by another process: each `piston serve` needs its own data directory",
+                        path.display()
+                    ))
+                }
+                _ => StoreError::Backend(format!("cannot prepare {}: {error}", path.display())),
             })?;
         Ok(SqliteStore {
             connection: Mutex::new(connection),
@@ -257,6 +269,18 @@ mod tests {
             store.increment(BLOG, "max", 1),
             Err(StoreError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn one_process_holds_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("piston.db");
+        let _held = SqliteStore::open(&path).unwrap();
+        let error = SqliteStore::open(&path).err().expect("refused while held");
+        assert!(
+            error.to_string().contains("in use by another process"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -51,15 +51,24 @@ struct Author {
 /// (django-piston's `content_size(self, blogpost)` method field).
 #[derive(Serialize)]
 struct PostView<'a> {
-    #[serde(flatten)]
-    post: &'a Post,
+    id: u64,
+    slug: &'a str,
+    title: &'a str,
+    content: &'a str,
+    author: Option<&'a Author>,
+    private_edits: u32,
     content_size: usize,
 }
 
 impl Post {
     fn view(&self) -> PostView<'_> {
         PostView {
-            post: self,
+            id: self.id,
+            slug: &self.slug,
+            title: &self.title,
+            content: &self.content,
+            author: self.author.as_ref(),
+            private_edits: self.private_edits,
             content_size: self.content.chars().count(),
         }
     }
@@ -81,18 +90,21 @@ struct PostChanges {
     content: Option<String>,
 }
 
-/// The posts and the bookkeeping that keeps slugs unique.
+/// The posts, and (in the `meta` bucket, opened only by writers) the bookkeeping that
+/// keeps slugs unique and ids increasing.
 struct Posts {
     posts: Bucket,
-    meta: Bucket,
 }
 
 impl Posts {
     fn open() -> Result<Posts> {
         Ok(Posts {
             posts: Bucket::open("posts")?,
-            meta: Bucket::open("meta")?,
         })
+    }
+
+    fn meta() -> Result<Bucket> {
+        Bucket::open("meta")
     }
 
     fn get(&self, slug: &str) -> Result<Post> {
@@ -117,11 +129,11 @@ impl Posts {
 
     /// Claims `slug` atomically: exactly one of any number of concurrent creators wins.
     fn claim(&self, slug: &str) -> Result<bool> {
-        Ok(self.meta.increment(&claim_key(slug), 1)? == 1)
+        Ok(Posts::meta()?.increment(&claim_key(slug), 1)? == 1)
     }
 
     fn next_id(&self) -> Result<u64> {
-        self.meta.increment("next-id", 1)
+        Posts::meta()?.increment("next-id", 1)
     }
 
     fn save(&self, post: &Post) -> Result<()> {
@@ -130,7 +142,7 @@ impl Posts {
 
     fn remove(&self, slug: &str) -> Result<()> {
         self.posts.delete(slug)?;
-        self.meta.delete(&claim_key(slug))
+        Posts::meta()?.delete(&claim_key(slug))
     }
 }
 
