@@ -175,7 +175,7 @@ fn help_names_every_flag_with_its_environment_variable() {
 }
 
 #[tokio::test]
-async fn a_taken_port_exits_1_and_a_signal_stops_cleanly() {
+async fn a_taken_port_or_data_directory_exits_1_and_a_signal_stops_cleanly() {
     let mut server = ServerBuilder::new().example("arbitrary").start();
     let address = server.url("").trim_start_matches("http://").to_owned();
     let dir = plugin_dir(&[]);
@@ -188,6 +188,31 @@ async fn a_taken_port_exits_1_and_a_signal_stops_cleanly() {
         stderr(&output).contains("cannot listen on"),
         "{}",
         stderr(&output)
+    );
+
+    let data = server.data_dir();
+    let output = piston(
+        dir.path(),
+        &[
+            "serve",
+            "--plugins",
+            "plugins",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("in use by another process"),
+        "one data directory, one server: {}",
+        stderr(&output)
+    );
+    assert_eq!(
+        server.get("/other/a/b").await.status,
+        200,
+        "the first server is unharmed"
     );
 
     let status = server.stop();

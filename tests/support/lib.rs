@@ -267,9 +267,9 @@ impl Server {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }
 
-    /// The plugin directory.
-    pub fn plugins_dir(&self) -> PathBuf {
-        self.dir.path().join("plugins")
+    /// The data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
     }
 
     /// Stops the server with SIGTERM (as an operator would) and waits for it.
