@@ -350,69 +350,88 @@ fn stream_body(
     request_id: String,
 ) -> Body {
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
-    let pump = async move {
-        let mut array = JsonArray::default();
-        let failure = loop {
-            let batch = match instance.next_items(stream, STREAM_BATCH).await {
-                Ok(Ok(batch)) => batch,
-                Ok(Err(error)) => {
-                    break Some(format!("{}{}", error.message, trace_suffix(&error.trace)));
-                }
-                Err(error) => {
-                    // The instance trapped or timed out: it is not reused.
-                    tracing::error!(
-                        request_id,
-                        plugin = target.plugin.spec.name,
-                        "stream aborted: {error}"
-                    );
-                    let _ = sender
-                        .send(Err(std::io::Error::other("plugin failed")))
-                        .await;
-                    return;
-                }
-            };
-            if batch.is_empty() {
-                break None;
-            }
-            if batch.len() > STREAM_BATCH as usize {
-                break Some(format!(
-                    "the plugin returned {} items when asked for {STREAM_BATCH}",
-                    batch.len()
-                ));
-            }
-            let chunk = match array.batch(&batch) {
-                Ok(chunk) => chunk,
-                Err(error) => break Some(error.to_string()),
-            };
-            if sender.send(Ok(chunk)).await.is_err() {
-                tracing::debug!(request_id, "client went away during a stream");
-                break None;
-            }
-        };
-        match failure {
-            None => {
-                let _ = sender.send(Ok(array.finish())).await;
-            }
-            Some(reason) => {
+    tokio::spawn(async move {
+        let outcome = pump(&mut instance, stream, &sender).await;
+        let reusable = match outcome {
+            Ok(()) => true,
+            Err(abort) => {
                 tracing::error!(
                     request_id,
                     plugin = target.plugin.spec.name,
-                    "stream aborted: {reason}"
+                    "stream aborted: {}",
+                    abort.reason
                 );
                 let _ = sender
                     .send(Err(std::io::Error::other("plugin failed")))
                     .await;
+                abort.reusable
             }
-        }
-        if instance.drop_stream(stream).await.is_ok() {
+        };
+        if reusable && instance.drop_stream(stream).await.is_ok() {
             target.plugin.pool.recycle(instance);
         }
-    };
-    tokio::spawn(pump);
+    });
     Body::from_stream(futures_util::stream::unfold(
         receiver,
         |mut receiver| async move { receiver.recv().await.map(|chunk| (chunk, receiver)) },
     ))
+}
+
+/// Why a stream was cut short.
+struct Abort {
+    reason: String,
+    /// Whether the instance is still sound (the guest failed politely rather than
+    /// trapping or timing out).
+    reusable: bool,
+}
+
+/// Moves items from the guest to the client until the stream ends, the client goes
+/// away, or something fails.
+async fn pump(
+    instance: &mut Instance,
+    stream: ResourceAny,
+    sender: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+) -> Result<(), Abort> {
+    let polite = |reason: String| Abort {
+        reason,
+        reusable: true,
+    };
+    let mut array = JsonArray::default();
+    loop {
+        let batch = match instance.next_items(stream, STREAM_BATCH).await {
+            Ok(Ok(batch)) => batch,
+            Ok(Err(error)) => {
+                return Err(polite(format!(
+                    "{}{}",
+                    error.message,
+                    trace_suffix(&error.trace)
+                )));
+            }
+            Err(error) => {
+                return Err(Abort {
+                    reason: error.to_string(),
+                    reusable: false,
+                });
+            }
+        };
+        if batch.is_empty() {
+            let _ = sender.send(Ok(array.finish())).await;
+            return Ok(());
+        }
+        if batch.len() > STREAM_BATCH as usize {
+            return Err(polite(format!(
+                "the plugin returned {} items when asked for {STREAM_BATCH}",
+                batch.len()
+            )));
+        }
+        let chunk = array
+            .batch(&batch)
+            .map_err(|error| polite(error.to_string()))?;
+        if sender.send(Ok(chunk)).await.is_err() {
+            // The client went away; the guest did nothing wrong.
+            return Ok(());
+        }
+    }
 }
 
 /// A `HEAD` answer: the `GET` answer's status and headers, with its length but no body.

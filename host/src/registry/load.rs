@@ -2,7 +2,7 @@
 
 use super::{LoadedPlugin, Snapshot, spec};
 use crate::config::Settings;
-use crate::runtime::{CacheOutcome, LoadError, PluginData, PluginServices, Runtime};
+use crate::runtime::{CacheOutcome, InstanceSetup, LoadError, PluginData, PluginServices, Runtime};
 use crate::store::KeyValueStore;
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -68,33 +68,34 @@ pub async fn load_file(file: &Path, options: LoadOptions<'_>) -> Result<LoadedPl
     let compiled = options.runtime.compile(&wasm)?;
     let pre = options.runtime.link(&compiled.component)?;
 
-    let label: Arc<str> = file
-        .file_name()
-        .map_or_else(
-            || file.display().to_string(),
-            |name| name.to_string_lossy().into_owned(),
-        )
-        .into();
-    let describing = Arc::new(PluginServices::default());
-    let defaults = options.settings.default_instance_limits();
-    let info = options
-        .runtime
-        .describe(&pre, label, describing, defaults)
-        .await?;
+    let describing = InstanceSetup {
+        label: file
+            .file_name()
+            .map_or_else(
+                || file.display().to_string(),
+                |name| name.to_string_lossy().into_owned(),
+            )
+            .into(),
+        services: Arc::new(PluginServices::default()),
+        limits: options.settings.default_instance_limits(),
+    };
+    let info = options.runtime.describe(&pre, &describing).await?;
     let spec = spec::validate(info)?;
 
     let settings = options.settings.plugin(&spec.name);
     let name: Arc<str> = spec.name.as_str().into();
-    let services = Arc::new(PluginServices {
-        data: options.store.map(|store| PluginData {
-            namespace: name.clone(),
-            store: store.clone(),
+    let serving = InstanceSetup {
+        services: Arc::new(PluginServices {
+            data: options.store.map(|store| PluginData {
+                namespace: name.clone(),
+                store: store.clone(),
+            }),
+            config: Some(settings.config.clone()),
         }),
-        config: Some(settings.config.clone()),
-    });
-    let pool = options
-        .runtime
-        .pool(pre, name, services, settings.limits, settings.isolation);
+        label: name,
+        limits: settings.limits,
+    };
+    let pool = options.runtime.pool(pre, serving, settings.isolation);
     tracing::info!(
         plugin = %spec.name,
         version = %spec.version,

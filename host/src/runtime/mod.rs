@@ -21,7 +21,7 @@ pub use self::bindings::piston::handler::types as wit;
 pub use self::cache::CacheOutcome;
 pub use self::engine::{Allocator, EngineLimits};
 pub use self::instance::{CallError, Instance};
-pub use self::pool::{InstanceLimits, InstancePool, Isolation};
+pub use self::pool::{InstanceLimits, InstancePool, InstanceSetup, Isolation};
 pub use self::services::{PluginData, PluginServices};
 pub use self::state::HostState;
 pub use wasmtime::component::ResourceAny;
@@ -29,7 +29,6 @@ pub use wasmtime::component::ResourceAny;
 use self::cache::CompileCache;
 use self::engine::EpochTicker;
 use std::path::Path;
-use std::sync::Arc;
 use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
 
@@ -142,12 +141,9 @@ impl Runtime {
     pub async fn describe(
         &self,
         pre: &PluginPre<HostState>,
-        label: Arc<str>,
-        services: Arc<PluginServices>,
-        limits: InstanceLimits,
+        setup: &InstanceSetup,
     ) -> Result<wit::PluginInfo, LoadError> {
-        let state = HostState::new(label, services, limits.memory_bytes);
-        let mut instance = Instance::new(&self.engine, pre, state, limits.timeout).await?;
+        let mut instance = setup.instantiate(&self.engine, pre).await?;
         Ok(instance.describe().await?)
     }
 
@@ -155,12 +151,10 @@ impl Runtime {
     pub fn pool(
         &self,
         pre: PluginPre<HostState>,
-        label: Arc<str>,
-        services: Arc<PluginServices>,
-        limits: InstanceLimits,
+        setup: InstanceSetup,
         isolation: Isolation,
     ) -> InstancePool {
-        InstancePool::new(self.engine.clone(), pre, label, services, limits, isolation)
+        InstancePool::new(self.engine.clone(), pre, setup, isolation)
     }
 }
 

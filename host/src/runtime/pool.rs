@@ -38,33 +38,54 @@ pub struct InstanceLimits {
     pub warm: usize,
 }
 
+/// What every instance of a plugin gets.
+#[derive(Clone)]
+pub struct InstanceSetup {
+    /// The name its log lines carry.
+    pub label: Arc<str>,
+    /// Its data and settings.
+    pub services: Arc<PluginServices>,
+    /// Its limits.
+    pub limits: InstanceLimits,
+}
+
+impl InstanceSetup {
+    /// A new instance of `pre` with this setup.
+    pub(super) async fn instantiate(
+        &self,
+        engine: &Engine,
+        pre: &PluginPre<HostState>,
+    ) -> Result<Instance, CallError> {
+        let state = HostState::new(
+            self.label.clone(),
+            self.services.clone(),
+            self.limits.memory_bytes,
+        );
+        Instance::new(engine, pre, state, self.limits.timeout).await
+    }
+}
+
 /// A plugin's instances.
 pub struct InstancePool {
     engine: Engine,
     pre: PluginPre<HostState>,
-    label: Arc<str>,
-    services: Arc<PluginServices>,
-    limits: InstanceLimits,
+    setup: InstanceSetup,
     isolation: Isolation,
     idle: Mutex<Vec<Instance>>,
 }
 
 impl InstancePool {
-    /// A pool for the plugin `pre`, logging as `label`.
-    pub fn new(
+    /// A pool for the plugin `pre`.
+    pub(super) fn new(
         engine: Engine,
         pre: PluginPre<HostState>,
-        label: Arc<str>,
-        services: Arc<PluginServices>,
-        limits: InstanceLimits,
+        setup: InstanceSetup,
         isolation: Isolation,
     ) -> InstancePool {
         InstancePool {
             engine,
             pre,
-            label,
-            services,
-            limits,
+            setup,
             isolation,
             idle: Mutex::new(Vec::new()),
         }
@@ -82,30 +103,15 @@ impl InstancePool {
     pub fn recycle(&self, instance: Instance) {
         if self.isolation == Isolation::Pool {
             let mut idle = self.lock_idle();
-            if idle.len() < self.limits.warm {
+            if idle.len() < self.setup.limits.warm {
                 idle.push(instance);
             }
         }
     }
 
     /// A new instance, not from the pool.
-    pub async fn instantiate(&self) -> Result<Instance, CallError> {
-        let state = HostState::new(
-            self.label.clone(),
-            self.services.clone(),
-            self.limits.memory_bytes,
-        );
-        Instance::new(&self.engine, &self.pre, state, self.limits.timeout).await
-    }
-
-    /// The isolation this pool gives.
-    pub fn isolation(&self) -> Isolation {
-        self.isolation
-    }
-
-    /// How much each instance may use.
-    pub fn limits(&self) -> InstanceLimits {
-        self.limits
+    async fn instantiate(&self) -> Result<Instance, CallError> {
+        self.setup.instantiate(&self.engine, &self.pre).await
     }
 
     fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Instance>> {
