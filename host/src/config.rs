@@ -11,6 +11,7 @@
 //! plugins = "plugins"         # directory of plugin .wasm files
 //! data = "piston-data"        # plugin data (SQLite) and the compile cache
 //! cache = "piston-data/cache" # compiled plugins (default: the data directory's `cache`)
+//! public_url = "https://api.example.com"  # makes `resource_uri`s absolute (default: relative)
 //!
 //! [limits]                    # defaults for every plugin
 //! timeout = "10s"             # how long a plugin may take to answer
@@ -87,6 +88,8 @@ pub struct Overrides {
     pub data: Option<PathBuf>,
     /// `--cache`.
     pub cache: Option<PathBuf>,
+    /// `--public-url`.
+    pub public_url: Option<String>,
     /// `--timeout`.
     pub timeout: Option<Duration>,
     /// `--memory-mib`.
@@ -106,6 +109,9 @@ pub struct Settings {
     pub data: PathBuf,
     /// The compile cache directory.
     pub cache: PathBuf,
+    /// The URL clients reach the server at, without a trailing slash; empty when
+    /// `resource_uri`s are relative.
+    pub public_url: String,
     /// The largest request body, in bytes.
     pub body_bytes: u64,
     /// The deepest nesting in a request body.
@@ -294,6 +300,10 @@ impl Settings {
         }
 
         let server = file.server;
+        let public_url = match overrides.public_url.clone().or(server.public_url) {
+            Some(url) => check_public_url(&url)?,
+            None => String::new(),
+        };
         let data = overrides
             .data
             .clone()
@@ -315,6 +325,7 @@ impl Settings {
                 .or(server.cache)
                 .unwrap_or_else(|| data.join("cache")),
             data,
+            public_url,
             body_bytes,
             max_depth,
             max_instances,
@@ -322,6 +333,22 @@ impl Settings {
             plugins_config,
         })
     }
+}
+
+/// An absolute `http` or `https` URL with no query or fragment, trailing slash removed.
+fn check_public_url(url: &str) -> Result<String, ConfigError> {
+    let invalid = || {
+        ConfigError::new(
+            "--public-url / server.public_url",
+            format!("`{url}` is not an absolute http(s) URL without query or fragment"),
+        )
+    };
+    let parsed: http::Uri = url.parse().map_err(|_| invalid())?;
+    let scheme_ok = matches!(parsed.scheme_str(), Some("http" | "https"));
+    if !scheme_ok || parsed.authority().is_none() || parsed.query().is_some() || url.contains('#') {
+        return Err(invalid());
+    }
+    Ok(url.trim_end_matches('/').to_owned())
 }
 
 fn mib_to_bytes(mib: u64) -> usize {
@@ -381,6 +408,7 @@ struct ServerSection {
     plugins: Option<PathBuf>,
     data: Option<PathBuf>,
     cache: Option<PathBuf>,
+    public_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -505,6 +533,20 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("plugins.blog.config.nested"), "{error}");
+
+        let error = settings(
+            "[server]\npublic_url = \"ftp://x\"\n",
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("public_url"), "{error}");
+        let url = settings(
+            "[server]\npublic_url = \"https://api.example.com/v1/\"\n",
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(url.public_url, "https://api.example.com/v1");
 
         let error = settings("[limits]\ntimeout = \"forever\"\n", &Overrides::default())
             .unwrap_err()

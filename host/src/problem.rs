@@ -1,10 +1,13 @@
 //! Error responses: RFC 9457 problem documents.
 //!
 //! Every error a client gets from the host is a [`Problem`]: a status, a title, an
-//! optional detail, field-level errors for validation failures, and the request id
-//! that also appears in the log. Rendering has no side effects; the pipeline logs the
-//! problem's internal cause (never sent to the client) with the request id.
+//! optional detail, field-level errors for validation failures, extension members, and
+//! the request id that also appears in the log. It is emitted in the format the client
+//! negotiated (JSON when negotiation itself failed). Rendering has no side effects; the
+//! pipeline logs the problem's internal cause (never sent to the client) with the
+//! request id.
 
+use crate::negotiate::Negotiated;
 use axum::body::Body;
 use axum::response::Response;
 use http::StatusCode;
@@ -25,6 +28,7 @@ struct Inner {
     title: Cow<'static, str>,
     detail: Option<String>,
     errors: Vec<FieldError>,
+    extensions: serde_json::Map<String, serde_json::Value>,
     headers: Vec<(HeaderName, HeaderValue)>,
     cause: Option<String>,
 }
@@ -46,6 +50,7 @@ impl Problem {
             title: Cow::Borrowed(status.canonical_reason().unwrap_or("Error")),
             detail: None,
             errors: Vec::new(),
+            extensions: serde_json::Map::new(),
             headers: Vec::new(),
             cause: None,
         }))
@@ -66,6 +71,12 @@ impl Problem {
     /// Field-level errors.
     pub fn errors(mut self, errors: Vec<FieldError>) -> Problem {
         self.0.errors = errors;
+        self
+    }
+
+    /// An extension member (RFC 9457 §3.2), e.g. the formats a 406 could have had.
+    pub fn extension(mut self, name: &str, value: serde_json::Value) -> Problem {
+        self.0.extensions.insert(name.to_owned(), value);
         self
     }
 
@@ -91,8 +102,8 @@ impl Problem {
         self.0.cause.as_deref()
     }
 
-    /// The answer, carrying `request_id`.
-    pub fn into_response(self, request_id: &str) -> Response {
+    /// The answer in the negotiated format, carrying `request_id`.
+    pub fn into_response(self, request_id: &str, format: Negotiated) -> Response {
         let Problem(problem) = self;
         let document = Document {
             kind: "about:blank",
@@ -101,13 +112,24 @@ impl Problem {
             detail: problem.detail.as_deref(),
             request_id,
             errors: &problem.errors,
+            extensions: &problem.extensions,
         };
-        // A struct of strings and numbers always serializes.
-        let body = serde_json::to_vec(&document).unwrap_or_default();
+        let mut body = Vec::new();
+        let mut content_type = format.emitter.problem_media_type();
+        if format
+            .emitter
+            .problem(&document, format.options, &mut body)
+            .is_err()
+        {
+            // Strings, numbers and lists: every format writes them; JSON always does.
+            body.clear();
+            content_type = PROBLEM_JSON;
+            let _ = serde_json::to_writer(&mut body, &document);
+        }
         let mut response = Response::new(Body::from(body));
         *response.status_mut() = problem.status;
         let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         for (name, value) in problem.headers {
             headers.append(name, value);
         }
@@ -126,6 +148,8 @@ struct Document<'a> {
     request_id: &'a str,
     #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
     errors: &'a [FieldError],
+    #[serde(flatten)]
+    extensions: &'a serde_json::Map<String, serde_json::Value>,
 }
 
 #[cfg(test)]
@@ -139,7 +163,7 @@ mod tests {
             .detail("POST is not allowed here")
             .header(ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"))
             .cause("internal, never shown")
-            .into_response("r-1");
+            .into_response("r-1", Negotiated::json());
         assert_eq!(response.status(), 405);
         assert_eq!(response.headers()[CONTENT_TYPE], PROBLEM_JSON);
         assert_eq!(response.headers()[ALLOW], "GET, HEAD, OPTIONS");
@@ -156,6 +180,31 @@ mod tests {
                 "detail": "POST is not allowed here",
                 "request_id": "r-1",
             })
+        );
+    }
+
+    #[tokio::test]
+    async fn renders_in_the_negotiated_format() {
+        let xml = crate::negotiate::negotiate(crate::negotiate::Asked {
+            format: Some("xml"),
+            ..Default::default()
+        })
+        .unwrap();
+        let response = Problem::new(StatusCode::NOT_ACCEPTABLE)
+            .extension("available", serde_json::json!(["application/json"]))
+            .into_response("r-2", xml);
+        assert_eq!(response.headers()[CONTENT_TYPE], "application/problem+xml");
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(
+            text.contains("<problem xmlns=\"urn:ietf:rfc:7807\"><type>about:blank</type>"),
+            "{text}"
+        );
+        assert!(
+            text.contains("<available><resource>application/json</resource></available>"),
+            "{text}"
         );
     }
 }

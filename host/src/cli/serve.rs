@@ -27,6 +27,11 @@ pub struct ServeArgs {
     #[arg(long, env = "PISTON_LISTEN", value_name = "ADDR", value_parser = parse_listen)]
     listen: Option<SocketAddr>,
 
+    /// The URL clients reach this server at, to make `resource_uri`s absolute, e.g.
+    /// `https://api.example.com` [default: none; relative URIs]
+    #[arg(long, env = "PISTON_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<String>,
+
     /// Largest request body accepted, in bytes [default: 1048576]
     #[arg(long, env = "PISTON_BODY_LIMIT", value_name = "BYTES")]
     body_limit: Option<u64>,
@@ -43,6 +48,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         listen: args.listen,
         plugins: args.plugins,
         body_bytes: args.body_limit,
+        public_url: args.public_url,
         timeout: args.limits.timeout,
         memory_mib: args.limits.memory_mib,
         ..args.common.overrides()
@@ -94,7 +100,8 @@ async fn serve(host: Host) -> Result<(), CliError> {
         max_depth: settings.max_depth,
         timeout: settings.default_instance_limits().timeout,
     };
-    let pipeline = Arc::new(Pipeline::new(Arc::new(Registry::new(snapshot)), body));
+    let registry = Arc::new(Registry::new(snapshot));
+    let pipeline = Arc::new(Pipeline::new(registry, body, &settings.public_url));
     server::serve(listener, server::app(pipeline), shutdown)
         .await
         .map_err(|error| CliError::Failed(format!("serving failed: {error}")))?;

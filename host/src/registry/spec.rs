@@ -4,6 +4,7 @@
 //! throttles, schemas and URI templates. Route syntax and collisions are checked when
 //! the routes enter the routing table.
 
+use crate::fields::{FieldFilter, UriTemplate};
 use crate::runtime::wit;
 use serde::Serialize;
 use std::fmt;
@@ -199,6 +200,12 @@ pub struct ResourceSpec {
     pub item_uri: Option<String>,
     /// Request headers passed to the guest.
     pub request_headers: RequestHeaders,
+    /// `fields` and `exclude`, compiled.
+    #[serde(skip)]
+    pub filter: FieldFilter,
+    /// `item_uri`, parsed.
+    #[serde(skip)]
+    pub uri_template: Option<UriTemplate>,
 }
 
 /// A rate limit.
@@ -374,16 +381,15 @@ fn resource_spec(spec: wit::ResourceSpec, problems: &mut Vec<String>) -> Resourc
         }
     }
 
-    for field in spec.fields.iter() {
-        if field.split('.').any(str::is_empty) {
-            problem(format!("field `{field}` is not a dotted path"));
-        }
-    }
-    if let Some(template) = &spec.item_uri
-        && let Err(message) = check_uri_template(template)
-    {
-        problem(format!("item URI `{template}` {message}"));
-    }
+    let filter = FieldFilter::compile(&spec.fields, &spec.exclude).unwrap_or_else(|error| {
+        problem(format!("fields: {error}"));
+        FieldFilter::compile(&[], &[]).expect("no rules always compile")
+    });
+    let uri_template = spec.item_uri.as_deref().and_then(|template| {
+        UriTemplate::parse(template)
+            .map_err(|message| problem(format!("item URI `{template}` {message}")))
+            .ok()
+    });
 
     let request_headers = if spec.request_headers.iter().any(|name| name == "*") {
         RequestHeaders::All
@@ -412,6 +418,8 @@ fn resource_spec(spec: wit::ResourceSpec, problems: &mut Vec<String>) -> Resourc
         schemas,
         item_uri: spec.item_uri,
         request_headers,
+        filter,
+        uri_template,
     }
 }
 
@@ -426,28 +434,6 @@ fn check_name(what: &str, name: &str, problems: &mut Vec<String>) {
             "{what} `{name}` must be 1 to 64 lower-case letters, digits or `-`, not starting with `-`"
         ));
     }
-}
-
-/// An item URI template is a path with `{field}` placeholders (dotted for nesting).
-fn check_uri_template(template: &str) -> Result<(), &'static str> {
-    if !template.starts_with('/') {
-        return Err("must start with `/`");
-    }
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let Some(close) = rest[open..].find('}') else {
-            return Err("has an unclosed `{`");
-        };
-        let field = &rest[open + 1..open + close];
-        if field.is_empty() || field.split('.').any(str::is_empty) || field.contains('{') {
-            return Err("has an empty or malformed `{field}`");
-        }
-        rest = &rest[open + close + 1..];
-    }
-    if rest.contains('}') {
-        return Err("has an unopened `}`");
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -519,7 +505,7 @@ mod tests {
             "anonymous methods (DELETE)",
             "at least 1 request",
             "PUT body schema is not JSON",
-            "field `author..name`",
+            "`author..name` is not a field path",
             "unclosed `{`",
             "request header `If-Match`",
             "two resources are named `twin`",

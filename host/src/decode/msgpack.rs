@@ -1,0 +1,32 @@
+//! MessagePack bodies (`application/msgpack` and its older names): one value, read into
+//! JSON. Binary strings become base64 text; map keys become text.
+
+use super::{DecodeError, Decoder, Limits, transcode_to_json};
+
+/// MessagePack.
+pub struct MsgPack;
+
+impl Decoder for MsgPack {
+    fn media_types(&self) -> &'static [&'static str] {
+        &[
+            "application/msgpack",
+            "application/x-msgpack",
+            "application/vnd.msgpack",
+        ]
+    }
+
+    fn decode(&self, body: &[u8], _: &mime::Mime, limits: Limits) -> Result<String, DecodeError> {
+        let mut reader = body;
+        let mut deserializer = rmp_serde::Deserializer::new(&mut reader);
+        let json = transcode_to_json(&mut deserializer, limits, |error| {
+            format!("malformed MessagePack: {error}")
+        })?;
+        if !reader.is_empty() {
+            let offset = body.len() - reader.len();
+            return Err(DecodeError::Malformed(format!(
+                "malformed MessagePack: trailing bytes after the value, at byte offset {offset}"
+            )));
+        }
+        Ok(json)
+    }
+}

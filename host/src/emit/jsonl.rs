@@ -1,0 +1,64 @@
+//! JSON Lines (`application/jsonl`): one compact JSON value per line — made for
+//! streams; a single answer is one line.
+
+use super::{EmitError, Emitter, ItemWriter, Options};
+
+/// JSON Lines.
+pub struct JsonLines;
+
+impl Emitter for JsonLines {
+    fn name(&self) -> &'static str {
+        "jsonl"
+    }
+
+    fn media_types(&self) -> &'static [&'static str] {
+        &[
+            "application/jsonl",
+            "application/x-ndjson",
+            "application/jsonlines",
+        ]
+    }
+
+    fn extensions(&self) -> &'static [&'static str] {
+        &["jsonl"]
+    }
+
+    fn document(
+        &self,
+        value: &dyn erased_serde::Serialize,
+        _: Options,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EmitError> {
+        super::json::write(value, Options::default(), out)?;
+        out.push(b'\n');
+        Ok(())
+    }
+
+    fn items(&self, _: Options) -> Box<dyn ItemWriter> {
+        Box::new(Lines)
+    }
+}
+
+struct Lines;
+
+impl ItemWriter for Lines {
+    fn begin(&mut self, _: &mut Vec<u8>) -> Result<(), EmitError> {
+        Ok(())
+    }
+
+    fn batch(
+        &mut self,
+        items: &[&dyn erased_serde::Serialize],
+        out: &mut Vec<u8>,
+    ) -> Result<(), EmitError> {
+        for item in items {
+            super::json::write(*item, Options::default(), out)?;
+            out.push(b'\n');
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _: &mut Vec<u8>) -> Result<(), EmitError> {
+        Ok(())
+    }
+}

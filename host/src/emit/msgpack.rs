@@ -1,0 +1,63 @@
+//! MessagePack (`application/msgpack`). Maps keep their string keys. A stream is the
+//! items one after another (MessagePack's stream form, read by e.g. Python's
+//! `msgpack.Unpacker`): an array would need its length before the first item.
+
+use super::{EmitError, Emitter, ItemWriter, Options};
+
+/// MessagePack.
+pub struct MsgPack;
+
+fn write(value: &dyn erased_serde::Serialize, out: &mut Vec<u8>) -> Result<(), EmitError> {
+    rmp_serde::encode::write_named(out, value).map_err(EmitError::from_display)
+}
+
+impl Emitter for MsgPack {
+    fn name(&self) -> &'static str {
+        "msgpack"
+    }
+
+    fn media_types(&self) -> &'static [&'static str] {
+        &[
+            "application/msgpack",
+            "application/x-msgpack",
+            "application/vnd.msgpack",
+        ]
+    }
+
+    fn extensions(&self) -> &'static [&'static str] {
+        &["msgpack"]
+    }
+
+    fn document(
+        &self,
+        value: &dyn erased_serde::Serialize,
+        _: Options,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EmitError> {
+        write(value, out)
+    }
+
+    fn items(&self, _: Options) -> Box<dyn ItemWriter> {
+        Box::new(Sequence)
+    }
+}
+
+struct Sequence;
+
+impl ItemWriter for Sequence {
+    fn begin(&mut self, _: &mut Vec<u8>) -> Result<(), EmitError> {
+        Ok(())
+    }
+
+    fn batch(
+        &mut self,
+        items: &[&dyn erased_serde::Serialize],
+        out: &mut Vec<u8>,
+    ) -> Result<(), EmitError> {
+        items.iter().try_for_each(|item| write(*item, out))
+    }
+
+    fn finish(&mut self, _: &mut Vec<u8>) -> Result<(), EmitError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,744 @@
+//! XML (`application/xml`, also `text/xml`), in django-piston's shape: a `<response>`
+//! root, each list item a `<resource>` element, each object key an element.
+//!
+//! Lossless where django-piston was not: a key that is not a safe XML name becomes
+//! `<item key="...">`; `null` is an empty element with `nil="true"`; a string with
+//! characters XML cannot carry (most control characters) is written as base64 with
+//! `encoding="base64"`; carriage returns are written as character references so that
+//! parsers do not fold them. Problem documents use RFC 9457's `<problem>` root and
+//! namespace.
+
+use super::{EmitError, Emitter, ItemWriter, Options};
+use base64::Engine as _;
+use serde::ser::{self, Impossible, Serialize};
+use std::fmt::Display;
+
+/// XML.
+pub struct Xml;
+
+const DECLARATION: &[u8] = b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n";
+
+impl Emitter for Xml {
+    fn name(&self) -> &'static str {
+        "xml"
+    }
+
+    fn media_types(&self) -> &'static [&'static str] {
+        &["application/xml", "text/xml"]
+    }
+
+    fn extensions(&self) -> &'static [&'static str] {
+        &["xml"]
+    }
+
+    fn problem_media_type(&self) -> &'static str {
+        "application/problem+xml"
+    }
+
+    fn document(
+        &self,
+        value: &dyn erased_serde::Serialize,
+        _: Options,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EmitError> {
+        out.extend_from_slice(DECLARATION);
+        write(value, Name::Root("response", ""), out)
+    }
+
+    fn problem(
+        &self,
+        value: &dyn erased_serde::Serialize,
+        _: Options,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EmitError> {
+        out.extend_from_slice(DECLARATION);
+        write(
+            value,
+            Name::Root("problem", " xmlns=\"urn:ietf:rfc:7807\""),
+            out,
+        )
+    }
+
+    fn items(&self, _: Options) -> Box<dyn ItemWriter> {
+        Box::new(Resources)
+    }
+}
+
+fn write(
+    value: &dyn erased_serde::Serialize,
+    name: Name<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), EmitError> {
+    erased_serde::serialize(value, Element { out, name }).map_err(EmitError::from_display)
+}
+
+/// A stream: `<response>`, a `<resource>` per item, `</response>`.
+struct Resources;
+
+impl ItemWriter for Resources {
+    fn begin(&mut self, out: &mut Vec<u8>) -> Result<(), EmitError> {
+        out.extend_from_slice(DECLARATION);
+        out.extend_from_slice(b"<response>");
+        Ok(())
+    }
+
+    fn batch(
+        &mut self,
+        items: &[&dyn erased_serde::Serialize],
+        out: &mut Vec<u8>,
+    ) -> Result<(), EmitError> {
+        items
+            .iter()
+            .try_for_each(|item| write(*item, Name::Resource, out))
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), EmitError> {
+        out.extend_from_slice(b"</response>\n");
+        Ok(())
+    }
+}
+
+/// The element a value is written as.
+#[derive(Clone, Copy)]
+enum Name<'a> {
+    /// The document's root, with extra attributes.
+    Root(&'static str, &'static str),
+    /// A list item.
+    Resource,
+    /// An object member.
+    Key(&'a str),
+}
+
+impl Name<'_> {
+    fn open(self, out: &mut Vec<u8>, extra: &str) {
+        out.push(b'<');
+        match self {
+            Name::Root(tag, attributes) => {
+                out.extend_from_slice(tag.as_bytes());
+                out.extend_from_slice(attributes.as_bytes());
+            }
+            Name::Resource => out.extend_from_slice(b"resource"),
+            Name::Key(key) if is_safe_name(key) => out.extend_from_slice(key.as_bytes()),
+            Name::Key(key) if is_xml_text(key) => {
+                out.extend_from_slice(b"item key=\"");
+                escape(key, true, out);
+                out.push(b'"');
+            }
+            Name::Key(key) => {
+                out.extend_from_slice(b"item key-base64=\"");
+                out.extend_from_slice(
+                    base64::engine::general_purpose::STANDARD
+                        .encode(key)
+                        .as_bytes(),
+                );
+                out.push(b'"');
+            }
+        }
+        out.extend_from_slice(extra.as_bytes());
+        out.push(b'>');
+    }
+
+    fn close(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"</");
+        out.extend_from_slice(match self {
+            Name::Root(tag, _) => tag.as_bytes(),
+            Name::Resource => b"resource",
+            Name::Key(key) if is_safe_name(key) => key.as_bytes(),
+            Name::Key(_) => b"item",
+        });
+        out.push(b'>');
+    }
+
+    fn empty(self, out: &mut Vec<u8>, extra: &str) {
+        self.open(out, extra);
+        out.pop();
+        out.extend_from_slice(b"/>");
+    }
+}
+
+/// A name any XML parser takes as is: ASCII, not starting with `xml` (reserved), no
+/// colon (namespaces).
+fn is_safe_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    let starts_well = bytes
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic() || first == b'_');
+    starts_well
+        && bytes.all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-' | b'.'))
+        && !name
+            .get(..3)
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case("xml"))
+}
+
+/// Whether XML 1.0 can carry every character of `text`.
+fn is_xml_text(text: &str) -> bool {
+    text.chars().all(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..))
+}
+
+/// Escapes text for element content, or for an attribute value (where whitespace
+/// other than spaces must be referenced to survive normalization).
+fn escape(text: &str, attribute: bool, out: &mut Vec<u8>) {
+    for c in text.chars() {
+        match c {
+            '&' => out.extend_from_slice(b"&amp;"),
+            '<' => out.extend_from_slice(b"&lt;"),
+            '>' => out.extend_from_slice(b"&gt;"),
+            '"' if attribute => out.extend_from_slice(b"&quot;"),
+            '\r' => out.extend_from_slice(b"&#xD;"),
+            '\t' if attribute => out.extend_from_slice(b"&#x9;"),
+            '\n' if attribute => out.extend_from_slice(b"&#xA;"),
+            c => {
+                let mut buffer = [0; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buffer).as_bytes());
+            }
+        }
+    }
+}
+
+/// Serializes one value as one element.
+struct Element<'o, 'n> {
+    out: &'o mut Vec<u8>,
+    name: Name<'n>,
+}
+
+#[derive(Debug)]
+struct XmlError(String);
+
+impl Display for XmlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for XmlError {}
+
+impl ser::Error for XmlError {
+    fn custom<T: Display>(message: T) -> Self {
+        XmlError(message.to_string())
+    }
+}
+
+impl Element<'_, '_> {
+    fn text(self, text: &str) -> Result<(), XmlError> {
+        if is_xml_text(text) {
+            self.name.open(self.out, "");
+            escape(text, false, self.out);
+        } else {
+            self.name.open(self.out, " encoding=\"base64\"");
+            self.out.extend_from_slice(
+                base64::engine::general_purpose::STANDARD
+                    .encode(text)
+                    .as_bytes(),
+            );
+        }
+        self.name.close(self.out);
+        Ok(())
+    }
+
+    fn display(self, value: impl Display) -> Result<(), XmlError> {
+        self.text(&value.to_string())
+    }
+}
+
+impl<'o, 'n> ser::Serializer for Element<'o, 'n> {
+    type Ok = ();
+    type Error = XmlError;
+    type SerializeSeq = Children<'o, 'n>;
+    type SerializeTuple = Children<'o, 'n>;
+    type SerializeTupleStruct = Children<'o, 'n>;
+    type SerializeTupleVariant = Impossible<(), XmlError>;
+    type SerializeMap = Members<'o, 'n>;
+    type SerializeStruct = Members<'o, 'n>;
+    type SerializeStructVariant = Impossible<(), XmlError>;
+
+    fn serialize_bool(self, value: bool) -> Result<(), XmlError> {
+        self.display(value)
+    }
+
+    fn serialize_i8(self, value: i8) -> Result<(), XmlError> {
+        self.display(value)
+    }
+
+    fn serialize_i16(self, value: i16) -> Result<(), XmlError> {
+        self.display(value)
+    }
+
+    fn serialize_i32(self, value: i32) -> Result<(), XmlError> {
+        self.display(value)
+    }
+
+    fn serialize_i64(self, value: i64) -> Result<(), XmlError> {
+        self.display(value)
+    }
+
+    fn serialize_i128(self, value: i128) -> Result<(), XmlError> {
+        self.display(value)
+    }
+
+    fn serialize_u8(self, value: u8) -> Result<(), XmlError> {
+        self.display(value)
+    }
+
+    fn serialize_u16(self, value: u16) -> Result<(), XmlError> {
+        self.display(value)
+    }
+
+    fn serialize_u32(self, value: u32) -> Result<(), XmlError> {
+        self.display(value)
+    }
+
+    fn serialize_u64(self, value: u64) -> Result<(), XmlError> {
+        self.display(value)
+    }
+
+    fn serialize_u128(self, value: u128) -> Result<(), XmlError> {
+        self.display(value)
+    }
+
+    fn serialize_f32(self, value: f32) -> Result<(), XmlError> {
+        self.serialize_f64(f64::from(value))
+    }
+
+    fn serialize_f64(self, value: f64) -> Result<(), XmlError> {
+        // JSON's spelling of the number (`1e300`, not three hundred digits).
+        let text = serde_json::to_string(&value).map_err(|error| XmlError(error.to_string()))?;
+        self.text(&text)
+    }
+
+    fn serialize_char(self, value: char) -> Result<(), XmlError> {
+        self.text(value.encode_utf8(&mut [0; 4]))
+    }
+
+    fn serialize_str(self, value: &str) -> Result<(), XmlError> {
+        self.text(value)
+    }
+
+    fn serialize_bytes(self, value: &[u8]) -> Result<(), XmlError> {
+        self.name.open(self.out, " encoding=\"base64\"");
+        self.out.extend_from_slice(
+            base64::engine::general_purpose::STANDARD
+                .encode(value)
+                .as_bytes(),
+        );
+        self.name.close(self.out);
+        Ok(())
+    }
+
+    fn serialize_none(self) -> Result<(), XmlError> {
+        self.name.empty(self.out, " nil=\"true\"");
+        Ok(())
+    }
+
+    fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Result<(), XmlError> {
+        value.serialize(self)
+    }
+
+    fn serialize_unit(self) -> Result<(), XmlError> {
+        self.serialize_none()
+    }
+
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), XmlError> {
+        self.serialize_none()
+    }
+
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<(), XmlError> {
+        self.text(variant)
+    }
+
+    fn serialize_newtype_struct<T: ?Sized + Serialize>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<(), XmlError> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_variant<T: ?Sized + Serialize>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        value: &T,
+    ) -> Result<(), XmlError> {
+        value.serialize(self)
+    }
+
+    fn serialize_seq(self, _: Option<usize>) -> Result<Children<'o, 'n>, XmlError> {
+        self.name.open(self.out, "");
+        Ok(Children {
+            out: self.out,
+            name: self.name,
+        })
+    }
+
+    fn serialize_tuple(self, length: usize) -> Result<Children<'o, 'n>, XmlError> {
+        self.serialize_seq(Some(length))
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        length: usize,
+    ) -> Result<Children<'o, 'n>, XmlError> {
+        self.serialize_seq(Some(length))
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Impossible<(), XmlError>, XmlError> {
+        Err(XmlError(
+            "enum variants with fields have no XML form".into(),
+        ))
+    }
+
+    fn serialize_map(self, _: Option<usize>) -> Result<Members<'o, 'n>, XmlError> {
+        self.name.open(self.out, "");
+        Ok(Members {
+            out: self.out,
+            name: self.name,
+            key: None,
+        })
+    }
+
+    fn serialize_struct(self, _: &'static str, length: usize) -> Result<Members<'o, 'n>, XmlError> {
+        self.serialize_map(Some(length))
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Impossible<(), XmlError>, XmlError> {
+        Err(XmlError(
+            "enum variants with fields have no XML form".into(),
+        ))
+    }
+}
+
+/// A list's items, each a `<resource>`.
+struct Children<'o, 'n> {
+    out: &'o mut Vec<u8>,
+    name: Name<'n>,
+}
+
+impl ser::SerializeSeq for Children<'_, '_> {
+    type Ok = ();
+    type Error = XmlError;
+
+    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), XmlError> {
+        value.serialize(Element {
+            out: self.out,
+            name: Name::Resource,
+        })
+    }
+
+    fn end(self) -> Result<(), XmlError> {
+        self.name.close(self.out);
+        Ok(())
+    }
+}
+
+impl ser::SerializeTuple for Children<'_, '_> {
+    type Ok = ();
+    type Error = XmlError;
+
+    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), XmlError> {
+        ser::SerializeSeq::serialize_element(self, value)
+    }
+
+    fn end(self) -> Result<(), XmlError> {
+        ser::SerializeSeq::end(self)
+    }
+}
+
+impl ser::SerializeTupleStruct for Children<'_, '_> {
+    type Ok = ();
+    type Error = XmlError;
+
+    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), XmlError> {
+        ser::SerializeSeq::serialize_element(self, value)
+    }
+
+    fn end(self) -> Result<(), XmlError> {
+        ser::SerializeSeq::end(self)
+    }
+}
+
+/// An object's members, each an element named after its key.
+struct Members<'o, 'n> {
+    out: &'o mut Vec<u8>,
+    name: Name<'n>,
+    key: Option<String>,
+}
+
+impl ser::SerializeMap for Members<'_, '_> {
+    type Ok = ();
+    type Error = XmlError;
+
+    fn serialize_key<T: ?Sized + Serialize>(&mut self, key: &T) -> Result<(), XmlError> {
+        self.key = Some(key.serialize(KeyText)?);
+        Ok(())
+    }
+
+    fn serialize_value<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), XmlError> {
+        let key = self
+            .key
+            .take()
+            .ok_or_else(|| XmlError("a value without a key".into()))?;
+        value.serialize(Element {
+            out: self.out,
+            name: Name::Key(&key),
+        })
+    }
+
+    fn end(self) -> Result<(), XmlError> {
+        self.name.close(self.out);
+        Ok(())
+    }
+}
+
+impl ser::SerializeStruct for Members<'_, '_> {
+    type Ok = ();
+    type Error = XmlError;
+
+    fn serialize_field<T: ?Sized + Serialize>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), XmlError> {
+        value.serialize(Element {
+            out: self.out,
+            name: Name::Key(key),
+        })
+    }
+
+    fn end(self) -> Result<(), XmlError> {
+        self.name.close(self.out);
+        Ok(())
+    }
+}
+
+/// Turns a map key into text.
+struct KeyText;
+
+impl ser::Serializer for KeyText {
+    type Ok = String;
+    type Error = XmlError;
+    type SerializeSeq = Impossible<String, XmlError>;
+    type SerializeTuple = Impossible<String, XmlError>;
+    type SerializeTupleStruct = Impossible<String, XmlError>;
+    type SerializeTupleVariant = Impossible<String, XmlError>;
+    type SerializeMap = Impossible<String, XmlError>;
+    type SerializeStruct = Impossible<String, XmlError>;
+    type SerializeStructVariant = Impossible<String, XmlError>;
+
+    fn serialize_str(self, value: &str) -> Result<String, XmlError> {
+        Ok(value.to_owned())
+    }
+
+    fn serialize_char(self, value: char) -> Result<String, XmlError> {
+        Ok(value.to_string())
+    }
+
+    fn serialize_bool(self, value: bool) -> Result<String, XmlError> {
+        Ok(value.to_string())
+    }
+
+    fn serialize_i8(self, value: i8) -> Result<String, XmlError> {
+        Ok(value.to_string())
+    }
+
+    fn serialize_i16(self, value: i16) -> Result<String, XmlError> {
+        Ok(value.to_string())
+    }
+
+    fn serialize_i32(self, value: i32) -> Result<String, XmlError> {
+        Ok(value.to_string())
+    }
+
+    fn serialize_i64(self, value: i64) -> Result<String, XmlError> {
+        Ok(value.to_string())
+    }
+
+    fn serialize_u8(self, value: u8) -> Result<String, XmlError> {
+        Ok(value.to_string())
+    }
+
+    fn serialize_u16(self, value: u16) -> Result<String, XmlError> {
+        Ok(value.to_string())
+    }
+
+    fn serialize_u32(self, value: u32) -> Result<String, XmlError> {
+        Ok(value.to_string())
+    }
+
+    fn serialize_u64(self, value: u64) -> Result<String, XmlError> {
+        Ok(value.to_string())
+    }
+
+    fn serialize_f32(self, value: f32) -> Result<String, XmlError> {
+        Ok(value.to_string())
+    }
+
+    fn serialize_f64(self, value: f64) -> Result<String, XmlError> {
+        Ok(value.to_string())
+    }
+
+    fn serialize_bytes(self, _: &[u8]) -> Result<String, XmlError> {
+        Err(XmlError("object keys must be text".into()))
+    }
+
+    fn serialize_none(self) -> Result<String, XmlError> {
+        Err(XmlError("object keys must be text".into()))
+    }
+
+    fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Result<String, XmlError> {
+        value.serialize(self)
+    }
+
+    fn serialize_unit(self) -> Result<String, XmlError> {
+        Err(XmlError("object keys must be text".into()))
+    }
+
+    fn serialize_unit_struct(self, _: &'static str) -> Result<String, XmlError> {
+        Err(XmlError("object keys must be text".into()))
+    }
+
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<String, XmlError> {
+        Ok(variant.to_owned())
+    }
+
+    fn serialize_newtype_struct<T: ?Sized + Serialize>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<String, XmlError> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_variant<T: ?Sized + Serialize>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<String, XmlError> {
+        Err(XmlError("object keys must be text".into()))
+    }
+
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, XmlError> {
+        Err(XmlError("object keys must be text".into()))
+    }
+
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, XmlError> {
+        Err(XmlError("object keys must be text".into()))
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, XmlError> {
+        Err(XmlError("object keys must be text".into()))
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, XmlError> {
+        Err(XmlError("object keys must be text".into()))
+    }
+
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, XmlError> {
+        Err(XmlError("object keys must be text".into()))
+    }
+
+    fn serialize_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStruct, XmlError> {
+        Err(XmlError("object keys must be text".into()))
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, XmlError> {
+        Err(XmlError("object keys must be text".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xml(json: &str) -> String {
+        let everything = crate::fields::FieldFilter::compile(&[], &[]).unwrap();
+        let view = crate::emit::View {
+            filter: &everything,
+            uri: None,
+        };
+        let mut out = Vec::new();
+        Xml.document(
+            &crate::emit::Data::document(json, &view),
+            Options::default(),
+            &mut out,
+        )
+        .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn django_piston_shape() {
+        assert_eq!(
+            xml(r#"{"title":"a < b & c","tags":["x","y"],"n":1.5,"ok":true,"none":null}"#),
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<response><title>a &lt; b &amp; c</title>\
+             <tags><resource>x</resource><resource>y</resource></tags><n>1.5</n><ok>true</ok>\
+             <none nil=\"true\"/></response>"
+        );
+        assert!(
+            xml("[1,2]")
+                .ends_with("<response><resource>1</resource><resource>2</resource></response>")
+        );
+    }
+
+    #[test]
+    fn unsafe_keys_and_text_stay_lossless() {
+        let out = xml(
+            r#"{"has space":1,"xmlish":2,"1st":3,"a:b":4,"\u0001":5,"bell":"\u0007","cr":"a\rb"}"#,
+        );
+        assert!(out.contains("<item key=\"has space\">1</item>"), "{out}");
+        assert!(out.contains("<item key=\"xmlish\">2</item>"), "{out}");
+        assert!(out.contains("<item key=\"1st\">3</item>"), "{out}");
+        assert!(out.contains("<item key=\"a:b\">4</item>"), "{out}");
+        assert!(out.contains("<item key-base64=\"AQ==\">5</item>"), "{out}");
+        assert!(
+            out.contains("<bell encoding=\"base64\">Bw==</bell>"),
+            "{out}"
+        );
+        assert!(out.contains("<cr>a&#xD;b</cr>"), "{out}");
+    }
+}

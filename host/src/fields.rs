@@ -1,0 +1,544 @@
+//! Which fields of the data a client sees: django-piston's `fields` and `exclude`,
+//! narrowed per request by `?fields=` and `?exclude=`, and `resource_uri`.
+//!
+//! A resource's spec compiles once, at load, into a [`FieldFilter`]; a request may
+//! narrow it, never widen it. The filter is a tree of [`Shape`]s the transcoder walks
+//! while it copies the guest's data into the output format, so no document is ever
+//! built in memory to be filtered.
+//!
+//! - `fields`: dotted paths (`title`, `author.username`). A path names a key and, through
+//!   its prefix, the objects it is nested in. Empty means every field.
+//! - `exclude`: a plain name hides that key at every level (as django-piston's default
+//!   `('id',)` hid every model's id); a dotted path hides one nested key; `re:PATTERN`
+//!   hides every key the regular expression matches from its start (Python's
+//!   `re.match`).
+//! - Lists are transparent: a path applies to the objects in a list as to an object.
+
+use regex::Regex;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+
+/// The key the host adds to each item when its resource has an item URI template.
+pub const RESOURCE_URI: &str = "resource_uri";
+
+/// A resource's compiled field rules, possibly narrowed for one request.
+#[derive(Clone)]
+pub struct FieldFilter {
+    root: Arc<Node>,
+    everywhere: Arc<Everywhere>,
+    /// Whether items get a `resource_uri` (if the resource has a template).
+    resource_uri: bool,
+}
+
+/// The rules for one level of the data.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Node {
+    /// The only keys shown here; `None` shows every key.
+    only: Option<BTreeSet<String>>,
+    /// Rules for the values of particular keys (when they are objects or lists).
+    children: BTreeMap<String, Node>,
+    /// Keys hidden at this level only.
+    exclude: BTreeSet<String>,
+}
+
+/// Keys hidden at every level.
+#[derive(Debug, Default)]
+struct Everywhere {
+    names: BTreeSet<String>,
+    patterns: Vec<Regex>,
+}
+
+/// Why a set of field rules is unusable.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum FieldError {
+    /// A dotted path with an empty segment (`author..name`, `.title`), or an empty list.
+    #[error("`{0}` is not a field path (names joined by dots)")]
+    Malformed(String),
+    /// A `re:` pattern that does not compile.
+    #[error("exclude pattern `{pattern}` is not a regular expression: {reason}")]
+    Pattern {
+        /// The pattern.
+        pattern: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Clients may not send patterns.
+    #[error("`{0}`: only a resource's spec may exclude by pattern")]
+    ClientPattern(String),
+}
+
+impl FieldFilter {
+    /// Compiles a resource's `fields` and `exclude`.
+    pub fn compile(fields: &[String], exclude: &[String]) -> Result<FieldFilter, FieldError> {
+        let mut root = Node::default();
+        if !fields.is_empty() {
+            root = Node::only(fields)?;
+        }
+        let mut everywhere = Everywhere::default();
+        for rule in exclude {
+            if let Some(pattern) = rule.strip_prefix("re:") {
+                let anchored = format!("^(?:{pattern})");
+                let regex = Regex::new(&anchored).map_err(|error| FieldError::Pattern {
+                    pattern: pattern.to_owned(),
+                    reason: error.to_string(),
+                })?;
+                everywhere.patterns.push(regex);
+            } else {
+                root.exclude_path(rule, &mut everywhere)?;
+            }
+        }
+        Ok(FieldFilter {
+            root: Arc::new(root),
+            resource_uri: !everywhere.hides(RESOURCE_URI),
+            everywhere: Arc::new(everywhere),
+        })
+    }
+
+    /// This filter narrowed by a client's `?fields=` and `?exclude=` (comma-separated
+    /// dotted paths). Asking for a field the resource hides, or does not have, is not an
+    /// error: it is simply absent.
+    pub fn narrow(
+        &self,
+        fields: Option<&str>,
+        exclude: Option<&str>,
+    ) -> Result<FieldFilter, FieldError> {
+        let mut root = (*self.root).clone();
+        let mut everywhere_names = BTreeSet::new();
+        let mut resource_uri = self.resource_uri;
+        if let Some(fields) = fields {
+            let paths = split_list(fields)?;
+            resource_uri &= paths.iter().any(|path| path == RESOURCE_URI);
+            root = root.intersect(&Node::only(&paths)?);
+        }
+        if let Some(exclude) = exclude {
+            for path in split_list(exclude)? {
+                if path.starts_with("re:") {
+                    return Err(FieldError::ClientPattern(path));
+                }
+                if path == RESOURCE_URI {
+                    resource_uri = false;
+                }
+                let mut names = Everywhere::default();
+                root.exclude_path(&path, &mut names)?;
+                everywhere_names.extend(names.names);
+            }
+        }
+        let everywhere = if everywhere_names.is_empty() {
+            self.everywhere.clone()
+        } else {
+            everywhere_names.extend(self.everywhere.names.iter().cloned());
+            Arc::new(Everywhere {
+                names: everywhere_names,
+                patterns: self.everywhere.patterns.clone(),
+            })
+        };
+        Ok(FieldFilter {
+            root: Arc::new(root),
+            everywhere,
+            resource_uri: resource_uri && !self.everywhere.hides(RESOURCE_URI),
+        })
+    }
+
+    /// Whether the filter lets everything through (the data can be passed on as is).
+    pub fn is_identity(&self) -> bool {
+        *self.root == Node::default() && self.everywhere.is_empty()
+    }
+
+    /// Whether items get a `resource_uri`.
+    pub fn shows_resource_uri(&self) -> bool {
+        self.resource_uri
+    }
+
+    /// The shape of the top level of the data.
+    pub fn shape(&self) -> Shape<'_> {
+        Shape {
+            node: Some(&self.root),
+            everywhere: &self.everywhere,
+        }
+    }
+}
+
+impl fmt::Debug for FieldFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FieldFilter")
+            .field("root", &self.root)
+            .field("everywhere", &self.everywhere.names)
+            .field("patterns", &self.everywhere.patterns.len())
+            .finish()
+    }
+}
+
+/// The rules at one point in the data: which keys of an object there are shown, and
+/// the shape of each shown key's value.
+#[derive(Clone, Copy)]
+pub struct Shape<'a> {
+    /// `None` below a key that has no rules of its own: every key is shown (except
+    /// those hidden everywhere).
+    node: Option<&'a Node>,
+    everywhere: &'a Everywhere,
+}
+
+impl<'a> Shape<'a> {
+    /// The shape of `key`'s value, or `None` if `key` is hidden.
+    pub fn child(&self, key: &str) -> Option<Shape<'a>> {
+        if self.everywhere.hides(key) {
+            return None;
+        }
+        let Some(node) = self.node else {
+            return Some(*self);
+        };
+        if node.exclude.contains(key) || node.only.as_ref().is_some_and(|only| !only.contains(key))
+        {
+            return None;
+        }
+        Some(Shape {
+            node: node.children.get(key),
+            everywhere: self.everywhere,
+        })
+    }
+}
+
+impl Node {
+    /// A node showing only `paths`.
+    fn only<S: AsRef<str>>(paths: &[S]) -> Result<Node, FieldError> {
+        let mut node = Node {
+            only: Some(BTreeSet::new()),
+            ..Node::default()
+        };
+        // Whole fields first, so that `author` wins over `author.username`.
+        let mut sorted: Vec<&str> = paths.iter().map(AsRef::as_ref).collect();
+        sorted.sort_by_key(|path| path.matches('.').count());
+        for path in sorted {
+            node.include_path(path)?;
+        }
+        Ok(node)
+    }
+
+    fn include_path(&mut self, path: &str) -> Result<(), FieldError> {
+        let mut segments = segments(path)?;
+        let first = segments.remove(0);
+        let only = self.only.get_or_insert_with(BTreeSet::new);
+        let newly_named = only.insert(first.to_owned());
+        if segments.is_empty() {
+            // The whole value: no restriction below.
+            self.children.remove(first);
+            return Ok(());
+        }
+        if !newly_named && !self.children.contains_key(first) {
+            // Already shown whole.
+            return Ok(());
+        }
+        let child = self.children.entry(first.to_owned()).or_default();
+        child.include_path(&segments.join("."))
+    }
+
+    fn exclude_path(&mut self, path: &str, everywhere: &mut Everywhere) -> Result<(), FieldError> {
+        let mut segments = segments(path)?;
+        let last = segments.pop().expect("at least one segment");
+        if segments.is_empty() {
+            everywhere.names.insert(last.to_owned());
+            return Ok(());
+        }
+        let mut node = self;
+        for segment in segments {
+            node = node.children.entry(segment.to_owned()).or_default();
+        }
+        node.exclude.insert(last.to_owned());
+        Ok(())
+    }
+
+    /// What both `self` and `other` show.
+    fn intersect(&self, other: &Node) -> Node {
+        let only = match (&self.only, &other.only) {
+            (None, None) => None,
+            (Some(only), None) | (None, Some(only)) => Some(only.clone()),
+            (Some(a), Some(b)) => Some(a.intersection(b).cloned().collect()),
+        };
+        let mut children = BTreeMap::new();
+        let keys: BTreeSet<&String> = self.children.keys().chain(other.children.keys()).collect();
+        for key in keys {
+            let all = Node::default();
+            let mine = self.children.get(key).unwrap_or(&all);
+            let theirs = other.children.get(key).unwrap_or(&all);
+            children.insert(key.clone(), mine.intersect(theirs));
+        }
+        Node {
+            only,
+            children,
+            exclude: self.exclude.union(&other.exclude).cloned().collect(),
+        }
+    }
+}
+
+impl Everywhere {
+    fn hides(&self, key: &str) -> bool {
+        self.names.contains(key) || self.patterns.iter().any(|pattern| pattern.is_match(key))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.names.is_empty() && self.patterns.is_empty()
+    }
+}
+
+fn segments(path: &str) -> Result<Vec<&str>, FieldError> {
+    let segments: Vec<&str> = path.split('.').collect();
+    if segments.iter().any(|segment| segment.is_empty()) {
+        return Err(FieldError::Malformed(path.to_owned()));
+    }
+    Ok(segments)
+}
+
+/// `title, author.username` → the paths, trimmed.
+fn split_list(list: &str) -> Result<Vec<String>, FieldError> {
+    let paths: Vec<String> = list.split(',').map(|path| path.trim().to_owned()).collect();
+    if paths.iter().any(String::is_empty) {
+        return Err(FieldError::Malformed(list.to_owned()));
+    }
+    Ok(paths)
+}
+
+/// An item URI template such as `/posts/{slug}`, filled from an object's own fields.
+#[derive(Debug, Clone)]
+pub struct UriTemplate {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone)]
+enum Part {
+    Literal(String),
+    /// A dotted path to the field whose value goes here.
+    Field(Vec<String>),
+}
+
+impl UriTemplate {
+    /// Parses a template: a path with `{field}` placeholders.
+    pub fn parse(template: &str) -> Result<UriTemplate, &'static str> {
+        if !template.starts_with('/') {
+            return Err("must start with `/`");
+        }
+        let mut parts = Vec::new();
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            let Some(close) = rest[open..].find('}') else {
+                return Err("has an unclosed `{`");
+            };
+            let field = &rest[open + 1..open + close];
+            if field.is_empty() || field.contains('{') || field.split('.').any(str::is_empty) {
+                return Err("has an empty or malformed `{field}`");
+            }
+            if open > 0 {
+                parts.push(Part::Literal(rest[..open].to_owned()));
+            }
+            parts.push(Part::Field(field.split('.').map(str::to_owned).collect()));
+            rest = &rest[open + close + 1..];
+        }
+        if rest.contains('}') {
+            return Err("has an unopened `}`");
+        }
+        if !rest.is_empty() {
+            parts.push(Part::Literal(rest.to_owned()));
+        }
+        Ok(UriTemplate { parts })
+    }
+
+    /// The URI for an object, looking field paths up with `lookup` (which returns a
+    /// field's value as text: a string's contents, or a number's digits). `None` when a
+    /// field is missing. Values are percent-encoded as path segments.
+    pub fn fill<'v>(
+        &self,
+        mut lookup: impl FnMut(&[String]) -> Option<std::borrow::Cow<'v, str>>,
+    ) -> Option<String> {
+        let mut uri = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Literal(text) => uri.push_str(text),
+                Part::Field(path) => {
+                    let value = lookup(path)?;
+                    uri.extend(percent_encoding::utf8_percent_encode(&value, SEGMENT));
+                }
+            }
+        }
+        Some(uri)
+    }
+}
+
+/// What must be escaped in a path segment: everything but unreserved characters.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|item| (*item).to_owned()).collect()
+    }
+
+    fn blog() -> FieldFilter {
+        FieldFilter::compile(
+            &strings(&[
+                "slug",
+                "title",
+                "author.username",
+                "author.first_name",
+                "content_size",
+            ]),
+            &strings(&["id", "re:private_"]),
+        )
+        .unwrap()
+    }
+
+    fn shown<'a>(shape: Shape<'_>, keys: &[&'a str]) -> Vec<&'a str> {
+        keys.iter()
+            .copied()
+            .filter(|key| shape.child(key).is_some())
+            .collect()
+    }
+
+    #[test]
+    fn spec_fields_and_excludes() {
+        let filter = blog();
+        let top = filter.shape();
+        assert_eq!(
+            shown(
+                top,
+                &[
+                    "slug",
+                    "title",
+                    "id",
+                    "private_notes",
+                    "author",
+                    "content",
+                    "content_size"
+                ]
+            ),
+            ["slug", "title", "author", "content_size"]
+        );
+        let author = top.child("author").unwrap();
+        assert_eq!(
+            shown(author, &["username", "first_name", "email", "id"]),
+            ["username", "first_name"]
+        );
+        assert!(!filter.is_identity());
+        assert!(FieldFilter::compile(&[], &[]).unwrap().is_identity());
+    }
+
+    #[test]
+    fn patterns_match_from_the_start_only() {
+        let filter = FieldFilter::compile(&[], &strings(&["re:private_", "re:x$"])).unwrap();
+        let top = filter.shape();
+        assert_eq!(
+            shown(top, &["private_a", "not_private_a", "x", "ax", "xa"]),
+            ["not_private_a", "ax", "xa"]
+        );
+        assert!(matches!(
+            FieldFilter::compile(&[], &strings(&["re:(unclosed"])),
+            Err(FieldError::Pattern { .. })
+        ));
+    }
+
+    #[test]
+    fn plain_excludes_apply_everywhere_and_dotted_ones_at_their_path() {
+        let filter = FieldFilter::compile(&[], &strings(&["id", "author.email"])).unwrap();
+        let top = filter.shape();
+        assert_eq!(shown(top, &["id", "email", "author"]), ["email", "author"]);
+        let author = top.child("author").unwrap();
+        assert_eq!(shown(author, &["id", "email", "name"]), ["name"]);
+        let deeper = top.child("comments").unwrap().child("author").unwrap();
+        assert_eq!(shown(deeper, &["id", "email"]), ["email"]);
+    }
+
+    #[test]
+    fn clients_narrow_but_never_widen() {
+        let filter = blog()
+            .narrow(Some("title, author.username, id, content, nonsense"), None)
+            .unwrap();
+        let top = filter.shape();
+        assert_eq!(
+            shown(
+                top,
+                &["slug", "title", "id", "content", "author", "nonsense"]
+            ),
+            ["title", "author"]
+        );
+        assert_eq!(
+            shown(top.child("author").unwrap(), &["username", "first_name"]),
+            ["username"]
+        );
+        assert!(!filter.shows_resource_uri());
+
+        let filter = blog().narrow(Some("author,resource_uri"), None).unwrap();
+        let top = filter.shape();
+        assert_eq!(
+            shown(
+                top.child("author").unwrap(),
+                &["username", "first_name", "email"]
+            ),
+            ["username", "first_name"]
+        );
+        assert!(filter.shows_resource_uri());
+
+        let filter = blog()
+            .narrow(None, Some("title,author.first_name,resource_uri"))
+            .unwrap();
+        let top = filter.shape();
+        assert_eq!(shown(top, &["slug", "title"]), ["slug"]);
+        assert_eq!(
+            shown(top.child("author").unwrap(), &["username", "first_name"]),
+            ["username"]
+        );
+        assert!(!filter.shows_resource_uri());
+    }
+
+    #[test]
+    fn client_mistakes() {
+        assert_eq!(
+            blog().narrow(Some("title,,slug"), None).unwrap_err(),
+            FieldError::Malformed("title,,slug".into())
+        );
+        assert_eq!(
+            blog().narrow(Some("a..b"), None).unwrap_err(),
+            FieldError::Malformed("a..b".into())
+        );
+        assert_eq!(
+            blog().narrow(Some(""), None).unwrap_err(),
+            FieldError::Malformed("".into())
+        );
+        assert_eq!(
+            blog().narrow(None, Some("re:.*")).unwrap_err(),
+            FieldError::ClientPattern("re:.*".into())
+        );
+    }
+
+    #[test]
+    fn whole_fields_win_over_their_parts() {
+        let filter = FieldFilter::compile(&strings(&["author.username", "author"]), &[]).unwrap();
+        let author = filter.shape().child("author").unwrap();
+        assert_eq!(shown(author, &["username", "email"]), ["username", "email"]);
+    }
+
+    #[test]
+    fn uri_templates() {
+        let template = UriTemplate::parse("/posts/{slug}/by/{author.username}").unwrap();
+        let uri = template.fill(|path| match path.join(".").as_str() {
+            "slug" => Some("a b/c".into()),
+            "author.username" => Some("jane".into()),
+            _ => None,
+        });
+        assert_eq!(uri.as_deref(), Some("/posts/a%20b%2Fc/by/jane"));
+        assert_eq!(template.fill(|_| None), None);
+        for bad in [
+            "posts/{slug}",
+            "/posts/{slug",
+            "/posts/{}",
+            "/posts/slug}",
+            "/p/{a..b}",
+        ] {
+            assert!(UriTemplate::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Steps 9–10: the guest's answer, checked, shaped and emitted as an HTTP response.
+
+use super::stream::{self, StreamView};
+use crate::emit::{self, View};
+use crate::fields::FieldFilter;
+use crate::negotiate::Negotiated;
+use crate::problem::{FieldError, Problem};
+use crate::registry::RouteTarget;
+use crate::runtime::{Body as GuestBody, Instance, Response as GuestResponse, wit};
+use axum::body::Body;
+use axum::response::Response;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, VARY};
+use http::{HeaderMap, StatusCode};
+use http_body::Body as _;
+use std::sync::Arc;
+
+/// How the answer is to be shown: the negotiated format, the narrowed field filter, and
+/// the public base URL for `resource_uri`s.
+pub(super) struct Shaping<'a> {
+    pub(super) format: Negotiated,
+    pub(super) filter: FieldFilter,
+    pub(super) public_url: &'a Arc<str>,
+}
+
+/// The guest's answer as an HTTP response. The instance goes back to its pool unless a
+/// stream still needs it.
+pub(super) fn respond(
+    target: &RouteTarget,
+    instance: Instance,
+    answer: GuestResponse,
+    shaping: Shaping<'_>,
+    request_id: &str,
+) -> Result<Response, Problem> {
+    let pool = &target.plugin.pool;
+    let plugin = target.plugin.spec.name.as_str();
+    let status = StatusCode::from_u16(answer.status)
+        .ok()
+        .filter(|status| (200..600).contains(&status.as_u16()))
+        .ok_or_else(|| {
+            malformed(
+                plugin,
+                format!("status {} is not a final HTTP status", answer.status),
+            )
+        })?;
+    let headers = response_headers(plugin, answer.headers)?;
+    let bodiless = status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
+    if bodiless && !matches!(answer.body, GuestBody::None) {
+        pool.recycle(instance);
+        return Err(malformed(
+            plugin,
+            format!("a body with status {status}, which has none"),
+        ));
+    }
+    let resource = target.resource();
+    let uri = resource
+        .uri_template
+        .as_ref()
+        .filter(|_| shaping.filter.shows_resource_uri());
+    let content_type = HeaderValue::from_static(shaping.format.emitter.media_types()[0]);
+    let (content_type, body) = match answer.body {
+        GuestBody::None => {
+            pool.recycle(instance);
+            (None, Body::empty())
+        }
+        GuestBody::Data(json) => {
+            pool.recycle(instance);
+            let view = View {
+                filter: &shaping.filter,
+                uri: uri.map(|template| (template, &**shaping.public_url)),
+            };
+            let bytes = emit::document(shaping.format.emitter, shaping.format.options, json, &view)
+                .map_err(|error| malformed(plugin, error.to_string()))?;
+            (Some(content_type), Body::from(bytes))
+        }
+        GuestBody::Raw(raw) => {
+            pool.recycle(instance);
+            let content_type = HeaderValue::from_str(&raw.content_type).map_err(|_| {
+                malformed(
+                    plugin,
+                    format!("content type `{}` is not a header value", raw.content_type),
+                )
+            })?;
+            (Some(content_type), Body::from(raw.bytes))
+        }
+        GuestBody::Problem(problem) => {
+            pool.recycle(instance);
+            if status.as_u16() < 400 {
+                return Err(malformed(
+                    plugin,
+                    format!("a problem body with the success status {status}"),
+                ));
+            }
+            return Err(guest_answered(status, problem, headers));
+        }
+        GuestBody::Items(items) => {
+            let view = StreamView {
+                filter: shaping.filter,
+                uri: uri.map(|template| (template.clone(), shaping.public_url.clone())),
+            };
+            let body = stream::body(
+                target.clone(),
+                instance,
+                items,
+                shaping.format,
+                view,
+                request_id.to_owned(),
+            );
+            (Some(content_type), body)
+        }
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let response_headers = response.headers_mut();
+    if let Some(content_type) = content_type {
+        response_headers.insert(CONTENT_TYPE, content_type);
+    }
+    response_headers.insert(VARY, HeaderValue::from_static("accept"));
+    response_headers.extend(headers);
+    Ok(response)
+}
+
+/// Headers a guest may not set: the host frames and types the body itself.
+const RESERVED_HEADERS: [&str; 10] = [
+    "content-type",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "vary",
+    "x-request-id",
+];
+
+fn response_headers(plugin: &str, pairs: Vec<(String, String)>) -> Result<HeaderMap, Problem> {
+    let mut headers = HeaderMap::new();
+    for (name, value) in pairs {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| malformed(plugin, format!("`{name}` is not a header name")))?;
+        let value = HeaderValue::from_str(&value).map_err(|_| {
+            malformed(
+                plugin,
+                format!("the value of header `{name}` is not a header value"),
+            )
+        })?;
+        if RESERVED_HEADERS.contains(&name.as_str()) {
+            tracing::debug!(header = %name, "ignoring a header the host sets itself");
+            continue;
+        }
+        headers.append(name, value);
+    }
+    Ok(headers)
+}
+
+/// A `HEAD` answer: the `GET` answer's status and headers, with its length but no body.
+pub(super) fn without_body(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    if let Some(length) = body.size_hint().exact() {
+        parts
+            .headers
+            .insert(CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    Response::from_parts(parts, Body::empty())
+}
+
+fn malformed(plugin: &str, reason: String) -> Problem {
+    Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+        .detail("the handler's response is malformed")
+        .cause(format!(
+            "plugin `{plugin}` answered with a malformed response: {reason}"
+        ))
+}
+
+/// A problem the guest chose to answer with.
+fn guest_answered(status: StatusCode, problem: wit::Problem, headers: HeaderMap) -> Problem {
+    let errors = problem
+        .violations
+        .into_iter()
+        .map(|violation| FieldError {
+            pointer: violation.pointer,
+            detail: violation.message,
+        })
+        .collect();
+    let mut answer = Problem::new(status).title(problem.title).errors(errors);
+    if let Some(detail) = problem.detail {
+        answer = answer.detail(detail);
+    }
+    headers
+        .into_iter()
+        .filter_map(|(name, value)| Some((name?, value)))
+        .fold(answer, |answer, (name, value)| answer.header(name, value))
+}

@@ -1,0 +1,149 @@
+//! Streamed answers: items pulled from the guest a batch at a time and emitted as they
+//! come.
+
+use super::trace_suffix;
+use crate::emit::{self, ItemWriter, View};
+use crate::fields::{FieldFilter, UriTemplate};
+use crate::negotiate::Negotiated;
+use crate::registry::RouteTarget;
+use crate::runtime::{Instance, ResourceAny};
+use axum::body::Body;
+use bytes::Bytes;
+use std::sync::Arc;
+use tokio::sync::mpsc::Sender;
+
+/// How many items a stream hands over per call.
+const BATCH: u32 = 64;
+
+/// What a stream's items are shown through, owned by the task that emits them.
+pub(super) struct StreamView {
+    pub(super) filter: FieldFilter,
+    pub(super) uri: Option<(UriTemplate, Arc<str>)>,
+}
+
+impl StreamView {
+    fn view(&self) -> View<'_> {
+        View {
+            filter: &self.filter,
+            uri: self
+                .uri
+                .as_ref()
+                .map(|(template, base)| (template, &**base)),
+        }
+    }
+}
+
+/// A streamed body: a task pulls batches from the guest, filters and emits them, at
+/// most two chunks ahead of the client, so memory stays flat however long the stream
+/// is. If the guest fails midway, the response is cut off: the client sees an
+/// incomplete body, never a well-formed but truncated one.
+pub(super) fn body(
+    target: RouteTarget,
+    mut instance: Instance,
+    stream: ResourceAny,
+    format: Negotiated,
+    view: StreamView,
+    request_id: String,
+) -> Body {
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
+    tokio::spawn(async move {
+        let mut writer = format.emitter.items(format.options);
+        let outcome = pump(
+            &mut instance,
+            stream,
+            writer.as_mut(),
+            &view.view(),
+            &sender,
+        )
+        .await;
+        let reusable = match outcome {
+            Ok(()) => true,
+            Err(abort) => {
+                tracing::error!(
+                    request_id,
+                    plugin = target.plugin.spec.name,
+                    "stream aborted: {}",
+                    abort.reason
+                );
+                let _ = sender
+                    .send(Err(std::io::Error::other("plugin failed")))
+                    .await;
+                abort.reusable
+            }
+        };
+        if reusable && instance.drop_stream(stream).await.is_ok() {
+            target.plugin.pool.recycle(instance);
+        }
+    });
+    Body::from_stream(futures_util::stream::unfold(
+        receiver,
+        |mut receiver| async move { receiver.recv().await.map(|chunk| (chunk, receiver)) },
+    ))
+}
+
+/// Why a stream was cut short.
+struct Abort {
+    reason: String,
+    /// Whether the instance is still sound (the guest failed politely rather than
+    /// trapping or timing out).
+    reusable: bool,
+}
+
+/// Moves items from the guest to the client until the stream ends, the client goes
+/// away, or something fails.
+async fn pump(
+    instance: &mut Instance,
+    stream: ResourceAny,
+    writer: &mut dyn ItemWriter,
+    view: &View<'_>,
+    sender: &Sender<Result<Bytes, std::io::Error>>,
+) -> Result<(), Abort> {
+    let polite = |reason: String| Abort {
+        reason,
+        reusable: true,
+    };
+    let mut chunk = Vec::new();
+    writer
+        .begin(&mut chunk)
+        .map_err(|error| polite(error.to_string()))?;
+    loop {
+        let batch = match instance.next_items(stream, BATCH).await {
+            Ok(Ok(batch)) => batch,
+            Ok(Err(error)) => {
+                return Err(polite(format!(
+                    "{}{}",
+                    error.message,
+                    trace_suffix(&error.trace)
+                )));
+            }
+            Err(error) => {
+                return Err(Abort {
+                    reason: error.to_string(),
+                    reusable: false,
+                });
+            }
+        };
+        if batch.is_empty() {
+            writer
+                .finish(&mut chunk)
+                .map_err(|error| polite(error.to_string()))?;
+            let _ = sender.send(Ok(Bytes::from(chunk))).await;
+            return Ok(());
+        }
+        if batch.len() > BATCH as usize {
+            return Err(polite(format!(
+                "the plugin returned {} items when asked for {BATCH}",
+                batch.len()
+            )));
+        }
+        emit::batch(writer, &batch, view, &mut chunk).map_err(|error| polite(error.to_string()))?;
+        if sender
+            .send(Ok(Bytes::from(std::mem::take(&mut chunk))))
+            .await
+            .is_err()
+        {
+            // The client went away; the guest did nothing wrong.
+            return Ok(());
+        }
+    }
+}
