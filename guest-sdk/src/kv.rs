@@ -92,20 +92,22 @@ impl Bucket {
             .map_err(|error| self.failure("exists", error))
     }
 
-    /// Every key in the bucket, in ascending order.
+    /// Every key in the bucket, in ascending order. For a large bucket, prefer
+    /// [`Bucket::key_pages`], which holds one page at a time.
     pub fn keys(&self) -> Result<Vec<String>> {
         let mut keys = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self
-                .inner
-                .list_keys(cursor)
-                .map_err(|error| self.failure("list keys", error))?;
-            keys.extend(page.keys);
-            match page.cursor {
-                Some(next) => cursor = Some(next),
-                None => return Ok(keys),
-            }
+        for page in self.key_pages() {
+            keys.extend(page?);
+        }
+        Ok(keys)
+    }
+
+    /// The keys in ascending order, a page (up to a thousand) at a time, fetched as the
+    /// iterator is advanced.
+    pub fn key_pages(&self) -> KeyPages {
+        KeyPages {
+            bucket: self.clone(),
+            cursor: Some(None),
         }
     }
 
@@ -138,6 +140,28 @@ impl Bucket {
 
     fn failure(&self, operation: &str, error: store::Error) -> Error {
         failure(operation, &self.name, error)
+    }
+}
+
+/// Pages of a bucket's keys; see [`Bucket::key_pages`].
+pub struct KeyPages {
+    bucket: Bucket,
+    /// Where the next page starts; `None` once the last page was returned.
+    cursor: Option<Option<u64>>,
+}
+
+impl Iterator for KeyPages {
+    type Item = Result<Vec<String>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let cursor = self.cursor.take()?;
+        match self.bucket.inner.list_keys(cursor) {
+            Ok(page) => {
+                self.cursor = page.cursor.map(Some);
+                Some(Ok(page.keys))
+            }
+            Err(error) => Some(Err(self.bucket.failure("list keys", error))),
+        }
     }
 }
 

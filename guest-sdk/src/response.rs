@@ -58,6 +58,17 @@ impl Response {
         Response::with_body(200, Body::Stream(ItemStream::new(items)))
     }
 
+    /// Like [`Response::stream`], for items that can fail: an error ends the stream (the
+    /// client's response is cut short, since it has already begun) and is logged.
+    pub fn try_stream<I, T>(items: I) -> Response
+    where
+        I: IntoIterator<Item = Result<T>>,
+        I::IntoIter: 'static,
+        T: Serialize,
+    {
+        Response::with_body(200, Body::Stream(ItemStream::fallible(items)))
+    }
+
     /// A response with this status and no body (e.g. 204).
     pub fn empty(status: u16) -> Response {
         Response::with_body(status, Body::None)

@@ -29,6 +29,24 @@ impl ItemStream {
     }
 }
 
+impl ItemStream {
+    pub(crate) fn fallible<I, T>(items: I) -> ItemStream
+    where
+        I: IntoIterator<Item = crate::Result<T>>,
+        I::IntoIter: 'static,
+        T: Serialize,
+    {
+        let items = items.into_iter().map(|item| match item {
+            Ok(item) => serde_json::to_string(&item)
+                .map_err(|error| format!("cannot serialize a streamed item: {error}")),
+            Err(error) => Err(error.to_string()),
+        });
+        ItemStream {
+            items: RefCell::new(Box::new(items)),
+        }
+    }
+}
+
 impl GuestItemStream for ItemStream {
     fn next(&self, max: u32) -> Result<Vec<String>, GuestError> {
         let mut items = self.items.borrow_mut();

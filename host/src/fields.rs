@@ -46,7 +46,24 @@ struct Node {
 #[derive(Debug, Default)]
 struct Everywhere {
     names: BTreeSet<String>,
-    patterns: Vec<Regex>,
+    patterns: Vec<Pattern>,
+}
+
+/// An exclude pattern: most are plain prefixes (`re:private_`), checked without the
+/// regular expression engine.
+#[derive(Debug, Clone)]
+enum Pattern {
+    Prefix(String),
+    Regex(Regex),
+}
+
+impl Pattern {
+    fn matches(&self, key: &str) -> bool {
+        match self {
+            Pattern::Prefix(prefix) => key.starts_with(prefix.as_str()),
+            Pattern::Regex(regex) => regex.is_match(key),
+        }
+    }
 }
 
 /// Why a set of field rules is unusable.
@@ -83,7 +100,13 @@ impl FieldFilter {
                     pattern: pattern.to_owned(),
                     reason: error.to_string(),
                 })?;
-                everywhere.patterns.push(regex);
+                let literal = pattern.trim_start_matches('^');
+                let is_literal = !literal.is_empty() && regex_syntax_is_literal(literal);
+                everywhere.patterns.push(if is_literal {
+                    Pattern::Prefix(literal.to_owned())
+                } else {
+                    Pattern::Regex(regex)
+                });
             } else {
                 root.exclude_path(rule, &mut everywhere)?;
             }
@@ -93,6 +116,14 @@ impl FieldFilter {
             resource_uri: !everywhere.hides(RESOURCE_URI),
             everywhere: Arc::new(everywhere),
         })
+    }
+
+    /// A filter that shows everything, for data the host writes itself.
+    pub fn everything() -> FieldFilter {
+        static EVERYTHING: std::sync::LazyLock<FieldFilter> = std::sync::LazyLock::new(|| {
+            FieldFilter::compile(&[], &[]).expect("no rules always compile")
+        });
+        EVERYTHING.clone()
     }
 
     /// This filter narrowed by a client's `?fields=` and `?exclude=` (comma-separated
@@ -273,12 +304,20 @@ impl Node {
 
 impl Everywhere {
     fn hides(&self, key: &str) -> bool {
-        self.names.contains(key) || self.patterns.iter().any(|pattern| pattern.is_match(key))
+        self.names.contains(key) || self.patterns.iter().any(|pattern| pattern.matches(key))
     }
 
     fn is_empty(&self) -> bool {
         self.names.is_empty() && self.patterns.is_empty()
     }
+}
+
+/// Whether a pattern matches only its own text: letters, digits, `_` and `-`, which no
+/// regular expression treats specially.
+fn regex_syntax_is_literal(pattern: &str) -> bool {
+    pattern
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
 }
 
 fn segments(path: &str) -> Result<Vec<&str>, FieldError> {
@@ -340,6 +379,13 @@ impl UriTemplate {
             parts.push(Part::Literal(rest.to_owned()));
         }
         Ok(UriTemplate { parts })
+    }
+
+    /// Whether a placeholder starts with the field `key`.
+    pub fn names(&self, key: &str) -> bool {
+        self.parts
+            .iter()
+            .any(|part| matches!(part, Part::Field(path) if path[0] == key))
     }
 
     /// The URI for an object, looking field paths up with `lookup` (which returns a

@@ -21,3 +21,6 @@ pub mod runtime;
 pub mod server;
 pub mod store;
 pub mod transcode;
+
+#[cfg(test)]
+mod round_trips;

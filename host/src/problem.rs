@@ -7,6 +7,8 @@
 //! pipeline logs the problem's internal cause (never sent to the client) with the
 //! request id.
 
+use crate::emit::{Data, View};
+use crate::fields::FieldFilter;
 use crate::negotiate::Negotiated;
 use axum::body::Body;
 use axum::response::Response;
@@ -114,17 +116,23 @@ impl Problem {
             errors: &problem.errors,
             extensions: &problem.extensions,
         };
+        // Strings, numbers and lists: they always serialize.
+        let json = serde_json::to_string(&document).unwrap_or_default();
+        let everything = FieldFilter::everything();
+        let view = View {
+            filter: &everything,
+            uri: None,
+        };
         let mut body = Vec::new();
         let mut content_type = format.emitter.problem_media_type();
-        if format
-            .emitter
-            .problem(&document, format.options, &mut body)
-            .is_err()
-        {
-            // Strings, numbers and lists: every format writes them; JSON always does.
-            body.clear();
+        let rendered =
+            format
+                .emitter
+                .problem(&Data::document(&json, &view), format.options, &mut body);
+        if rendered.is_err() {
+            // Every format writes strings, numbers and lists; should one fail, JSON does not.
             content_type = PROBLEM_JSON;
-            let _ = serde_json::to_writer(&mut body, &document);
+            body = json.into_bytes();
         }
         let mut response = Response::new(Body::from(body));
         *response.status_mut() = problem.status;

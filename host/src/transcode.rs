@@ -68,11 +68,7 @@ impl<S: Serializer> Copy<'_, '_, S> {
         failure: &mut Option<S::Error>,
         result: Result<T, S::Error>,
     ) -> Result<T, E> {
-        result.map_err(|error| {
-            let message = error.to_string();
-            *failure = Some(error);
-            E::custom(message)
-        })
+        keep(failure, result)
     }
 
     fn nested<E: de::Error>(&self) -> Result<usize, E> {
@@ -223,6 +219,36 @@ impl<'de, O: SerializeSeq> DeserializeSeed<'de> for Element<'_, '_, '_, O, O::Er
             de::Error::custom(message)
         })
     }
+}
+
+/// Passes a serializer's error up through a deserializer: the error itself is kept in
+/// `failure` (a visitor can only return its deserializer's error type) and a message
+/// stands in for it.
+pub(crate) fn keep<T, S: ser::Error, E: de::Error>(
+    failure: &mut Option<S>,
+    result: Result<T, S>,
+) -> Result<T, E> {
+    result.map_err(|error| {
+        let message = error.to_string();
+        *failure = Some(error);
+        E::custom(message)
+    })
+}
+
+/// Reads the next member value of `entries` and writes it to `out` through `shape`.
+pub(crate) fn copy_value<'de, A: MapAccess<'de>, O: SerializeMap>(
+    entries: &mut A,
+    out: &mut O,
+    shape: Option<Shape<'_>>,
+    max_depth: usize,
+    failure: &mut Option<O::Error>,
+) -> Result<(), A::Error> {
+    entries.next_value_seed(Entry {
+        out,
+        shape,
+        depth_left: max_depth,
+        failure,
+    })
 }
 
 /// Reads one object member's value and writes it.

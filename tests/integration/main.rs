@@ -3,6 +3,7 @@
 mod blog;
 mod bodies;
 mod cli;
+mod formats;
 mod guests;
 mod hostile;
 mod loading;

@@ -50,6 +50,34 @@ pub fn fixture_plugin(name: &str) -> PathBuf {
     built("PISTON_TEST_PLUGINS", "target/test-plugins").join(format!("{name}.wasm"))
 }
 
+/// Runs `tests/python/formats.py ARGS` with `input` on stdin and returns its stdout
+/// (and its stderr, where `encode multipart` writes the content type).
+pub fn python_formats(args: &[&str], input: &[u8]) -> (Vec<u8>, String) {
+    use std::io::Write;
+    let python = built("PISTON_TEST_PYTHON", ".venv/bin/python");
+    let mut child = Command::new(python)
+        .arg(workspace().join("tests/python/formats.py"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("python reads its input");
+    let output = child.wait_with_output().expect("python finishes");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        output.status.success(),
+        "formats.py {args:?} failed: {stderr}"
+    );
+    (output.stdout, stderr)
+}
+
 /// A compile cache shared by every test server, so each plugin compiles once per run.
 pub fn shared_cache() -> PathBuf {
     workspace().join("target/test-cache")

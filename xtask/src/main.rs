@@ -254,10 +254,12 @@ fn test(workspace: &Workspace, filter: &[String]) -> Result {
     run_command(wasm_clippy.args(["--", "-D", "warnings"]))?;
 
     run_command(workspace.cargo().args(["build", "-p", "piston-host"]))?;
+    let python = python_env(workspace)?;
     let binary = workspace.target.join("debug/piston");
     let with_env = |command: &mut Command| {
         command
             .env("PISTON_BIN", &binary)
+            .env("PISTON_TEST_PYTHON", &python)
             .env("PISTON_EXAMPLE_PLUGINS", workspace.plugin_dir())
             .env("PISTON_TEST_PLUGINS", workspace.fixture_dir());
     };
@@ -272,6 +274,31 @@ fn test(workspace: &Workspace, filter: &[String]) -> Result {
     let mut doc_tests = workspace.cargo();
     with_env(&mut doc_tests);
     run_command(doc_tests.args(["test", "--doc"]))
+}
+
+/// A Python in the repository's `.venv` with the tools the tests read and write
+/// formats with (`tests/python/requirements.txt`), created on first use.
+fn python_env(workspace: &Workspace) -> Result<PathBuf> {
+    let venv = workspace.root.join(".venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        run_command(Command::new("python3").arg("-m").arg("venv").arg(&venv)).map_err(|error| {
+            format!("{error}; the tests need Python 3 with the venv module (Debian: apt-get install python3-venv)")
+        })?;
+    }
+    run_command(
+        Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(workspace.root.join("tests/python/requirements.txt")),
+    )?;
+    Ok(python)
 }
 
 fn has_nextest(workspace: &Workspace) -> bool {

@@ -1,5 +1,5 @@
 //! The native baselines: an axum server answering `GET /posts/hello-world` with the
-//! same JSON the blog plugin returns, with the same allocator and build profile as the
+//! same JSON a client of the blog plugin gets, with the same allocator and build profile as the
 //! `piston` binary, two ways:
 //!
 //! - `/posts/{slug}`: built from memory and serialized per request (the baseline the
@@ -41,27 +41,26 @@ struct Author {
     first_name: String,
 }
 
-/// The post as the blog plugin shows it.
+/// The post as a client of the blog plugin sees it: its fields, the computed
+/// `content_size`, and its `resource_uri`.
 #[derive(Serialize)]
 struct PostView<'a> {
-    id: u64,
     slug: &'a str,
     title: &'a str,
     content: &'a str,
     author: Option<&'a Author>,
-    private_edits: u32,
     content_size: usize,
+    resource_uri: String,
 }
 
 fn view(post: &Post) -> PostView<'_> {
     PostView {
-        id: post.id,
         slug: &post.slug,
         title: &post.title,
         content: &post.content,
         author: post.author.as_ref(),
-        private_edits: post.private_edits,
         content_size: post.content.chars().count(),
+        resource_uri: format!("/posts/{}", post.slug),
     }
 }
 

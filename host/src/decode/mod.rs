@@ -73,8 +73,9 @@ pub enum DecodeError {
     /// The body nests deeper than allowed.
     #[error("the body nests deeper than {0} levels")]
     TooDeep(usize),
-    /// The decoded document would be larger than allowed.
-    #[error("the decoded body would be larger than {0} bytes")]
+    /// The decoded document would be larger than allowed: aliases or references that
+    /// expand (a "billion laughs").
+    #[error("the body expands to more than {0} bytes of data (repeated aliases or references?)")]
     TooLarge(usize),
     /// The body's media type parameters are not supported (a charset other than
     /// UTF-8).
@@ -158,11 +159,10 @@ pub async fn body(
         .decode(&bytes, &mime, decode_limits)
         .map(Some)
         .map_err(|error| match error {
-            DecodeError::TooLarge(_) => {
-                Problem::new(StatusCode::PAYLOAD_TOO_LARGE).detail(error.to_string())
-            }
             DecodeError::Unsupported(_) => unsupported(error.to_string()),
-            DecodeError::Malformed(_) | DecodeError::TooDeep(_) => bad_body(error.to_string()),
+            DecodeError::Malformed(_) | DecodeError::TooDeep(_) | DecodeError::TooLarge(_) => {
+                bad_body(error.to_string())
+            }
         })
 }
 

@@ -18,11 +18,17 @@ impl Decoder for MsgPack {
     fn decode(&self, body: &[u8], _: &mime::Mime, limits: Limits) -> Result<String, DecodeError> {
         let mut reader = body;
         let mut deserializer = rmp_serde::Deserializer::new(&mut reader);
-        let json = transcode_to_json(&mut deserializer, limits, |error| {
+        let result = transcode_to_json(&mut deserializer, limits, |error| {
             format!("malformed MessagePack: {error}")
+        });
+        let offset = body.len() - reader.len();
+        let json = result.map_err(|error| match error {
+            DecodeError::Malformed(message) => {
+                DecodeError::Malformed(format!("{message}, at byte offset {offset}"))
+            }
+            other => other,
         })?;
         if !reader.is_empty() {
-            let offset = body.len() - reader.len();
             return Err(DecodeError::Malformed(format!(
                 "malformed MessagePack: trailing bytes after the value, at byte offset {offset}"
             )));

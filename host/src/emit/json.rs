@@ -1,7 +1,8 @@
 //! JSON (`application/json`): compact, or indented with `?indent=N`. Streams are one
 //! array, written as the items arrive.
 
-use super::{EmitError, Emitter, ItemWriter, Options};
+use super::{Data, EmitError, Emitter, ItemWriter, Options};
+use serde::Serialize;
 use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter, Serializer};
 
 /// JSON.
@@ -11,7 +12,7 @@ const SPACES: &[u8; 16] = b"                ";
 
 /// Writes `value` as JSON, indented if asked.
 pub(super) fn write(
-    value: &dyn erased_serde::Serialize,
+    value: &Data<'_, '_>,
     options: Options,
     out: &mut Vec<u8>,
 ) -> Result<(), EmitError> {
@@ -25,12 +26,14 @@ pub(super) fn write(
 }
 
 fn with<F: Formatter>(
-    value: &dyn erased_serde::Serialize,
+    value: &Data<'_, '_>,
     formatter: F,
     out: &mut Vec<u8>,
 ) -> Result<(), EmitError> {
     let mut serializer = Serializer::with_formatter(out, formatter);
-    erased_serde::serialize(value, &mut serializer).map_err(EmitError::from_display)
+    value
+        .serialize(&mut serializer)
+        .map_err(EmitError::from_display)
 }
 
 impl Emitter for Json {
@@ -52,7 +55,7 @@ impl Emitter for Json {
 
     fn document(
         &self,
-        value: &dyn erased_serde::Serialize,
+        value: &Data<'_, '_>,
         options: Options,
         out: &mut Vec<u8>,
     ) -> Result<(), EmitError> {
@@ -83,11 +86,7 @@ impl ItemWriter for JsonArray {
         Ok(())
     }
 
-    fn batch(
-        &mut self,
-        items: &[&dyn erased_serde::Serialize],
-        out: &mut Vec<u8>,
-    ) -> Result<(), EmitError> {
+    fn batch(&mut self, items: &[Data<'_, '_>], out: &mut Vec<u8>) -> Result<(), EmitError> {
         for item in items {
             if self.started {
                 out.push(b',');
@@ -96,7 +95,7 @@ impl ItemWriter for JsonArray {
                 out.push(b'\n');
             }
             self.started = true;
-            write(*item, self.options, out)?;
+            write(item, self.options, out)?;
         }
         Ok(())
     }

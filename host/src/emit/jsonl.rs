@@ -1,7 +1,7 @@
 //! JSON Lines (`application/jsonl`): one compact JSON value per line — made for
 //! streams; a single answer is one line.
 
-use super::{EmitError, Emitter, ItemWriter, Options};
+use super::{Data, EmitError, Emitter, ItemWriter, Options};
 
 /// JSON Lines.
 pub struct JsonLines;
@@ -25,7 +25,7 @@ impl Emitter for JsonLines {
 
     fn document(
         &self,
-        value: &dyn erased_serde::Serialize,
+        value: &Data<'_, '_>,
         _: Options,
         out: &mut Vec<u8>,
     ) -> Result<(), EmitError> {
@@ -46,13 +46,9 @@ impl ItemWriter for Lines {
         Ok(())
     }
 
-    fn batch(
-        &mut self,
-        items: &[&dyn erased_serde::Serialize],
-        out: &mut Vec<u8>,
-    ) -> Result<(), EmitError> {
+    fn batch(&mut self, items: &[Data<'_, '_>], out: &mut Vec<u8>) -> Result<(), EmitError> {
         for item in items {
-            super::json::write(*item, Options::default(), out)?;
+            super::json::write(item, Options::default(), out)?;
             out.push(b'\n');
         }
         Ok(())

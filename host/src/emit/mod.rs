@@ -16,9 +16,9 @@ mod xml;
 mod yaml;
 
 use crate::fields::{FieldFilter, RESOURCE_URI, Shape, UriTemplate};
-use crate::transcode::Transcoder;
+use crate::transcode::{Transcoder, copy_value, keep};
 use bytes::Bytes;
-use serde::ser::{Error as _, SerializeMap, SerializeSeq};
+use serde::ser::{Error as _, Impossible, SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -76,7 +76,7 @@ pub trait Emitter: Send + Sync {
     /// Writes one whole document.
     fn document(
         &self,
-        value: &dyn erased_serde::Serialize,
+        value: &Data<'_, '_>,
         options: Options,
         out: &mut Vec<u8>,
     ) -> Result<(), EmitError>;
@@ -85,7 +85,7 @@ pub trait Emitter: Send + Sync {
     /// has its own shape for problems).
     fn problem(
         &self,
-        value: &dyn erased_serde::Serialize,
+        value: &Data<'_, '_>,
         options: Options,
         out: &mut Vec<u8>,
     ) -> Result<(), EmitError> {
@@ -108,11 +108,7 @@ pub trait ItemWriter: Send {
     fn begin(&mut self, out: &mut Vec<u8>) -> Result<(), EmitError>;
 
     /// One batch of items.
-    fn batch(
-        &mut self,
-        items: &[&dyn erased_serde::Serialize],
-        out: &mut Vec<u8>,
-    ) -> Result<(), EmitError>;
+    fn batch(&mut self, items: &[Data<'_, '_>], out: &mut Vec<u8>) -> Result<(), EmitError>;
 
     /// What comes after the last item.
     fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), EmitError>;
@@ -158,11 +154,7 @@ pub fn batch(
     out: &mut Vec<u8>,
 ) -> Result<(), EmitError> {
     let data: Vec<Data<'_, '_>> = items.iter().map(|item| Data::item(item, view)).collect();
-    let values: Vec<&dyn erased_serde::Serialize> = data
-        .iter()
-        .map(|item| item as &dyn erased_serde::Serialize)
-        .collect();
-    writer.batch(&values, out)
+    writer.batch(&data, out)
 }
 
 fn not_json(error: serde_json::Error) -> EmitError {
@@ -240,7 +232,9 @@ impl Serialize for Item<'_> {
 }
 
 /// An item: an object gets its `resource_uri`, filled from its own fields (shown or
-/// not); anything else is copied as it is.
+/// not) — any `resource_uri` of the guest's own is replaced; anything else is copied as
+/// it is. The object is read once: only the fields the template names are looked at
+/// twice.
 fn item<S: Serializer>(
     json: &str,
     shape: Shape<'_>,
@@ -251,29 +245,78 @@ fn item<S: Serializer>(
     if !json.trim_start().starts_with('{') {
         return transcode(json, shape, serializer);
     }
-    let fields: Vec<(Cow<'_, str>, &RawValue)> = serde_json::from_str::<ObjectFields<'_>>(json)
-        .map_err(S::Error::custom)?
-        .0;
-    let uri = template.fill(|path| field_text(&fields, path));
-    let mut map = serializer.serialize_map(None)?;
-    for (key, value) in &fields {
-        if key == RESOURCE_URI && uri.is_some() {
-            continue;
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    let mut failure = None;
+    let visitor = ItemFields {
+        serializer,
+        shape,
+        template,
+        base,
+        failure: &mut failure,
+    };
+    let ok = serde::Deserializer::deserialize_map(&mut deserializer, visitor)
+        .map_err(|error| failure.take().unwrap_or_else(|| S::Error::custom(error)))?;
+    deserializer.end().map_err(S::Error::custom)?;
+    Ok(ok)
+}
+
+/// Copies an object's members through a shape, keeping aside the fields a URI template
+/// needs, and ends it with the `resource_uri`.
+struct ItemFields<'f, 'a, S: Serializer> {
+    serializer: S,
+    shape: Shape<'a>,
+    template: &'a UriTemplate,
+    base: &'a str,
+    failure: &'f mut Option<S::Error>,
+}
+
+impl<'de, S: Serializer> serde::de::Visitor<'de> for ItemFields<'_, '_, S> {
+    type Value = S::Ok;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut entries: A) -> Result<S::Ok, A::Error> {
+        let failure = self.failure;
+        let mut out = keep(failure, self.serializer.serialize_map(None))?;
+        let mut captured: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::new();
+        while let Some(key) = entries.next_key::<Cow<'de, str>>()? {
+            if key == RESOURCE_URI {
+                entries.next_value::<serde::de::IgnoredAny>()?;
+                continue;
+            }
+            let child = self.shape.child(&key);
+            if self.template.names(&key) {
+                let raw: &'de RawValue = entries.next_value()?;
+                if let Some(child) = child {
+                    keep(
+                        failure,
+                        out.serialize_entry(
+                            &key,
+                            &Raw {
+                                json: raw.get(),
+                                shape: child,
+                            },
+                        ),
+                    )?;
+                }
+                captured.push((key, raw));
+            } else if let Some(child) = child {
+                keep(failure, out.serialize_key(&key))?;
+                copy_value(&mut entries, &mut out, Some(child), MAX_DEPTH, failure)?;
+            } else {
+                entries.next_value::<serde::de::IgnoredAny>()?;
+            }
         }
-        if let Some(child) = shape.child(key) {
-            map.serialize_entry(
-                key,
-                &Raw {
-                    json: value.get(),
-                    shape: child,
-                },
+        if let Some(uri) = self.template.fill(|path| field_text(&captured, path)) {
+            keep(
+                failure,
+                out.serialize_entry(RESOURCE_URI, &format!("{}{uri}", self.base)),
             )?;
         }
+        keep(failure, out.end())
     }
-    if let Some(uri) = uri {
-        map.serialize_entry(RESOURCE_URI, &format!("{base}{uri}"))?;
-    }
-    map.end()
 }
 
 /// A field's value as text for a URI: a string's contents, or a number's or boolean's
@@ -353,6 +396,186 @@ fn transcode<S: Serializer>(
     let ok = Transcoder::new(&mut deserializer, Some(shape), MAX_DEPTH).serialize(serializer)?;
     deserializer.end().map_err(S::Error::custom)?;
     Ok(ok)
+}
+
+/// Why a map key could not be written as text.
+#[derive(Debug)]
+pub(super) struct KeyError(String);
+
+impl std::fmt::Display for KeyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+impl serde::ser::Error for KeyError {
+    fn custom<T: std::fmt::Display>(message: T) -> Self {
+        KeyError(message.to_string())
+    }
+}
+
+/// Turns a map key into text, for formats whose keys are text.
+pub(super) struct KeyText;
+
+impl serde::Serializer for KeyText {
+    type Ok = String;
+    type Error = KeyError;
+    type SerializeSeq = Impossible<String, KeyError>;
+    type SerializeTuple = Impossible<String, KeyError>;
+    type SerializeTupleStruct = Impossible<String, KeyError>;
+    type SerializeTupleVariant = Impossible<String, KeyError>;
+    type SerializeMap = Impossible<String, KeyError>;
+    type SerializeStruct = Impossible<String, KeyError>;
+    type SerializeStructVariant = Impossible<String, KeyError>;
+
+    fn serialize_str(self, value: &str) -> Result<String, KeyError> {
+        Ok(value.to_owned())
+    }
+
+    fn serialize_char(self, value: char) -> Result<String, KeyError> {
+        Ok(value.to_string())
+    }
+
+    fn serialize_bool(self, value: bool) -> Result<String, KeyError> {
+        Ok(value.to_string())
+    }
+
+    fn serialize_i8(self, value: i8) -> Result<String, KeyError> {
+        Ok(value.to_string())
+    }
+
+    fn serialize_i16(self, value: i16) -> Result<String, KeyError> {
+        Ok(value.to_string())
+    }
+
+    fn serialize_i32(self, value: i32) -> Result<String, KeyError> {
+        Ok(value.to_string())
+    }
+
+    fn serialize_i64(self, value: i64) -> Result<String, KeyError> {
+        Ok(value.to_string())
+    }
+
+    fn serialize_u8(self, value: u8) -> Result<String, KeyError> {
+        Ok(value.to_string())
+    }
+
+    fn serialize_u16(self, value: u16) -> Result<String, KeyError> {
+        Ok(value.to_string())
+    }
+
+    fn serialize_u32(self, value: u32) -> Result<String, KeyError> {
+        Ok(value.to_string())
+    }
+
+    fn serialize_u64(self, value: u64) -> Result<String, KeyError> {
+        Ok(value.to_string())
+    }
+
+    fn serialize_f32(self, value: f32) -> Result<String, KeyError> {
+        Ok(value.to_string())
+    }
+
+    fn serialize_f64(self, value: f64) -> Result<String, KeyError> {
+        Ok(value.to_string())
+    }
+
+    fn serialize_bytes(self, _: &[u8]) -> Result<String, KeyError> {
+        Err(KeyError("object keys must be text".into()))
+    }
+
+    fn serialize_none(self) -> Result<String, KeyError> {
+        Err(KeyError("object keys must be text".into()))
+    }
+
+    fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Result<String, KeyError> {
+        value.serialize(self)
+    }
+
+    fn serialize_unit(self) -> Result<String, KeyError> {
+        Err(KeyError("object keys must be text".into()))
+    }
+
+    fn serialize_unit_struct(self, _: &'static str) -> Result<String, KeyError> {
+        Err(KeyError("object keys must be text".into()))
+    }
+
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<String, KeyError> {
+        Ok(variant.to_owned())
+    }
+
+    fn serialize_newtype_struct<T: ?Sized + Serialize>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<String, KeyError> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_variant<T: ?Sized + Serialize>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<String, KeyError> {
+        Err(KeyError("object keys must be text".into()))
+    }
+
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, KeyError> {
+        Err(KeyError("object keys must be text".into()))
+    }
+
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, KeyError> {
+        Err(KeyError("object keys must be text".into()))
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, KeyError> {
+        Err(KeyError("object keys must be text".into()))
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, KeyError> {
+        Err(KeyError("object keys must be text".into()))
+    }
+
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, KeyError> {
+        Err(KeyError("object keys must be text".into()))
+    }
+
+    fn serialize_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStruct, KeyError> {
+        Err(KeyError("object keys must be text".into()))
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, KeyError> {
+        Err(KeyError("object keys must be text".into()))
+    }
 }
 
 #[cfg(test)]

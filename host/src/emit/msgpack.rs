@@ -2,12 +2,12 @@
 //! items one after another (MessagePack's stream form, read by e.g. Python's
 //! `msgpack.Unpacker`): an array would need its length before the first item.
 
-use super::{EmitError, Emitter, ItemWriter, Options};
+use super::{Data, EmitError, Emitter, ItemWriter, Options};
 
 /// MessagePack.
 pub struct MsgPack;
 
-fn write(value: &dyn erased_serde::Serialize, out: &mut Vec<u8>) -> Result<(), EmitError> {
+fn write(value: &Data<'_, '_>, out: &mut Vec<u8>) -> Result<(), EmitError> {
     rmp_serde::encode::write_named(out, value).map_err(EmitError::from_display)
 }
 
@@ -30,7 +30,7 @@ impl Emitter for MsgPack {
 
     fn document(
         &self,
-        value: &dyn erased_serde::Serialize,
+        value: &Data<'_, '_>,
         _: Options,
         out: &mut Vec<u8>,
     ) -> Result<(), EmitError> {
@@ -49,12 +49,8 @@ impl ItemWriter for Sequence {
         Ok(())
     }
 
-    fn batch(
-        &mut self,
-        items: &[&dyn erased_serde::Serialize],
-        out: &mut Vec<u8>,
-    ) -> Result<(), EmitError> {
-        items.iter().try_for_each(|item| write(*item, out))
+    fn batch(&mut self, items: &[Data<'_, '_>], out: &mut Vec<u8>) -> Result<(), EmitError> {
+        items.iter().try_for_each(|item| write(item, out))
     }
 
     fn finish(&mut self, _: &mut Vec<u8>) -> Result<(), EmitError> {

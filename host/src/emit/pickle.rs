@@ -3,7 +3,7 @@
 //! never a reference to code. A stream is one list, built batch by batch with the
 //! `APPENDS` opcode, so it too arrives as it is produced.
 
-use super::{EmitError, Emitter, ItemWriter, Options};
+use super::{Data, EmitError, Emitter, ItemWriter, Options};
 use serde::Serialize;
 use serde_pickle::{SerOptions, Serializer};
 
@@ -31,7 +31,7 @@ impl Emitter for Pickle {
 
     fn document(
         &self,
-        value: &dyn erased_serde::Serialize,
+        value: &Data<'_, '_>,
         _: Options,
         out: &mut Vec<u8>,
     ) -> Result<(), EmitError> {
@@ -52,11 +52,7 @@ impl ItemWriter for PickleList {
         Ok(())
     }
 
-    fn batch(
-        &mut self,
-        items: &[&dyn erased_serde::Serialize],
-        out: &mut Vec<u8>,
-    ) -> Result<(), EmitError> {
+    fn batch(&mut self, items: &[Data<'_, '_>], out: &mut Vec<u8>) -> Result<(), EmitError> {
         if items.is_empty() {
             return Ok(());
         }

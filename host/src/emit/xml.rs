@@ -8,7 +8,7 @@
 //! parsers do not fold them. Problem documents use RFC 9457's `<problem>` root and
 //! namespace.
 
-use super::{EmitError, Emitter, ItemWriter, Options};
+use super::{Data, EmitError, Emitter, ItemWriter, KeyText, Options};
 use base64::Engine as _;
 use serde::ser::{self, Impossible, Serialize};
 use std::fmt::Display;
@@ -37,7 +37,7 @@ impl Emitter for Xml {
 
     fn document(
         &self,
-        value: &dyn erased_serde::Serialize,
+        value: &Data<'_, '_>,
         _: Options,
         out: &mut Vec<u8>,
     ) -> Result<(), EmitError> {
@@ -47,7 +47,7 @@ impl Emitter for Xml {
 
     fn problem(
         &self,
-        value: &dyn erased_serde::Serialize,
+        value: &Data<'_, '_>,
         _: Options,
         out: &mut Vec<u8>,
     ) -> Result<(), EmitError> {
@@ -64,12 +64,10 @@ impl Emitter for Xml {
     }
 }
 
-fn write(
-    value: &dyn erased_serde::Serialize,
-    name: Name<'_>,
-    out: &mut Vec<u8>,
-) -> Result<(), EmitError> {
-    erased_serde::serialize(value, Element { out, name }).map_err(EmitError::from_display)
+fn write(value: &Data<'_, '_>, name: Name<'_>, out: &mut Vec<u8>) -> Result<(), EmitError> {
+    value
+        .serialize(Element { out, name })
+        .map_err(EmitError::from_display)
 }
 
 /// A stream: `<response>`, a `<resource>` per item, `</response>`.
@@ -82,14 +80,10 @@ impl ItemWriter for Resources {
         Ok(())
     }
 
-    fn batch(
-        &mut self,
-        items: &[&dyn erased_serde::Serialize],
-        out: &mut Vec<u8>,
-    ) -> Result<(), EmitError> {
+    fn batch(&mut self, items: &[Data<'_, '_>], out: &mut Vec<u8>) -> Result<(), EmitError> {
         items
             .iter()
-            .try_for_each(|item| write(*item, Name::Resource, out))
+            .try_for_each(|item| write(item, Name::Resource, out))
     }
 
     fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), EmitError> {
@@ -157,8 +151,12 @@ impl Name<'_> {
 }
 
 /// A name any XML parser takes as is: ASCII, not starting with `xml` (reserved), no
-/// colon (namespaces).
+/// colon (namespaces), and not one of the names that mean a list item (`resource`) or
+/// a keyed member (`item`) in this shape.
 fn is_safe_name(name: &str) -> bool {
+    if name == "resource" || name == "item" {
+        return false;
+    }
     let mut bytes = name.bytes();
     let starts_well = bytes
         .next()
@@ -487,7 +485,10 @@ impl ser::SerializeMap for Members<'_, '_> {
     type Error = XmlError;
 
     fn serialize_key<T: ?Sized + Serialize>(&mut self, key: &T) -> Result<(), XmlError> {
-        self.key = Some(key.serialize(KeyText)?);
+        self.key = Some(
+            key.serialize(KeyText)
+                .map_err(|error| XmlError(error.to_string()))?,
+        );
         Ok(())
     }
 
@@ -529,174 +530,12 @@ impl ser::SerializeStruct for Members<'_, '_> {
     }
 }
 
-/// Turns a map key into text.
-struct KeyText;
-
-impl ser::Serializer for KeyText {
-    type Ok = String;
-    type Error = XmlError;
-    type SerializeSeq = Impossible<String, XmlError>;
-    type SerializeTuple = Impossible<String, XmlError>;
-    type SerializeTupleStruct = Impossible<String, XmlError>;
-    type SerializeTupleVariant = Impossible<String, XmlError>;
-    type SerializeMap = Impossible<String, XmlError>;
-    type SerializeStruct = Impossible<String, XmlError>;
-    type SerializeStructVariant = Impossible<String, XmlError>;
-
-    fn serialize_str(self, value: &str) -> Result<String, XmlError> {
-        Ok(value.to_owned())
-    }
-
-    fn serialize_char(self, value: char) -> Result<String, XmlError> {
-        Ok(value.to_string())
-    }
-
-    fn serialize_bool(self, value: bool) -> Result<String, XmlError> {
-        Ok(value.to_string())
-    }
-
-    fn serialize_i8(self, value: i8) -> Result<String, XmlError> {
-        Ok(value.to_string())
-    }
-
-    fn serialize_i16(self, value: i16) -> Result<String, XmlError> {
-        Ok(value.to_string())
-    }
-
-    fn serialize_i32(self, value: i32) -> Result<String, XmlError> {
-        Ok(value.to_string())
-    }
-
-    fn serialize_i64(self, value: i64) -> Result<String, XmlError> {
-        Ok(value.to_string())
-    }
-
-    fn serialize_u8(self, value: u8) -> Result<String, XmlError> {
-        Ok(value.to_string())
-    }
-
-    fn serialize_u16(self, value: u16) -> Result<String, XmlError> {
-        Ok(value.to_string())
-    }
-
-    fn serialize_u32(self, value: u32) -> Result<String, XmlError> {
-        Ok(value.to_string())
-    }
-
-    fn serialize_u64(self, value: u64) -> Result<String, XmlError> {
-        Ok(value.to_string())
-    }
-
-    fn serialize_f32(self, value: f32) -> Result<String, XmlError> {
-        Ok(value.to_string())
-    }
-
-    fn serialize_f64(self, value: f64) -> Result<String, XmlError> {
-        Ok(value.to_string())
-    }
-
-    fn serialize_bytes(self, _: &[u8]) -> Result<String, XmlError> {
-        Err(XmlError("object keys must be text".into()))
-    }
-
-    fn serialize_none(self) -> Result<String, XmlError> {
-        Err(XmlError("object keys must be text".into()))
-    }
-
-    fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Result<String, XmlError> {
-        value.serialize(self)
-    }
-
-    fn serialize_unit(self) -> Result<String, XmlError> {
-        Err(XmlError("object keys must be text".into()))
-    }
-
-    fn serialize_unit_struct(self, _: &'static str) -> Result<String, XmlError> {
-        Err(XmlError("object keys must be text".into()))
-    }
-
-    fn serialize_unit_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-    ) -> Result<String, XmlError> {
-        Ok(variant.to_owned())
-    }
-
-    fn serialize_newtype_struct<T: ?Sized + Serialize>(
-        self,
-        _: &'static str,
-        value: &T,
-    ) -> Result<String, XmlError> {
-        value.serialize(self)
-    }
-
-    fn serialize_newtype_variant<T: ?Sized + Serialize>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result<String, XmlError> {
-        Err(XmlError("object keys must be text".into()))
-    }
-
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, XmlError> {
-        Err(XmlError("object keys must be text".into()))
-    }
-
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, XmlError> {
-        Err(XmlError("object keys must be text".into()))
-    }
-
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct, XmlError> {
-        Err(XmlError("object keys must be text".into()))
-    }
-
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant, XmlError> {
-        Err(XmlError("object keys must be text".into()))
-    }
-
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, XmlError> {
-        Err(XmlError("object keys must be text".into()))
-    }
-
-    fn serialize_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStruct, XmlError> {
-        Err(XmlError("object keys must be text".into()))
-    }
-
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant, XmlError> {
-        Err(XmlError("object keys must be text".into()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn xml(json: &str) -> String {
-        let everything = crate::fields::FieldFilter::compile(&[], &[]).unwrap();
+        let everything = crate::fields::FieldFilter::everything();
         let view = crate::emit::View {
             filter: &everything,
             uri: None,

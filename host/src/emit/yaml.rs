@@ -1,14 +1,19 @@
-//! YAML (`application/yaml`, also `application/x-yaml`). A stream is one block
-//! sequence, each item written as it arrives.
+//! YAML (`application/yaml`, also `application/x-yaml`), in block style, readable by
+//! YAML 1.1 and 1.2 parsers alike.
+//!
+//! Written by hand rather than by a YAML library: the 1.2 emitters leave `yes`, `no`,
+//! `on` and `off` unquoted and write `1e300`, which YAML 1.1 parsers — PyYAML, what
+//! django-piston's users read YAML with — take for booleans and a string. Here a
+//! string is written plain only when it cannot be read as anything else, otherwise
+//! double-quoted, and floats always carry a dot and a signed exponent. A stream is one
+//! block sequence, each item written as it arrives.
 
-use super::{EmitError, Emitter, ItemWriter, Options};
+use super::{Data, EmitError, Emitter, ItemWriter, KeyText, Options};
+use serde::ser::{self, Impossible, Serialize};
+use std::fmt::Display;
 
 /// YAML.
 pub struct Yaml;
-
-fn write(value: &dyn erased_serde::Serialize, out: &mut Vec<u8>) -> Result<(), EmitError> {
-    serde_yaml::to_writer(out, value).map_err(EmitError::from_display)
-}
 
 impl Emitter for Yaml {
     fn name(&self) -> &'static str {
@@ -25,16 +30,27 @@ impl Emitter for Yaml {
 
     fn document(
         &self,
-        value: &dyn erased_serde::Serialize,
+        value: &Data<'_, '_>,
         _: Options,
         out: &mut Vec<u8>,
     ) -> Result<(), EmitError> {
-        write(value, out)
+        write(value, Place::Document, 0, out)
     }
 
     fn items(&self, _: Options) -> Box<dyn ItemWriter> {
         Box::new(Sequence { empty: true })
     }
+}
+
+fn write(
+    value: &Data<'_, '_>,
+    place: Place,
+    indent: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), EmitError> {
+    value
+        .serialize(Node { out, indent, place })
+        .map_err(EmitError::from_display)
 }
 
 struct Sequence {
@@ -46,20 +62,10 @@ impl ItemWriter for Sequence {
         Ok(())
     }
 
-    /// Each item is written as its own document, then indented under a `- `.
-    fn batch(
-        &mut self,
-        items: &[&dyn erased_serde::Serialize],
-        out: &mut Vec<u8>,
-    ) -> Result<(), EmitError> {
-        let mut item_yaml = Vec::new();
+    fn batch(&mut self, items: &[Data<'_, '_>], out: &mut Vec<u8>) -> Result<(), EmitError> {
         for item in items {
-            item_yaml.clear();
-            write(*item, &mut item_yaml)?;
-            for (index, line) in item_yaml.split_inclusive(|&byte| byte == b'\n').enumerate() {
-                out.extend_from_slice(if index == 0 { b"- " } else { b"  " });
-                out.extend_from_slice(line);
-            }
+            out.extend_from_slice(b"- ");
+            write(item, Place::Dash, 0, out)?;
             self.empty = false;
         }
         Ok(())
@@ -70,5 +76,523 @@ impl ItemWriter for Sequence {
             out.extend_from_slice(b"[]\n");
         }
         Ok(())
+    }
+}
+
+/// Where a value starts.
+#[derive(Clone, Copy)]
+enum Place {
+    /// At the start of the document.
+    Document,
+    /// After `key:` on its line.
+    Key,
+    /// After `- ` on its line.
+    Dash,
+}
+
+/// Serializes one value at a place, with the indentation of its line.
+struct Node<'o> {
+    out: &'o mut Vec<u8>,
+    indent: usize,
+    place: Place,
+}
+
+#[derive(Debug)]
+struct YamlError(String);
+
+impl Display for YamlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for YamlError {}
+
+impl ser::Error for YamlError {
+    fn custom<T: Display>(message: T) -> Self {
+        YamlError(message.to_string())
+    }
+}
+
+impl Node<'_> {
+    fn scalar(self, text: &[u8]) -> Result<(), YamlError> {
+        if let Place::Key = self.place {
+            self.out.push(b' ');
+        }
+        self.out.extend_from_slice(text);
+        self.out.push(b'\n');
+        Ok(())
+    }
+
+    fn string(self, text: &str) -> Result<(), YamlError> {
+        let mut scalar = Vec::with_capacity(text.len() + 2);
+        write_string(text, &mut scalar);
+        self.scalar(&scalar)
+    }
+
+    fn display(self, value: impl Display) -> Result<(), YamlError> {
+        self.scalar(value.to_string().as_bytes())
+    }
+
+    /// The indentation of a collection's entries, and whether the first goes on the
+    /// current line.
+    fn open(&mut self) -> (usize, bool) {
+        match self.place {
+            Place::Document => (0, true),
+            Place::Key => (self.indent + 2, false),
+            Place::Dash => (self.indent + 2, true),
+        }
+    }
+}
+
+/// A string as a YAML scalar: plain when no parser could read it as anything else,
+/// otherwise double-quoted with escapes.
+fn write_string(text: &str, out: &mut Vec<u8>) {
+    if is_plain(text) {
+        out.extend_from_slice(text.as_bytes());
+        return;
+    }
+    out.push(b'"');
+    for c in text.chars() {
+        match c {
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '\t' => out.extend_from_slice(b"\\t"),
+            '\r' => out.extend_from_slice(b"\\r"),
+            c if is_printable(c) => {
+                let mut buffer = [0; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buffer).as_bytes());
+            }
+            c => out.extend_from_slice(format!("\\u{:04x}", u32::from(c)).as_bytes()),
+        }
+    }
+    out.push(b'"');
+}
+
+/// Letters, digits and a few marks, starting with a letter, and not one of the words
+/// YAML 1.1 reads as a boolean or null.
+fn is_plain(text: &str) -> bool {
+    const SPECIAL: [&str; 9] = ["yes", "no", "true", "false", "on", "off", "null", "y", "n"];
+    let mut chars = text.chars();
+    let starts_well = chars
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_');
+    starts_well
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-' | ' '))
+        && !text.ends_with(' ')
+        && !SPECIAL.iter().any(|word| word.eq_ignore_ascii_case(text))
+}
+
+/// Characters YAML allows unescaped in a double-quoted scalar (and that no parser
+/// takes for a line break).
+fn is_printable(c: char) -> bool {
+    matches!(c, '\u{20}'..='\u{7E}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FEFE}' | '\u{FF00}'..='\u{FFFD}' | '\u{10000}'..)
+        && !matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// A float as both YAML versions read it: with a dot, and a signed exponent if any.
+fn float_text(value: f64) -> Result<String, YamlError> {
+    if !value.is_finite() {
+        return Err(YamlError(format!(
+            "{value} has no YAML form shared by every parser"
+        )));
+    }
+    let text = serde_json::to_string(&value).map_err(|error| YamlError(error.to_string()))?;
+    let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, Some(exponent)),
+        None => (text.as_str(), None),
+    };
+    let mut out = mantissa.to_owned();
+    if !out.contains('.') {
+        out.push_str(".0");
+    }
+    if let Some(exponent) = exponent {
+        out.push('e');
+        if !exponent.starts_with(['-', '+']) {
+            out.push('+');
+        }
+        out.push_str(exponent);
+    }
+    Ok(out)
+}
+
+impl<'o> ser::Serializer for Node<'o> {
+    type Ok = ();
+    type Error = YamlError;
+    type SerializeSeq = Items<'o>;
+    type SerializeTuple = Items<'o>;
+    type SerializeTupleStruct = Items<'o>;
+    type SerializeTupleVariant = Impossible<(), YamlError>;
+    type SerializeMap = Entries<'o>;
+    type SerializeStruct = Entries<'o>;
+    type SerializeStructVariant = Impossible<(), YamlError>;
+
+    fn serialize_bool(self, value: bool) -> Result<(), YamlError> {
+        self.display(value)
+    }
+
+    fn serialize_i8(self, value: i8) -> Result<(), YamlError> {
+        self.display(value)
+    }
+
+    fn serialize_i16(self, value: i16) -> Result<(), YamlError> {
+        self.display(value)
+    }
+
+    fn serialize_i32(self, value: i32) -> Result<(), YamlError> {
+        self.display(value)
+    }
+
+    fn serialize_i64(self, value: i64) -> Result<(), YamlError> {
+        self.display(value)
+    }
+
+    fn serialize_i128(self, value: i128) -> Result<(), YamlError> {
+        self.display(value)
+    }
+
+    fn serialize_u8(self, value: u8) -> Result<(), YamlError> {
+        self.display(value)
+    }
+
+    fn serialize_u16(self, value: u16) -> Result<(), YamlError> {
+        self.display(value)
+    }
+
+    fn serialize_u32(self, value: u32) -> Result<(), YamlError> {
+        self.display(value)
+    }
+
+    fn serialize_u64(self, value: u64) -> Result<(), YamlError> {
+        self.display(value)
+    }
+
+    fn serialize_u128(self, value: u128) -> Result<(), YamlError> {
+        self.display(value)
+    }
+
+    fn serialize_f32(self, value: f32) -> Result<(), YamlError> {
+        self.serialize_f64(f64::from(value))
+    }
+
+    fn serialize_f64(self, value: f64) -> Result<(), YamlError> {
+        let text = float_text(value)?;
+        self.scalar(text.as_bytes())
+    }
+
+    fn serialize_char(self, value: char) -> Result<(), YamlError> {
+        self.string(value.encode_utf8(&mut [0; 4]))
+    }
+
+    fn serialize_str(self, value: &str) -> Result<(), YamlError> {
+        self.string(value)
+    }
+
+    fn serialize_bytes(self, value: &[u8]) -> Result<(), YamlError> {
+        use base64::Engine as _;
+        self.string(&base64::engine::general_purpose::STANDARD.encode(value))
+    }
+
+    fn serialize_none(self) -> Result<(), YamlError> {
+        self.scalar(b"null")
+    }
+
+    fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Result<(), YamlError> {
+        value.serialize(self)
+    }
+
+    fn serialize_unit(self) -> Result<(), YamlError> {
+        self.serialize_none()
+    }
+
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), YamlError> {
+        self.serialize_none()
+    }
+
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<(), YamlError> {
+        self.string(variant)
+    }
+
+    fn serialize_newtype_struct<T: ?Sized + Serialize>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<(), YamlError> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_variant<T: ?Sized + Serialize>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        value: &T,
+    ) -> Result<(), YamlError> {
+        value.serialize(self)
+    }
+
+    fn serialize_seq(mut self, _: Option<usize>) -> Result<Items<'o>, YamlError> {
+        let (indent, inline) = self.open();
+        Ok(Items {
+            out: self.out,
+            place: self.place,
+            indent,
+            next_inline: inline,
+            empty: true,
+        })
+    }
+
+    fn serialize_tuple(self, length: usize) -> Result<Items<'o>, YamlError> {
+        self.serialize_seq(Some(length))
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        length: usize,
+    ) -> Result<Items<'o>, YamlError> {
+        self.serialize_seq(Some(length))
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Impossible<(), YamlError>, YamlError> {
+        Err(YamlError(
+            "enum variants with fields have no YAML form here".into(),
+        ))
+    }
+
+    fn serialize_map(mut self, _: Option<usize>) -> Result<Entries<'o>, YamlError> {
+        let (indent, inline) = self.open();
+        Ok(Entries {
+            out: self.out,
+            place: self.place,
+            indent,
+            next_inline: inline,
+            empty: true,
+            key: Vec::new(),
+        })
+    }
+
+    fn serialize_struct(self, _: &'static str, length: usize) -> Result<Entries<'o>, YamlError> {
+        self.serialize_map(Some(length))
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Impossible<(), YamlError>, YamlError> {
+        Err(YamlError(
+            "enum variants with fields have no YAML form here".into(),
+        ))
+    }
+}
+
+/// Starts an entry's line: on the current line for the first entry after a `- ` or at
+/// the document's start, else on a new, indented line.
+fn start_line(out: &mut Vec<u8>, indent: usize, inline: bool) {
+    if !inline {
+        if out.last().is_some_and(|byte| *byte != b'\n') {
+            out.push(b'\n');
+        }
+        out.resize(out.len() + indent, b' ');
+    }
+}
+
+/// What an empty collection is written as, where it starts.
+fn empty(out: &mut Vec<u8>, place: Place, text: &[u8]) {
+    if let Place::Key = place {
+        out.push(b' ');
+    }
+    out.extend_from_slice(text);
+    out.push(b'\n');
+}
+
+/// A sequence's items.
+struct Items<'o> {
+    out: &'o mut Vec<u8>,
+    place: Place,
+    indent: usize,
+    next_inline: bool,
+    empty: bool,
+}
+
+impl ser::SerializeSeq for Items<'_> {
+    type Ok = ();
+    type Error = YamlError;
+
+    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), YamlError> {
+        start_line(self.out, self.indent, self.next_inline);
+        self.next_inline = false;
+        self.empty = false;
+        self.out.extend_from_slice(b"- ");
+        value.serialize(Node {
+            out: self.out,
+            indent: self.indent,
+            place: Place::Dash,
+        })
+    }
+
+    fn end(self) -> Result<(), YamlError> {
+        if self.empty {
+            empty(self.out, self.place, b"[]");
+        }
+        Ok(())
+    }
+}
+
+impl ser::SerializeTuple for Items<'_> {
+    type Ok = ();
+    type Error = YamlError;
+
+    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), YamlError> {
+        ser::SerializeSeq::serialize_element(self, value)
+    }
+
+    fn end(self) -> Result<(), YamlError> {
+        ser::SerializeSeq::end(self)
+    }
+}
+
+impl ser::SerializeTupleStruct for Items<'_> {
+    type Ok = ();
+    type Error = YamlError;
+
+    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), YamlError> {
+        ser::SerializeSeq::serialize_element(self, value)
+    }
+
+    fn end(self) -> Result<(), YamlError> {
+        ser::SerializeSeq::end(self)
+    }
+}
+
+/// A mapping's entries.
+struct Entries<'o> {
+    out: &'o mut Vec<u8>,
+    place: Place,
+    indent: usize,
+    next_inline: bool,
+    empty: bool,
+    key: Vec<u8>,
+}
+
+impl Entries<'_> {
+    fn entry<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), YamlError> {
+        start_line(self.out, self.indent, self.next_inline);
+        self.next_inline = false;
+        self.empty = false;
+        self.out.extend_from_slice(&self.key);
+        self.out.push(b':');
+        value.serialize(Node {
+            out: self.out,
+            indent: self.indent,
+            place: Place::Key,
+        })
+    }
+}
+
+impl ser::SerializeMap for Entries<'_> {
+    type Ok = ();
+    type Error = YamlError;
+
+    fn serialize_key<T: ?Sized + Serialize>(&mut self, key: &T) -> Result<(), YamlError> {
+        let key = key
+            .serialize(KeyText)
+            .map_err(|error| YamlError(error.to_string()))?;
+        self.key.clear();
+        write_string(&key, &mut self.key);
+        Ok(())
+    }
+
+    fn serialize_value<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), YamlError> {
+        self.entry(value)
+    }
+
+    fn end(self) -> Result<(), YamlError> {
+        if self.empty {
+            empty(self.out, self.place, b"{}");
+        }
+        Ok(())
+    }
+}
+
+impl ser::SerializeStruct for Entries<'_> {
+    type Ok = ();
+    type Error = YamlError;
+
+    fn serialize_field<T: ?Sized + Serialize>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), YamlError> {
+        self.key.clear();
+        write_string(key, &mut self.key);
+        self.entry(value)
+    }
+
+    fn end(self) -> Result<(), YamlError> {
+        ser::SerializeMap::end(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml(json: &str) -> String {
+        let everything = crate::fields::FieldFilter::everything();
+        let view = crate::emit::View {
+            filter: &everything,
+            uri: None,
+        };
+        let mut out = Vec::new();
+        Yaml.document(
+            &crate::emit::Data::document(json, &view),
+            Options::default(),
+            &mut out,
+        )
+        .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn block_style() {
+        assert_eq!(
+            yaml(
+                r#"{"title":"Hello World","tags":["a",{"b":1,"c":[]}],"author":{"name":"jo","x":{}},"n":null}"#
+            ),
+            "title: Hello World\ntags:\n  - a\n  - b: 1\n    c: []\nauthor:\n  name: jo\n  x: {}\n\"n\": null\n"
+        );
+        assert_eq!(yaml("[[1,2],[]]"), "- - 1\n  - 2\n- []\n");
+        assert_eq!(yaml("7"), "7\n");
+        assert_eq!(yaml("{}"), "{}\n");
+    }
+
+    #[test]
+    fn quotes_what_yaml_1_1_would_misread() {
+        assert_eq!(
+            yaml(
+                r#"{"yes":"no","on":"Off","y":"007","a: b":"x # y","":" lead","e":1e300,"f":2.5,"g":-1e-7}"#
+            ),
+            "\"yes\": \"no\"\n\"on\": \"Off\"\n\"y\": \"007\"\n\"a: b\": \"x # y\"\n\"\": \" lead\"\ne: 1.0e+300\nf: 2.5\ng: -1.0e-7\n"
+        );
+        assert_eq!(
+            yaml(r#""line\nbreak\u0007\u2028""#),
+            "\"line\\nbreak\\u0007\\u2028\"\n"
+        );
     }
 }

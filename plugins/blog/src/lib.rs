@@ -1,8 +1,9 @@
 //! django-piston's `BlogPostHandler` example, for real.
 //!
 //! Posts live in the plugin's key-value store, so they survive restarts. Two resources:
-//! - `posts` at `/posts`: `GET` lists every post, `POST` creates one (201, or 409 when
-//!   the slug is taken);
+//! - `posts` at `/posts`: `GET` lists every post (streamed a page at a time, so the
+//!   listing's size is not bounded by memory), `POST` creates one (201, or 409 when the
+//!   slug is taken);
 //! - `post` at `/posts/{post_slug}`: `GET` reads one, `PUT` updates it (throttled to 5
 //!   per 10 minutes, as in the seed), `DELETE` removes it, but only for its author
 //!   (403 for anyone else, and for anonymous callers).
@@ -113,18 +114,13 @@ impl Posts {
             .ok_or_else(|| rc::NOT_FOUND.detail(format!("there is no post `{slug}`")))
     }
 
-    fn all(&self) -> Result<Vec<Post>> {
-        let keys = self.posts.keys()?;
-        let values = self.posts.get_many(&keys)?;
-        values
-            .into_iter()
-            .flatten()
-            .map(|bytes| {
-                serde_json::from_slice(&bytes).map_err(|error| {
-                    Error::failure(format!("a stored post does not deserialize: {error}"))
-                })
-            })
-            .collect()
+    /// Every post, read a page at a time as the listing is consumed.
+    fn listing(&self) -> Listing {
+        Listing {
+            pages: self.posts.key_pages(),
+            posts: self.posts.clone(),
+            page: Vec::new().into_iter(),
+        }
     }
 
     /// Claims `slug` atomically: exactly one of any number of concurrent creators wins.
@@ -143,6 +139,49 @@ impl Posts {
     fn remove(&self, slug: &str) -> Result<()> {
         self.posts.delete(slug)?;
         Posts::meta()?.delete(&claim_key(slug))
+    }
+}
+
+/// The posts, fetched a page of keys at a time.
+struct Listing {
+    posts: Bucket,
+    pages: piston_guest::kv::KeyPages,
+    page: std::vec::IntoIter<Option<Vec<u8>>>,
+}
+
+impl Iterator for Listing {
+    type Item = Result<Shown>;
+
+    fn next(&mut self) -> Option<Result<Shown>> {
+        loop {
+            if let Some(stored) = self.page.next() {
+                // A key deleted since its page was listed is simply skipped.
+                let Some(bytes) = stored else { continue };
+                return Some(serde_json::from_slice(&bytes).map(Shown).map_err(|error| {
+                    Error::failure(format!("a stored post does not deserialize: {error}"))
+                }));
+            }
+            let keys = match self.pages.next()? {
+                Ok(keys) => keys,
+                Err(error) => return Some(Err(error)),
+            };
+            match self.posts.get_many(&keys) {
+                Ok(values) => self.page = values.into_iter(),
+                Err(error) => return Some(Err(error)),
+            }
+        }
+    }
+}
+
+/// A post that serializes as its view, for streams (which need owned items).
+struct Shown(Post);
+
+impl Serialize for Shown {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        self.0.view().serialize(serializer)
     }
 }
 
@@ -227,9 +266,7 @@ impl Resource for BlogPosts {
     }
 
     fn read(&self, _req: &Request) -> Result<Response> {
-        let posts = Posts::open()?.all()?;
-        let views: Vec<PostView<'_>> = posts.iter().map(Post::view).collect();
-        Response::data(&views)
+        Ok(Response::try_stream(Posts::open()?.listing()))
     }
 
     fn create(&self, req: &Request) -> Result<Response> {

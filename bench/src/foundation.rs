@@ -1,0 +1,124 @@
+//! `GET /posts/hello-world` on the blog plugin — warm instance pool, then one instance
+//! per request — against native axum: serializing the same JSON from memory, and doing
+//! the plugin's own work (SQLite read, JSON in and out).
+
+use crate::harness::{Bench, Load, Server, machine, median, pinned, wrk};
+use crate::{Options, Result};
+
+/// What serves in one contender.
+enum Kind {
+    /// The native baseline, at this path.
+    Native(&'static str),
+    /// Piston with this configuration.
+    Piston(Option<&'static str>),
+}
+
+struct Contender {
+    label: &'static str,
+    kind: Kind,
+}
+
+const CONTENDERS: [Contender; 4] = [
+    Contender {
+        label: "native axum: the JSON built in memory",
+        kind: Kind::Native("/posts/hello-world"),
+    },
+    Contender {
+        label: "native axum: the plugin's work (SQLite read, JSON in and out)",
+        kind: Kind::Native("/stored/posts/hello-world"),
+    },
+    Contender {
+        label: "Piston, warm instance pool",
+        kind: Kind::Piston(None),
+    },
+    Contender {
+        label: "Piston, `isolation = \"request\"`",
+        kind: Kind::Piston(Some("[plugins.blog]\nisolation = \"request\"\n")),
+    },
+];
+
+/// Starts a contender and returns it with the path to load.
+fn start(bench: &Bench, kind: &Kind) -> Result<(Server, &'static str)> {
+    match kind {
+        Kind::Native(path) => {
+            let mut command = pinned(&bench.bin_dir.join("bench-baseline"), 0);
+            command
+                .arg("127.0.0.1:0")
+                .arg(bench.work.path().join("baseline.db"));
+            Ok((Server::start(command, "listening on ")?, path))
+        }
+        Kind::Piston(config) => {
+            let plugins = bench.plugin_dir("foundation-plugins", &["blog"])?;
+            let data = if config.is_some() {
+                "foundation-request"
+            } else {
+                "foundation-pool"
+            };
+            let server = bench.piston(&plugins, data, *config)?;
+            server.seed_hello_world()?;
+            Ok((server, "/posts/hello-world"))
+        }
+    }
+}
+
+pub fn run(options: &Options, bench: &Bench) -> Result<String> {
+    let mut results: Vec<Vec<Load>> = CONTENDERS.iter().map(|_| Vec::new()).collect();
+    for round in 1..=options.rounds {
+        for (contender, loads) in CONTENDERS.iter().zip(&mut results) {
+            let (server, path) = start(bench, &contender.kind)?;
+            let url = format!("{}{path}", server.url);
+            server.expect_ok(path)?;
+            wrk(&url, 2, options.connections)?; // warm-up
+            let load = wrk(&url, options.seconds, options.connections)?;
+            eprintln!(
+                "foundation {round}/{}: {:<62} {:>8.0} req/s  p50 {:>6.0} µs  p99 {:>6.0} µs",
+                options.rounds,
+                contender.label,
+                load.requests_per_second,
+                load.p50_micros,
+                load.p99_micros
+            );
+            loads.push(load);
+        }
+    }
+
+    let medians: Vec<Load> = results.iter().map(|loads| median(loads)).collect();
+    let native = medians[0].requests_per_second;
+    let same_work = medians[1].requests_per_second;
+    let mut table = String::from(
+        "| server | requests/s | p50 latency | p99 latency | vs native | vs native doing the plugin's work |\n\
+         |---|---:|---:|---:|---:|---:|\n",
+    );
+    for (contender, load) in CONTENDERS.iter().zip(&medians) {
+        table.push_str(&format!(
+            "| {} | {:.0} | {:.0} µs | {:.0} µs | {:.2} | {:.2} |\n",
+            contender.label,
+            load.requests_per_second,
+            load.p50_micros,
+            load.p99_micros,
+            load.requests_per_second / native,
+            load.requests_per_second / same_work,
+        ));
+    }
+    let pool_ratio = medians[2].requests_per_second / native;
+    let pool_same_work = medians[2].requests_per_second / same_work;
+    Ok(format!(
+        "## Foundation: `GET /posts/hello-world`\n\n\
+         {machine}. Server pinned to CPU 0, wrk (1 thread, {connections} connections, {seconds} s \
+         after a 2 s warm-up) on CPU 1; median of {rounds} rounds, contenders interleaved. \
+         The blog plugin reads the post from the embedded SQLite store on every request, \
+         deserializes it and serializes the view, and the host filters it by the resource's \
+         fields and adds its `resource_uri`; the first native baseline builds and serializes \
+         the same JSON from memory, the second does what the plugin does.\n\n\
+         {table}\n\
+         Target: the warm pool reaches at least 0.60 of native. Against native serializing \
+         from memory: **{pool_ratio:.2}, {verdict}**. Against native doing the same work as \
+         the plugin: **{pool_same_work:.2}**.\n\n\
+         Reproduce: `cargo xtask bench -- foundation`.\n",
+        machine = machine(),
+        connections = options.connections,
+        seconds = options.seconds,
+        rounds = options.rounds,
+        verdict = if pool_ratio >= 0.60 { "met" } else { "not met" },
+    ))
+}

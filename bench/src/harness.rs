@@ -1,0 +1,315 @@
+//! What every suite uses: the binaries and plugins, servers under test, wrk, and the
+//! results file.
+
+use crate::{Options, Result, number};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The content of the post the suites read.
+const CONTENT: &str = include_str!("../hello-world.txt");
+
+/// Where the binaries and plugins are, and a scratch directory removed at the end.
+pub struct Bench {
+    pub bin_dir: PathBuf,
+    pub plugins: PathBuf,
+    pub work: Scratch,
+}
+
+impl Bench {
+    pub fn new(options: &Options) -> Result<Bench> {
+        let bin_dir = std::env::current_exe()
+            .map_err(|error| error.to_string())?
+            .parent()
+            .ok_or("no binary directory")?
+            .to_owned();
+        Ok(Bench {
+            bin_dir,
+            plugins: options.plugins.clone(),
+            work: Scratch::new()?,
+        })
+    }
+
+    /// A directory holding copies of `plugins`, for one server.
+    pub fn plugin_dir(&self, name: &str, plugins: &[&str]) -> Result<PathBuf> {
+        let dir = self.work.path().join(name);
+        std::fs::create_dir_all(&dir).map_err(|error| error.to_string())?;
+        for plugin in plugins {
+            let file = self.plugins.join(format!("{plugin}.wasm"));
+            std::fs::copy(&file, dir.join(format!("{plugin}.wasm"))).map_err(|error| {
+                format!("{}: {error} (run `cargo xtask plugins`)", file.display())
+            })?;
+        }
+        Ok(dir)
+    }
+
+    /// `piston serve` on a free port, pinned to CPU 0, over `plugins`, with `config`.
+    pub fn piston(&self, plugins: &Path, data: &str, config: Option<&str>) -> Result<Server> {
+        let mut command = pinned(&self.bin_dir.join("piston"), 0);
+        command
+            .arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--plugins")
+            .arg(plugins)
+            .arg("--data")
+            .arg(self.work.path().join(data))
+            .env_remove("PISTON_LOG");
+        if let Some(config) = config {
+            let path = self.work.path().join(format!("{data}.toml"));
+            std::fs::write(&path, config).map_err(|error| error.to_string())?;
+            command.arg("--config").arg(path);
+        }
+        Server::start(command, "piston listening on ")
+    }
+}
+
+/// A scratch directory, removed when dropped.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Result<Scratch> {
+        let path = std::env::temp_dir().join(format!("piston-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&path).map_err(|error| error.to_string())?;
+        Ok(Scratch(path))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A server process, killed when dropped.
+pub struct Server {
+    child: Child,
+    pub url: String,
+}
+
+impl Server {
+    /// Starts `command` and waits for the line announcing its address.
+    pub fn start(mut command: Command, announcement: &'static str) -> Result<Server> {
+        command
+            .stdout(Stdio::piped())
+            // The servers' logs would drown the results; failures show as failed requests.
+            .stderr(Stdio::null())
+            .stdin(Stdio::null());
+        let mut child = command
+            .spawn()
+            .map_err(|error| format!("cannot start {command:?}: {error}"))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout)
+                .lines()
+                .map_while(std::result::Result::ok)
+            {
+                if let Some(url) = line.strip_prefix(announcement) {
+                    let _ = sender.send(url.to_owned());
+                }
+            }
+        });
+        match receiver.recv_timeout(Duration::from_secs(120)) {
+            Ok(url) => Ok(Server { child, url }),
+            Err(_) => {
+                let _ = child.kill();
+                Err(format!("{command:?} did not start"))
+            }
+        }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn address(&self) -> &str {
+        self.url.trim_start_matches("http://")
+    }
+
+    /// Sends one request and returns the status.
+    pub fn request(&self, head: &str, body: &str) -> Result<u16> {
+        let mut stream = TcpStream::connect(self.address()).map_err(|error| error.to_string())?;
+        write!(
+            stream,
+            "{head} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.address(),
+            body.len()
+        )
+        .map_err(|error| error.to_string())?;
+        let mut response = Vec::new();
+        stream
+            .read_to_end(&mut response)
+            .map_err(|error| error.to_string())?;
+        let response = String::from_utf8_lossy(&response);
+        response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|status| status.parse().ok())
+            .ok_or_else(|| format!("no HTTP status in: {response}"))
+    }
+
+    /// Creates the blog post the benchmarks read (unless it exists).
+    pub fn seed_hello_world(&self) -> Result {
+        let body = serde_json::json!({ "title": "Hello World", "content": CONTENT.trim_end() });
+        match self.request("POST /posts", &body.to_string())? {
+            201 | 409 => Ok(()),
+            status => Err(format!("creating the post answered {status}")),
+        }
+    }
+
+    pub fn expect_ok(&self, path: &str) -> Result {
+        match self.request(&format!("GET {path}"), "")? {
+            200 => Ok(()),
+            status => Err(format!("GET {path} answered {status}")),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `program` pinned to `cpu` when the machine has more than one.
+pub fn pinned(program: &Path, cpu: usize) -> Command {
+    if cpus() > 1 {
+        let mut command = Command::new("taskset");
+        command.arg("-c").arg(cpu.to_string()).arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
+}
+
+pub fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |count| count.get())
+}
+
+/// What one wrk run measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    pub requests_per_second: f64,
+    pub p50_micros: f64,
+    pub p99_micros: f64,
+}
+
+pub fn wrk(url: &str, seconds: u32, connections: u32) -> Result<Load> {
+    let mut command = pinned(Path::new("wrk"), 1);
+    command
+        .arg("-t1")
+        .arg(format!("-c{connections}"))
+        .arg(format!("-d{seconds}s"))
+        .arg("--latency")
+        .arg(url);
+    let output = command
+        .output()
+        .map_err(|error| format!("cannot run wrk: {error}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(format!(
+            "wrk failed: {text}{}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    if text.contains("Non-2xx") || text.contains("Socket errors") {
+        return Err(format!("errors under load:\n{text}"));
+    }
+    let field = |prefix: &str| {
+        text.lines()
+            .map(str::trim)
+            .find_map(|line| line.strip_prefix(prefix))
+            .map(str::trim)
+            .ok_or_else(|| format!("no `{prefix}` in wrk's output:\n{text}"))
+    };
+    Ok(Load {
+        requests_per_second: number(field("Requests/sec:")?)?,
+        p50_micros: micros(field("50%")?)?,
+        p99_micros: micros(field("99%")?)?,
+    })
+}
+
+/// wrk's `1.23ms`, `456.00us`, `1.01s` in microseconds.
+fn micros(text: &str) -> Result<f64> {
+    let (number_part, scale) = if let Some(value) = text.strip_suffix("us") {
+        (value, 1.0)
+    } else if let Some(value) = text.strip_suffix("ms") {
+        (value, 1_000.0)
+    } else if let Some(value) = text.strip_suffix('s') {
+        (value, 1_000_000.0)
+    } else {
+        return Err(format!("unknown latency `{text}`"));
+    };
+    Ok(number::<f64>(number_part)? * scale)
+}
+
+pub fn median(loads: &[Load]) -> Load {
+    let mut sorted = loads.to_vec();
+    sorted.sort_by(|a, b| a.requests_per_second.total_cmp(&b.requests_per_second));
+    sorted[sorted.len() / 2]
+}
+
+/// Installs wrk from Debian if it is missing.
+pub fn ensure_wrk() -> Result {
+    if Command::new("wrk").arg("--version").output().is_ok() {
+        return Ok(());
+    }
+    eprintln!("piston-bench: installing wrk (Debian package)");
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    if apt(&["install", "-y", "wrk"]) || (apt(&["update"]) && apt(&["install", "-y", "wrk"])) {
+        Ok(())
+    } else {
+        Err("wrk is not installed and `apt-get install wrk` failed; install wrk and retry".into())
+    }
+}
+
+/// The CPU model and count, for the record.
+pub fn machine() -> String {
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines().find_map(|line| {
+                line.strip_prefix("model name")
+                    .map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    format!("Measured on {model}, {} CPUs", cpus())
+}
+
+/// Replaces the section between `<!-- bench:NAME -->` markers (or appends it).
+pub fn write_section(path: &Path, name: &str, section: &str) -> Result {
+    let begin = format!("<!-- bench:{name} -->");
+    let end = format!("<!-- /bench:{name} -->");
+    let existing = std::fs::read_to_string(path).unwrap_or_else(|_| {
+        "# Benchmarks\n\nEach section is written by `cargo xtask bench`; see `bench/README.md`.\n".to_owned()
+    });
+    let block = format!("{begin}\n{section}{end}");
+    let updated = match (existing.find(&begin), existing.find(&end)) {
+        (Some(start), Some(stop)) if start < stop => {
+            format!(
+                "{}{block}{}",
+                &existing[..start],
+                &existing[stop + end.len()..]
+            )
+        }
+        _ => format!("{}\n{block}\n", existing.trim_end()),
+    };
+    std::fs::write(path, updated)
+        .map_err(|error| format!("cannot write {}: {error}", path.display()))
+}
