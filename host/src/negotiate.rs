@@ -55,7 +55,7 @@ pub fn split_suffix(path: &str) -> Option<(&str, &'static dyn Emitter)> {
     }
     let emitter = EMITTERS
         .iter()
-        .find(|emitter| emitter.extensions().contains(&extension))?;
+        .find(|emitter| emitter.format().extensions.contains(&extension))?;
     Some((stem, *emitter))
 }
 
@@ -68,7 +68,8 @@ pub fn negotiate(asked: Asked<'_>) -> Result<Negotiated, Problem> {
         *EMITTERS
             .iter()
             .find(|emitter| {
-                emitter.name().eq_ignore_ascii_case(name) || emitter.media_types().contains(&name)
+                emitter.format().name.eq_ignore_ascii_case(name)
+                    || emitter.format().media_types.contains(&name)
             })
             .ok_or_else(|| not_acceptable(format!("there is no format `{name}`")))?
     } else if let Some(accept) = asked.accept {
@@ -102,7 +103,7 @@ fn parse_indent(text: &str) -> Result<u8, Problem> {
 fn not_acceptable(detail: String) -> Problem {
     let available: Vec<&str> = EMITTERS
         .iter()
-        .map(|emitter| emitter.media_types()[0])
+        .map(|emitter| emitter.format().media_types[0])
         .collect();
     Problem::new(StatusCode::NOT_ACCEPTABLE)
         .detail(format!("{detail}; available: {}", available.join(", ")))
@@ -171,7 +172,8 @@ fn from_accept(accept: &str) -> Option<(&'static dyn Emitter, Option<u8>)> {
     let mut best: Option<(f32, u8, usize, Option<u8>)> = None;
     for (preference, emitter) in EMITTERS.iter().enumerate() {
         let Some((quality, specificity, indent)) = emitter
-            .media_types()
+            .format()
+            .media_types
             .iter()
             .filter_map(|media_type| {
                 ranges
@@ -207,7 +209,7 @@ mod tests {
 
     fn chosen(asked: Asked<'_>) -> Result<(&'static str, Option<u8>), u16> {
         negotiate(asked)
-            .map(|negotiated| (negotiated.emitter.name(), negotiated.options.indent))
+            .map(|negotiated| (negotiated.emitter.format().name, negotiated.options.indent))
             .map_err(|problem| problem.status().as_u16())
     }
 
@@ -301,7 +303,7 @@ mod tests {
     #[test]
     fn suffixes() {
         assert_eq!(
-            split_suffix("/posts/hello.yml").map(|(path, emitter)| (path, emitter.name())),
+            split_suffix("/posts/hello.yml").map(|(path, emitter)| (path, emitter.format().name)),
             Some(("/posts/hello", "yaml"))
         );
         assert!(split_suffix("/posts/release-1.0").is_none());

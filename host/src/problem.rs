@@ -124,7 +124,7 @@ impl Problem {
             uri: None,
         };
         let mut body = Vec::new();
-        let mut content_type = format.emitter.problem_media_type();
+        let mut content_type = format.emitter.format().problem_media_type;
         let rendered =
             format
                 .emitter

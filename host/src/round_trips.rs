@@ -31,7 +31,7 @@ fn json() -> impl Strategy<Value = Value> {
 fn emitter(name: &str) -> &'static dyn Emitter {
     *EMITTERS
         .iter()
-        .find(|emitter| emitter.name() == name)
+        .find(|emitter| emitter.format().name == name)
         .expect("a known format")
 }
 
@@ -58,7 +58,7 @@ fn round_trip(format: &str, value: &Value) -> Value {
             &mut bytes,
         )
         .unwrap();
-    let media_type = emitter.media_types()[0];
+    let media_type = emitter.format().media_types[0];
     let limits = Limits {
         max_depth: 64,
         max_output: 1 << 24,

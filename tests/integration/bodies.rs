@@ -39,14 +39,8 @@ async fn json_bodies_reach_the_guest_with_only_the_headers_it_asked_for() {
 #[tokio::test]
 async fn malformed_and_unsupported_bodies_are_refused_with_where() {
     let server = ServerBuilder::new().fixture("echo").start();
-    let post = |content_type: &'static str, body: Vec<u8>| {
-        send(
-            server
-                .request(Method::POST, "/echo")
-                .header("content-type", content_type)
-                .body(body),
-        )
-    };
+    let post =
+        |content_type: &'static str, body: Vec<u8>| server.post_body("/echo", content_type, body);
 
     let problem = post("application/json", b"{\"a\": 1,\n  \"b\": }".to_vec())
         .await

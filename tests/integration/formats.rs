@@ -409,14 +409,8 @@ async fn streams_arrive_in_every_format() {
 #[tokio::test]
 async fn hostile_bodies_are_refused_with_a_reason() {
     let server = ServerBuilder::new().fixture("echo").start();
-    let post = |content_type: &'static str, body: Vec<u8>| {
-        send(
-            server
-                .request(Method::POST, "/echo")
-                .header("content-type", content_type)
-                .body(body),
-        )
-    };
+    let post =
+        |content_type: &'static str, body: Vec<u8>| server.post_body("/echo", content_type, body);
 
     let mut alias_bomb = String::from(
         "a0: &a0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",

@@ -285,6 +285,21 @@ impl Server {
         .await
     }
 
+    /// `POST path` with a body of the given type.
+    pub async fn post_body(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Reply {
+        send(
+            self.request(Method::POST, path)
+                .header("content-type", content_type)
+                .body(body),
+        )
+        .await
+    }
+
     /// The resource table printed at start.
     pub fn table(&self) -> &str {
         &self.table

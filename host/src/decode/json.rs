@@ -1,7 +1,7 @@
 //! JSON bodies (`application/json` and any `application/*+json`): checked and passed
 //! on as they came.
 
-use super::{DecodeError, Decoder, Limits, require_utf8, utf8};
+use super::{DecodeError, Decoder, Limits, text};
 
 /// JSON.
 pub struct Json;
@@ -21,8 +21,7 @@ impl Decoder for Json {
         content_type: &mime::Mime,
         limits: Limits,
     ) -> Result<String, DecodeError> {
-        require_utf8(content_type)?;
-        let text = utf8(body)?;
+        let text = text(body, content_type)?;
         check_depth(body, limits.max_depth)?;
         serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(|error| {
             DecodeError::Malformed(format!(

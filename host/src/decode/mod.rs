@@ -207,8 +207,9 @@ fn require_utf8(content_type: &mime::Mime) -> Result<(), DecodeError> {
     }
 }
 
-/// The body as UTF-8 text, or where it is not.
-fn utf8(body: &[u8]) -> Result<&str, DecodeError> {
+/// A text body: its declared charset must be UTF-8 (or absent), and so must its bytes.
+fn text<'b>(body: &'b [u8], content_type: &mime::Mime) -> Result<&'b str, DecodeError> {
+    require_utf8(content_type)?;
     std::str::from_utf8(body).map_err(|error| {
         DecodeError::Malformed(format!(
             "the body is not UTF-8 (invalid byte at offset {})",

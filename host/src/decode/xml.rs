@@ -9,7 +9,7 @@
 //! so is any entity other than XML's five and character references: no external
 //! entity is fetched and no entity is expanded, so there is no "billion laughs".
 
-use super::{DecodeError, Decoder, Limits, require_utf8, to_json, utf8};
+use super::{DecodeError, Decoder, Limits, text, to_json};
 use base64::Engine as _;
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
@@ -33,8 +33,7 @@ impl Decoder for Xml {
         content_type: &mime::Mime,
         limits: Limits,
     ) -> Result<String, DecodeError> {
-        require_utf8(content_type)?;
-        let root = parse(utf8(body)?, limits.max_depth)?;
+        let root = parse(text(body, content_type)?, limits.max_depth)?;
         to_json(&root.into_value()?, limits)
     }
 }

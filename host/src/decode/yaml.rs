@@ -2,7 +2,7 @@
 //! read into JSON. Aliases are expanded, within the output bound, so an alias bomb
 //! ("billion laughs") is refused rather than expanded; tags are not supported.
 
-use super::{DecodeError, Decoder, Limits, require_utf8, transcode_to_json, utf8};
+use super::{DecodeError, Decoder, Limits, text, transcode_to_json};
 
 /// YAML.
 pub struct Yaml;
@@ -27,8 +27,7 @@ impl Decoder for Yaml {
         content_type: &mime::Mime,
         limits: Limits,
     ) -> Result<String, DecodeError> {
-        require_utf8(content_type)?;
-        let text = utf8(body)?;
+        let text = text(body, content_type)?;
         transcode_to_json(serde_yaml::Deserializer::from_str(text), limits, |error| {
             format!("malformed YAML: {error}")
         })

@@ -1,7 +1,7 @@
 //! JSON (`application/json`): compact, or indented with `?indent=N`. Streams are one
 //! array, written as the items arrive.
 
-use super::{Data, EmitError, Emitter, ItemWriter, Options};
+use super::{Data, EmitError, Emitter, Format, ItemWriter, Options};
 use serde::Serialize;
 use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter, Serializer};
 
@@ -37,20 +37,13 @@ fn with<F: Formatter>(
 }
 
 impl Emitter for Json {
-    fn name(&self) -> &'static str {
-        "json"
-    }
-
-    fn media_types(&self) -> &'static [&'static str] {
-        &["application/json"]
-    }
-
-    fn extensions(&self) -> &'static [&'static str] {
-        &["json"]
-    }
-
-    fn problem_media_type(&self) -> &'static str {
-        "application/problem+json"
+    fn format(&self) -> &'static Format {
+        &Format {
+            name: "json",
+            media_types: &["application/json"],
+            extensions: &["json"],
+            problem_media_type: "application/problem+json",
+        }
     }
 
     fn document(

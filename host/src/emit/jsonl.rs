@@ -1,26 +1,23 @@
 //! JSON Lines (`application/jsonl`): one compact JSON value per line — made for
 //! streams; a single answer is one line.
 
-use super::{Data, EmitError, Emitter, ItemWriter, Options};
+use super::{Data, EmitError, Emitter, Format, ItemWriter, Options};
 
 /// JSON Lines.
 pub struct JsonLines;
 
 impl Emitter for JsonLines {
-    fn name(&self) -> &'static str {
-        "jsonl"
-    }
-
-    fn media_types(&self) -> &'static [&'static str] {
-        &[
-            "application/jsonl",
-            "application/x-ndjson",
-            "application/jsonlines",
-        ]
-    }
-
-    fn extensions(&self) -> &'static [&'static str] {
-        &["jsonl"]
+    fn format(&self) -> &'static Format {
+        &Format {
+            name: "jsonl",
+            media_types: &[
+                "application/jsonl",
+                "application/x-ndjson",
+                "application/jsonlines",
+            ],
+            extensions: &["jsonl"],
+            problem_media_type: "application/jsonl",
+        }
     }
 
     fn document(

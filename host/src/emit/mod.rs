@@ -8,6 +8,95 @@
 //! When the client wants plain JSON and nothing is filtered, the guest's text goes out
 //! as it came, only checked.
 
+/// The methods of a `Serializer` for a text format that write a scalar as its `Display`
+/// text, through the serializer's own `display` method.
+macro_rules! scalars_as_text {
+    ($($method:ident: $type:ty),* $(,)?) => {
+        $(
+            fn $method(self, value: $type) -> Result<Self::Ok, Self::Error> {
+                self.display(value)
+            }
+        )*
+    };
+}
+
+/// The methods of a `Serializer` for a text format that write a wrapper (`Some`, a
+/// newtype) as what it wraps, and a unit as `serialize_none` writes nothing.
+macro_rules! wrappers_as_inner {
+    () => {
+        fn serialize_some<T: ?Sized + serde::Serialize>(
+            self,
+            value: &T,
+        ) -> Result<Self::Ok, Self::Error> {
+            value.serialize(self)
+        }
+
+        fn serialize_unit(self) -> Result<Self::Ok, Self::Error> {
+            self.serialize_none()
+        }
+
+        fn serialize_unit_struct(self, _: &'static str) -> Result<Self::Ok, Self::Error> {
+            self.serialize_none()
+        }
+
+        fn serialize_newtype_struct<T: ?Sized + serde::Serialize>(
+            self,
+            _: &'static str,
+            value: &T,
+        ) -> Result<Self::Ok, Self::Error> {
+            value.serialize(self)
+        }
+
+        fn serialize_newtype_variant<T: ?Sized + serde::Serialize>(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            value: &T,
+        ) -> Result<Self::Ok, Self::Error> {
+            value.serialize(self)
+        }
+    };
+}
+
+/// `SerializeTuple` and `SerializeTupleStruct` for a type whose `SerializeSeq` writes
+/// tuples as it writes lists.
+macro_rules! tuples_as_lists {
+    ($type:ty) => {
+        impl serde::ser::SerializeTuple for $type {
+            type Ok = ();
+            type Error = <Self as serde::ser::SerializeSeq>::Error;
+
+            fn serialize_element<T: ?Sized + serde::Serialize>(
+                &mut self,
+                value: &T,
+            ) -> Result<(), Self::Error> {
+                serde::ser::SerializeSeq::serialize_element(self, value)
+            }
+
+            fn end(self) -> Result<(), Self::Error> {
+                serde::ser::SerializeSeq::end(self)
+            }
+        }
+
+        impl serde::ser::SerializeTupleStruct for $type {
+            type Ok = ();
+            type Error = <Self as serde::ser::SerializeSeq>::Error;
+
+            fn serialize_field<T: ?Sized + serde::Serialize>(
+                &mut self,
+                value: &T,
+            ) -> Result<(), Self::Error> {
+                serde::ser::SerializeSeq::serialize_element(self, value)
+            }
+
+            fn end(self) -> Result<(), Self::Error> {
+                serde::ser::SerializeSeq::end(self)
+            }
+        }
+    };
+}
+
 mod json;
 mod jsonl;
 mod msgpack;
@@ -57,21 +146,22 @@ impl EmitError {
     }
 }
 
+/// What a format is called and answers to.
+pub struct Format {
+    /// The name `?format=` gives.
+    pub name: &'static str,
+    /// The media types it answers to; the first is the `Content-Type` it sends.
+    pub media_types: &'static [&'static str],
+    /// Path suffixes that select it (`/posts/hello.yaml`), without the dot.
+    pub extensions: &'static [&'static str],
+    /// The `Content-Type` of a problem document in this format.
+    pub problem_media_type: &'static str,
+}
+
 /// One output format.
 pub trait Emitter: Send + Sync {
-    /// The format's name, as `?format=` gives it.
-    fn name(&self) -> &'static str;
-
-    /// The media types it answers to; the first is the `Content-Type` it sends.
-    fn media_types(&self) -> &'static [&'static str];
-
-    /// Path suffixes that select it (`/posts/hello.yaml`), without the dot.
-    fn extensions(&self) -> &'static [&'static str];
-
-    /// The `Content-Type` of a problem document in this format.
-    fn problem_media_type(&self) -> &'static str {
-        self.media_types()[0]
-    }
+    /// Its names and media types.
+    fn format(&self) -> &'static Format;
 
     /// Writes one whole document.
     fn document(
@@ -98,7 +188,7 @@ pub trait Emitter: Send + Sync {
 
 impl std::fmt::Debug for dyn Emitter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+        f.write_str(self.format().name)
     }
 }
 
@@ -137,7 +227,10 @@ pub fn document(
     json: String,
     view: &View<'_>,
 ) -> Result<Bytes, EmitError> {
-    if emitter.name() == Json.name() && options.indent.is_none() && view.is_identity() {
+    if std::ptr::eq(emitter.format(), Json.format())
+        && options.indent.is_none()
+        && view.is_identity()
+    {
         serde_json::from_str::<serde::de::IgnoredAny>(&json).map_err(not_json)?;
         return Ok(Bytes::from(json));
     }
@@ -419,6 +512,12 @@ impl serde::ser::Error for KeyError {
 /// Turns a map key into text, for formats whose keys are text.
 pub(super) struct KeyText;
 
+impl KeyText {
+    fn display(self, value: impl std::fmt::Display) -> Result<String, KeyError> {
+        Ok(value.to_string())
+    }
+}
+
 impl serde::Serializer for KeyText {
     type Ok = String;
     type Error = KeyError;
@@ -430,55 +529,25 @@ impl serde::Serializer for KeyText {
     type SerializeStruct = Impossible<String, KeyError>;
     type SerializeStructVariant = Impossible<String, KeyError>;
 
+    scalars_as_text!(
+        serialize_bool: bool,
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64,
+        serialize_f32: f32,
+        serialize_f64: f64,
+    );
+
     fn serialize_str(self, value: &str) -> Result<String, KeyError> {
         Ok(value.to_owned())
     }
 
     fn serialize_char(self, value: char) -> Result<String, KeyError> {
-        Ok(value.to_string())
-    }
-
-    fn serialize_bool(self, value: bool) -> Result<String, KeyError> {
-        Ok(value.to_string())
-    }
-
-    fn serialize_i8(self, value: i8) -> Result<String, KeyError> {
-        Ok(value.to_string())
-    }
-
-    fn serialize_i16(self, value: i16) -> Result<String, KeyError> {
-        Ok(value.to_string())
-    }
-
-    fn serialize_i32(self, value: i32) -> Result<String, KeyError> {
-        Ok(value.to_string())
-    }
-
-    fn serialize_i64(self, value: i64) -> Result<String, KeyError> {
-        Ok(value.to_string())
-    }
-
-    fn serialize_u8(self, value: u8) -> Result<String, KeyError> {
-        Ok(value.to_string())
-    }
-
-    fn serialize_u16(self, value: u16) -> Result<String, KeyError> {
-        Ok(value.to_string())
-    }
-
-    fn serialize_u32(self, value: u32) -> Result<String, KeyError> {
-        Ok(value.to_string())
-    }
-
-    fn serialize_u64(self, value: u64) -> Result<String, KeyError> {
-        Ok(value.to_string())
-    }
-
-    fn serialize_f32(self, value: f32) -> Result<String, KeyError> {
-        Ok(value.to_string())
-    }
-
-    fn serialize_f64(self, value: f64) -> Result<String, KeyError> {
         Ok(value.to_string())
     }
 
@@ -658,8 +727,8 @@ mod tests {
                     Options::default(),
                     &mut out,
                 )
-                .unwrap_or_else(|error| panic!("{}: {error}", emitter.name()));
-            assert!(!out.is_empty(), "{}", emitter.name());
+                .unwrap_or_else(|error| panic!("{}: {error}", emitter.format().name));
+            assert!(!out.is_empty(), "{}", emitter.format().name);
             let mut writer = emitter.items(Options::default());
             let mut stream = Vec::new();
             writer.begin(&mut stream).unwrap();
@@ -671,7 +740,7 @@ mod tests {
             )
             .unwrap();
             writer.finish(&mut stream).unwrap();
-            assert!(!stream.is_empty(), "{}", emitter.name());
+            assert!(!stream.is_empty(), "{}", emitter.format().name);
         }
     }
 }

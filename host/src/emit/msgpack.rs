@@ -2,7 +2,7 @@
 //! items one after another (MessagePack's stream form, read by e.g. Python's
 //! `msgpack.Unpacker`): an array would need its length before the first item.
 
-use super::{Data, EmitError, Emitter, ItemWriter, Options};
+use super::{Data, EmitError, Emitter, Format, ItemWriter, Options};
 
 /// MessagePack.
 pub struct MsgPack;
@@ -12,20 +12,17 @@ fn write(value: &Data<'_, '_>, out: &mut Vec<u8>) -> Result<(), EmitError> {
 }
 
 impl Emitter for MsgPack {
-    fn name(&self) -> &'static str {
-        "msgpack"
-    }
-
-    fn media_types(&self) -> &'static [&'static str] {
-        &[
-            "application/msgpack",
-            "application/x-msgpack",
-            "application/vnd.msgpack",
-        ]
-    }
-
-    fn extensions(&self) -> &'static [&'static str] {
-        &["msgpack"]
+    fn format(&self) -> &'static Format {
+        &Format {
+            name: "msgpack",
+            media_types: &[
+                "application/msgpack",
+                "application/x-msgpack",
+                "application/vnd.msgpack",
+            ],
+            extensions: &["msgpack"],
+            problem_media_type: "application/msgpack",
+        }
     }
 
     fn document(

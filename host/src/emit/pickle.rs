@@ -3,7 +3,7 @@
 //! never a reference to code. A stream is one list, built batch by batch with the
 //! `APPENDS` opcode, so it too arrives as it is produced.
 
-use super::{Data, EmitError, Emitter, ItemWriter, Options};
+use super::{Data, EmitError, Emitter, Format, ItemWriter, Options};
 use serde::Serialize;
 use serde_pickle::{SerOptions, Serializer};
 
@@ -17,16 +17,13 @@ const APPENDS: u8 = b'e';
 const STOP: u8 = b'.';
 
 impl Emitter for Pickle {
-    fn name(&self) -> &'static str {
-        "pickle"
-    }
-
-    fn media_types(&self) -> &'static [&'static str] {
-        &["application/python-pickle", "application/x-python-pickle"]
-    }
-
-    fn extensions(&self) -> &'static [&'static str] {
-        &["pickle", "pkl"]
+    fn format(&self) -> &'static Format {
+        &Format {
+            name: "pickle",
+            media_types: &["application/python-pickle", "application/x-python-pickle"],
+            extensions: &["pickle", "pkl"],
+            problem_media_type: "application/python-pickle",
+        }
     }
 
     fn document(

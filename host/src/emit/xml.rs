@@ -8,7 +8,7 @@
 //! parsers do not fold them. Problem documents use RFC 9457's `<problem>` root and
 //! namespace.
 
-use super::{Data, EmitError, Emitter, ItemWriter, KeyText, Options};
+use super::{Data, EmitError, Emitter, Format, ItemWriter, KeyText, Options};
 use base64::Engine as _;
 use serde::ser::{self, Impossible, Serialize};
 use std::fmt::Display;
@@ -19,20 +19,13 @@ pub struct Xml;
 const DECLARATION: &[u8] = b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n";
 
 impl Emitter for Xml {
-    fn name(&self) -> &'static str {
-        "xml"
-    }
-
-    fn media_types(&self) -> &'static [&'static str] {
-        &["application/xml", "text/xml"]
-    }
-
-    fn extensions(&self) -> &'static [&'static str] {
-        &["xml"]
-    }
-
-    fn problem_media_type(&self) -> &'static str {
-        "application/problem+xml"
+    fn format(&self) -> &'static Format {
+        &Format {
+            name: "xml",
+            media_types: &["application/xml", "text/xml"],
+            extensions: &["xml"],
+            problem_media_type: "application/problem+xml",
+        }
     }
 
     fn document(
@@ -249,49 +242,19 @@ impl<'o, 'n> ser::Serializer for Element<'o, 'n> {
     type SerializeStruct = Members<'o, 'n>;
     type SerializeStructVariant = Impossible<(), XmlError>;
 
-    fn serialize_bool(self, value: bool) -> Result<(), XmlError> {
-        self.display(value)
-    }
-
-    fn serialize_i8(self, value: i8) -> Result<(), XmlError> {
-        self.display(value)
-    }
-
-    fn serialize_i16(self, value: i16) -> Result<(), XmlError> {
-        self.display(value)
-    }
-
-    fn serialize_i32(self, value: i32) -> Result<(), XmlError> {
-        self.display(value)
-    }
-
-    fn serialize_i64(self, value: i64) -> Result<(), XmlError> {
-        self.display(value)
-    }
-
-    fn serialize_i128(self, value: i128) -> Result<(), XmlError> {
-        self.display(value)
-    }
-
-    fn serialize_u8(self, value: u8) -> Result<(), XmlError> {
-        self.display(value)
-    }
-
-    fn serialize_u16(self, value: u16) -> Result<(), XmlError> {
-        self.display(value)
-    }
-
-    fn serialize_u32(self, value: u32) -> Result<(), XmlError> {
-        self.display(value)
-    }
-
-    fn serialize_u64(self, value: u64) -> Result<(), XmlError> {
-        self.display(value)
-    }
-
-    fn serialize_u128(self, value: u128) -> Result<(), XmlError> {
-        self.display(value)
-    }
+    scalars_as_text!(
+        serialize_bool: bool,
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_i128: i128,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64,
+        serialize_u128: u128,
+    );
 
     fn serialize_f32(self, value: f32) -> Result<(), XmlError> {
         self.serialize_f64(f64::from(value))
@@ -327,17 +290,7 @@ impl<'o, 'n> ser::Serializer for Element<'o, 'n> {
         Ok(())
     }
 
-    fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Result<(), XmlError> {
-        value.serialize(self)
-    }
-
-    fn serialize_unit(self) -> Result<(), XmlError> {
-        self.serialize_none()
-    }
-
-    fn serialize_unit_struct(self, _: &'static str) -> Result<(), XmlError> {
-        self.serialize_none()
-    }
+    wrappers_as_inner!();
 
     fn serialize_unit_variant(
         self,
@@ -346,24 +299,6 @@ impl<'o, 'n> ser::Serializer for Element<'o, 'n> {
         variant: &'static str,
     ) -> Result<(), XmlError> {
         self.text(variant)
-    }
-
-    fn serialize_newtype_struct<T: ?Sized + Serialize>(
-        self,
-        _: &'static str,
-        value: &T,
-    ) -> Result<(), XmlError> {
-        value.serialize(self)
-    }
-
-    fn serialize_newtype_variant<T: ?Sized + Serialize>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        value: &T,
-    ) -> Result<(), XmlError> {
-        value.serialize(self)
     }
 
     fn serialize_seq(self, _: Option<usize>) -> Result<Children<'o, 'n>, XmlError> {
@@ -447,31 +382,7 @@ impl ser::SerializeSeq for Children<'_, '_> {
     }
 }
 
-impl ser::SerializeTuple for Children<'_, '_> {
-    type Ok = ();
-    type Error = XmlError;
-
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), XmlError> {
-        ser::SerializeSeq::serialize_element(self, value)
-    }
-
-    fn end(self) -> Result<(), XmlError> {
-        ser::SerializeSeq::end(self)
-    }
-}
-
-impl ser::SerializeTupleStruct for Children<'_, '_> {
-    type Ok = ();
-    type Error = XmlError;
-
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), XmlError> {
-        ser::SerializeSeq::serialize_element(self, value)
-    }
-
-    fn end(self) -> Result<(), XmlError> {
-        ser::SerializeSeq::end(self)
-    }
-}
+tuples_as_lists!(Children<'_, '_>);
 
 /// An object's members, each an element named after its key.
 struct Members<'o, 'n> {

@@ -8,7 +8,7 @@
 //! double-quoted, and floats always carry a dot and a signed exponent. A stream is one
 //! block sequence, each item written as it arrives.
 
-use super::{Data, EmitError, Emitter, ItemWriter, KeyText, Options};
+use super::{Data, EmitError, Emitter, Format, ItemWriter, KeyText, Options};
 use serde::ser::{self, Impossible, Serialize};
 use std::fmt::Display;
 
@@ -16,16 +16,13 @@ use std::fmt::Display;
 pub struct Yaml;
 
 impl Emitter for Yaml {
-    fn name(&self) -> &'static str {
-        "yaml"
-    }
-
-    fn media_types(&self) -> &'static [&'static str] {
-        &["application/yaml", "application/x-yaml", "text/yaml"]
-    }
-
-    fn extensions(&self) -> &'static [&'static str] {
-        &["yaml", "yml"]
+    fn format(&self) -> &'static Format {
+        &Format {
+            name: "yaml",
+            media_types: &["application/yaml", "application/x-yaml", "text/yaml"],
+            extensions: &["yaml", "yml"],
+            problem_media_type: "application/yaml",
+        }
     }
 
     fn document(
@@ -228,49 +225,19 @@ impl<'o> ser::Serializer for Node<'o> {
     type SerializeStruct = Entries<'o>;
     type SerializeStructVariant = Impossible<(), YamlError>;
 
-    fn serialize_bool(self, value: bool) -> Result<(), YamlError> {
-        self.display(value)
-    }
-
-    fn serialize_i8(self, value: i8) -> Result<(), YamlError> {
-        self.display(value)
-    }
-
-    fn serialize_i16(self, value: i16) -> Result<(), YamlError> {
-        self.display(value)
-    }
-
-    fn serialize_i32(self, value: i32) -> Result<(), YamlError> {
-        self.display(value)
-    }
-
-    fn serialize_i64(self, value: i64) -> Result<(), YamlError> {
-        self.display(value)
-    }
-
-    fn serialize_i128(self, value: i128) -> Result<(), YamlError> {
-        self.display(value)
-    }
-
-    fn serialize_u8(self, value: u8) -> Result<(), YamlError> {
-        self.display(value)
-    }
-
-    fn serialize_u16(self, value: u16) -> Result<(), YamlError> {
-        self.display(value)
-    }
-
-    fn serialize_u32(self, value: u32) -> Result<(), YamlError> {
-        self.display(value)
-    }
-
-    fn serialize_u64(self, value: u64) -> Result<(), YamlError> {
-        self.display(value)
-    }
-
-    fn serialize_u128(self, value: u128) -> Result<(), YamlError> {
-        self.display(value)
-    }
+    scalars_as_text!(
+        serialize_bool: bool,
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_i128: i128,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64,
+        serialize_u128: u128,
+    );
 
     fn serialize_f32(self, value: f32) -> Result<(), YamlError> {
         self.serialize_f64(f64::from(value))
@@ -298,17 +265,7 @@ impl<'o> ser::Serializer for Node<'o> {
         self.scalar(b"null")
     }
 
-    fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Result<(), YamlError> {
-        value.serialize(self)
-    }
-
-    fn serialize_unit(self) -> Result<(), YamlError> {
-        self.serialize_none()
-    }
-
-    fn serialize_unit_struct(self, _: &'static str) -> Result<(), YamlError> {
-        self.serialize_none()
-    }
+    wrappers_as_inner!();
 
     fn serialize_unit_variant(
         self,
@@ -317,24 +274,6 @@ impl<'o> ser::Serializer for Node<'o> {
         variant: &'static str,
     ) -> Result<(), YamlError> {
         self.string(variant)
-    }
-
-    fn serialize_newtype_struct<T: ?Sized + Serialize>(
-        self,
-        _: &'static str,
-        value: &T,
-    ) -> Result<(), YamlError> {
-        value.serialize(self)
-    }
-
-    fn serialize_newtype_variant<T: ?Sized + Serialize>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        value: &T,
-    ) -> Result<(), YamlError> {
-        value.serialize(self)
     }
 
     fn serialize_seq(mut self, _: Option<usize>) -> Result<Items<'o>, YamlError> {
@@ -454,31 +393,7 @@ impl ser::SerializeSeq for Items<'_> {
     }
 }
 
-impl ser::SerializeTuple for Items<'_> {
-    type Ok = ();
-    type Error = YamlError;
-
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), YamlError> {
-        ser::SerializeSeq::serialize_element(self, value)
-    }
-
-    fn end(self) -> Result<(), YamlError> {
-        ser::SerializeSeq::end(self)
-    }
-}
-
-impl ser::SerializeTupleStruct for Items<'_> {
-    type Ok = ();
-    type Error = YamlError;
-
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), YamlError> {
-        ser::SerializeSeq::serialize_element(self, value)
-    }
-
-    fn end(self) -> Result<(), YamlError> {
-        ser::SerializeSeq::end(self)
-    }
-}
+tuples_as_lists!(Items<'_>);
 
 /// A mapping's entries.
 struct Entries<'o> {

@@ -56,7 +56,7 @@ pub(super) fn respond(
         .uri_template
         .as_ref()
         .filter(|_| shaping.filter.shows_resource_uri());
-    let content_type = HeaderValue::from_static(shaping.format.emitter.media_types()[0]);
+    let content_type = HeaderValue::from_static(shaping.format.emitter.format().media_types[0]);
     let (content_type, body) = match answer.body {
         GuestBody::None => {
             pool.recycle(instance);
