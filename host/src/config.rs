@@ -12,6 +12,7 @@
 //! data = "piston-data"        # plugin data (SQLite) and the compile cache
 //! cache = "piston-data/cache" # compiled plugins (default: the data directory's `cache`)
 //! public_url = "https://api.example.com"  # makes `resource_uri`s absolute (default: relative)
+//! trusted_proxies = ["127.0.0.1", "10.0.0.0/8"] # whose X-Forwarded-For is believed (default: none)
 //!
 //! [limits]                    # defaults for every plugin
 //! timeout = "10s"             # how long a plugin may take to answer
@@ -29,8 +30,14 @@
 //! [plugins.blog.config]       # what the plugin reads through wasi:config
 //! greeting = "hello"
 //! ```
+//!
+//! Authentication (`[auth]`, and `auth` and `resources` in a plugin's section) is
+//! described in [`crate::auth::settings`].
 
+use crate::auth::settings::{AuthSection, AuthSettings, PluginAuthSection, ResourceSection};
+use crate::client::TrustedProxy;
 use crate::runtime::{EngineLimits, InstanceLimits, Isolation};
+use ipnet::IpNet;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -67,7 +74,8 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(origin: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    /// An error about the key (or file position) `origin`.
+    pub fn new(origin: impl Into<String>, message: impl Into<String>) -> ConfigError {
         ConfigError {
             origin: origin.into(),
             message: message.into(),
@@ -118,6 +126,10 @@ pub struct Settings {
     pub max_depth: usize,
     /// Instances alive at once, all plugins together.
     pub max_instances: u32,
+    /// The proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Who may call what.
+    pub auth: AuthSettings,
     defaults: InstanceLimits,
     plugins_config: BTreeMap<String, PluginSettings>,
 }
@@ -201,6 +213,12 @@ impl Settings {
         self.data.join("piston.db")
     }
 
+    /// The credentials database (users, tokens), apart from plugin data so that the
+    /// `piston users` and `piston tokens` commands can use it while a server runs.
+    pub fn auth_database(&self) -> PathBuf {
+        self.data.join("auth.db")
+    }
+
     fn resolve(
         file: FileConfig,
         overrides: &Overrides,
@@ -254,6 +272,7 @@ impl Settings {
         };
 
         let mut plugins_config = BTreeMap::new();
+        let mut plugins_auth = BTreeMap::new();
         for (name, section) in file.plugins {
             let at = |field: &str| key(&format!("plugins.{name}.{field}"));
             let limits = InstanceLimits {
@@ -289,6 +308,13 @@ impl Settings {
                     Ok((key, text))
                 })
                 .collect::<Result<_, _>>()?;
+            plugins_auth.insert(
+                name.clone(),
+                PluginAuthSection {
+                    auth: section.auth,
+                    resources: section.resources,
+                },
+            );
             plugins_config.insert(
                 name,
                 PluginSettings {
@@ -299,6 +325,7 @@ impl Settings {
             );
         }
 
+        let auth = file.auth.resolve(plugins_auth, &key)?;
         let server = file.server;
         let public_url = match overrides.public_url.clone().or(server.public_url) {
             Some(url) => check_public_url(&url)?,
@@ -329,6 +356,12 @@ impl Settings {
             body_bytes,
             max_depth,
             max_instances,
+            trusted_proxies: server
+                .trusted_proxies
+                .into_iter()
+                .map(|proxy| proxy.0)
+                .collect(),
+            auth,
             defaults,
             plugins_config,
         })
@@ -355,7 +388,8 @@ fn mib_to_bytes(mib: u64) -> usize {
     usize::try_from(mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
 }
 
-fn check_range<T: PartialOrd + std::fmt::Debug>(
+/// Checks that `value`, given for `key`, is within the inclusive range.
+pub fn check_range<T: PartialOrd + std::fmt::Debug>(
     key: &str,
     value: T,
     (low, high): (T, T),
@@ -399,6 +433,8 @@ struct FileConfig {
     limits: LimitsSection,
     #[serde(default)]
     plugins: BTreeMap<String, PluginSection>,
+    #[serde(default)]
+    auth: AuthSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -409,6 +445,8 @@ struct ServerSection {
     data: Option<PathBuf>,
     cache: Option<PathBuf>,
     public_url: Option<String>,
+    #[serde(default)]
+    trusted_proxies: Vec<TrustedProxy>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -433,6 +471,9 @@ struct PluginSection {
     warm_instances: Option<usize>,
     #[serde(default)]
     config: BTreeMap<String, toml::Value>,
+    auth: Option<Vec<String>>,
+    #[serde(default)]
+    resources: BTreeMap<String, ResourceSection>,
 }
 
 #[cfg(test)]

@@ -3,12 +3,14 @@
 //! A request flows through [`pipeline`]: the [`registry`] routes it to a plugin's
 //! resource, the method is checked, the body decoded ([`decode`]), the plugin called
 //! in the [`runtime`], and its data emitted ([`emit`]); every error is a [`problem`]
-//! document. [`server`] is the axum app around it, [`config`] the settings, [`store`]
+//! document; [`auth`] decides who is calling. [`server`] is the axum app around it, [`config`] the settings, [`store`]
 //! the plugins' persistent data, and [`cli`] the `piston` command.
 
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod decode;
 pub mod emit;

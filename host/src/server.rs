@@ -5,6 +5,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -35,7 +36,8 @@ pub async fn serve(
         tracing::info!("shutting down: finishing in-flight requests");
         let _ = signalled.send(true);
     };
-    let server = axum::serve(listener, app).with_graceful_shutdown(graceful);
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let server = axum::serve(listener, service).with_graceful_shutdown(graceful);
     let deadline = async move {
         let _ = on_signal.wait_for(|signalled| *signalled).await;
         tokio::time::sleep(SHUTDOWN_GRACE).await;

@@ -53,29 +53,76 @@ pub fn fixture_plugin(name: &str) -> PathBuf {
 /// Runs `tests/python/formats.py ARGS` with `input` on stdin and returns its stdout
 /// (and its stderr, where `encode multipart` writes the content type).
 pub fn python_formats(args: &[&str], input: &[u8]) -> (Vec<u8>, String) {
-    use std::io::Write;
+    python("formats.py", args, input)
+}
+
+/// Runs `tests/python/SCRIPT ARGS` in the repository's Python environment with `input`
+/// on stdin; panics with its stderr if it fails. Returns stdout and stderr.
+pub fn python(script: &str, args: &[&str], input: &[u8]) -> (Vec<u8>, String) {
     let python = built("PISTON_TEST_PYTHON", ".venv/bin/python");
-    let mut child = Command::new(python)
-        .arg(workspace().join("tests/python/formats.py"))
-        .args(args)
+    let output = run_with_input(
+        Command::new(python)
+            .arg(workspace().join("tests/python").join(script))
+            .args(args),
+        input,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        output.status.success(),
+        "{script} {args:?} failed: {stderr}"
+    );
+    (output.stdout, stderr)
+}
+
+fn run_with_input(command: &mut Command, input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("python runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input)
-        .expect("python reads its input");
-    let output = child.wait_with_output().expect("python finishes");
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        .expect("the command runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    // A command that exits without reading its input is not an error here.
+    let _ = stdin.write_all(input);
+    drop(stdin);
+    child.wait_with_output().expect("the command finishes")
+}
+
+/// A response as curl saw it.
+#[derive(Debug)]
+pub struct CurlReply {
+    /// The final status code.
+    pub status: u16,
+    /// Every response's header block, in order (curl follows auth challenges).
+    pub headers: String,
+    /// The final body.
+    pub body: String,
+}
+
+/// Runs `curl --silent ARGS` and returns what it received.
+pub fn curl(args: &[&str]) -> CurlReply {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let headers = dir.path().join("headers");
+    let output = Command::new("curl")
+        .args(["--silent", "--show-error", "--dump-header"])
+        .arg(&headers)
+        .args(["--write-out", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl runs (install it: apt-get install curl)");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
-        "formats.py {args:?} failed: {stderr}"
+        "curl {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
     );
-    (output.stdout, stderr)
+    let (body, status) = stdout.rsplit_once('\n').expect("curl wrote the status");
+    CurlReply {
+        status: status.trim().parse().expect("a status code"),
+        headers: std::fs::read_to_string(&headers).unwrap_or_default(),
+        body: body.to_owned(),
+    }
 }
 
 /// A compile cache shared by every test server, so each plugin compiles once per run.
@@ -85,13 +132,22 @@ pub fn shared_cache() -> PathBuf {
 
 /// Runs `piston ARGS` to completion in `cwd`, with the shared compile cache.
 pub fn piston(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(piston_bin())
+    piston_with_input(cwd, args, "")
+}
+
+/// Runs `piston ARGS` to completion in `cwd` with `input` on stdin.
+pub fn piston_with_input(cwd: &Path, args: &[&str], input: &str) -> Output {
+    run_with_input(piston_command(cwd).args(args), input.as_bytes())
+}
+
+/// `piston` in `cwd`, with the shared compile cache and no log filter.
+fn piston_command(cwd: &Path) -> Command {
+    let mut command = Command::new(piston_bin());
+    command
         .current_dir(cwd)
-        .args(args)
         .env("PISTON_CACHE", shared_cache())
-        .env_remove("PISTON_LOG")
-        .output()
-        .expect("the piston binary runs")
+        .env_remove("PISTON_LOG");
+    command
 }
 
 /// Sets up a server: which plugin files, which config, which extra flags.
@@ -313,6 +369,30 @@ impl Server {
     /// The data directory.
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
+    }
+
+    /// Runs `piston ARGS` on this server's data directory and configuration, with
+    /// `input` on stdin (as `piston users` would be run beside a live server).
+    pub fn piston(&self, args: &[&str], input: &str) -> Output {
+        let mut command = piston_command(self.dir.path());
+        command.args(args).arg("--data").arg(self.data_dir());
+        if let Some(at) = self.args.iter().position(|arg| arg == "--config") {
+            command.arg("--config").arg(&self.args[at + 1]);
+        }
+        run_with_input(&mut command, input.as_bytes())
+    }
+
+    /// Adds a user with `piston users add`, the password on stdin.
+    pub fn add_user(&self, username: &str, password: &str, first_name: &str) {
+        let output = self.piston(
+            &["users", "add", username, "--first-name", first_name],
+            &format!("{password}\n"),
+        );
+        assert!(
+            output.status.success(),
+            "users add failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 
     /// Stops the server with SIGTERM (as an operator would) and waits for it.

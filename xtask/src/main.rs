@@ -255,6 +255,14 @@ fn test(workspace: &Workspace, filter: &[String]) -> Result {
 
     run_command(workspace.cargo().args(["build", "-p", "piston-host"]))?;
     let python = python_env(workspace)?;
+    run_command(
+        Command::new("curl")
+            .arg("--version")
+            .stdout(std::process::Stdio::null()),
+    )
+    .map_err(|error| {
+        format!("{error}; the tests use curl as an HTTP client (Debian: apt-get install curl)")
+    })?;
     let binary = workspace.target.join("debug/piston");
     let with_env = |command: &mut Command| {
         command
@@ -276,8 +284,9 @@ fn test(workspace: &Workspace, filter: &[String]) -> Result {
     run_command(doc_tests.args(["test", "--doc"]))
 }
 
-/// A Python in the repository's `.venv` with the tools the tests read and write
-/// formats with (`tests/python/requirements.txt`), created on first use.
+/// A Python in the repository's `.venv` with the tools the tests use (format readers
+/// and writers, HTTP clients for every auth scheme: `tests/python/requirements.txt`),
+/// created on first use.
 fn python_env(workspace: &Workspace) -> Result<PathBuf> {
     let venv = workspace.root.join(".venv");
     let python = venv.join("bin/python");

@@ -8,6 +8,8 @@ mod inspect;
 mod list;
 mod serve;
 mod table;
+mod tokens;
+mod users;
 
 use crate::config::{ConfigError, Overrides, Settings};
 use clap::{Args, Parser, Subcommand};
@@ -41,23 +43,27 @@ enum Command {
     List(list::ListArgs),
     /// Show everything one plugin file declares.
     Inspect(inspect::InspectArgs),
+    /// Manage the users Basic and Digest authenticate.
+    Users(users::UsersArgs),
+    /// Manage API tokens for Bearer authentication.
+    Tokens(tokens::TokensArgs),
 }
 
 /// Options every command takes.
 #[derive(Debug, Args)]
 struct CommonArgs {
     /// Configuration file [default: ./piston.toml, if it exists]
-    #[arg(long, env = "PISTON_CONFIG", value_name = "FILE")]
+    #[arg(long, global = true, env = "PISTON_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
 
     /// Data directory, for plugin data (SQLite) and compiled plugins [default:
     /// piston-data]
-    #[arg(long, env = "PISTON_DATA", value_name = "DIR")]
+    #[arg(long, global = true, env = "PISTON_DATA", value_name = "DIR")]
     data: Option<PathBuf>,
 
     /// Compile cache: plugins compiled to native code, reused across restarts
     /// [default: DATA/cache]
-    #[arg(long, env = "PISTON_CACHE", value_name = "DIR")]
+    #[arg(long, global = true, env = "PISTON_CACHE", value_name = "DIR")]
     cache: Option<PathBuf>,
 }
 
@@ -113,6 +119,8 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::List(args) => list::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Users(args) => users::run(args),
+        Command::Tokens(args) => tokens::run(args),
     };
     match outcome {
         Ok(code) => code,
@@ -195,6 +203,11 @@ impl Host {
         })
     }
 
+    /// The credentials database.
+    fn auth_store(&self) -> Result<std::sync::Arc<crate::auth::AuthStore>, CliError> {
+        open_auth_store(&self.settings).map(std::sync::Arc::new)
+    }
+
     fn load_options(&self) -> crate::registry::LoadOptions<'_> {
         crate::registry::LoadOptions {
             runtime: &self.runtime,
@@ -202,6 +215,12 @@ impl Host {
             settings: &self.settings,
         }
     }
+}
+
+/// Opens the credentials database of `settings`.
+fn open_auth_store(settings: &Settings) -> Result<crate::auth::AuthStore, CliError> {
+    crate::auth::AuthStore::open(&settings.auth_database())
+        .map_err(|error| CliError::Failed(error.to_string()))
 }
 
 /// Checks that a plugin directory can be read, naming the flag if not.

@@ -4,6 +4,8 @@ use super::{
     CliError, CommonArgs, Host, LimitArgs, check_plugin_dir, init_logging, parse_listen, settings,
     table, tokio_runtime,
 };
+use crate::auth::Gate;
+use crate::client::ClientAddresses;
 use crate::config::Overrides;
 use crate::decode::BodyLimits;
 use crate::pipeline::Pipeline;
@@ -82,6 +84,29 @@ async fn serve(host: Host) -> Result<(), CliError> {
             tracing::warn!("piston.toml configures plugin `{name}`, which is not loaded");
         }
     }
+    for (plugin, auth) in &settings.auth.plugins {
+        let Some(loaded) = snapshot.plugin(plugin) else {
+            continue;
+        };
+        for resource in auth.resources.keys() {
+            if !loaded
+                .spec
+                .resources
+                .iter()
+                .any(|spec| &spec.name == resource)
+            {
+                tracing::warn!(
+                    "piston.toml configures resource `{resource}` of plugin `{plugin}`, which has no such resource"
+                );
+            }
+        }
+    }
+    match settings.auth.default_chain.as_slice() {
+        [] => tracing::info!(
+            "authentication: no default authenticators; resources without their own are served anonymously"
+        ),
+        chain => tracing::info!("authentication: {}", chain.join(", ")),
+    }
 
     let address = listener
         .local_addr()
@@ -101,7 +126,15 @@ async fn serve(host: Host) -> Result<(), CliError> {
         timeout: settings.default_instance_limits().timeout,
     };
     let registry = Arc::new(Registry::new(snapshot));
-    let pipeline = Arc::new(Pipeline::new(registry, body, &settings.public_url));
+    let gate = Arc::new(Gate::new(&settings.auth, host.auth_store()?));
+    let clients = ClientAddresses::new(settings.trusted_proxies.clone());
+    let pipeline = Arc::new(Pipeline::new(
+        registry,
+        gate,
+        clients,
+        body,
+        &settings.public_url,
+    ));
     server::serve(listener, server::app(pipeline), shutdown)
         .await
         .map_err(|error| CliError::Failed(format!("serving failed: {error}")))?;

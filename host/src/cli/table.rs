@@ -1,5 +1,7 @@
-//! The resource table `piston serve` prints at start and `piston list` prints.
+//! The tables the commands print: resources (`piston serve`, `piston list`), users and
+//! API tokens.
 
+use crate::auth::{Token, User};
 use crate::registry::{Entry, Snapshot};
 use comfy_table::{Table, presets};
 
@@ -75,6 +77,60 @@ pub fn resources_json(snapshot: &Snapshot) -> String {
         })
         .collect();
     serde_json::to_string_pretty(&entries).unwrap_or_default()
+}
+
+/// One row a user (never a secret).
+pub fn users(users: &[User]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::NOTHING)
+        .set_header(["USERNAME", "FIRST NAME", "CREATED"]);
+    for user in users {
+        table.add_row([
+            user.username.clone(),
+            or_dash(user.first_name.clone().unwrap_or_default()),
+            timestamp(user.created_at),
+        ]);
+    }
+    table
+}
+
+/// One row a token: its id, never the token.
+pub fn tokens(tokens: &[Token], now: i64) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::NOTHING)
+        .set_header(["ID", "USER", "SCOPES", "EXPIRES", "STATUS", "CREATED"]);
+    for token in tokens {
+        let status = if token.revoked {
+            "revoked"
+        } else if token.expires_at.is_some_and(|expires| expires <= now) {
+            "expired"
+        } else {
+            "active"
+        };
+        table.add_row([
+            token.id.clone(),
+            token.username.clone(),
+            if token.scopes.is_empty() {
+                "(all)".to_owned()
+            } else {
+                token.scopes.join(" ")
+            },
+            token
+                .expires_at
+                .map_or_else(|| "never".to_owned(), timestamp),
+            status.to_owned(),
+            timestamp(token.created_at),
+        ]);
+    }
+    table
+}
+
+/// Seconds since the epoch as RFC 3339, UTC.
+fn timestamp(seconds: i64) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds.max(0) as u64);
+    humantime::format_rfc3339_seconds(time).to_string()
 }
 
 fn or_dash(text: String) -> String {

@@ -1,11 +1,11 @@
 //! The request flow: one function a step, each failing with the problem it answers.
 //!
 //! ```text
-//! route → method → negotiate → fields → decode → invoke → respond (shape, emit)
-//!  404     405       406        400      413/415/400/408   500/503
+//! route → method → negotiate → auth → fields → decode → invoke → respond (shape, emit)
+//!  404     405       406     401/403/429  400   413/415/400/408   500/503
 //! ```
 //!
-//! Authentication, throttling and validation slot in between as their own steps. Every
+//! Throttling and validation slot in between as their own steps. Every
 //! error becomes an RFC 9457 problem in the negotiated format (JSON if negotiation
 //! itself failed) carrying the request id, which is also on every log line of the
 //! request.
@@ -14,18 +14,21 @@ mod respond;
 mod stream;
 
 use self::respond::{Shaping, respond, without_body};
+use crate::auth::{Gate, RequestHead};
+use crate::client::ClientAddresses;
 use crate::decode::{self, BodyLimits};
 use crate::negotiate::{self, Asked, Negotiated};
 use crate::problem::Problem;
 use crate::registry::{Method, Registry, ResourceSpec, RouteTarget, Routed};
 use crate::runtime::{CallError, Instance, Response as GuestResponse, wit};
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
 use http::header::{ACCEPT, ALLOW, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{HeaderMap, StatusCode};
 use std::hash::{BuildHasher, RandomState};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -36,17 +39,27 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Runs requests through the steps.
 pub struct Pipeline {
     registry: Arc<Registry>,
+    gate: Arc<Gate>,
+    clients: ClientAddresses,
     body: BodyLimits,
     public_url: Arc<str>,
     ids: RequestIds,
 }
 
 impl Pipeline {
-    /// A pipeline routing through `registry`; `resource_uri`s are prefixed with
-    /// `public_url` (empty: relative URIs).
-    pub fn new(registry: Arc<Registry>, body: BodyLimits, public_url: &str) -> Pipeline {
+    /// A pipeline routing through `registry` and authenticating through `gate`;
+    /// `resource_uri`s are prefixed with `public_url` (empty: relative URIs).
+    pub fn new(
+        registry: Arc<Registry>,
+        gate: Arc<Gate>,
+        clients: ClientAddresses,
+        body: BodyLimits,
+        public_url: &str,
+    ) -> Pipeline {
         Pipeline {
             registry,
+            gate,
+            clients,
             body,
             public_url: public_url.trim_end_matches('/').into(),
             ids: RequestIds::new(),
@@ -118,11 +131,25 @@ impl Pipeline {
         if !suffixed {
             asked.suffix = None;
         }
-        let (method, head) = match check_method(&parts.method, target.resource())? {
+        let (method, head_only) = match check_method(&parts.method, target.resource())? {
             Verb::Options => return Ok(options(target.resource())),
             Verb::Call { method, head } => (method, head),
         };
         *format = negotiate::negotiate(asked)?;
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(Ipv4Addr::UNSPECIFIED.into(), |connected| connected.0.ip());
+        let head = RequestHead {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+            client: self.clients.resolve(peer, &parts.headers),
+        };
+        let principal = self
+            .gate
+            .check(&target.plugin.spec.name, target.resource(), method, &head)
+            .await?;
         let filter = target
             .resource()
             .filter
@@ -141,7 +168,7 @@ impl Pipeline {
             params: decode_params(raw_params)?,
             query: query.pairs,
             headers: guest_headers(&parts.headers, target.resource()),
-            principal: None,
+            principal: principal.map(crate::auth::Principal::into_wit),
             data,
         };
         let (instance, answer) = invoke(&target, &request, id).await?;
@@ -151,7 +178,7 @@ impl Pipeline {
             public_url: &self.public_url,
         };
         let response = respond(&target, instance, answer, shaping, id)?;
-        Ok(if head {
+        Ok(if head_only {
             without_body(response)
         } else {
             response

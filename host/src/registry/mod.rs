@@ -9,7 +9,7 @@ mod load;
 pub mod spec;
 
 pub use self::load::{LoadOptions, load_directory, load_file};
-pub use self::spec::{Method, MethodSet, PluginSpec, ResourceSpec};
+pub use self::spec::{Method, MethodSet, PluginSpec, ResourceSpec, is_name};
 
 use crate::runtime::InstancePool;
 use arc_swap::ArcSwap;

@@ -10,7 +10,7 @@ use serde::Serialize;
 use std::fmt;
 
 /// A method a resource can implement. `HEAD` and `OPTIONS` are answered by the host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Method {
     /// `GET` (django-piston's `read`).
     Get,
@@ -426,14 +426,19 @@ fn resource_spec(spec: wit::ResourceSpec, problems: &mut Vec<String>) -> Resourc
 /// Names of plugins and resources: `[a-z0-9][a-z0-9-]*`, at most 64 bytes, so they are
 /// safe as config keys, log fields and store namespaces.
 fn check_name(what: &str, name: &str, problems: &mut Vec<String>) {
-    let well_formed = name
-        .bytes()
-        .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
-    if name.is_empty() || name.len() > 64 || !well_formed || name.starts_with('-') {
+    if !is_name(name) {
         problems.push(format!(
             "{what} `{name}` must be 1 to 64 lower-case letters, digits or `-`, not starting with `-`"
         ));
     }
+}
+
+/// Whether `name` is a well-formed plugin, resource or authenticator name.
+pub fn is_name(name: &str) -> bool {
+    let well_formed = name
+        .bytes()
+        .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
+    !name.is_empty() && name.len() <= 64 && well_formed && !name.starts_with('-')
 }
 
 #[cfg(test)]

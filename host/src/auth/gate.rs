@@ -1,0 +1,267 @@
+//! The authentication step of the request flow: a resource's chain of authenticators,
+//! its anonymous methods, its required scopes and the failed-login limit, turned into a
+//! principal (or none) or the answer that refuses the request.
+//!
+//! - credentials an authenticator refuses: 401 with every challenge of the chain (even
+//!   on an anonymous method: wrong credentials are never silently ignored);
+//! - no credentials (or none the chain knows) on a method that is not anonymous: 401;
+//! - a principal whose credential lacks a required scope, or that a custom
+//!   authenticator forbids: 403;
+//! - a client over its failed-login limit that offers credentials or needs them: 429.
+
+use super::basic::Basic;
+use super::bearer::ApiTokens;
+use super::lockout::Lockout;
+use super::settings::{AuthSettings, BUILT_IN};
+use super::store::AuthStore;
+use super::{Authenticator, Principal, Refusal, RequestHead, header_value, quoted};
+use crate::problem::Problem;
+use crate::registry::{Method, ResourceSpec};
+use http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderValue, StatusCode};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Decides who is calling, for every resource.
+pub struct Gate {
+    default_chain: Chain,
+    plugins: HashMap<String, PluginPolicy>,
+    lockout: Lockout,
+    quoted_realm: String,
+}
+
+/// Authenticators in the order they are tried.
+type Chain = Arc<[Link]>;
+
+/// One authenticator of a chain.
+enum Link {
+    /// Built into the host.
+    Host(Arc<dyn Authenticator>),
+    /// An authenticator plugin, by name.
+    Plugin(String),
+}
+
+struct PluginPolicy {
+    chain: Option<Chain>,
+    resources: HashMap<String, ResourcePolicy>,
+}
+
+struct ResourcePolicy {
+    chain: Option<Chain>,
+    scopes: BTreeMap<Method, Vec<String>>,
+}
+
+impl Gate {
+    /// The chains `settings` describe, with the built-in authenticators checking
+    /// credentials in `store`.
+    pub fn new(settings: &AuthSettings, store: Arc<AuthStore>) -> Gate {
+        let built_in: HashMap<&str, Arc<dyn Authenticator>> = settings
+            .named()
+            .filter_map(|name| {
+                let authenticator: Arc<dyn Authenticator> = match name {
+                    "basic" => Arc::new(Basic::new(store.clone(), &settings.realm)),
+                    "bearer" => Arc::new(ApiTokens::new(store.clone(), &settings.realm)),
+                    _ => return None,
+                };
+                Some((name, authenticator))
+            })
+            .collect();
+        debug_assert!(built_in.keys().all(|name| BUILT_IN.contains(name)));
+        let chain = |names: &[String]| -> Chain {
+            names
+                .iter()
+                .map(|name| match built_in.get(name.as_str()) {
+                    Some(authenticator) => Link::Host(authenticator.clone()),
+                    None => Link::Plugin(name.clone()),
+                })
+                .collect()
+        };
+        let plugins = settings
+            .plugins
+            .iter()
+            .map(|(name, plugin)| {
+                let resources = plugin
+                    .resources
+                    .iter()
+                    .map(|(name, resource)| {
+                        let policy = ResourcePolicy {
+                            chain: resource.chain.as_deref().map(chain),
+                            scopes: resource.scopes.clone(),
+                        };
+                        (name.clone(), policy)
+                    })
+                    .collect();
+                let policy = PluginPolicy {
+                    chain: plugin.chain.as_deref().map(chain),
+                    resources,
+                };
+                (name.clone(), policy)
+            })
+            .collect();
+        Gate {
+            default_chain: chain(&settings.default_chain),
+            plugins,
+            lockout: Lockout::new(settings.failures),
+            quoted_realm: quoted(&settings.realm),
+        }
+    }
+
+    /// Who is calling `method` on `resource` of `plugin`: a principal, or none for an
+    /// anonymous call.
+    pub async fn check(
+        &self,
+        plugin: &str,
+        resource: &ResourceSpec,
+        method: Method,
+        head: &RequestHead<'_>,
+    ) -> Result<Option<Principal>, Problem> {
+        let (chain, scopes) = self.policy(plugin, &resource.name, method);
+        if chain.is_empty() {
+            return Ok(None);
+        }
+        let anonymous = resource.anonymous_methods.contains(method);
+        let offered = head.headers.contains_key(AUTHORIZATION);
+        if (offered || !anonymous)
+            && let Some(wait) = self.lockout.retry_after(head.client)
+        {
+            return Err(locked_out(wait, head));
+        }
+        let mut missing = None;
+        for (index, link) in chain.iter().enumerate() {
+            let authenticator = match link {
+                Link::Host(authenticator) => authenticator,
+                Link::Plugin(name) => {
+                    missing.get_or_insert(name.as_str());
+                    continue;
+                }
+            };
+            match authenticator.authenticate(head).await {
+                Ok(None) => {}
+                Ok(Some(principal)) => return self.authorize(principal, scopes),
+                Err(refusal) => {
+                    if refusal.is_failed_login() {
+                        self.lockout.fail(head.client);
+                    }
+                    let cause = format!(
+                        "`{}` refused the credentials from {}: {}",
+                        authenticator.name(),
+                        head.client,
+                        refusal.detail
+                    );
+                    let problem = if refusal.status == StatusCode::FORBIDDEN {
+                        Problem::new(StatusCode::FORBIDDEN).detail(refusal.detail.into_owned())
+                    } else {
+                        unauthorized(chain, Some((index, &refusal)), refusal.detail.to_string())
+                    };
+                    return Err(problem.cause(cause));
+                }
+            }
+        }
+        if anonymous {
+            return Ok(None);
+        }
+        if let Some(name) = missing {
+            return Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+                .detail("the request cannot be authenticated right now")
+                .cause(format!(
+                    "authenticator plugin `{name}` is not loaded: requests that need it are refused"
+                )));
+        }
+        let accepted = accepted_schemes(chain);
+        let detail = match head.scheme() {
+            Some(scheme) => {
+                format!("`{scheme}` credentials are not accepted here; use {accepted}")
+            }
+            None => format!("this request needs credentials: {accepted}"),
+        };
+        Err(unauthorized(chain, None, detail))
+    }
+
+    /// The chain and the scopes required for `method` on a resource.
+    fn policy(&self, plugin: &str, resource: &str, method: Method) -> (&[Link], &[String]) {
+        let plugin = self.plugins.get(plugin);
+        let resource = plugin.and_then(|plugin| plugin.resources.get(resource));
+        let chain = resource
+            .and_then(|resource| resource.chain.as_deref())
+            .or_else(|| plugin.and_then(|plugin| plugin.chain.as_deref()))
+            .unwrap_or(&self.default_chain);
+        let scopes = resource
+            .and_then(|resource| resource.scopes.get(&method))
+            .map_or(&[][..], Vec::as_slice);
+        (chain, scopes)
+    }
+
+    /// A principal may go on if its credential has every required scope.
+    fn authorize(
+        &self,
+        principal: Principal,
+        required: &[String],
+    ) -> Result<Option<Principal>, Problem> {
+        if principal.has_scopes(required) {
+            return Ok(Some(principal));
+        }
+        let scope = required.join(" ");
+        let challenge = header_value(format!(
+            "Bearer realm={}, error=\"insufficient_scope\", scope={}",
+            self.quoted_realm,
+            quoted(&scope)
+        ));
+        Err(Problem::new(StatusCode::FORBIDDEN)
+            .detail(format!(
+                "this credential lacks the scopes this needs: {scope}"
+            ))
+            .header(WWW_AUTHENTICATE, challenge)
+            .cause(format!(
+                "`{}` (by {}) lacks scopes {scope}",
+                principal.id, principal.scheme
+            )))
+    }
+}
+
+/// 401 with one challenge per authenticator of the chain (each once).
+fn unauthorized(chain: &[Link], refused: Option<(usize, &Refusal)>, detail: String) -> Problem {
+    let mut challenges = Vec::new();
+    for (index, link) in chain.iter().enumerate() {
+        if let Link::Host(authenticator) = link {
+            let refusal = refused
+                .filter(|(refused, _)| *refused == index)
+                .map(|(_, refusal)| refusal);
+            authenticator.challenges(refusal, &mut challenges);
+        }
+    }
+    let mut problem = Problem::new(StatusCode::UNAUTHORIZED).detail(detail);
+    let mut sent: Vec<&HeaderValue> = Vec::new();
+    for challenge in &challenges {
+        if !sent.contains(&challenge) {
+            problem = problem.header(WWW_AUTHENTICATE, challenge.clone());
+            sent.push(challenge);
+        }
+    }
+    problem
+}
+
+/// The schemes a chain accepts, for a client reading a 401.
+fn accepted_schemes(chain: &[Link]) -> String {
+    let mut schemes: Vec<&str> = Vec::new();
+    for link in chain {
+        let name = match link {
+            Link::Host(authenticator) => authenticator.name(),
+            Link::Plugin(name) => name,
+        };
+        if !schemes.contains(&name) {
+            schemes.push(name);
+        }
+    }
+    schemes.join(", ")
+}
+
+fn locked_out(wait: Duration, head: &RequestHead<'_>) -> Problem {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    Problem::new(StatusCode::TOO_MANY_REQUESTS)
+        .detail(format!(
+            "too many failed logins from this address; try again in {seconds} s"
+        ))
+        .header(RETRY_AFTER, HeaderValue::from(seconds))
+        .cause(format!("{} is over its failed-login limit", head.client))
+}

@@ -1,0 +1,335 @@
+//! The `[auth]` section of `piston.toml`, and the per-plugin and per-resource choices
+//! in `[plugins.NAME]`, resolved and checked.
+//!
+//! ```toml
+//! [auth]
+//! authenticators = ["basic", "bearer"] # the default chain, tried in order (default: none)
+//! realm = "piston"                     # the realm every challenge names
+//!
+//! [auth.failures]                      # failed logins allowed per client address
+//! max = 10                             # within one window, then 429 until it ends
+//! window = "5m"
+//!
+//! [plugins.blog]
+//! auth = ["basic"]                     # this plugin's chain
+//! [plugins.blog.resources.post]
+//! auth = ["bearer"]                    # this resource's chain
+//! scopes = { DELETE = ["posts:delete"] } # scopes a scoped credential needs, per method
+//! ```
+//!
+//! With no authenticator in a resource's chain, every method is served anonymously.
+//! With any, only the resource's anonymous methods are.
+
+use crate::config::ConfigError;
+use crate::registry::{Method, is_name};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The authenticators built into the host, by the names the configuration uses.
+pub const BUILT_IN: [&str; 2] = ["basic", "bearer"];
+
+const DEFAULT_REALM: &str = "piston";
+const DEFAULT_MAX_FAILURES: u32 = 10;
+const DEFAULT_FAILURE_WINDOW: Duration = Duration::from_secs(5 * 60);
+const MAX_FAILURES_RANGE: (u32, u32) = (1, 1_000_000);
+const FAILURE_WINDOW_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(24 * 60 * 60));
+
+/// The authentication settings, checked.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// The chain for resources whose plugin and resource sections name none.
+    pub default_chain: Vec<String>,
+    /// Per-plugin choices, by plugin name.
+    pub plugins: BTreeMap<String, PluginAuth>,
+    /// The realm every challenge names (and Digest secrets are made for).
+    pub realm: String,
+    /// How many failed logins a client address may make per window.
+    pub failures: FailureLimit,
+}
+
+/// One plugin's choices.
+#[derive(Debug, Clone, Default)]
+pub struct PluginAuth {
+    /// Its chain, replacing the default.
+    pub chain: Option<Vec<String>>,
+    /// Per-resource choices, by resource name.
+    pub resources: BTreeMap<String, ResourceAuth>,
+}
+
+/// One resource's choices.
+#[derive(Debug, Clone, Default)]
+pub struct ResourceAuth {
+    /// Its chain, replacing the plugin's.
+    pub chain: Option<Vec<String>>,
+    /// The scopes a scoped credential needs, per method.
+    pub scopes: BTreeMap<Method, Vec<String>>,
+}
+
+/// The failed-login limit.
+#[derive(Debug, Clone, Copy)]
+pub struct FailureLimit {
+    /// Failed logins allowed per window.
+    pub max: u32,
+    /// The window.
+    pub window: Duration,
+}
+
+impl Default for AuthSettings {
+    fn default() -> AuthSettings {
+        AuthSettings {
+            default_chain: Vec::new(),
+            plugins: BTreeMap::new(),
+            realm: DEFAULT_REALM.to_owned(),
+            failures: FailureLimit {
+                max: DEFAULT_MAX_FAILURES,
+                window: DEFAULT_FAILURE_WINDOW,
+            },
+        }
+    }
+}
+
+impl AuthSettings {
+    /// Every authenticator some chain names, once each.
+    pub fn named(&self) -> impl Iterator<Item = &str> {
+        let mut names: Vec<&str> = self
+            .default_chain
+            .iter()
+            .chain(self.plugins.values().flat_map(|plugin| {
+                plugin.chain.iter().flatten().chain(
+                    plugin
+                        .resources
+                        .values()
+                        .flat_map(|resource| resource.chain.iter().flatten()),
+                )
+            }))
+            .map(String::as_str)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names.into_iter()
+    }
+}
+
+/// `[auth]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    #[serde(default)]
+    authenticators: Vec<String>,
+    realm: Option<String>,
+    #[serde(default)]
+    failures: FailuresSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FailuresSection {
+    max: Option<u32>,
+    #[serde(default, with = "humantime_serde")]
+    window: Option<Duration>,
+}
+
+/// The auth keys of one `[plugins.NAME]` section, as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginAuthSection {
+    /// `auth`.
+    pub auth: Option<Vec<String>>,
+    /// `[plugins.NAME.resources.RESOURCE]`.
+    #[serde(default)]
+    pub resources: BTreeMap<String, ResourceSection>,
+}
+
+/// `[plugins.NAME.resources.RESOURCE]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceSection {
+    auth: Option<Vec<String>>,
+    #[serde(default)]
+    scopes: BTreeMap<String, Vec<String>>,
+}
+
+impl AuthSection {
+    /// Checks the section and the plugins' auth keys. `key` makes a key's full name
+    /// for error messages.
+    pub fn resolve(
+        self,
+        plugins: BTreeMap<String, PluginAuthSection>,
+        key: &dyn Fn(&str) -> String,
+    ) -> Result<AuthSettings, ConfigError> {
+        let defaults = AuthSettings::default();
+        let default_chain = check_chain(&key("auth.authenticators"), self.authenticators)?;
+        let realm = match self.realm {
+            Some(realm) => check_realm(&key("auth.realm"), realm)?,
+            None => defaults.realm,
+        };
+        let failures = FailureLimit {
+            max: crate::config::check_range(
+                &key("auth.failures.max"),
+                self.failures.max.unwrap_or(defaults.failures.max),
+                MAX_FAILURES_RANGE,
+            )?,
+            window: crate::config::check_range(
+                &key("auth.failures.window"),
+                self.failures.window.unwrap_or(defaults.failures.window),
+                FAILURE_WINDOW_RANGE,
+            )?,
+        };
+        let mut resolved = BTreeMap::new();
+        for (plugin, section) in plugins {
+            let at = |field: &str| key(&format!("plugins.{plugin}.{field}"));
+            let chain = section
+                .auth
+                .map(|chain| check_chain(&at("auth"), chain))
+                .transpose()?;
+            let mut resources = BTreeMap::new();
+            for (resource, section) in section.resources {
+                let at = |field: &str| at(&format!("resources.{resource}.{field}"));
+                let chain = section
+                    .auth
+                    .map(|chain| check_chain(&at("auth"), chain))
+                    .transpose()?;
+                let scopes = check_scopes(&at("scopes"), section.scopes)?;
+                resources.insert(resource, ResourceAuth { chain, scopes });
+            }
+            resolved.insert(plugin, PluginAuth { chain, resources });
+        }
+        Ok(AuthSettings {
+            default_chain,
+            plugins: resolved,
+            realm,
+            failures,
+        })
+    }
+}
+
+/// A chain names each authenticator once, by a well-formed name: a built-in one, or
+/// an authenticator plugin's.
+fn check_chain(key: &str, chain: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    for (index, name) in chain.iter().enumerate() {
+        if !is_name(name) {
+            return Err(ConfigError::new(
+                key,
+                format!(
+                    "`{name}` is not an authenticator name (built in: {}; or an authenticator plugin's name)",
+                    BUILT_IN.join(", ")
+                ),
+            ));
+        }
+        if chain[..index].contains(name) {
+            return Err(ConfigError::new(key, format!("`{name}` is named twice")));
+        }
+    }
+    Ok(chain)
+}
+
+/// A realm goes into quoted strings in headers: printable ASCII only.
+fn check_realm(key: &str, realm: String) -> Result<String, ConfigError> {
+    let printable = realm.bytes().all(|byte| (b' '..=b'~').contains(&byte));
+    if realm.is_empty() || realm.len() > 128 || !printable {
+        return Err(ConfigError::new(
+            key,
+            "must be 1 to 128 printable ASCII characters",
+        ));
+    }
+    Ok(realm)
+}
+
+/// Scopes by method name; a scope is a non-empty token without spaces.
+fn check_scopes(
+    key: &str,
+    scopes: BTreeMap<String, Vec<String>>,
+) -> Result<BTreeMap<Method, Vec<String>>, ConfigError> {
+    scopes
+        .into_iter()
+        .map(|(method, scopes)| {
+            let parsed = Method::ALL
+                .into_iter()
+                .find(|candidate| candidate.as_str() == method)
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        key,
+                        format!("`{method}` is not a method (GET, POST, PUT, PATCH or DELETE)"),
+                    )
+                })?;
+            if let Some(bad) = scopes
+                .iter()
+                .find(|scope| scope.is_empty() || scope.contains(char::is_whitespace))
+            {
+                return Err(ConfigError::new(
+                    key,
+                    format!("{bad:?} is not a scope (a non-empty word without spaces)"),
+                ));
+            }
+            Ok((parsed, scopes))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(auth: &str, plugins: &str) -> Result<AuthSettings, ConfigError> {
+        let section: AuthSection = toml::from_str(auth).unwrap();
+        let plugins: BTreeMap<String, PluginAuthSection> = toml::from_str(plugins).unwrap();
+        section.resolve(plugins, &|name| format!("piston.toml: {name}"))
+    }
+
+    #[test]
+    fn defaults_authenticate_nobody() {
+        let settings = resolve("", "").unwrap();
+        assert!(settings.default_chain.is_empty());
+        assert_eq!(settings.realm, "piston");
+        assert_eq!(settings.failures.max, 10);
+    }
+
+    #[test]
+    fn chains_and_scopes_resolve_per_plugin_and_resource() {
+        let settings = resolve(
+            "authenticators = [\"basic\", \"bearer\"]\nrealm = \"Blog\"",
+            "[blog]\nauth = [\"bearer\"]\n[blog.resources.post]\nauth = [\"api-key\"]\nscopes = { DELETE = [\"posts:delete\"] }\n",
+        )
+        .unwrap();
+        assert_eq!(settings.default_chain, ["basic", "bearer"]);
+        let blog = &settings.plugins["blog"];
+        assert_eq!(blog.chain.as_deref(), Some(&["bearer".to_owned()][..]));
+        let post = &blog.resources["post"];
+        assert_eq!(post.scopes[&Method::Delete], ["posts:delete"]);
+        assert_eq!(
+            settings.named().collect::<Vec<_>>(),
+            ["api-key", "basic", "bearer"]
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let error = resolve("authenticators = [\"Basic\"]", "")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("auth.authenticators"), "{error}");
+        let error = resolve("authenticators = [\"basic\", \"basic\"]", "")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("named twice"), "{error}");
+        let error = resolve("realm = \"a\\\"b\\u00e9\"", "")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("auth.realm"), "{error}");
+        let error = resolve("", "[blog.resources.post]\nscopes = { delete = [\"x\"] }")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("plugins.blog.resources.post.scopes"),
+            "{error}"
+        );
+        let error = resolve("", "[blog.resources.post]\nscopes = { DELETE = [\"a b\"] }")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("not a scope"), "{error}");
+        let error = resolve("[failures]\nmax = 0", "").unwrap_err().to_string();
+        assert!(error.contains("auth.failures.max"), "{error}");
+    }
+}

@@ -1,0 +1,372 @@
+//! Users, API tokens and OAuth credentials, in their own SQLite file.
+//!
+//! Kept apart from plugin data (which the server holds exclusively) so that `piston
+//! users` and `piston tokens` can change them while a server runs; the server sees the
+//! change on the next request. Passwords are stored only as argon2id hashes, tokens only
+//! as SHA-256 hashes. Digest's per-realm secrets and OAuth's shared secrets must be kept
+//! as such to check signatures: the file is created readable by its owner only.
+
+use super::Principal;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Why an operation on the credentials failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthStoreError {
+    /// The name is taken.
+    #[error("`{0}` already exists")]
+    Duplicate(String),
+    /// There is no such user, token or consumer.
+    #[error("there is no `{0}`")]
+    NotFound(String),
+    /// The database failed.
+    #[error("credentials database: {0}")]
+    Backend(String),
+}
+
+impl From<rusqlite::Error> for AuthStoreError {
+    fn from(error: rusqlite::Error) -> AuthStoreError {
+        AuthStoreError::Backend(error.to_string())
+    }
+}
+
+/// A user's Digest secrets for one realm: `H(username:realm:password)` in each
+/// algorithm, hex.
+#[derive(Debug, Clone)]
+pub struct DigestSecrets {
+    /// The realm they were made for.
+    pub realm: String,
+    /// MD5 HA1.
+    pub md5: String,
+    /// SHA-256 HA1.
+    pub sha256: String,
+}
+
+/// A user as stored.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// The name they log in with.
+    pub username: String,
+    /// argon2id, in PHC string form.
+    pub password_hash: String,
+    /// For Digest authentication.
+    pub digest: DigestSecrets,
+    /// Shown to plugins in the principal's claims.
+    pub first_name: Option<String>,
+    /// Bumped on every password change, so cached verifications expire with it.
+    pub version: i64,
+    /// Seconds since the epoch.
+    pub created_at: i64,
+}
+
+impl User {
+    /// The principal a user authenticated by `scheme` is: not limited by scopes, with
+    /// their `first_name` as a claim.
+    pub fn principal(&self, scheme: &str) -> Principal {
+        let claims = self.first_name.as_ref().map(|first_name| {
+            let mut claims = serde_json::Map::new();
+            claims.insert("first_name".to_owned(), first_name.clone().into());
+            claims
+        });
+        Principal {
+            id: self.username.clone(),
+            scheme: scheme.to_owned(),
+            scopes: None,
+            claims,
+        }
+    }
+}
+
+/// An API token as stored (its hash, never the token).
+#[derive(Debug, Clone)]
+pub struct Token {
+    /// A short public id, to list and revoke it by.
+    pub id: String,
+    /// SHA-256 of the token.
+    pub hash: Vec<u8>,
+    /// Whose token it is.
+    pub username: String,
+    /// What it may do.
+    pub scopes: Vec<String>,
+    /// When it stops working (seconds since the epoch), if ever.
+    pub expires_at: Option<i64>,
+    /// Whether it was revoked.
+    pub revoked: bool,
+    /// Seconds since the epoch.
+    pub created_at: i64,
+}
+
+const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS users (
+        username      TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        digest_realm  TEXT NOT NULL,
+        digest_md5    TEXT NOT NULL,
+        digest_sha256 TEXT NOT NULL,
+        first_name    TEXT,
+        version       INTEGER NOT NULL,
+        created_at    INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS secrets (
+        name  TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS api_tokens (
+        id         TEXT PRIMARY KEY,
+        hash       BLOB NOT NULL UNIQUE,
+        username   TEXT NOT NULL,
+        scopes     TEXT NOT NULL,
+        expires_at INTEGER,
+        revoked    INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+    );
+";
+
+/// The credentials database.
+pub struct AuthStore {
+    connection: Mutex<Connection>,
+}
+
+impl AuthStore {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<AuthStore, AuthStoreError> {
+        let existed = path.exists();
+        let connection = Connection::open(path).map_err(|error| {
+            AuthStoreError::Backend(format!("cannot open {}: {error}", path.display()))
+        })?;
+        if !existed {
+            restrict_to_owner(path);
+        }
+        connection.busy_timeout(Duration::from_secs(5))?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        connection.execute_batch(SCHEMA)?;
+        Ok(AuthStore {
+            connection: Mutex::new(connection),
+        })
+    }
+
+    pub(super) fn connection(&self) -> MutexGuard<'_, Connection> {
+        // Every write is one statement or one transaction: a panic cannot leave it half done.
+        self.connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The server secret called `name` (32 random bytes), made the first time it is
+    /// asked for. Kept in the database so that what it signs (Digest nonces, OAuth
+    /// forms) survives restarts and is shared by every server using this file.
+    pub fn secret(&self, name: &str) -> Result<[u8; 32], AuthStoreError> {
+        let mut fresh = [0u8; 32];
+        getrandom::fill(&mut fresh)
+            .map_err(|error| AuthStoreError::Backend(format!("no randomness: {error}")))?;
+        let connection = self.connection();
+        connection.execute(
+            "INSERT INTO secrets (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+            params![name, fresh.as_slice()],
+        )?;
+        let stored: Vec<u8> = connection.query_row(
+            "SELECT value FROM secrets WHERE name = ?1",
+            params![name],
+            |row| row.get(0),
+        )?;
+        stored
+            .try_into()
+            .map_err(|_| AuthStoreError::Backend(format!("secret `{name}` is not 32 bytes")))
+    }
+
+    /// Adds a user.
+    pub fn add_user(&self, user: &User) -> Result<(), AuthStoreError> {
+        let inserted = self.connection().execute(
+            "INSERT INTO users (username, password_hash, digest_realm, digest_md5, digest_sha256, first_name, version, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (username) DO NOTHING",
+            params![
+                user.username,
+                user.password_hash,
+                user.digest.realm,
+                user.digest.md5,
+                user.digest.sha256,
+                user.first_name,
+                user.version,
+                user.created_at
+            ],
+        )?;
+        if inserted == 0 {
+            return Err(AuthStoreError::Duplicate(user.username.clone()));
+        }
+        Ok(())
+    }
+
+    /// Replaces a user's password secrets and bumps their version.
+    pub fn set_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+        digest: &DigestSecrets,
+    ) -> Result<(), AuthStoreError> {
+        let updated = self.connection().execute(
+            "UPDATE users SET password_hash = ?2, digest_realm = ?3, digest_md5 = ?4, digest_sha256 = ?5,
+             version = version + 1 WHERE username = ?1",
+            params![username, password_hash, digest.realm, digest.md5, digest.sha256],
+        )?;
+        if updated == 0 {
+            return Err(AuthStoreError::NotFound(username.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Removes a user, and revokes their API tokens.
+    pub fn remove_user(&self, username: &str) -> Result<(), AuthStoreError> {
+        let mut connection = self.connection();
+        let transaction = connection.transaction()?;
+        let removed =
+            transaction.execute("DELETE FROM users WHERE username = ?1", params![username])?;
+        transaction.execute(
+            "UPDATE api_tokens SET revoked = 1 WHERE username = ?1",
+            params![username],
+        )?;
+        transaction.commit()?;
+        if removed == 0 {
+            return Err(AuthStoreError::NotFound(username.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// A user by name.
+    pub fn user(&self, username: &str) -> Result<Option<User>, AuthStoreError> {
+        let connection = self.connection();
+        let mut statement = connection.prepare_cached(
+            "SELECT username, password_hash, digest_realm, digest_md5, digest_sha256, first_name, version, created_at
+             FROM users WHERE username = ?1",
+        )?;
+        Ok(statement
+            .query_row(params![username], user_row)
+            .optional()?)
+    }
+
+    /// A user's current version: cheaper than the whole record.
+    pub fn user_version(&self, username: &str) -> Result<Option<i64>, AuthStoreError> {
+        let connection = self.connection();
+        let mut statement =
+            connection.prepare_cached("SELECT version FROM users WHERE username = ?1")?;
+        Ok(statement
+            .query_row(params![username], |row| row.get(0))
+            .optional()?)
+    }
+
+    /// Every user, by name.
+    pub fn users(&self) -> Result<Vec<User>, AuthStoreError> {
+        let connection = self.connection();
+        let mut statement = connection.prepare(
+            "SELECT username, password_hash, digest_realm, digest_md5, digest_sha256, first_name, version, created_at
+             FROM users ORDER BY username",
+        )?;
+        let users = statement
+            .query_map([], user_row)?
+            .collect::<Result<_, _>>()?;
+        Ok(users)
+    }
+
+    /// Stores a new API token (its hash).
+    pub fn add_token(&self, token: &Token) -> Result<(), AuthStoreError> {
+        if self.user(&token.username)?.is_none() {
+            return Err(AuthStoreError::NotFound(token.username.clone()));
+        }
+        let scopes = serde_json::to_string(&token.scopes)
+            .map_err(|error| AuthStoreError::Backend(error.to_string()))?;
+        self.connection().execute(
+            "INSERT INTO api_tokens (id, hash, username, scopes, expires_at, revoked, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
+            params![
+                token.id,
+                token.hash,
+                token.username,
+                scopes,
+                token.expires_at,
+                token.created_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The token with this hash.
+    pub fn token_by_hash(&self, hash: &[u8]) -> Result<Option<Token>, AuthStoreError> {
+        let connection = self.connection();
+        let mut statement = connection.prepare_cached(
+            "SELECT id, hash, username, scopes, expires_at, revoked, created_at FROM api_tokens WHERE hash = ?1",
+        )?;
+        Ok(statement.query_row(params![hash], token_row).optional()?)
+    }
+
+    /// Every token, newest first.
+    pub fn tokens(&self) -> Result<Vec<Token>, AuthStoreError> {
+        let connection = self.connection();
+        let mut statement = connection.prepare(
+            "SELECT id, hash, username, scopes, expires_at, revoked, created_at FROM api_tokens ORDER BY created_at DESC, id",
+        )?;
+        let tokens = statement
+            .query_map([], token_row)?
+            .collect::<Result<_, _>>()?;
+        Ok(tokens)
+    }
+
+    /// Revokes a token by its id.
+    pub fn revoke_token(&self, id: &str) -> Result<(), AuthStoreError> {
+        let revoked = self.connection().execute(
+            "UPDATE api_tokens SET revoked = 1 WHERE id = ?1",
+            params![id],
+        )?;
+        if revoked == 0 {
+            return Err(AuthStoreError::NotFound(id.to_owned()));
+        }
+        Ok(())
+    }
+}
+
+fn user_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        username: row.get(0)?,
+        password_hash: row.get(1)?,
+        digest: DigestSecrets {
+            realm: row.get(2)?,
+            md5: row.get(3)?,
+            sha256: row.get(4)?,
+        },
+        first_name: row.get(5)?,
+        version: row.get(6)?,
+        created_at: row.get(7)?,
+    })
+}
+
+fn token_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Token> {
+    let scopes: String = row.get(3)?;
+    Ok(Token {
+        id: row.get(0)?,
+        hash: row.get(1)?,
+        username: row.get(2)?,
+        scopes: serde_json::from_str(&scopes).unwrap_or_default(),
+        expires_at: row.get(4)?,
+        revoked: row.get::<_, i64>(5)? != 0,
+        created_at: row.get(6)?,
+    })
+}
+
+#[cfg(unix)]
+fn restrict_to_owner(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Err(error) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+        tracing::warn!(path = %path.display(), "cannot make the credentials file private: {error}");
+    }
+}
+
+#[cfg(not(unix))]
+fn restrict_to_owner(_: &Path) {}
+
+/// Seconds since the epoch, now.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs() as i64)
+}

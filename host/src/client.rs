@@ -1,0 +1,139 @@
+//! The client's address: the connection's peer, or, when the peer is a trusted proxy,
+//! the address it forwarded in `X-Forwarded-For`.
+//!
+//! Failed-login limits (and rate limits) count per client address, so behind a
+//! reverse proxy the proxy's own address must not be taken for every client's; and a
+//! client must not be able to pick its address by sending the header itself.
+
+use http::HeaderMap;
+use ipnet::IpNet;
+use serde::Deserialize;
+use std::net::IpAddr;
+
+const FORWARDED_FOR: &str = "x-forwarded-for";
+
+/// Finds client addresses.
+#[derive(Debug, Clone, Default)]
+pub struct ClientAddresses {
+    trusted: Vec<IpNet>,
+}
+
+impl ClientAddresses {
+    /// Believes `X-Forwarded-For` from peers in `trusted`.
+    pub fn new(trusted: Vec<IpNet>) -> ClientAddresses {
+        ClientAddresses { trusted }
+    }
+
+    /// The client of a request from `peer`: walking `X-Forwarded-For` from the right
+    /// (the hop nearest to us), the first address that is not a trusted proxy.
+    pub fn resolve(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let peer = canonical(peer);
+        if !self.is_trusted(peer) {
+            return peer;
+        }
+        let hops = headers
+            .get_all(FORWARDED_FOR)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .collect::<Vec<_>>();
+        let mut client = peer;
+        for hop in hops.into_iter().rev() {
+            let Ok(address) = hop.trim().parse::<IpAddr>() else {
+                // Garbage in the chain: trust nothing further left of it.
+                break;
+            };
+            client = canonical(address);
+            if !self.is_trusted(client) {
+                break;
+            }
+        }
+        client
+    }
+
+    fn is_trusted(&self, address: IpAddr) -> bool {
+        self.trusted.iter().any(|net| net.contains(&address))
+    }
+}
+
+/// IPv4 addresses arriving on an IPv6 socket as `::ffff:a.b.c.d` are IPv4 addresses.
+fn canonical(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// One entry of `server.trusted_proxies`: an address (`10.0.0.1`) or a network
+/// (`10.0.0.0/8`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub struct TrustedProxy(pub IpNet);
+
+impl TryFrom<String> for TrustedProxy {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<TrustedProxy, String> {
+        text.parse::<IpNet>()
+            .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+            .map(TrustedProxy)
+            .map_err(|_| format!("`{text}` is not an IP address or network like 10.0.0.0/8"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(forwarded: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in forwarded {
+            headers.append(FORWARDED_FOR, value.parse().unwrap());
+        }
+        headers
+    }
+
+    fn trusting(nets: &[&str]) -> ClientAddresses {
+        ClientAddresses::new(
+            nets.iter()
+                .map(|net| TrustedProxy::try_from(net.to_string()).unwrap().0)
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn untrusted_peers_are_the_client_whatever_they_forward() {
+        let addresses = trusting(&["10.0.0.0/8"]);
+        let peer = "203.0.113.9".parse().unwrap();
+        assert_eq!(addresses.resolve(peer, &headers(&["1.2.3.4"])), peer);
+    }
+
+    #[test]
+    fn trusted_proxies_are_skipped_from_the_right() {
+        let addresses = trusting(&["10.0.0.0/8", "127.0.0.1"]);
+        let peer = "127.0.0.1".parse().unwrap();
+        let forwarded = headers(&["6.6.6.6, 198.51.100.7", "10.1.2.3"]);
+        assert_eq!(
+            addresses.resolve(peer, &forwarded),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        // Nothing forwarded: the proxy itself.
+        assert_eq!(addresses.resolve(peer, &headers(&[])), peer);
+        // Garbage stops the walk at the last good hop.
+        assert_eq!(
+            addresses.resolve(peer, &headers(&["6.6.6.6, junk, 10.9.9.9"])),
+            "10.9.9.9".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn mapped_ipv4_is_ipv4() {
+        let addresses = trusting(&["127.0.0.1"]);
+        let peer = "::ffff:127.0.0.1".parse().unwrap();
+        assert_eq!(
+            addresses.resolve(peer, &headers(&["192.0.2.1"])),
+            "192.0.2.1".parse::<IpAddr>().unwrap()
+        );
+        assert!(TrustedProxy::try_from("nope".to_owned()).is_err());
+    }
+}

@@ -1,0 +1,428 @@
+//! Authentication with real clients: curl, Python `requests`, and the `piston users` and
+//! `piston tokens` commands run beside a live server.
+
+use piston_tests::{Method, Reply, Server, ServerBuilder, Value, curl, json, python, send};
+
+const BASIC_AND_BEARER: &str = r#"
+[auth]
+authenticators = ["basic", "bearer"]
+realm = "Blog API"
+
+[plugins.blog.resources.post]
+scopes = { DELETE = ["posts:delete"], PUT = ["posts:write"] }
+"#;
+
+/// The blog with Basic and Bearer auth, and users ann and bob.
+fn blog_with_users(config: &str) -> Server {
+    let server = ServerBuilder::new().example("blog").config(config).start();
+    server.add_user("ann", "correct horse", "Ann");
+    server.add_user("bob", "battery staple", "Bob");
+    server
+}
+
+/// Runs a Python `requests` client (see `tests/python/auth_client.py`).
+fn requests(args: &[&str]) -> Value {
+    let (stdout, _) = python("auth_client.py", args, b"");
+    serde_json::from_slice(&stdout).expect("auth_client.py prints JSON")
+}
+
+fn challenges(reply: &Reply) -> Vec<String> {
+    reply
+        .headers
+        .get_all("www-authenticate")
+        .iter()
+        .map(|value| value.to_str().unwrap().to_owned())
+        .collect()
+}
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {encoded}")
+}
+
+async fn with_auth(server: &Server, method: Method, path: &str, authorization: &str) -> Reply {
+    send(
+        server
+            .request(method, path)
+            .header("authorization", authorization),
+    )
+    .await
+}
+
+fn token(server: &Server, args: &[&str]) -> String {
+    let output = server.piston(&[&["tokens", "create"], args].concat(), "");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+#[tokio::test]
+async fn the_blog_reads_anonymously_and_writes_as_its_author() {
+    let server = blog_with_users(BASIC_AND_BEARER);
+    let posts = server.url("/posts");
+
+    // Anonymous read; anonymous create is refused with both challenges.
+    assert_eq!(server.get("/posts").await.status, 200);
+    let refused = server
+        .send_json(Method::POST, "/posts", &json!({"title": "Nope"}))
+        .await;
+    let problem = refused.problem(401);
+    assert_eq!(
+        challenges(&refused),
+        [
+            r#"Basic realm="Blog API", charset="UTF-8""#,
+            r#"Bearer realm="Blog API""#
+        ]
+    );
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("basic, bearer"),
+        "{problem}"
+    );
+
+    // curl --basic creates as ann; the guest saw her principal and first name.
+    let created = curl(&[
+        "--basic",
+        "--user",
+        "ann:correct horse",
+        "--json",
+        r#"{"title": "Hello World"}"#,
+        &posts,
+    ]);
+    assert_eq!(created.status, 201, "{}", created.body);
+    let post: Value = serde_json::from_str(&created.body).unwrap();
+    assert_eq!(
+        post["author"],
+        json!({"username": "ann", "first_name": "Ann"})
+    );
+
+    // Python requests updates as bob (any authenticated user may update)...
+    let url = server.url("/posts/hello-world");
+    let updated = requests(&[
+        "basic",
+        "PUT",
+        &url,
+        "bob",
+        "battery staple",
+        r#"{"content": "edited by bob"}"#,
+    ]);
+    assert_eq!(updated["status"], 200, "{updated}");
+
+    // ...but only ann, the author, may delete: 403 for bob, 401 for nobody.
+    let by_bob = requests(&["basic", "DELETE", &url, "bob", "battery staple"]);
+    assert_eq!(by_bob["status"], 403, "{by_bob}");
+    let anonymous = send(server.request(Method::DELETE, "/posts/hello-world")).await;
+    anonymous.problem(401);
+    let by_ann = requests(&["basic", "DELETE", &url, "ann", "correct horse"]);
+    assert_eq!(by_ann["status"], 204, "{by_ann}");
+}
+
+#[tokio::test]
+async fn wrong_or_malformed_basic_credentials_are_401_even_on_anonymous_methods() {
+    let server = blog_with_users(BASIC_AND_BEARER);
+    let wrong = curl(&["--basic", "--user", "ann:wrong", &server.url("/posts")]);
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+    assert!(wrong.body.contains("wrong username or password"));
+    let nobody = with_auth(&server, Method::GET, "/posts", &basic("zed", "x")).await;
+    let problem = nobody.problem(401);
+    assert_eq!(
+        problem["detail"], "wrong username or password",
+        "unknown users look like wrong passwords"
+    );
+    for malformed in ["Basic !!!notbase64", "Basic", "Basic Zm9v"] {
+        let reply = with_auth(&server, Method::GET, "/posts", malformed).await;
+        reply.problem(401);
+    }
+    let negotiate = with_auth(&server, Method::POST, "/posts", "Negotiate abc").await;
+    let problem = negotiate.problem(401);
+    assert!(
+        problem["detail"].as_str().unwrap().contains("`Negotiate`"),
+        "{problem}"
+    );
+    let log = server.log();
+    assert!(
+        !log.contains("correct horse") && !log.contains("Zm9v"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn password_changes_and_removals_take_effect_on_the_next_request() {
+    let server = blog_with_users(BASIC_AND_BEARER);
+    let as_ann = basic("ann", "correct horse");
+    // Twice: the second is answered from the verified-credentials cache.
+    for _ in 0..2 {
+        let reply = with_auth(&server, Method::GET, "/posts", &as_ann).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+    let changed = server.piston(&["users", "passwd", "ann"], "new password\n");
+    assert!(changed.status.success());
+    with_auth(&server, Method::GET, "/posts", &as_ann)
+        .await
+        .problem(401);
+    let reply = with_auth(
+        &server,
+        Method::GET,
+        "/posts",
+        &basic("ann", "new password"),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+
+    let removed = server.piston(&["users", "remove", "bob"], "");
+    assert!(removed.status.success());
+    with_auth(
+        &server,
+        Method::GET,
+        "/posts",
+        &basic("bob", "battery staple"),
+    )
+    .await
+    .problem(401);
+
+    let listed = server.piston(&["users", "list"], "");
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("ann") && !listed.contains("bob"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains("argon2"),
+        "no hashes in the listing: {listed}"
+    );
+}
+
+#[tokio::test]
+async fn api_tokens_carry_scopes_expire_and_can_be_revoked() {
+    let server = blog_with_users(BASIC_AND_BEARER);
+    let as_ann = basic("ann", "correct horse");
+    let created = with_auth(&server, Method::POST, "/posts", &as_ann).await;
+    assert_eq!(created.status, 400, "a body is needed: {}", created.text());
+    let created = send(
+        server
+            .request(Method::POST, "/posts")
+            .header("authorization", &as_ann)
+            .header("content-type", "application/json")
+            .body(r#"{"title": "Scoped"}"#),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+
+    // A token limited to writing may update but not delete.
+    let writer = token(&server, &["ann", "--scope", "posts:write"]);
+    assert!(writer.starts_with("pst_"), "{writer}");
+    let bearer = format!("Bearer {writer}");
+    let update = send(
+        server
+            .request(Method::PUT, "/posts/scoped")
+            .header("authorization", &bearer)
+            .header("content-type", "application/json")
+            .body(r#"{"content": "by token"}"#),
+    )
+    .await;
+    assert_eq!(update.status, 200, "{}", update.text());
+    let delete = with_auth(&server, Method::DELETE, "/posts/scoped", &bearer).await;
+    delete.problem(403);
+    assert_eq!(
+        challenges(&delete),
+        [r#"Bearer realm="Blog API", error="insufficient_scope", scope="posts:delete""#]
+    );
+
+    // An unscoped token may do what ann may: curl sends it.
+    let full = token(&server, &["ann"]);
+    let deleted = curl(&[
+        "--request",
+        "DELETE",
+        "--oauth2-bearer",
+        &full,
+        &server.url("/posts/scoped"),
+    ]);
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+
+    // Revoked and expired tokens are refused with invalid_token.
+    let listed = server.piston(&["tokens", "list"], "");
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(!listed.contains(&writer), "tokens are never shown again");
+    let id = listed
+        .lines()
+        .find(|line| line.contains("posts:write"))
+        .and_then(|line| line.split_whitespace().next())
+        .expect("the scoped token is listed")
+        .to_owned();
+    assert!(
+        server
+            .piston(&["tokens", "revoke", &id], "")
+            .status
+            .success()
+    );
+    let revoked = with_auth(&server, Method::GET, "/posts", &bearer).await;
+    revoked.problem(401);
+    let challenge = &challenges(&revoked)[1];
+    assert!(
+        challenge.starts_with(r#"Bearer realm="Blog API", error="invalid_token""#),
+        "{challenge}"
+    );
+    let expired = token(&server, &["ann", "--expires", "0s"]);
+    let reply = with_auth(&server, Method::GET, "/posts", &format!("Bearer {expired}")).await;
+    assert_eq!(reply.problem(401)["detail"], "the token has expired");
+    let unknown = with_auth(&server, Method::GET, "/posts", "Bearer pst_forged").await;
+    unknown.problem(401);
+
+    // No tokens for users who do not exist; tokens die with their user.
+    let output = server.piston(&["tokens", "create", "nobody"], "");
+    assert_eq!(output.status.code(), Some(1));
+    let bobs = token(&server, &["bob"]);
+    assert!(
+        server
+            .piston(&["users", "remove", "bob"], "")
+            .status
+            .success()
+    );
+    with_auth(&server, Method::GET, "/posts", &format!("Bearer {bobs}"))
+        .await
+        .problem(401);
+}
+
+#[tokio::test]
+async fn repeated_failures_from_one_address_are_refused_for_a_while() {
+    let server = blog_with_users(
+        r#"
+        [server]
+        trusted_proxies = ["127.0.0.1"]
+        [auth]
+        authenticators = ["basic"]
+        [auth.failures]
+        max = 3
+        window = "1h"
+        "#,
+    );
+    let from = |address: &'static str, authorization: String| {
+        send(
+            server
+                .request(Method::GET, "/posts")
+                .header("x-forwarded-for", address)
+                .header("authorization", authorization),
+        )
+    };
+    for _ in 0..3 {
+        from("198.51.100.1", basic("ann", "guess"))
+            .await
+            .problem(401);
+    }
+    // Locked out, even with the right password...
+    let locked = from("198.51.100.1", basic("ann", "correct horse")).await;
+    locked.problem(429);
+    let retry: u64 = locked.header("retry-after").unwrap().parse().unwrap();
+    assert!(retry > 3000 && retry <= 3600, "{retry}");
+    // ...but anonymous reads still work, and other addresses are not affected.
+    let anonymous = send(
+        server
+            .request(Method::GET, "/posts")
+            .header("x-forwarded-for", "198.51.100.1"),
+    )
+    .await;
+    assert_eq!(anonymous.status, 200);
+    let other = from("198.51.100.2", basic("ann", "correct horse")).await;
+    assert_eq!(other.status, 200, "{}", other.text());
+}
+
+#[tokio::test]
+async fn chains_are_chosen_per_plugin_and_resource_and_fail_closed() {
+    let server = blog_with_users(
+        r#"
+        [auth]
+        authenticators = ["basic"]
+        [plugins.blog]
+        auth = ["bearer"]
+        [plugins.blog.resources.posts]
+        auth = ["api-key"]
+        "#,
+    );
+    // `post` uses the plugin's chain: Bearer only, so Basic is not accepted.
+    let reply = with_auth(
+        &server,
+        Method::DELETE,
+        "/posts/x",
+        &basic("ann", "correct horse"),
+    )
+    .await;
+    reply.problem(401);
+    assert_eq!(challenges(&reply), [r#"Bearer realm="piston""#]);
+    // `posts` names an authenticator plugin that is not loaded: anonymous reads still
+    // work; everything else is refused until it loads.
+    assert_eq!(server.get("/posts").await.status, 200);
+    let refused = server
+        .send_json(Method::POST, "/posts", &json!({"title": "x"}))
+        .await;
+    refused.problem(503);
+    assert!(server.log().contains("`api-key` is not loaded"));
+}
+
+#[test]
+fn users_and_tokens_commands_check_their_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let run = |args: &[&str], input: &str| {
+        let server_less = piston_tests::piston_with_input(dir.path(), args, input);
+        (
+            server_less.status.code(),
+            String::from_utf8_lossy(&server_less.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = run(&["users", "add", "ann:x", "--data", data], "pw\n");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("`:`"), "{stderr}");
+    let (code, stderr) = run(&["users", "add", "ann", "--data", data], "\n");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("empty"), "{stderr}");
+    let (code, _) = run(&["users", "add", "ann", "--data", data], "pw\n");
+    assert_eq!(code, Some(0));
+    let (code, stderr) = run(&["users", "add", "ann", "--data", data], "pw\n");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("already exists"), "{stderr}");
+    let (code, stderr) = run(&["users", "passwd", "zed", "--data", data], "pw\n");
+    assert_eq!(code, Some(1), "{stderr}");
+    let (code, stderr) = run(
+        &["tokens", "create", "ann", "--scope", "a b", "--data", data],
+        "",
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    let (code, stderr) = run(&["tokens", "revoke", "nope", "--data", data], "");
+    assert_eq!(code, Some(1), "{stderr}");
+
+    let config = dir.path().join("bad.toml");
+    for (text, key) in [
+        (
+            "[auth]\nauthenticators = [\"Basic\"]\n",
+            "auth.authenticators",
+        ),
+        ("[auth.failures]\nmax = 0\n", "auth.failures.max"),
+        ("[server]\ntrusted_proxies = [\"nope\"]\n", "bad.toml:2:19"),
+        (
+            "[plugins.blog.resources.post]\nscopes = { FETCH = [\"x\"] }\n",
+            "plugins.blog.resources.post.scopes",
+        ),
+    ] {
+        std::fs::write(&config, text).unwrap();
+        let (code, stderr) = run(
+            &[
+                "users",
+                "list",
+                "--config",
+                config.to_str().unwrap(),
+                "--data",
+                data,
+            ],
+            "",
+        );
+        assert_eq!(code, Some(2), "{text}: {stderr}");
+        assert!(stderr.contains(key), "{text}: {stderr}");
+    }
+}
