@@ -426,3 +426,157 @@ fn users_and_tokens_commands_check_their_input() {
         assert!(stderr.contains(key), "{text}: {stderr}");
     }
 }
+
+fn digest_server(algorithms: &str, nonce_lifetime: &str) -> Server {
+    blog_with_users(&format!(
+        r#"
+        [auth]
+        authenticators = ["basic", "digest"]
+        realm = "Blog API"
+        [auth.digest]
+        algorithms = {algorithms}
+        nonce_lifetime = "{nonce_lifetime}"
+        "#
+    ))
+}
+
+#[tokio::test]
+async fn digest_works_with_curl_and_requests_in_both_algorithms() {
+    for algorithm in ["SHA-256", "MD5"] {
+        let server = digest_server(&format!("[\"{algorithm}\"]"), "5m");
+        let challenge = server
+            .send_json(Method::POST, "/posts", &json!({"title": "x"}))
+            .await;
+        challenge.problem(401);
+        let offered = challenges(&challenge);
+        assert_eq!(offered.len(), 2, "{offered:?}");
+        assert!(offered[0].starts_with("Basic "), "{offered:?}");
+        assert!(
+            offered[1].starts_with(&format!(
+                r#"Digest realm="Blog API", qop="auth", algorithm={algorithm}, nonce=""#
+            )),
+            "{offered:?}"
+        );
+
+        let created = curl(&[
+            "--digest",
+            "--user",
+            "ann:correct horse",
+            "--json",
+            r#"{"title": "Digest"}"#,
+            &server.url("/posts"),
+        ]);
+        assert_eq!(created.status, 201, "{algorithm}: {}", created.body);
+        assert!(
+            created.headers.contains("401 Unauthorized"),
+            "curl met the challenge first"
+        );
+        let post: Value = serde_json::from_str(&created.body).unwrap();
+        assert_eq!(post["author"]["username"], "ann");
+
+        let url = server.url("/posts/digest");
+        let updated = requests(&[
+            "digest",
+            "PUT",
+            &url,
+            "bob",
+            "battery staple",
+            r#"{"content": "by requests"}"#,
+        ]);
+        assert_eq!(updated["status"], 200, "{algorithm}: {updated}");
+        assert_eq!(updated["history"][0]["status"], 401);
+        let wrong = requests(&["digest", "DELETE", &url, "bob", "staple battery"]);
+        assert_eq!(wrong["status"], 401, "{wrong}");
+        assert!(
+            wrong["body"]
+                .as_str()
+                .unwrap()
+                .contains("wrong username or password")
+        );
+    }
+}
+
+#[tokio::test]
+async fn digest_refuses_replays_other_targets_and_forged_nonces() {
+    let server = digest_server("[\"SHA-256\", \"MD5\"]", "5m");
+    // DELETE needs credentials; there is no such post, so an authenticated call is 404.
+    let url = server.url("/posts/missing");
+    let answers = requests(&[
+        "digest-replay",
+        "DELETE",
+        &url,
+        "ann",
+        "correct horse",
+        &server.url("/posts/other"),
+    ]);
+    assert_eq!(answers[0]["status"], 404, "{answers}");
+    let by_curl = curl(&[
+        "--digest",
+        "--user",
+        "ann:correct horse",
+        "--request",
+        "DELETE",
+        &url,
+    ]);
+    assert_eq!(
+        by_curl.status, 404,
+        "both algorithms offered: {}",
+        by_curl.body
+    );
+    assert_eq!(answers[1]["status"], 401, "a replay: {answers}");
+    assert!(
+        answers[1]["body"].as_str().unwrap().contains("replayed"),
+        "{answers}"
+    );
+    assert_eq!(answers[2]["status"], 401, "another target: {answers}");
+    assert!(
+        answers[2]["body"].as_str().unwrap().contains("`uri`"),
+        "{answers}"
+    );
+
+    let forged = with_auth(
+        &server,
+        Method::DELETE,
+        "/posts/missing",
+        r#"Digest username="ann", realm="Blog API", nonce="AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", uri="/posts/missing", response="00", qop=auth, nc=00000001, cnonce="x", algorithm=SHA-256"#,
+    )
+    .await;
+    let problem = forged.problem(401);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not issued by this server"),
+        "{problem}"
+    );
+    for malformed in [
+        "Digest",
+        "Digest username=",
+        r#"Digest username="ann", realm="Blog API""#,
+    ] {
+        with_auth(&server, Method::GET, "/posts", malformed)
+            .await
+            .problem(401);
+    }
+}
+
+#[tokio::test]
+async fn expired_digest_nonces_are_stale_and_clients_retry() {
+    let server = digest_server("[\"SHA-256\"]", "1s");
+    let url = server.url("/posts/missing");
+    let answers = requests(&[
+        "digest-stale",
+        "DELETE",
+        &url,
+        "ann",
+        "correct horse",
+        "2.2",
+    ]);
+    assert_eq!(answers[0]["status"], 404, "{answers}");
+    let second = &answers[1];
+    assert_eq!(second["status"], 404, "the client retried: {answers}");
+    let refused = &second["history"][0];
+    assert_eq!(refused["status"], 401, "{answers}");
+    let challenge = refused["headers"]["www-authenticate"].as_str().unwrap();
+    assert!(challenge.contains("stale=true"), "{challenge}");
+}

@@ -11,6 +11,7 @@
 
 use super::basic::Basic;
 use super::bearer::ApiTokens;
+use super::digest::Digest;
 use super::lockout::Lockout;
 use super::settings::{AuthSettings, BUILT_IN};
 use super::store::AuthStore;
@@ -55,18 +56,23 @@ struct ResourcePolicy {
 impl Gate {
     /// The chains `settings` describe, with the built-in authenticators checking
     /// credentials in `store`.
-    pub fn new(settings: &AuthSettings, store: Arc<AuthStore>) -> Gate {
-        let built_in: HashMap<&str, Arc<dyn Authenticator>> = settings
-            .named()
-            .filter_map(|name| {
-                let authenticator: Arc<dyn Authenticator> = match name {
-                    "basic" => Arc::new(Basic::new(store.clone(), &settings.realm)),
-                    "bearer" => Arc::new(ApiTokens::new(store.clone(), &settings.realm)),
-                    _ => return None,
-                };
-                Some((name, authenticator))
-            })
-            .collect();
+    pub fn new(settings: &AuthSettings, store: Arc<AuthStore>) -> Result<Gate, String> {
+        let mut built_in: HashMap<&str, Arc<dyn Authenticator>> = HashMap::new();
+        for name in settings.named() {
+            let realm = &settings.realm;
+            let authenticator: Arc<dyn Authenticator> = match name {
+                "basic" => Arc::new(Basic::new(store.clone(), realm)),
+                "digest" => Arc::new(Digest::new(
+                    store.clone(),
+                    realm,
+                    settings.digest.algorithms.clone(),
+                    settings.digest.nonce_lifetime,
+                )?),
+                "bearer" => Arc::new(ApiTokens::new(store.clone(), realm)),
+                _ => continue,
+            };
+            built_in.insert(name, authenticator);
+        }
         debug_assert!(built_in.keys().all(|name| BUILT_IN.contains(name)));
         let chain = |names: &[String]| -> Chain {
             names
@@ -99,12 +105,12 @@ impl Gate {
                 (name.clone(), policy)
             })
             .collect();
-        Gate {
+        Ok(Gate {
             default_chain: chain(&settings.default_chain),
             plugins,
             lockout: Lockout::new(settings.failures),
             quoted_realm: quoted(&settings.realm),
-        }
+        })
     }
 
     /// Who is calling `method` on `resource` of `plugin`: a principal, or none for an

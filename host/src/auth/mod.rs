@@ -11,6 +11,7 @@
 
 mod basic;
 mod bearer;
+mod digest;
 mod gate;
 mod lockout;
 mod password;

@@ -6,6 +6,10 @@
 //! authenticators = ["basic", "bearer"] # the default chain, tried in order (default: none)
 //! realm = "piston"                     # the realm every challenge names
 //!
+//! [auth.digest]
+//! nonce_lifetime = "5m"                # how long a challenge's nonce is good for
+//! algorithms = ["SHA-256", "MD5"]      # offered, in order of preference
+//!
 //! [auth.failures]                      # failed logins allowed per client address
 //! max = 10                             # within one window, then 429 until it ends
 //! window = "5m"
@@ -20,6 +24,7 @@
 //! With no authenticator in a resource's chain, every method is served anonymously.
 //! With any, only the resource's anonymous methods are.
 
+use super::digest::DigestAlgorithm;
 use crate::config::ConfigError;
 use crate::registry::{Method, is_name};
 use serde::Deserialize;
@@ -27,11 +32,14 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The authenticators built into the host, by the names the configuration uses.
-pub const BUILT_IN: [&str; 2] = ["basic", "bearer"];
+pub const BUILT_IN: [&str; 3] = ["basic", "digest", "bearer"];
 
 const DEFAULT_REALM: &str = "piston";
 const DEFAULT_MAX_FAILURES: u32 = 10;
 const DEFAULT_FAILURE_WINDOW: Duration = Duration::from_secs(5 * 60);
+const DEFAULT_NONCE_LIFETIME: Duration = Duration::from_secs(5 * 60);
+const NONCE_LIFETIME_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(24 * 60 * 60));
 const MAX_FAILURES_RANGE: (u32, u32) = (1, 1_000_000);
 const FAILURE_WINDOW_RANGE: (Duration, Duration) =
     (Duration::from_secs(1), Duration::from_secs(24 * 60 * 60));
@@ -45,8 +53,19 @@ pub struct AuthSettings {
     pub plugins: BTreeMap<String, PluginAuth>,
     /// The realm every challenge names (and Digest secrets are made for).
     pub realm: String,
+    /// Digest's nonces and algorithms.
+    pub digest: DigestSettings,
     /// How many failed logins a client address may make per window.
     pub failures: FailureLimit,
+}
+
+/// Digest's settings.
+#[derive(Debug, Clone)]
+pub struct DigestSettings {
+    /// How long a nonce is good for.
+    pub nonce_lifetime: Duration,
+    /// The algorithms offered, most preferred first.
+    pub algorithms: Vec<DigestAlgorithm>,
 }
 
 /// One plugin's choices.
@@ -82,6 +101,10 @@ impl Default for AuthSettings {
             default_chain: Vec::new(),
             plugins: BTreeMap::new(),
             realm: DEFAULT_REALM.to_owned(),
+            digest: DigestSettings {
+                nonce_lifetime: DEFAULT_NONCE_LIFETIME,
+                algorithms: vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
+            },
             failures: FailureLimit {
                 max: DEFAULT_MAX_FAILURES,
                 window: DEFAULT_FAILURE_WINDOW,
@@ -120,7 +143,17 @@ pub struct AuthSection {
     authenticators: Vec<String>,
     realm: Option<String>,
     #[serde(default)]
+    digest: DigestSection,
+    #[serde(default)]
     failures: FailuresSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DigestSection {
+    #[serde(default, with = "humantime_serde")]
+    nonce_lifetime: Option<Duration>,
+    algorithms: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -165,6 +198,19 @@ impl AuthSection {
             Some(realm) => check_realm(&key("auth.realm"), realm)?,
             None => defaults.realm,
         };
+        let digest = DigestSettings {
+            nonce_lifetime: crate::config::check_range(
+                &key("auth.digest.nonce_lifetime"),
+                self.digest
+                    .nonce_lifetime
+                    .unwrap_or(defaults.digest.nonce_lifetime),
+                NONCE_LIFETIME_RANGE,
+            )?,
+            algorithms: match self.digest.algorithms {
+                Some(names) => check_algorithms(&key("auth.digest.algorithms"), &names)?,
+                None => defaults.digest.algorithms,
+            },
+        };
         let failures = FailureLimit {
             max: crate::config::check_range(
                 &key("auth.failures.max"),
@@ -200,6 +246,7 @@ impl AuthSection {
             default_chain,
             plugins: resolved,
             realm,
+            digest,
             failures,
         })
     }
@@ -223,6 +270,23 @@ fn check_chain(key: &str, chain: Vec<String>) -> Result<Vec<String>, ConfigError
         }
     }
     Ok(chain)
+}
+
+/// At least one algorithm, each once.
+fn check_algorithms(key: &str, names: &[String]) -> Result<Vec<DigestAlgorithm>, ConfigError> {
+    let mut algorithms = Vec::new();
+    for name in names {
+        let algorithm = DigestAlgorithm::parse(name)
+            .ok_or_else(|| ConfigError::new(key, format!("`{name}` is not SHA-256 or MD5")))?;
+        if algorithms.contains(&algorithm) {
+            return Err(ConfigError::new(key, format!("`{name}` is named twice")));
+        }
+        algorithms.push(algorithm);
+    }
+    if algorithms.is_empty() {
+        return Err(ConfigError::new(key, "names no algorithm"));
+    }
+    Ok(algorithms)
 }
 
 /// A realm goes into quoted strings in headers: printable ASCII only.
@@ -329,6 +393,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("not a scope"), "{error}");
+        let error = resolve("[digest]\nalgorithms = [\"SHA-1\"]", "")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("auth.digest.algorithms"), "{error}");
+        let error = resolve("[digest]\nalgorithms = []", "")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("no algorithm"), "{error}");
         let error = resolve("[failures]\nmax = 0", "").unwrap_err().to_string();
         assert!(error.contains("auth.failures.max"), "{error}");
     }

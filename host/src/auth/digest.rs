@@ -1,0 +1,419 @@
+//! HTTP Digest authentication (RFC 7616), `qop=auth`, SHA-256 and MD5.
+//!
+//! The server keeps no state per challenge: a nonce is the time it was made, random
+//! bytes, and an HMAC of both under a secret kept in the credentials database, so any
+//! server sharing that file can check it and none can be forged. A nonce expires after
+//! a configurable lifetime; a request with an expired nonce but the right password is
+//! answered `stale=true`, so clients retry without asking the user again. Each nonce's
+//! highest nonce-count is remembered for its lifetime (only once a request with it
+//! has verified), so a captured request cannot be replayed.
+//!
+//! Digest cannot work from the argon2id hash: `piston users add` also stores
+//! `H(username:realm:password)` for the configured realm, in both algorithms.
+
+use super::store::{AuthStore, User};
+use super::{Authenticator, Principal, Refusal, RequestHead, header_value, quoted};
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use dashmap::DashMap;
+use hmac::{Hmac, Mac};
+use http::HeaderValue;
+use md5::Md5;
+use sha2::{Digest as _, Sha256};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+
+/// When the nonce-count table has this many nonces, expired ones are dropped.
+const PRUNE_AT: usize = 4096;
+
+/// A hash function Digest can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigestAlgorithm {
+    /// `SHA-256`, preferred.
+    Sha256,
+    /// `MD5`, for older clients.
+    Md5,
+}
+
+impl DigestAlgorithm {
+    /// The name on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            DigestAlgorithm::Sha256 => "SHA-256",
+            DigestAlgorithm::Md5 => "MD5",
+        }
+    }
+
+    /// Parses a name (without case, as RFC 7616 compares them).
+    pub fn parse(name: &str) -> Option<DigestAlgorithm> {
+        [DigestAlgorithm::Sha256, DigestAlgorithm::Md5]
+            .into_iter()
+            .find(|algorithm| algorithm.name().eq_ignore_ascii_case(name))
+    }
+
+    fn hash(self, text: &str) -> String {
+        match self {
+            DigestAlgorithm::Sha256 => hex::encode(Sha256::digest(text.as_bytes())),
+            DigestAlgorithm::Md5 => hex::encode(Md5::digest(text.as_bytes())),
+        }
+    }
+
+    fn secret(self, user: &User) -> &str {
+        match self {
+            DigestAlgorithm::Sha256 => &user.digest.sha256,
+            DigestAlgorithm::Md5 => &user.digest.md5,
+        }
+    }
+}
+
+/// The `digest` authenticator.
+pub struct Digest {
+    users: Arc<AuthStore>,
+    realm: String,
+    algorithms: Vec<DigestAlgorithm>,
+    nonces: Nonces,
+    opaque: String,
+    counts: DashMap<String, Count>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Count {
+    highest: u32,
+    issued: u64,
+}
+
+impl Digest {
+    /// Digest against `users` in `realm`, offering `algorithms` in order of
+    /// preference, with nonces valid for `lifetime`.
+    pub fn new(
+        users: Arc<AuthStore>,
+        realm: &str,
+        algorithms: Vec<DigestAlgorithm>,
+        lifetime: Duration,
+    ) -> Result<Digest, String> {
+        let key = users
+            .secret("digest-nonce")
+            .map_err(|error| format!("cannot make the Digest nonce key: {error}"))?;
+        let nonces = Nonces { key, lifetime };
+        let opaque = hex::encode(&nonces.mac(b"opaque")[..16]);
+        Ok(Digest {
+            users,
+            realm: realm.to_owned(),
+            algorithms,
+            nonces,
+            opaque,
+            counts: DashMap::new(),
+        })
+    }
+
+    fn check(&self, head: &RequestHead<'_>, credentials: &str) -> Result<Principal, Refusal> {
+        let params = Params::parse(credentials)
+            .ok_or_else(|| Refusal::unauthorized("the Digest credentials are malformed"))?;
+        let username = params.username()?;
+        let nonce = params.required("nonce")?;
+        let uri = params.required("uri")?;
+        let response = params.required("response")?;
+        let cnonce = params.required("cnonce")?;
+        let nc = params.required("nc")?;
+        if params.get("realm") != Some(self.realm.as_str()) {
+            return Err(Refusal::unauthorized(format!(
+                "the realm is not {}",
+                quoted(&self.realm)
+            )));
+        }
+        if params.get("qop") != Some("auth") {
+            return Err(Refusal::unauthorized("only qop=auth is supported"));
+        }
+        let algorithm = params
+            .get("algorithm")
+            .map_or(Some(DigestAlgorithm::Md5), DigestAlgorithm::parse)
+            .filter(|algorithm| self.algorithms.contains(algorithm))
+            .ok_or_else(|| {
+                Refusal::unauthorized(format!(
+                    "the algorithm is not one offered ({})",
+                    self.offered()
+                ))
+            })?;
+        if !same_target(uri, head.uri) {
+            return Err(Refusal::unauthorized(
+                "the `uri` of the credentials is not this request's",
+            ));
+        }
+        let count = u32::from_str_radix(nc, 16)
+            .ok()
+            .filter(|_| nc.len() == 8)
+            .ok_or_else(|| Refusal::unauthorized("`nc` must be 8 hexadecimal digits"))?;
+        let issued = self
+            .nonces
+            .issued(nonce)
+            .ok_or_else(|| Refusal::unauthorized("the nonce was not issued by this server"))?;
+
+        let user = self
+            .users
+            .user(&username)
+            .map_err(|error| {
+                tracing::error!("cannot read the user: {error}");
+                Refusal::unauthorized("the credentials cannot be checked right now")
+            })?
+            .ok_or_else(wrong)?;
+        if user.digest.realm != self.realm {
+            tracing::warn!(
+                "the password of `{}` was set for realm {:?}, not {:?}: set it again with `piston users passwd` to use Digest",
+                user.username,
+                user.digest.realm,
+                self.realm
+            );
+            return Err(wrong());
+        }
+        let ha2 = algorithm.hash(&format!("{}:{uri}", head.method));
+        let expected = algorithm.hash(&format!(
+            "{}:{nonce}:{nc}:{cnonce}:auth:{ha2}",
+            algorithm.secret(&user)
+        ));
+        let matches: bool = expected
+            .as_bytes()
+            .ct_eq(response.to_ascii_lowercase().as_bytes())
+            .into();
+        if !matches {
+            return Err(wrong());
+        }
+        if self.nonces.expired(issued) {
+            return Err(Refusal::stale(
+                "the nonce has expired; retry with the new one",
+            ));
+        }
+        self.count(nonce, issued, count)?;
+        Ok(user.principal("digest"))
+    }
+
+    /// Accepts `count` for `nonce` only if it is higher than any seen before.
+    fn count(&self, nonce: &str, issued: u64, count: u32) -> Result<(), Refusal> {
+        if self.counts.len() >= PRUNE_AT {
+            self.counts
+                .retain(|_, seen| !self.nonces.expired(seen.issued));
+        }
+        let mut seen = self
+            .counts
+            .entry(nonce.to_owned())
+            .or_insert(Count { highest: 0, issued });
+        if count <= seen.highest {
+            return Err(Refusal::unauthorized(
+                "the request was replayed (its nonce count is not higher than before)",
+            ));
+        }
+        seen.highest = count;
+        Ok(())
+    }
+
+    fn offered(&self) -> String {
+        let names: Vec<&str> = self
+            .algorithms
+            .iter()
+            .map(|algorithm| algorithm.name())
+            .collect();
+        names.join(", ")
+    }
+}
+
+#[async_trait]
+impl Authenticator for Digest {
+    fn name(&self) -> &str {
+        "digest"
+    }
+
+    fn challenges(&self, refusal: Option<&Refusal>, out: &mut Vec<HeaderValue>) {
+        let nonce = self.nonces.issue();
+        let stale = if refusal.is_some_and(|refusal| refusal.stale) {
+            ", stale=true"
+        } else {
+            ""
+        };
+        for algorithm in &self.algorithms {
+            out.push(header_value(format!(
+                "Digest realm={}, qop=\"auth\", algorithm={}, nonce=\"{nonce}\", opaque=\"{}\", charset=UTF-8{stale}",
+                quoted(&self.realm),
+                algorithm.name(),
+                self.opaque,
+            )));
+        }
+    }
+
+    async fn authenticate(&self, head: &RequestHead<'_>) -> Result<Option<Principal>, Refusal> {
+        match head.credentials("Digest") {
+            Some(credentials) => self.check(head, credentials).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+fn wrong() -> Refusal {
+    Refusal::unauthorized("wrong username or password")
+}
+
+/// Whether the credentials' `uri` is the request's target (clients send the path and
+/// query; some send the absolute URI).
+fn same_target(uri: &str, target: &http::Uri) -> bool {
+    let sent = match uri.parse::<http::Uri>() {
+        Ok(parsed) if parsed.scheme().is_some() => parsed,
+        _ => {
+            return target
+                .path_and_query()
+                .is_some_and(|own| own.as_str() == uri);
+        }
+    };
+    sent.path_and_query() == target.path_and_query()
+}
+
+/// Signed, timestamped nonces.
+struct Nonces {
+    key: [u8; 32],
+    lifetime: Duration,
+}
+
+/// Bytes of a nonce: issue time (8), random (8), MAC of both (16).
+const NONCE_BYTES: usize = 32;
+
+impl Nonces {
+    fn mac(&self, data: &[u8]) -> [u8; 32] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key");
+        mac.update(data);
+        mac.finalize().into_bytes().into()
+    }
+
+    fn issue(&self) -> String {
+        let mut nonce = [0u8; NONCE_BYTES];
+        nonce[..8].copy_from_slice(&super::now().max(0).to_be_bytes());
+        // Without randomness the nonce is still unforgeable (it is signed), only
+        // shared by challenges made in the same second.
+        let _ = getrandom::fill(&mut nonce[8..16]);
+        let mac = self.mac(&nonce[..16]);
+        nonce[16..].copy_from_slice(&mac[..16]);
+        URL_SAFE_NO_PAD.encode(nonce)
+    }
+
+    /// When a nonce this server made was issued (seconds since the epoch).
+    fn issued(&self, nonce: &str) -> Option<u64> {
+        let bytes = URL_SAFE_NO_PAD.decode(nonce).ok()?;
+        let bytes: [u8; NONCE_BYTES] = bytes.try_into().ok()?;
+        let mac = self.mac(&bytes[..16]);
+        if !bool::from(mac[..16].ct_eq(&bytes[16..])) {
+            return None;
+        }
+        Some(u64::from_be_bytes(bytes[..8].try_into().ok()?))
+    }
+
+    fn expired(&self, issued: u64) -> bool {
+        let now = super::now().max(0) as u64;
+        now.saturating_sub(issued) >= self.lifetime.as_secs()
+    }
+}
+
+/// The parameters of a Digest `Authorization` header, names lower-case.
+struct Params(HashMap<String, String>);
+
+impl Params {
+    fn parse(credentials: &str) -> Option<Params> {
+        let text = format!("Digest {credentials}");
+        let mut parsed = http_auth::parse_challenges(&text).ok()?;
+        if parsed.len() != 1 {
+            return None;
+        }
+        let challenge = parsed.pop()?;
+        Some(Params(
+            challenge
+                .params
+                .into_iter()
+                .map(|(name, value)| (name.to_ascii_lowercase(), value.to_unescaped()))
+                .collect(),
+        ))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    fn required(&self, name: &'static str) -> Result<&str, Refusal> {
+        self.get(name)
+            .ok_or_else(|| Refusal::unauthorized(format!("the Digest credentials lack `{name}`")))
+    }
+
+    /// `username`, or RFC 7616's `username*` (`UTF-8''percent-encoded`).
+    fn username(&self) -> Result<String, Refusal> {
+        if let Some(extended) = self.get("username*") {
+            let encoded = extended
+                .strip_prefix("UTF-8''")
+                .or_else(|| extended.strip_prefix("utf-8''"))
+                .ok_or_else(|| Refusal::unauthorized("`username*` must be UTF-8''..."))?;
+            return percent_encoding::percent_decode_str(encoded)
+                .decode_utf8()
+                .map(|name| name.into_owned())
+                .map_err(|_| Refusal::unauthorized("`username*` is not UTF-8"));
+        }
+        self.required("username").map(str::to_owned)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonces_verify_and_expire() {
+        let nonces = Nonces {
+            key: [7; 32],
+            lifetime: Duration::from_secs(60),
+        };
+        let nonce = nonces.issue();
+        let issued = nonces.issued(&nonce).expect("our own nonce");
+        assert!(!nonces.expired(issued));
+        assert!(nonces.expired(issued - 60));
+
+        let mut forged = URL_SAFE_NO_PAD.decode(&nonce).unwrap();
+        forged[0] ^= 1;
+        assert_eq!(nonces.issued(&URL_SAFE_NO_PAD.encode(forged)), None);
+        let other = Nonces {
+            key: [8; 32],
+            lifetime: Duration::from_secs(60),
+        };
+        assert_eq!(other.issued(&nonce), None, "another key's nonce");
+        assert_eq!(nonces.issued("short"), None);
+    }
+
+    #[test]
+    fn rfc_7616_example_response() {
+        // RFC 7616 §3.9.1, SHA-256.
+        let ha1 = DigestAlgorithm::Sha256.hash("Mufasa:http-auth@example.org:Circle of Life");
+        let ha2 = DigestAlgorithm::Sha256.hash("GET:/dir/index.html");
+        let response = DigestAlgorithm::Sha256.hash(&format!(
+            "{ha1}:7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v:00000001:f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ:auth:{ha2}"
+        ));
+        assert_eq!(
+            response,
+            "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"
+        );
+    }
+
+    #[test]
+    fn params_parse_quoted_and_extended_usernames() {
+        let params = Params::parse(
+            r#"username*=UTF-8''J%C3%A4s%C3%B8n, realm="a \"b\"", nc=00000001, qop=auth"#,
+        )
+        .unwrap();
+        assert_eq!(params.username().unwrap(), "Jäsøn");
+        assert_eq!(params.get("realm"), Some(r#"a "b""#));
+        assert_eq!(params.get("qop"), Some("auth"));
+        assert!(Params::parse("username=").is_none());
+    }
+
+    #[test]
+    fn targets_compare_as_sent() {
+        let target: http::Uri = "/posts?page=2".parse().unwrap();
+        assert!(same_target("/posts?page=2", &target));
+        assert!(same_target("http://example.com/posts?page=2", &target));
+        assert!(!same_target("/posts", &target));
+        assert!(!same_target("/other?page=2", &target));
+    }
+}
