@@ -404,6 +404,18 @@ fn users_and_tokens_commands_check_their_input() {
             "auth.authenticators",
         ),
         ("[auth.failures]\nmax = 0\n", "auth.failures.max"),
+        (
+            "[auth.jwt]\nsecret = \"short\"\naudience = \"x\"\n",
+            "auth.jwt.secret",
+        ),
+        (
+            "[auth]\nauthenticators = [\"jwt\"]\n",
+            "auth.authenticators",
+        ),
+        (
+            "[auth.jwt]\npublic_key_file = \"missing.pem\"\naudience = \"x\"\n",
+            "auth.jwt.public_key_file",
+        ),
         ("[server]\ntrusted_proxies = [\"nope\"]\n", "bad.toml:2:19"),
         (
             "[plugins.blog.resources.post]\nscopes = { FETCH = [\"x\"] }\n",
@@ -579,4 +591,220 @@ async fn expired_digest_nonces_are_stale_and_clients_retry() {
     assert_eq!(refused["status"], 401, "{answers}");
     let challenge = refused["headers"]["www-authenticate"].as_str().unwrap();
     assert!(challenge.contains("stale=true"), "{challenge}");
+}
+
+const JWT_SECRET: &str = "a shared secret of at least 32 bytes, for HS256";
+
+/// A PyJWT-made token (see `jwt-make` in `tests/python/auth_client.py`).
+fn pyjwt(algorithm: &str, key: &str, claims: Value, kid: Option<&str>) -> String {
+    let claims = claims.to_string();
+    let mut args = vec!["jwt-make", algorithm, key, &claims];
+    args.extend(kid);
+    let (stdout, _) = python("auth_client.py", &args, b"");
+    String::from_utf8(stdout).unwrap().trim().to_owned()
+}
+
+async fn bearer_status(server: &Server, method: Method, path: &str, token: &str) -> Reply {
+    with_auth(server, method, path, &format!("Bearer {token}")).await
+}
+
+#[tokio::test]
+async fn jwts_from_pyjwt_are_checked_claim_by_claim() {
+    let server = blog_with_users(&format!(
+        r#"
+        [auth]
+        authenticators = ["bearer", "jwt"]
+        [auth.jwt]
+        secret = "{JWT_SECRET}"
+        audience = "blog-api"
+        issuer = "https://id.example"
+        [plugins.blog.resources.post]
+        scopes = {{ DELETE = ["posts:delete"] }}
+        "#
+    ));
+    let make = |claims: Value| pyjwt("HS256", JWT_SECRET, claims, None);
+    let claims = |overrides: Value| {
+        let mut claims = json!({
+            "sub": "carol",
+            "aud": "blog-api",
+            "iss": "https://id.example",
+            "exp_in": 600,
+            "first_name": "Carol",
+            "scope": "posts:write posts:delete",
+        });
+        for (name, value) in overrides.as_object().unwrap() {
+            claims[name] = value.clone();
+        }
+        claims
+    };
+
+    // A valid token: the guest sees the subject and the token's claims.
+    let valid = make(claims(json!({})));
+    let created = send(
+        server
+            .request(Method::POST, "/posts")
+            .header("authorization", format!("Bearer {valid}"))
+            .header("content-type", "application/json")
+            .body(r#"{"title": "From a JWT"}"#),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert_eq!(
+        created.json()["author"],
+        json!({"username": "carol", "first_name": "Carol"})
+    );
+
+    // Scopes: without posts:delete, 403 insufficient_scope; with it, the author deletes.
+    let writer = make(claims(json!({"scope": "posts:write"})));
+    let refused = bearer_status(&server, Method::DELETE, "/posts/from-a-jwt", &writer).await;
+    refused.problem(403);
+    assert!(challenges(&refused)[0].contains("insufficient_scope"));
+    let deleted = bearer_status(&server, Method::DELETE, "/posts/from-a-jwt", &valid).await;
+    assert_eq!(deleted.status, 204, "{}", deleted.text());
+
+    // Each failed check is a 401 with invalid_token and its own reason.
+    for (token, reason) in [
+        (make(claims(json!({"exp_in": -120}))), "expired"),
+        (make(claims(json!({"nbf_in": 3600}))), "not valid yet"),
+        (make(claims(json!({"aud": "other-api"}))), "audience"),
+        (
+            make(claims(json!({"iss": "https://evil.example"}))),
+            "issuer",
+        ),
+        (
+            pyjwt(
+                "HS256",
+                "another secret of at least 32 bytes!!",
+                claims(json!({})),
+                None,
+            ),
+            "signature",
+        ),
+        (
+            pyjwt("HS512", JWT_SECRET, claims(json!({})), None),
+            "algorithm",
+        ),
+        ("eyJub3Q.a.jwt".to_owned(), "not a JWT"),
+    ] {
+        let reply = bearer_status(&server, Method::DELETE, "/posts/missing", &token).await;
+        let problem = reply.problem(401);
+        assert!(
+            problem["detail"].as_str().unwrap().contains(reason),
+            "{reason}: {problem}"
+        );
+        let challenge = challenges(&reply).join(" | ");
+        assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    }
+    let mut no_exp = claims(json!({}));
+    no_exp.as_object_mut().unwrap().remove("exp_in");
+    let reply = bearer_status(&server, Method::DELETE, "/posts/missing", &make(no_exp)).await;
+    assert!(
+        reply.problem(401)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`exp`")
+    );
+
+    // API tokens still work beside JWTs in the same chain.
+    let api = token(&server, &["ann"]);
+    let reply = bearer_status(&server, Method::DELETE, "/posts/missing", &api).await;
+    assert_eq!(reply.status, 404, "{}", reply.text());
+}
+
+#[tokio::test]
+async fn jwts_verify_against_pem_keys_and_jwk_sets() {
+    let keys = tempfile::tempdir().unwrap();
+    let dir = keys.path().to_str().unwrap();
+    python("auth_client.py", &["jwt-keys", dir], b"");
+    let claims = json!({"sub": "dave", "aud": "blog-api", "exp_in": 600});
+
+    let pem = ServerBuilder::new()
+        .example("blog")
+        .config(&format!(
+            "[auth]\nauthenticators = [\"jwt\"]\n[auth.jwt]\npublic_key_file = \"{dir}/rsa.pub.pem\"\naudience = \"blog-api\"\n"
+        ))
+        .start();
+    let signed = pyjwt("RS256", &format!("{dir}/rsa.pem"), claims.clone(), None);
+    let reply = bearer_status(&pem, Method::DELETE, "/posts/missing", &signed).await;
+    assert_eq!(reply.status, 404, "{}", reply.text());
+    let other = pyjwt(
+        "RS256",
+        &format!("{dir}/other-rsa.pem"),
+        claims.clone(),
+        None,
+    );
+    let reply = bearer_status(&pem, Method::DELETE, "/posts/missing", &other).await;
+    assert!(
+        reply.problem(401)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("signature")
+    );
+    // The classic confusion: HS256 "signed" with the public key as the secret.
+    let public = std::fs::read_to_string(format!("{dir}/rsa.pub.pem")).unwrap();
+    let confused = pyjwt_with_secret_text("HS256", &public, &claims);
+    let reply = bearer_status(&pem, Method::DELETE, "/posts/missing", &confused).await;
+    assert!(
+        reply.problem(401)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("algorithm")
+    );
+
+    let jwks = ServerBuilder::new()
+        .example("blog")
+        .config(&format!(
+            "[auth]\nauthenticators = [\"jwt\"]\n[auth.jwt]\njwks_file = \"{dir}/jwks.json\"\naudience = \"blog-api\"\n"
+        ))
+        .start();
+    for (algorithm, key, kid) in [("RS256", "rsa.pem", "rsa-1"), ("ES256", "ec.pem", "ec-1")] {
+        let signed = pyjwt(
+            algorithm,
+            &format!("{dir}/{key}"),
+            claims.clone(),
+            Some(kid),
+        );
+        let reply = bearer_status(&jwks, Method::DELETE, "/posts/missing", &signed).await;
+        assert_eq!(reply.status, 404, "{algorithm}: {}", reply.text());
+    }
+    let unknown = pyjwt(
+        "ES256",
+        &format!("{dir}/ec.pem"),
+        claims.clone(),
+        Some("ec-9"),
+    );
+    let reply = bearer_status(&jwks, Method::DELETE, "/posts/missing", &unknown).await;
+    assert!(
+        reply.problem(401)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`kid`")
+    );
+    let swapped = pyjwt("ES256", &format!("{dir}/ec.pem"), claims, Some("rsa-1"));
+    bearer_status(&jwks, Method::DELETE, "/posts/missing", &swapped)
+        .await
+        .problem(401);
+}
+
+/// A token PyJWT makes when handed a PEM public key as an HMAC secret (which PyJWT
+/// itself refuses to do, so the token is assembled the same way by hand).
+fn pyjwt_with_secret_text(algorithm: &str, secret: &str, claims: &Value) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{algorithm}","typ":"JWT"}}"#));
+    let mut claims = claims.clone();
+    let exp_in = claims.as_object_mut().unwrap().remove("exp_in").unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    claims["exp"] = json!(now + exp_in.as_u64().unwrap());
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let signing_input = format!("{header}.{payload}");
+    let (mac, _) = python(
+        "auth_client.py",
+        &["hmac-sha256", secret, &signing_input],
+        b"",
+    );
+    format!("{signing_input}.{}", String::from_utf8(mac).unwrap().trim())
 }

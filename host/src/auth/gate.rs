@@ -12,6 +12,7 @@
 use super::basic::Basic;
 use super::bearer::ApiTokens;
 use super::digest::Digest;
+use super::jwt::Jwt;
 use super::lockout::Lockout;
 use super::settings::{AuthSettings, BUILT_IN};
 use super::store::AuthStore;
@@ -69,6 +70,10 @@ impl Gate {
                     settings.digest.nonce_lifetime,
                 )?),
                 "bearer" => Arc::new(ApiTokens::new(store.clone(), realm)),
+                "jwt" => match &settings.jwt {
+                    Some(jwt) => Arc::new(Jwt::new(jwt.clone(), realm)),
+                    None => return Err("`jwt` is named but not configured".to_owned()),
+                },
                 _ => continue,
             };
             built_in.insert(name, authenticator);

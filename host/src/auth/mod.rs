@@ -13,6 +13,7 @@ mod basic;
 mod bearer;
 mod digest;
 mod gate;
+mod jwt;
 mod lockout;
 mod password;
 pub mod settings;

@@ -10,6 +10,10 @@
 //! nonce_lifetime = "5m"                # how long a challenge's nonce is good for
 //! algorithms = ["SHA-256", "MD5"]      # offered, in order of preference
 //!
+//! [auth.jwt]                         # see `jwt` for its keys
+//! audience = "blog-api"
+//! public_key_file = "idp.pem"
+//!
 //! [auth.failures]                      # failed logins allowed per client address
 //! max = 10                             # within one window, then 429 until it ends
 //! window = "5m"
@@ -25,6 +29,7 @@
 //! With any, only the resource's anonymous methods are.
 
 use super::digest::DigestAlgorithm;
+use super::jwt::{JwtSection, JwtSettings};
 use crate::config::ConfigError;
 use crate::registry::{Method, is_name};
 use serde::Deserialize;
@@ -32,7 +37,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The authenticators built into the host, by the names the configuration uses.
-pub const BUILT_IN: [&str; 3] = ["basic", "digest", "bearer"];
+pub const BUILT_IN: [&str; 4] = ["basic", "digest", "bearer", "jwt"];
 
 const DEFAULT_REALM: &str = "piston";
 const DEFAULT_MAX_FAILURES: u32 = 10;
@@ -55,6 +60,8 @@ pub struct AuthSettings {
     pub realm: String,
     /// Digest's nonces and algorithms.
     pub digest: DigestSettings,
+    /// JWT verification, when configured.
+    pub jwt: Option<JwtSettings>,
     /// How many failed logins a client address may make per window.
     pub failures: FailureLimit,
 }
@@ -105,6 +112,7 @@ impl Default for AuthSettings {
                 nonce_lifetime: DEFAULT_NONCE_LIFETIME,
                 algorithms: vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
             },
+            jwt: None,
             failures: FailureLimit {
                 max: DEFAULT_MAX_FAILURES,
                 window: DEFAULT_FAILURE_WINDOW,
@@ -144,6 +152,7 @@ pub struct AuthSection {
     realm: Option<String>,
     #[serde(default)]
     digest: DigestSection,
+    jwt: Option<JwtSection>,
     #[serde(default)]
     failures: FailuresSection,
 }
@@ -211,6 +220,7 @@ impl AuthSection {
                 None => defaults.digest.algorithms,
             },
         };
+        let jwt = self.jwt.map(|section| section.resolve(key)).transpose()?;
         let failures = FailureLimit {
             max: crate::config::check_range(
                 &key("auth.failures.max"),
@@ -224,12 +234,23 @@ impl AuthSection {
             )?,
         };
         let mut resolved = BTreeMap::new();
+        let needs_jwt = |at: &str, chain: &[String]| {
+            if jwt.is_none() && chain.iter().any(|name| name == "jwt") {
+                return Err(ConfigError::new(
+                    at,
+                    "names `jwt`, which needs an [auth.jwt] section with its key and audience",
+                ));
+            }
+            Ok(())
+        };
+        needs_jwt(&key("auth.authenticators"), &default_chain)?;
         for (plugin, section) in plugins {
             let at = |field: &str| key(&format!("plugins.{plugin}.{field}"));
             let chain = section
                 .auth
                 .map(|chain| check_chain(&at("auth"), chain))
                 .transpose()?;
+            needs_jwt(&at("auth"), chain.as_deref().unwrap_or_default())?;
             let mut resources = BTreeMap::new();
             for (resource, section) in section.resources {
                 let at = |field: &str| at(&format!("resources.{resource}.{field}"));
@@ -237,6 +258,7 @@ impl AuthSection {
                     .auth
                     .map(|chain| check_chain(&at("auth"), chain))
                     .transpose()?;
+                needs_jwt(&at("auth"), chain.as_deref().unwrap_or_default())?;
                 let scopes = check_scopes(&at("scopes"), section.scopes)?;
                 resources.insert(resource, ResourceAuth { chain, scopes });
             }
@@ -247,6 +269,7 @@ impl AuthSection {
             plugins: resolved,
             realm,
             digest,
+            jwt,
             failures,
         })
     }
@@ -401,6 +424,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("no algorithm"), "{error}");
+        let error = resolve("", "[blog]\nauth = [\"jwt\"]")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("plugins.blog.auth") && error.contains("[auth.jwt]"),
+            "{error}"
+        );
         let error = resolve("[failures]\nmax = 0", "").unwrap_err().to_string();
         assert!(error.contains("auth.failures.max"), "{error}");
     }
