@@ -1,7 +1,9 @@
 //! Authentication with real clients: curl, Python `requests`, and the `piston users` and
 //! `piston tokens` commands run beside a live server.
 
-use piston_tests::{Method, Reply, Server, ServerBuilder, Value, curl, json, python, send};
+use piston_tests::{
+    Method, Reply, Server, ServerBuilder, Value, curl, json, python, python_output, send,
+};
 
 const BASIC_AND_BEARER: &str = r#"
 [auth]
@@ -807,4 +809,265 @@ fn pyjwt_with_secret_text(algorithm: &str, secret: &str, claims: &Value) -> Stri
         b"",
     );
     format!("{signing_input}.{}", String::from_utf8(mac).unwrap().trim())
+}
+
+/// Registers an OAuth consumer; returns its key and secret.
+fn consumer(server: &Server, name: &str, callback: Option<&str>) -> (String, String) {
+    let mut args = vec!["oauth", "consumers", "add", name];
+    if let Some(callback) = callback {
+        args.extend(["--callback", callback]);
+    }
+    let output = server.piston(&args, "");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let field = |name: &str| {
+        stdout
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .expect("printed")
+            .trim()
+            .to_owned()
+    };
+    (field("key:"), field("secret:"))
+}
+
+/// Token credentials from the whole three-legged flow.
+struct Granted {
+    key: String,
+    secret: String,
+    token: String,
+    token_secret: String,
+}
+
+impl Granted {
+    fn call(&self, method: &str, url: &str, signature: &str, body: Option<&str>) -> Value {
+        let mut args = vec![
+            "oauth-call",
+            method,
+            url,
+            &self.key,
+            &self.secret,
+            &self.token,
+            &self.token_secret,
+            signature,
+        ];
+        args.extend(body);
+        requests(&args)
+    }
+
+    fn signed(&self, command: &str, method: &str, url: &str, extra: &[&str]) -> Value {
+        let mut args = vec![
+            command,
+            method,
+            url,
+            &self.key,
+            &self.secret,
+            &self.token,
+            &self.token_secret,
+        ];
+        args.extend(extra);
+        requests(&args)
+    }
+}
+
+fn oauth_server() -> Server {
+    let server = ServerBuilder::new()
+        .example("blog")
+        .config("[auth]\nauthenticators = [\"oauth1\"]\nrealm = \"Blog API\"\n")
+        .start();
+    server.add_user("ann", "correct horse", "Ann");
+    server
+}
+
+fn grant(server: &Server, key: &str, secret: &str, callback: &str) -> (Granted, Value) {
+    let flow = requests(&[
+        "oauth-flow",
+        &server.url(""),
+        key,
+        secret,
+        "ann",
+        "correct horse",
+        callback,
+    ]);
+    let granted = Granted {
+        key: key.to_owned(),
+        secret: secret.to_owned(),
+        token: flow["token"].as_str().unwrap().to_owned(),
+        token_secret: flow["secret"].as_str().unwrap().to_owned(),
+    };
+    (granted, flow["steps"].clone())
+}
+
+#[tokio::test]
+async fn oauth_three_legged_flow_with_requests_oauthlib() {
+    let server = oauth_server();
+    let (key, secret) = consumer(&server, "Test <App>", Some("http://client.example/"));
+    let (granted, steps) = grant(&server, &key, &secret, "http://client.example/cb");
+
+    // The user's side: a page that escapes the consumer's name and sets a strict
+    // cookie; a wrong password and a forged post are refused; approval redirects.
+    assert_eq!(steps["callback_confirmed"], "true", "{steps}");
+    let page = &steps["page"];
+    assert_eq!(page["status"], 200, "{steps}");
+    assert!(page["body"].as_str().unwrap().contains("Test &lt;App&gt;"));
+    let cookie = page["headers"]["set-cookie"].as_str().unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    assert!(
+        page["headers"]["content-security-policy"]
+            .as_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    assert_eq!(steps["wrong_password"]["status"], 401, "{steps}");
+    assert_eq!(steps["forged"]["status"], 403, "CSRF: {steps}");
+    assert_eq!(steps["approved"]["status"], 302, "{steps}");
+    let location = steps["approved"]["headers"]["location"].as_str().unwrap();
+    assert!(
+        location.starts_with("http://client.example/cb?oauth_token="),
+        "{location}"
+    );
+    assert_eq!(steps["again"]["status"], 400, "approved once: {steps}");
+    assert!(
+        steps["exchanged_twice"].as_str().unwrap().contains("401"),
+        "exchanged once: {steps}"
+    );
+
+    // The consumer's side: every signature method, JSON and signed form bodies.
+    let posts = server.url("/posts");
+    let created = granted.call(
+        "POST",
+        &posts,
+        "HMAC-SHA1",
+        Some(r#"{"title": "Via OAuth"}"#),
+    );
+    assert_eq!(created["status"], 201, "{created}");
+    let post: Value = serde_json::from_str(created["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        post["author"],
+        json!({"username": "ann", "first_name": "Ann"})
+    );
+    let url = server.url("/posts/via-oauth");
+    let updated = granted.call("PUT", &url, "HMAC-SHA256", Some("form:content=signed+form"));
+    assert_eq!(updated["status"], 200, "{updated}");
+    assert!(updated["body"].as_str().unwrap().contains("signed form"));
+    let deleted = granted.call("DELETE", &url, "PLAINTEXT", None);
+    assert_eq!(deleted["status"], 204, "{deleted}");
+
+    // A replayed nonce and a stale timestamp are refused, without saying what the
+    // signature should have been.
+    let missing = server.url("/posts/missing");
+    let replay = granted.signed("oauth-replay", "DELETE", &missing, &[]);
+    assert_eq!(replay[0]["status"], 404, "{replay}");
+    assert_eq!(replay[1]["status"], 401, "{replay}");
+    assert!(
+        replay[1]["body"].as_str().unwrap().contains("nonce"),
+        "{replay}"
+    );
+    let stale = granted.signed("oauth-stale", "DELETE", &missing, &["3600"]);
+    assert_eq!(stale["status"], 401, "{stale}");
+    assert!(
+        stale["body"].as_str().unwrap().contains("oauth_timestamp"),
+        "{stale}"
+    );
+    assert_eq!(
+        stale["headers"]["www-authenticate"],
+        r#"OAuth realm="Blog API""#
+    );
+    let forged = Granted {
+        token_secret: "not the secret".to_owned(),
+        ..granted
+    };
+    let wrong = forged.call("DELETE", &missing, "HMAC-SHA1", None);
+    assert_eq!(wrong["status"], 401, "{wrong}");
+    let detail = wrong["body"].as_str().unwrap();
+    assert!(detail.contains("signature is invalid"), "{detail}");
+    assert!(
+        !detail.contains("DELETE&") && !detail.contains("%2F"),
+        "{detail}"
+    );
+}
+
+#[tokio::test]
+async fn oauth_tokens_and_consumers_can_be_revoked() {
+    let server = oauth_server();
+    let (key, secret) = consumer(&server, "Revocable", None);
+    let (first, steps) = grant(&server, &key, &secret, "oob");
+    assert_eq!(
+        steps["approved"]["status"], 200,
+        "oob shows the verifier: {steps}"
+    );
+    let (second, _) = grant(&server, &key, &secret, "oob");
+    let missing = server.url("/posts/missing");
+    assert_eq!(
+        first.call("DELETE", &missing, "HMAC-SHA1", None)["status"],
+        404
+    );
+
+    let listed = String::from_utf8(server.piston(&["oauth", "tokens", "list"], "").stdout).unwrap();
+    assert!(
+        listed.contains(&first.token) && !listed.contains(&first.token_secret),
+        "{listed}"
+    );
+    let revoked = server.piston(&["oauth", "tokens", "revoke", &first.token], "");
+    assert!(revoked.status.success());
+    let refused = first.call("DELETE", &missing, "HMAC-SHA1", None);
+    assert_eq!(refused["status"], 401, "{refused}");
+    assert_eq!(
+        second.call("DELETE", &missing, "HMAC-SHA1", None)["status"],
+        404
+    );
+
+    let revoked = server.piston(&["oauth", "consumers", "revoke", &key], "");
+    assert!(revoked.status.success());
+    let refused = second.call("DELETE", &missing, "HMAC-SHA1", None);
+    assert_eq!(refused["status"], 401, "{refused}");
+    assert!(
+        refused["body"].as_str().unwrap().contains("revoked"),
+        "{refused}"
+    );
+    let listed =
+        String::from_utf8(server.piston(&["oauth", "consumers", "list"], "").stdout).unwrap();
+    assert!(
+        listed.contains("revoked") && !listed.contains(&secret),
+        "{listed}"
+    );
+
+    // Callbacks outside the registered one, and unsigned endpoint calls, are refused.
+    let (key, secret) = consumer(&server, "Registered", Some("https://app.example/"));
+    let flow = python_flow_error(&server, &key, &secret, "https://evil.example/cb");
+    assert!(flow.contains("400"), "{flow}");
+    let unsigned = send(server.request(Method::POST, "/oauth/request_token")).await;
+    unsigned.problem(400);
+    let wrong_method = server.get("/oauth/access_token").await;
+    wrong_method.problem(405);
+    let page = server.get("/oauth/authorize?oauth_token=nope").await;
+    assert_eq!(page.status, 400);
+    assert!(page.text().contains("invalid, expired or already used"));
+}
+
+/// Runs the OAuth flow expecting it to fail; returns the client's error.
+fn python_flow_error(server: &Server, key: &str, secret: &str, callback: &str) -> String {
+    let base = server.url("");
+    let output = python_output(
+        "auth_client.py",
+        &[
+            "oauth-flow",
+            &base,
+            key,
+            secret,
+            "ann",
+            "correct horse",
+            callback,
+        ],
+        b"",
+    );
+    assert!(!output.status.success(), "the flow should have failed");
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }

@@ -14,6 +14,17 @@ Usage: auth_client.py SCHEME METHOD URL [ARGS...]
   jwt-keys DIR        writes RSA and P-256 key pairs made with `cryptography` (rsa.pem,
                       rsa.pub.pem, ec.pem, ec.pub.pem, other-rsa.pem) and a JWK set of
                       the two public keys (jwks.json: kids rsa-1, ec-1)
+  oauth-flow BASE KEY SECRET USER PASSWORD CALLBACK
+      the three-legged OAuth 1.0a flow with requests-oauthlib, the user's side done by
+      a requests session reading the authorization page (with a wrong password, and a
+      forged post without the CSRF cookie, on the way); prints the access token, its
+      secret and what each step answered
+  oauth-call METHOD URL KEY SECRET TOKEN TOKEN-SECRET SIGNATURE-METHOD [BODY]
+      one signed request; BODY is JSON, or `form:` and a form-encoded body (signed)
+  oauth-replay METHOD URL KEY SECRET TOKEN TOKEN-SECRET
+      signs one request with oauthlib and sends it twice; prints both answers
+  oauth-stale METHOD URL KEY SECRET TOKEN TOKEN-SECRET SECONDS-AGO
+      a request signed with a timestamp that many seconds in the past
   hmac-sha256 SECRET MESSAGE
                       prints the HMAC-SHA256 of MESSAGE, base64url without padding
   jwt-make ALG KEY CLAIMS [KID]
@@ -115,7 +126,100 @@ def hmac_sha256(secret, message):
     print(base64.urlsafe_b64encode(mac).rstrip(b"=").decode())
 
 
+SIGNATURE_METHODS = {
+    "HMAC-SHA1": "HMAC-SHA1",
+    "HMAC-SHA256": "HMAC-SHA256",
+    "PLAINTEXT": "PLAINTEXT",
+}
+
+
+def oauth_flow(base, key, secret, user, password, callback):
+    import re
+
+    from requests_oauthlib import OAuth1Session
+
+    steps = {}
+    session = OAuth1Session(key, client_secret=secret, callback_uri=callback)
+    temporary = session.fetch_request_token(base + "/oauth/request_token")
+    steps["callback_confirmed"] = temporary.get("oauth_callback_confirmed")
+    authorize_url = session.authorization_url(base + "/oauth/authorize")
+
+    browser = requests.Session()
+    page = browser.get(authorize_url, timeout=30)
+    steps["page"] = answer(page)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    token = re.search(r'name="oauth_token" value="([^"]+)"', page.text).group(1)
+    form = {"oauth_token": token, "csrf_token": csrf, "username": user,
+            "password": password, "decision": "allow"}
+    url = base + "/oauth/authorize"
+
+    steps["wrong_password"] = answer(browser.post(
+        url, data=dict(form, password=password + "?"), allow_redirects=False, timeout=30))
+    steps["forged"] = answer(requests.post(url, data=form, allow_redirects=False, timeout=30))
+    approved = browser.post(url, data=form, allow_redirects=False, timeout=30)
+    steps["approved"] = answer(approved)
+    if callback == "oob":
+        verifier = re.search(r'id="verifier">([^<]+)<', approved.text).group(1)
+        session._client.client.verifier = verifier
+    else:
+        session.parse_authorization_response(approved.headers["location"])
+    verifier = session._client.client.verifier
+    access = session.fetch_access_token(base + "/oauth/access_token")
+    steps["again"] = answer(browser.post(url, data=form, allow_redirects=False, timeout=30))
+    try:
+        session._client.client.verifier = verifier
+        session.fetch_access_token(base + "/oauth/access_token")
+        steps["exchanged_twice"] = True
+    except Exception as error:  # the server refuses: requests-oauthlib raises
+        steps["exchanged_twice"] = str(error)
+    print(json.dumps({
+        "token": access["oauth_token"],
+        "secret": access["oauth_token_secret"],
+        "steps": steps,
+    }))
+
+
+def oauth_call(method, url, key, secret, token, token_secret, signature_method, body=None):
+    from requests_oauthlib import OAuth1
+
+    auth = OAuth1(key, client_secret=secret, resource_owner_key=token,
+                  resource_owner_secret=token_secret,
+                  signature_method=SIGNATURE_METHODS[signature_method])
+    kwargs = {"auth": auth, "timeout": 30}
+    if body is not None and body.startswith("form:"):
+        kwargs["data"] = body[len("form:"):]
+        kwargs["headers"] = {"Content-Type": "application/x-www-form-urlencoded"}
+    elif body is not None:
+        kwargs["data"] = body
+        kwargs["headers"] = {"Content-Type": "application/json"}
+    report(requests.request(method, url, **kwargs))
+
+
+def oauth_signed(method, url, key, secret, token, token_secret, **client_options):
+    from oauthlib.oauth1 import Client
+
+    client = Client(key, client_secret=secret, resource_owner_key=token,
+                    resource_owner_secret=token_secret, **client_options)
+    uri, headers, _ = client.sign(url, http_method=method)
+    return uri, headers
+
+
 def main(argv):
+    if argv[0] == "oauth-flow":
+        return oauth_flow(*argv[1:])
+    if argv[0] == "oauth-call":
+        return oauth_call(*argv[1:])
+    if argv[0] == "oauth-replay":
+        method, url = argv[1:3]
+        uri, headers = oauth_signed(method, url, *argv[3:7])
+        first = requests.request(method, uri, headers=headers, timeout=30)
+        second = requests.request(method, uri, headers=headers, timeout=30)
+        return print(json.dumps([answer(first), answer(second)]))
+    if argv[0] == "oauth-stale":
+        method, url = argv[1:3]
+        timestamp = str(int(time.time()) - int(argv[7]))
+        uri, headers = oauth_signed(method, url, *argv[3:7], timestamp=timestamp)
+        return report(requests.request(method, uri, headers=headers, timeout=30))
     if argv[0] == "hmac-sha256":
         return hmac_sha256(*argv[1:])
     if argv[0] == "jwt-keys":

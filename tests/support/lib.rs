@@ -59,19 +59,24 @@ pub fn python_formats(args: &[&str], input: &[u8]) -> (Vec<u8>, String) {
 /// Runs `tests/python/SCRIPT ARGS` in the repository's Python environment with `input`
 /// on stdin; panics with its stderr if it fails. Returns stdout and stderr.
 pub fn python(script: &str, args: &[&str], input: &[u8]) -> (Vec<u8>, String) {
-    let python = built("PISTON_TEST_PYTHON", ".venv/bin/python");
-    let output = run_with_input(
-        Command::new(python)
-            .arg(workspace().join("tests/python").join(script))
-            .args(args),
-        input,
-    );
+    let output = python_output(script, args, input);
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(
         output.status.success(),
         "{script} {args:?} failed: {stderr}"
     );
     (output.stdout, stderr)
+}
+
+/// Runs `tests/python/SCRIPT ARGS` with `input` on stdin, whatever its outcome.
+pub fn python_output(script: &str, args: &[&str], input: &[u8]) -> Output {
+    let python = built("PISTON_TEST_PYTHON", ".venv/bin/python");
+    run_with_input(
+        Command::new(python)
+            .arg(workspace().join("tests/python").join(script))
+            .args(args),
+        input,
+    )
 }
 
 fn run_with_input(command: &mut Command, input: &[u8]) -> Output {

@@ -8,7 +8,7 @@
 //! on the blocking threads, a few at a time, so a flood of logins cannot take the
 //! memory of hundreds of hashes at once.
 
-use super::password;
+use super::password::Checker;
 use super::store::{AuthStore, User};
 use super::{Authenticator, Principal, Refusal, RequestHead, header_value, quoted};
 use async_trait::async_trait;
@@ -20,51 +20,30 @@ use http::HeaderValue;
 use sha2::Sha256;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
 
 /// How long a verified password is remembered.
 const REMEMBER: Duration = Duration::from_secs(5 * 60);
 /// The most verified passwords remembered at once.
 const MAX_REMEMBERED: usize = 10_000;
-/// Hashes computed at once (each takes 19 MiB).
-const CONCURRENT_HASHES: usize = 4;
 
 /// The `basic` authenticator.
 pub struct Basic {
     users: Arc<AuthStore>,
     challenge: HeaderValue,
     verified: Verified,
-    hashing: Semaphore,
+    passwords: Arc<Checker>,
 }
 
 impl Basic {
-    /// Basic against `users`, challenging with `realm`.
-    pub fn new(users: Arc<AuthStore>, realm: &str) -> Basic {
+    /// Basic against `users`, challenging with `realm`, checking passwords with
+    /// `passwords`.
+    pub fn new(users: Arc<AuthStore>, realm: &str, passwords: Arc<Checker>) -> Basic {
         Basic {
             users,
             challenge: header_value(format!("Basic realm={}, charset=\"UTF-8\"", quoted(realm))),
             verified: Verified::new(),
-            hashing: Semaphore::new(CONCURRENT_HASHES),
+            passwords,
         }
-    }
-
-    /// Checks `password` against `hash`, or spends the same time failing when there is
-    /// no such user.
-    async fn verify(&self, hash: Option<&str>, password: &str) -> bool {
-        let Ok(_permit) = self.hashing.acquire().await else {
-            return false;
-        };
-        let hash = hash.map(str::to_owned);
-        let password = password.to_owned();
-        tokio::task::spawn_blocking(move || match hash {
-            Some(hash) => password::verify(&hash, &password),
-            None => {
-                password::verify_nobody(&password);
-                false
-            }
-        })
-        .await
-        .unwrap_or(false)
     }
 }
 
@@ -92,11 +71,15 @@ impl Authenticator for Basic {
             Refusal::unauthorized("the credentials cannot be checked right now")
         })?;
         let Some(user) = user else {
-            self.verify(None, &password).await;
+            self.passwords.check(None, &password).await;
             return Err(wrong());
         };
         if !self.verified.contains(&user, &password) {
-            if !self.verify(Some(&user.password_hash), &password).await {
+            if !self
+                .passwords
+                .check(Some(&user.password_hash), &password)
+                .await
+            {
                 return Err(wrong());
             }
             self.verified.insert(&user, &password);

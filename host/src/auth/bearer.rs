@@ -6,10 +6,8 @@
 //! limited to scopes and may expire; revoking one takes effect on the next request.
 
 use super::store::{AuthStore, AuthStoreError, Token, now};
-use super::{Authenticator, Principal, Refusal, RequestHead, header_value, quoted};
+use super::{Authenticator, Principal, Refusal, RequestHead, header_value, quoted, random_text};
 use async_trait::async_trait;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::HeaderValue;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -26,14 +24,10 @@ pub fn issue_token(
     scopes: Vec<String>,
     expires_at: Option<i64>,
 ) -> Result<(Token, String), AuthStoreError> {
-    let mut secret = [0u8; 32];
-    let mut id = [0u8; 6];
-    getrandom::fill(&mut secret)
-        .and_then(|()| getrandom::fill(&mut id))
-        .map_err(|error| AuthStoreError::Backend(format!("no randomness: {error}")))?;
-    let token = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(secret));
+    let token = format!("{TOKEN_PREFIX}{}", random_text(32)?);
     let record = Token {
-        id: hex::encode(id),
+        // Derived from the hash: it tells nothing about the token, and is stable.
+        id: hex::encode(&token_hash(&token)[..6]),
         hash: token_hash(&token),
         username: username.to_owned(),
         scopes,

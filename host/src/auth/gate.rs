@@ -14,6 +14,8 @@ use super::bearer::ApiTokens;
 use super::digest::Digest;
 use super::jwt::Jwt;
 use super::lockout::Lockout;
+use super::oauth::{OAuth1, Provider, Verifier};
+use super::password::Checker;
 use super::settings::{AuthSettings, BUILT_IN};
 use super::store::AuthStore;
 use super::{Authenticator, Principal, Refusal, RequestHead, header_value, quoted};
@@ -29,8 +31,9 @@ use std::time::Duration;
 pub struct Gate {
     default_chain: Chain,
     plugins: HashMap<String, PluginPolicy>,
-    lockout: Lockout,
+    lockout: Arc<Lockout>,
     quoted_realm: String,
+    oauth: Option<Arc<Provider>>,
 }
 
 /// Authenticators in the order they are tried.
@@ -56,13 +59,21 @@ struct ResourcePolicy {
 
 impl Gate {
     /// The chains `settings` describe, with the built-in authenticators checking
-    /// credentials in `store`.
-    pub fn new(settings: &AuthSettings, store: Arc<AuthStore>) -> Result<Gate, String> {
+    /// credentials in `store`. `public_url` is where clients reach the server (OAuth
+    /// signatures cover it).
+    pub fn new(
+        settings: &AuthSettings,
+        store: Arc<AuthStore>,
+        public_url: &str,
+    ) -> Result<Gate, String> {
+        let passwords = Arc::new(Checker::new());
+        let lockout = Arc::new(Lockout::new(settings.failures));
+        let mut oauth = None;
         let mut built_in: HashMap<&str, Arc<dyn Authenticator>> = HashMap::new();
         for name in settings.named() {
             let realm = &settings.realm;
             let authenticator: Arc<dyn Authenticator> = match name {
-                "basic" => Arc::new(Basic::new(store.clone(), realm)),
+                "basic" => Arc::new(Basic::new(store.clone(), realm, passwords.clone())),
                 "digest" => Arc::new(Digest::new(
                     store.clone(),
                     realm,
@@ -74,6 +85,22 @@ impl Gate {
                     Some(jwt) => Arc::new(Jwt::new(jwt.clone(), realm)),
                     None => return Err("`jwt` is named but not configured".to_owned()),
                 },
+                "oauth1" => {
+                    let verifier = Arc::new(Verifier::new(
+                        store.clone(),
+                        settings.oauth1.timestamp_window,
+                        public_url,
+                    ));
+                    oauth = Some(Arc::new(Provider::new(
+                        verifier.clone(),
+                        store.clone(),
+                        passwords.clone(),
+                        lockout.clone(),
+                        settings.oauth1.request_token_lifetime,
+                        realm,
+                    )));
+                    Arc::new(OAuth1::new(verifier, realm))
+                }
                 _ => continue,
             };
             built_in.insert(name, authenticator);
@@ -113,9 +140,24 @@ impl Gate {
         Ok(Gate {
             default_chain: chain(&settings.default_chain),
             plugins,
-            lockout: Lockout::new(settings.failures),
+            lockout,
             quoted_realm: quoted(&settings.realm),
+            oauth,
         })
+    }
+
+    /// The OAuth 1.0a provider's endpoints, when `oauth1` is configured.
+    pub fn oauth_provider(&self) -> Option<&Provider> {
+        self.oauth.as_deref()
+    }
+
+    /// Whether a resource's chain needs a form body before it can authenticate (an
+    /// OAuth signature covers the form's fields).
+    pub fn reads_forms(&self, plugin: &str, resource: &str) -> bool {
+        let (chain, _) = self.policy(plugin, resource, Method::Get);
+        chain.iter().any(
+            |link| matches!(link, Link::Host(authenticator) if authenticator.name() == "oauth1"),
+        )
     }
 
     /// Who is calling `method` on `resource` of `plugin`: a principal, or none for an
@@ -160,10 +202,10 @@ impl Gate {
                         head.client,
                         refusal.detail
                     );
-                    let problem = if refusal.status == StatusCode::FORBIDDEN {
-                        Problem::new(StatusCode::FORBIDDEN).detail(refusal.detail.into_owned())
-                    } else {
+                    let problem = if refusal.status == StatusCode::UNAUTHORIZED {
                         unauthorized(chain, Some((index, &refusal)), refusal.detail.to_string())
+                    } else {
+                        Problem::new(refusal.status).detail(refusal.detail.into_owned())
                     };
                     return Err(problem.cause(cause));
                 }

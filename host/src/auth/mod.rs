@@ -15,6 +15,7 @@ mod digest;
 mod gate;
 mod jwt;
 mod lockout;
+pub mod oauth;
 mod password;
 pub mod settings;
 mod store;
@@ -117,6 +118,9 @@ pub struct RequestHead<'a> {
     pub headers: &'a HeaderMap,
     /// The client's address, after the trusted-proxy rules.
     pub client: IpAddr,
+    /// A form-encoded body, read before authentication when an OAuth signature may
+    /// cover it.
+    pub form: Option<&'a [u8]>,
 }
 
 impl<'a> RequestHead<'a> {
@@ -151,6 +155,15 @@ pub trait Authenticator: Send + Sync {
     /// Authenticates one request: `Ok(None)` when it carries no credentials for this
     /// scheme.
     async fn authenticate(&self, head: &RequestHead<'_>) -> Result<Option<Principal>, Refusal>;
+}
+
+/// `bytes` random bytes as base64url text: tokens, secrets, nonces.
+fn random_text(bytes: usize) -> Result<String, AuthStoreError> {
+    use base64::Engine;
+    let mut random = vec![0u8; bytes];
+    getrandom::fill(&mut random)
+        .map_err(|error| AuthStoreError::Backend(format!("no randomness: {error}")))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random))
 }
 
 /// A header value from text that is known to be visible ASCII, else from its escape.

@@ -8,6 +8,10 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use md5::Md5;
 use sha2::{Digest, Sha256};
 use std::sync::LazyLock;
+use tokio::sync::Semaphore;
+
+/// Hashes computed at once (each takes 19 MiB).
+const CONCURRENT_HASHES: usize = 4;
 
 /// Hashes a password with argon2id (the OWASP-recommended parameters: 19 MiB, two
 /// passes), in PHC string form.
@@ -21,7 +25,7 @@ pub fn hash(password: &str) -> String {
 
 /// Whether `password` matches `hash`. Takes as long as hashing (tens of milliseconds):
 /// call it off the async threads.
-pub fn verify(hash: &str, password: &str) -> bool {
+fn verify(hash: &str, password: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|parsed| {
         Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
@@ -31,9 +35,43 @@ pub fn verify(hash: &str, password: &str) -> bool {
 
 /// Spends the time a real verification would, for a user who does not exist: the
 /// answer's timing must not tell which usernames are real.
-pub fn verify_nobody(password: &str) {
+fn verify_nobody(password: &str) {
     static NOBODY: LazyLock<String> = LazyLock::new(|| hash("no user has this password"));
     let _ = verify(&NOBODY, password);
+}
+
+/// Checks passwords on the blocking threads, a few at a time, so that a flood of
+/// logins cannot take the memory of hundreds of hashes at once.
+pub struct Checker {
+    hashing: Semaphore,
+}
+
+impl Checker {
+    /// A checker running at most a few hashes at once.
+    pub fn new() -> Checker {
+        Checker {
+            hashing: Semaphore::new(CONCURRENT_HASHES),
+        }
+    }
+
+    /// Whether `password` is the one hashed in `hash`; with no hash (no such user),
+    /// spends the same time failing.
+    pub async fn check(&self, hash: Option<&str>, password: &str) -> bool {
+        let Ok(_permit) = self.hashing.acquire().await else {
+            return false;
+        };
+        let hash = hash.map(str::to_owned);
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || match hash {
+            Some(hash) => verify(&hash, &password),
+            None => {
+                verify_nobody(&password);
+                false
+            }
+        })
+        .await
+        .unwrap_or(false)
+    }
 }
 
 /// Digest's `H(username:realm:password)` in MD5 and SHA-256 (RFC 7616 §3.4.2).

@@ -14,6 +14,10 @@
 //! audience = "blog-api"
 //! public_key_file = "idp.pem"
 //!
+//! [auth.oauth1]                      # the OAuth 1.0a provider (at /oauth/...)
+//! timestamp_window = "5m"              # how far a request's timestamp may be from now
+//! request_token_lifetime = "10m"       # how long the user has to approve
+//!
 //! [auth.failures]                      # failed logins allowed per client address
 //! max = 10                             # within one window, then 429 until it ends
 //! window = "5m"
@@ -37,7 +41,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The authenticators built into the host, by the names the configuration uses.
-pub const BUILT_IN: [&str; 4] = ["basic", "digest", "bearer", "jwt"];
+pub const BUILT_IN: [&str; 5] = ["basic", "digest", "bearer", "jwt", "oauth1"];
 
 const DEFAULT_REALM: &str = "piston";
 const DEFAULT_MAX_FAILURES: u32 = 10;
@@ -45,6 +49,12 @@ const DEFAULT_FAILURE_WINDOW: Duration = Duration::from_secs(5 * 60);
 const DEFAULT_NONCE_LIFETIME: Duration = Duration::from_secs(5 * 60);
 const NONCE_LIFETIME_RANGE: (Duration, Duration) =
     (Duration::from_secs(1), Duration::from_secs(24 * 60 * 60));
+const DEFAULT_TIMESTAMP_WINDOW: Duration = Duration::from_secs(5 * 60);
+const TIMESTAMP_WINDOW_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(60 * 60));
+const DEFAULT_REQUEST_TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 60);
+const REQUEST_TOKEN_LIFETIME_RANGE: (Duration, Duration) =
+    (Duration::from_secs(10), Duration::from_secs(24 * 60 * 60));
 const MAX_FAILURES_RANGE: (u32, u32) = (1, 1_000_000);
 const FAILURE_WINDOW_RANGE: (Duration, Duration) =
     (Duration::from_secs(1), Duration::from_secs(24 * 60 * 60));
@@ -62,8 +72,20 @@ pub struct AuthSettings {
     pub digest: DigestSettings,
     /// JWT verification, when configured.
     pub jwt: Option<JwtSettings>,
+    /// The OAuth 1.0a provider's windows.
+    pub oauth1: OAuthSettings,
     /// How many failed logins a client address may make per window.
     pub failures: FailureLimit,
+}
+
+/// The OAuth 1.0a provider's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct OAuthSettings {
+    /// How far a request's `oauth_timestamp` may be from the server's clock (and so
+    /// how long nonces are remembered).
+    pub timestamp_window: Duration,
+    /// How long temporary credentials wait for the user's approval.
+    pub request_token_lifetime: Duration,
 }
 
 /// Digest's settings.
@@ -113,6 +135,10 @@ impl Default for AuthSettings {
                 algorithms: vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
             },
             jwt: None,
+            oauth1: OAuthSettings {
+                timestamp_window: DEFAULT_TIMESTAMP_WINDOW,
+                request_token_lifetime: DEFAULT_REQUEST_TOKEN_LIFETIME,
+            },
             failures: FailureLimit {
                 max: DEFAULT_MAX_FAILURES,
                 window: DEFAULT_FAILURE_WINDOW,
@@ -154,7 +180,18 @@ pub struct AuthSection {
     digest: DigestSection,
     jwt: Option<JwtSection>,
     #[serde(default)]
+    oauth1: OAuthSection,
+    #[serde(default)]
     failures: FailuresSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OAuthSection {
+    #[serde(default, with = "humantime_serde")]
+    timestamp_window: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    request_token_lifetime: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -221,6 +258,22 @@ impl AuthSection {
             },
         };
         let jwt = self.jwt.map(|section| section.resolve(key)).transpose()?;
+        let oauth1 = OAuthSettings {
+            timestamp_window: crate::config::check_range(
+                &key("auth.oauth1.timestamp_window"),
+                self.oauth1
+                    .timestamp_window
+                    .unwrap_or(defaults.oauth1.timestamp_window),
+                TIMESTAMP_WINDOW_RANGE,
+            )?,
+            request_token_lifetime: crate::config::check_range(
+                &key("auth.oauth1.request_token_lifetime"),
+                self.oauth1
+                    .request_token_lifetime
+                    .unwrap_or(defaults.oauth1.request_token_lifetime),
+                REQUEST_TOKEN_LIFETIME_RANGE,
+            )?,
+        };
         let failures = FailureLimit {
             max: crate::config::check_range(
                 &key("auth.failures.max"),
@@ -270,6 +323,7 @@ impl AuthSection {
             realm,
             digest,
             jwt,
+            oauth1,
             failures,
         })
     }

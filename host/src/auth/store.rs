@@ -143,6 +143,7 @@ impl AuthStore {
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.execute_batch(SCHEMA)?;
+        connection.execute_batch(super::oauth::SCHEMA)?;
         Ok(AuthStore {
             connection: Mutex::new(connection),
         })

@@ -6,6 +6,7 @@
 
 mod inspect;
 mod list;
+mod oauth;
 mod serve;
 mod table;
 mod tokens;
@@ -47,6 +48,9 @@ enum Command {
     Users(users::UsersArgs),
     /// Manage API tokens for Bearer authentication.
     Tokens(tokens::TokensArgs),
+    /// Manage OAuth 1.0a consumers and the tokens users granted them.
+    #[command(name = "oauth")]
+    OAuth(oauth::OAuthArgs),
 }
 
 /// Options every command takes.
@@ -121,6 +125,7 @@ pub fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Users(args) => users::run(args),
         Command::Tokens(args) => tokens::run(args),
+        Command::OAuth(args) => oauth::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -126,7 +126,7 @@ async fn serve(host: Host) -> Result<(), CliError> {
         timeout: settings.default_instance_limits().timeout,
     };
     let registry = Arc::new(Registry::new(snapshot));
-    let gate = Gate::new(&settings.auth, host.auth_store()?)
+    let gate = Gate::new(&settings.auth, host.auth_store()?, &settings.public_url)
         .map_err(|error| CliError::Failed(format!("authentication: {error}")))?;
     let gate = Arc::new(gate);
     let clients = ClientAddresses::new(settings.trusted_proxies.clone());

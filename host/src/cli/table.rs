@@ -1,6 +1,7 @@
 //! The tables the commands print: resources (`piston serve`, `piston list`), users and
 //! API tokens.
 
+use crate::auth::oauth::{Consumer, OAuthToken};
 use crate::auth::{Token, User};
 use crate::registry::{Entry, Snapshot};
 use comfy_table::{Table, presets};
@@ -120,6 +121,57 @@ pub fn tokens(tokens: &[Token], now: i64) -> Table {
             token
                 .expires_at
                 .map_or_else(|| "never".to_owned(), timestamp),
+            status.to_owned(),
+            timestamp(token.created_at),
+        ]);
+    }
+    table
+}
+
+/// One row a consumer: its key, never its secret.
+pub fn consumers(consumers: &[Consumer]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::NOTHING)
+        .set_header(["KEY", "NAME", "CALLBACK", "STATUS", "CREATED"]);
+    for consumer in consumers {
+        table.add_row([
+            consumer.key.clone(),
+            consumer.name.clone(),
+            or_dash(consumer.callback.clone().unwrap_or_default()),
+            if consumer.revoked {
+                "revoked"
+            } else {
+                "active"
+            }
+            .to_owned(),
+            timestamp(consumer.created_at),
+        ]);
+    }
+    table
+}
+
+/// One row a token the users granted: the token, never its secret.
+pub fn oauth_tokens(tokens: &[OAuthToken], consumers: &[Consumer], now: i64) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::NOTHING)
+        .set_header(["TOKEN", "USER", "CONSUMER", "STATUS", "CREATED"]);
+    for token in tokens {
+        let consumer = consumers
+            .iter()
+            .find(|consumer| consumer.key == token.consumer);
+        let status = if token.revoked || consumer.is_none_or(|consumer| consumer.revoked) {
+            "revoked"
+        } else if token.expires_at.is_some_and(|expires| expires <= now) {
+            "expired"
+        } else {
+            "active"
+        };
+        table.add_row([
+            token.token.clone(),
+            token.username.clone().unwrap_or_default(),
+            consumer.map_or_else(|| token.consumer.clone(), |consumer| consumer.name.clone()),
             status.to_owned(),
             timestamp(token.created_at),
         ]);

@@ -119,6 +119,16 @@ pub async fn body(
     body: Body,
     limits: BodyLimits,
 ) -> Result<Option<String>, Problem> {
+    let bytes = read_body(headers, body, limits).await?;
+    decode(headers, &bytes, limits.max_depth)
+}
+
+/// Reads the whole body within the size limit and the read timeout.
+pub async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limits: BodyLimits,
+) -> Result<Vec<u8>, Problem> {
     if let Some(length) = content_length(headers)? {
         if length > limits.max_bytes {
             if length <= limits.max_bytes + DRAIN_BYTES {
@@ -127,36 +137,43 @@ pub async fn body(
             return Err(too_large(limits.max_bytes));
         }
         if length == 0 {
-            return Ok(None);
+            return Ok(Vec::new());
         }
+    }
+    match tokio::time::timeout(limits.timeout, read(body, limits.max_bytes)).await {
+        Ok(Read::Whole(bytes)) => Ok(bytes),
+        Ok(Read::TooLarge(rest)) => {
+            drain(rest, limits.timeout).await;
+            Err(too_large(limits.max_bytes))
+        }
+        Ok(Read::Failed(problem)) => Err(problem),
+        Err(_) => Err(Problem::new(StatusCode::REQUEST_TIMEOUT).detail(format!(
+            "the request body did not arrive within {:?}",
+            limits.timeout
+        ))),
+    }
+}
+
+/// Decodes a body read whole by its `Content-Type`: `None` when it is empty, else its
+/// JSON text, nested at most `max_depth` deep.
+pub fn decode(
+    headers: &HeaderMap,
+    bytes: &[u8],
+    max_depth: usize,
+) -> Result<Option<String>, Problem> {
+    if bytes.is_empty() {
+        return Ok(None);
     }
     let content_type = headers
         .get(CONTENT_TYPE)
         .map(|value| value.to_str().unwrap_or(""));
-    let bytes = match tokio::time::timeout(limits.timeout, read(body, limits.max_bytes)).await {
-        Ok(Read::Whole(bytes)) => bytes,
-        Ok(Read::TooLarge(rest)) => {
-            drain(rest, limits.timeout).await;
-            return Err(too_large(limits.max_bytes));
-        }
-        Ok(Read::Failed(problem)) => return Err(problem),
-        Err(_) => {
-            return Err(Problem::new(StatusCode::REQUEST_TIMEOUT).detail(format!(
-                "the request body did not arrive within {:?}",
-                limits.timeout
-            )));
-        }
-    };
-    if bytes.is_empty() {
-        return Ok(None);
-    }
     let (decoder, mime) = decoder_for(content_type)?;
     let decode_limits = Limits {
-        max_depth: limits.max_depth,
+        max_depth,
         max_output: bytes.len().saturating_mul(EXPANSION).max(64 * 1024),
     };
     decoder
-        .decode(&bytes, &mime, decode_limits)
+        .decode(bytes, &mime, decode_limits)
         .map(Some)
         .map_err(|error| match error {
             DecodeError::Unsupported(_) => unsupported(error.to_string()),

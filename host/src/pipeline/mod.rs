@@ -14,6 +14,7 @@ mod respond;
 mod stream;
 
 use self::respond::{Shaping, respond, without_body};
+use crate::auth::oauth::is_form;
 use crate::auth::{Gate, RequestHead};
 use crate::client::ClientAddresses;
 use crate::decode::{self, BodyLimits};
@@ -105,8 +106,27 @@ impl Pipeline {
         id: &str,
         format: &mut Negotiated,
     ) -> Result<Response, Problem> {
-        let query = Query::parse(parts.uri.query());
         let path = parts.uri.path();
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(Ipv4Addr::UNSPECIFIED.into(), |connected| connected.0.ip());
+        let mut head = RequestHead {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+            client: self.clients.resolve(peer, &parts.headers),
+            form: None,
+        };
+        if let Some(provider) = self.gate.oauth_provider()
+            && let Some(endpoint) = provider.endpoint(path)
+        {
+            return provider
+                .handle(endpoint, &head, parts, body, self.body)
+                .await;
+        }
+
+        let query = Query::parse(parts.uri.query());
         let suffix = negotiate::split_suffix(path);
         let mut asked = Asked {
             suffix: suffix.map(|(_, emitter)| emitter),
@@ -136,29 +156,32 @@ impl Pipeline {
             Verb::Call { method, head } => (method, head),
         };
         *format = negotiate::negotiate(asked)?;
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(Ipv4Addr::UNSPECIFIED.into(), |connected| connected.0.ip());
-        let head = RequestHead {
-            method: &parts.method,
-            uri: &parts.uri,
-            headers: &parts.headers,
-            client: self.clients.resolve(peer, &parts.headers),
+        let plugin = target.plugin.spec.name.as_str();
+        let mut body = Some(body);
+        let form = match body.take_if(|_| {
+            method.has_body()
+                && is_form(&parts.headers)
+                && self.gate.reads_forms(plugin, &target.resource().name)
+        }) {
+            Some(body) => Some(decode::read_body(&parts.headers, body, self.body).await?),
+            None => None,
         };
+        head.form = form.as_deref();
         let principal = self
             .gate
-            .check(&target.plugin.spec.name, target.resource(), method, &head)
+            .check(plugin, target.resource(), method, &head)
             .await?;
         let filter = target
             .resource()
             .filter
             .narrow(query.fields.as_deref(), query.exclude.as_deref())
             .map_err(|error| Problem::new(StatusCode::BAD_REQUEST).detail(error.to_string()))?;
-        let data = if method.has_body() {
-            decode::body(&parts.headers, body, self.body).await?
-        } else {
-            None
+        let data = match (form, body) {
+            (Some(form), _) => decode::decode(&parts.headers, &form, self.body.max_depth)?,
+            (None, Some(body)) if method.has_body() => {
+                decode::body(&parts.headers, body, self.body).await?
+            }
+            (None, _) => None,
         };
 
         let request = wit::Request {

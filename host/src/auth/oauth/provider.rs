@@ -1,0 +1,444 @@
+//! The provider's three endpoints (RFC 5849 §2): temporary credentials, the user's
+//! authorization, and the exchange for token credentials.
+//!
+//! - `POST /oauth/request_token`: signed by the consumer, with `oauth_callback` (a URL,
+//!   or `oob`); answers `oauth_token`, `oauth_token_secret`, `oauth_callback_confirmed`.
+//! - `GET /oauth/authorize?oauth_token=...`: the page where the user logs in and
+//!   approves; `POST` (the form) redirects to the callback with `oauth_verifier`, or
+//!   shows the verifier for `oob`.
+//! - `POST /oauth/access_token`: signed with the approved temporary credentials, with
+//!   `oauth_verifier`; answers the token credentials. Temporary credentials work once.
+
+use super::page::{Page, csrf_cookie, csrf_from};
+use super::{Expect, OAuthError, OAuthToken, TokenKind, Verifier, challenge};
+use crate::auth::lockout::Lockout;
+use crate::auth::password::Checker;
+use crate::auth::store::{AuthStore, now};
+use crate::auth::{RequestHead, random_text};
+use crate::decode::{self, BodyLimits};
+use crate::problem::Problem;
+use axum::body::Body;
+use axum::response::Response;
+use http::header::{ALLOW, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use std::sync::Arc;
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+
+/// The largest body the endpoints read (their forms are a few short fields).
+const MAX_FORM_BYTES: u64 = 16 * 1024;
+
+/// One of the provider's endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `/oauth/request_token`.
+    RequestToken,
+    /// `/oauth/authorize`.
+    Authorize,
+    /// `/oauth/access_token`.
+    AccessToken,
+}
+
+/// The OAuth 1.0a provider.
+pub struct Provider {
+    verifier: Arc<Verifier>,
+    store: Arc<AuthStore>,
+    passwords: Arc<Checker>,
+    lockout: Arc<Lockout>,
+    request_token_lifetime: Duration,
+    secure_cookies: bool,
+    challenge: HeaderValue,
+}
+
+impl Provider {
+    /// A provider issuing temporary credentials good for `request_token_lifetime`,
+    /// checking users' passwords with `passwords` under the failed-login `lockout`.
+    pub fn new(
+        verifier: Arc<Verifier>,
+        store: Arc<AuthStore>,
+        passwords: Arc<Checker>,
+        lockout: Arc<Lockout>,
+        request_token_lifetime: Duration,
+        realm: &str,
+    ) -> Provider {
+        let secure_cookies = verifier.public_url.starts_with("https:");
+        Provider {
+            verifier,
+            store,
+            passwords,
+            lockout,
+            request_token_lifetime,
+            secure_cookies,
+            challenge: challenge(realm),
+        }
+    }
+
+    /// The endpoint at `path`, if it is one.
+    pub fn endpoint(&self, path: &str) -> Option<Endpoint> {
+        match path {
+            "/oauth/request_token" => Some(Endpoint::RequestToken),
+            "/oauth/authorize" => Some(Endpoint::Authorize),
+            "/oauth/access_token" => Some(Endpoint::AccessToken),
+            _ => None,
+        }
+    }
+
+    /// Answers a request to `endpoint`.
+    pub async fn handle(
+        &self,
+        endpoint: Endpoint,
+        head: &RequestHead<'_>,
+        parts: &Parts,
+        body: Body,
+        limits: BodyLimits,
+    ) -> Result<Response, Problem> {
+        let allowed: &[Method] = match endpoint {
+            Endpoint::Authorize => &[Method::GET, Method::POST],
+            _ => &[Method::POST],
+        };
+        if !allowed.contains(head.method) {
+            let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+            return Err(Problem::new(StatusCode::METHOD_NOT_ALLOWED)
+                .detail(format!("{} is not allowed here", head.method))
+                .header(
+                    ALLOW,
+                    HeaderValue::from_str(&allow.join(", ")).expect("method names"),
+                ));
+        }
+        let limits = BodyLimits {
+            max_bytes: MAX_FORM_BYTES.min(limits.max_bytes),
+            ..limits
+        };
+        let form = if is_form(head.headers) {
+            Some(decode::read_body(&parts.headers, body, limits).await?)
+        } else {
+            None
+        };
+        let form = form.as_deref();
+        match endpoint {
+            Endpoint::RequestToken => self
+                .request_token(head, form)
+                .map_err(|error| self.problem(error)),
+            Endpoint::AccessToken => self
+                .access_token(head, form)
+                .map_err(|error| self.problem(error)),
+            Endpoint::Authorize if head.method == Method::GET => Ok(self.authorize_page(head)),
+            Endpoint::Authorize => Ok(self.authorize(head, form.unwrap_or_default()).await),
+        }
+    }
+
+    fn problem(&self, error: OAuthError) -> Problem {
+        let problem = Problem::new(error.status).detail(error.detail.clone());
+        if error.status == StatusCode::UNAUTHORIZED {
+            return problem
+                .header(WWW_AUTHENTICATE, self.challenge.clone())
+                .cause(format!("OAuth refused: {}", error.detail));
+        }
+        problem
+    }
+
+    fn request_token(
+        &self,
+        head: &RequestHead<'_>,
+        form: Option<&[u8]>,
+    ) -> Result<Response, OAuthError> {
+        let signed = self.verifier.collect(
+            head.method,
+            head.uri,
+            head.headers,
+            head.credentials("OAuth"),
+            form,
+        )?;
+        let verified = self.verifier.verify(&signed, Expect::NoToken)?;
+        let callback = signed.required("oauth_callback")?;
+        check_callback(callback, verified.consumer.callback.as_deref())?;
+        let now = now();
+        let token = OAuthToken {
+            token: random_text(24)?,
+            secret: random_text(24)?,
+            kind: TokenKind::Request,
+            consumer: verified.consumer.key,
+            username: None,
+            callback: Some(callback.to_owned()),
+            verifier: None,
+            expires_at: Some(now + self.request_token_lifetime.as_secs() as i64),
+            revoked: false,
+            created_at: now,
+        };
+        self.store.add_oauth_token(&token)?;
+        Ok(form_response(&[
+            ("oauth_token", &token.token),
+            ("oauth_token_secret", &token.secret),
+            ("oauth_callback_confirmed", "true"),
+        ]))
+    }
+
+    fn access_token(
+        &self,
+        head: &RequestHead<'_>,
+        form: Option<&[u8]>,
+    ) -> Result<Response, OAuthError> {
+        let signed = self.verifier.collect(
+            head.method,
+            head.uri,
+            head.headers,
+            head.credentials("OAuth"),
+            form,
+        )?;
+        let verified = self.verifier.verify(&signed, Expect::RequestToken)?;
+        let request = verified.token.expect("a request token was required");
+        let (Some(username), Some(expected)) = (&request.username, &request.verifier) else {
+            return Err(OAuthError::unauthorized(
+                "the temporary credentials have not been approved by the user",
+            ));
+        };
+        let given = signed.required("oauth_verifier")?;
+        if !bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
+            return Err(OAuthError::unauthorized("the verifier is wrong"));
+        }
+        let access = OAuthToken {
+            token: random_text(24)?,
+            secret: random_text(24)?,
+            kind: TokenKind::Access,
+            consumer: request.consumer.clone(),
+            username: Some(username.clone()),
+            callback: None,
+            verifier: None,
+            expires_at: None,
+            revoked: false,
+            created_at: now(),
+        };
+        if !self.store.exchange_request_token(&request.token, &access)? {
+            return Err(OAuthError::unauthorized(
+                "the temporary credentials were already exchanged",
+            ));
+        }
+        Ok(form_response(&[
+            ("oauth_token", &access.token),
+            ("oauth_token_secret", &access.secret),
+        ]))
+    }
+
+    /// The request token a page is about, if it can still be approved, with its
+    /// consumer's name.
+    fn pending(&self, token: &str) -> Result<(OAuthToken, String), &'static str> {
+        let invalid = "This authorization link is invalid, expired or already used. Start again from the application.";
+        let token = self
+            .store
+            .oauth_token(token)
+            .ok()
+            .flatten()
+            .filter(|token| {
+                token.kind == TokenKind::Request
+                    && token.username.is_none()
+                    && !token.revoked
+                    && token.expires_at.is_none_or(|expires| expires > now())
+            })
+            .ok_or(invalid)?;
+        let consumer = self
+            .store
+            .consumer(&token.consumer)
+            .ok()
+            .flatten()
+            .filter(|consumer| !consumer.revoked)
+            .ok_or(invalid)?;
+        Ok((token, consumer.name))
+    }
+
+    fn authorize_page(&self, head: &RequestHead<'_>) -> Response {
+        let token = form_urlencoded::parse(head.uri.query().unwrap_or_default().as_bytes())
+            .find(|(name, _)| name == "oauth_token")
+            .map(|(_, value)| value.into_owned())
+            .unwrap_or_default();
+        let (token, consumer) = match self.pending(&token) {
+            Ok(pending) => pending,
+            Err(message) => return Page::Error { message }.respond(StatusCode::BAD_REQUEST, None),
+        };
+        let Ok(csrf) = random_text(24) else {
+            return Page::Error {
+                message: "The page cannot be made right now; try again.",
+            }
+            .respond(StatusCode::SERVICE_UNAVAILABLE, None);
+        };
+        let page = Page::Approve {
+            consumer: &consumer,
+            token: &token.token,
+            csrf: &csrf,
+            error: None,
+        };
+        page.respond(
+            StatusCode::OK,
+            Some(&csrf_cookie(&csrf, self.secure_cookies)),
+        )
+    }
+
+    async fn authorize(&self, head: &RequestHead<'_>, form: &[u8]) -> Response {
+        let field = |wanted: &str| {
+            form_urlencoded::parse(form)
+                .find(|(name, _)| name == wanted)
+                .map(|(_, value)| value.into_owned())
+                .unwrap_or_default()
+        };
+        let csrf = field("csrf_token");
+        let cookie = csrf_from(head.headers).unwrap_or_default();
+        if csrf.is_empty() || !bool::from(csrf.as_bytes().ct_eq(cookie.as_bytes())) {
+            return Page::Error {
+                message: "The form was not sent from this site's authorization page, or it expired. Reload the page and try again.",
+            }
+            .respond(StatusCode::FORBIDDEN, None);
+        }
+        let (token, consumer) = match self.pending(&field("oauth_token")) {
+            Ok(pending) => pending,
+            Err(message) => return Page::Error { message }.respond(StatusCode::BAD_REQUEST, None),
+        };
+        if field("decision") != "allow" {
+            if let Err(error) = self.store.revoke_oauth_token(&token.token) {
+                tracing::error!("cannot revoke a denied OAuth token: {error}");
+            }
+            return Page::Denied {
+                consumer: &consumer,
+            }
+            .respond(StatusCode::OK, None);
+        }
+        if let Some(wait) = self.lockout.retry_after(head.client) {
+            let message = format!(
+                "Too many failed logins from this address; try again in {} s.",
+                wait.as_secs().max(1)
+            );
+            return Page::Error { message: &message }.respond(StatusCode::TOO_MANY_REQUESTS, None);
+        }
+        let username = field("username");
+        let user = self.store.user(&username).ok().flatten();
+        let hash = user.as_ref().map(|user| user.password_hash.as_str());
+        if !self.passwords.check(hash, &field("password")).await {
+            self.lockout.fail(head.client);
+            tracing::info!(
+                "OAuth authorization: wrong password for `{username}` from {}",
+                head.client
+            );
+            let page = Page::Approve {
+                consumer: &consumer,
+                token: &token.token,
+                csrf: &csrf,
+                error: Some("Wrong username or password."),
+            };
+            return page.respond(StatusCode::UNAUTHORIZED, None);
+        }
+        let Ok(verifier) = random_text(16) else {
+            return Page::Error {
+                message: "The approval cannot be recorded right now; try again.",
+            }
+            .respond(StatusCode::SERVICE_UNAVAILABLE, None);
+        };
+        match self
+            .store
+            .approve_request_token(&token.token, &username, &verifier)
+        {
+            Ok(true) => {}
+            _ => {
+                return Page::Error {
+                    message: "This authorization was already answered.",
+                }
+                .respond(StatusCode::BAD_REQUEST, None);
+            }
+        }
+        match token.callback.as_deref() {
+            Some(callback) if callback != "oob" => redirect(callback, &token.token, &verifier),
+            _ => Page::Verifier {
+                consumer: &consumer,
+                verifier: &verifier,
+            }
+            .respond(StatusCode::OK, None),
+        }
+    }
+}
+
+/// `oob`, or an absolute http(s) URL; under the consumer's registered callback when it
+/// has one.
+fn check_callback(callback: &str, registered: Option<&str>) -> Result<(), OAuthError> {
+    if callback == "oob" {
+        return Ok(());
+    }
+    let uri: http::Uri = callback
+        .parse()
+        .map_err(|_| OAuthError::bad_request("`oauth_callback` is not a URL (or `oob`)"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.authority().is_none() {
+        return Err(OAuthError::bad_request(
+            "`oauth_callback` must be an absolute http(s) URL, or `oob`",
+        ));
+    }
+    if let Some(registered) = registered
+        && !callback.starts_with(registered)
+    {
+        return Err(OAuthError::bad_request(
+            "`oauth_callback` is not under the consumer's registered callback",
+        ));
+    }
+    Ok(())
+}
+
+fn redirect(callback: &str, token: &str, verifier: &str) -> Response {
+    let separator = if callback.contains('?') { '&' } else { '?' };
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("oauth_token", token)
+        .append_pair("oauth_verifier", verifier)
+        .finish();
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::FOUND;
+    match HeaderValue::from_str(&format!("{callback}{separator}{query}")) {
+        Ok(location) => {
+            response.headers_mut().insert(LOCATION, location);
+            response
+        }
+        Err(_) => Page::Error {
+            message: "The application's callback address is not valid.",
+        }
+        .respond(StatusCode::BAD_REQUEST, None),
+    }
+}
+
+fn form_response(fields: &[(&str, &str)]) -> Response {
+    let mut serializer = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in fields {
+        serializer.append_pair(name, value);
+    }
+    let mut response = Response::new(Body::from(serializer.finish()));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/x-www-form-urlencoded"),
+    );
+    response
+}
+
+/// Whether the body is a form (whose fields the signature covers).
+pub fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<mime::Mime>().ok())
+        .is_some_and(|mime| mime.essence_str() == "application/x-www-form-urlencoded")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callbacks_are_oob_or_absolute_and_registered() {
+        assert!(check_callback("oob", Some("https://app.example/")).is_ok());
+        assert!(check_callback("https://app.example/cb?x=1", Some("https://app.example/")).is_ok());
+        assert!(check_callback("https://evil.example/", Some("https://app.example/")).is_err());
+        assert!(check_callback("/relative", None).is_err());
+        assert!(check_callback("javascript:alert(1)", None).is_err());
+    }
+
+    #[test]
+    fn redirects_keep_the_callbacks_query() {
+        let response = redirect("https://app.example/cb?state=1", "t", "v w");
+        assert_eq!(
+            response.headers()[LOCATION],
+            "https://app.example/cb?state=1&oauth_token=t&oauth_verifier=v+w"
+        );
+    }
+}
