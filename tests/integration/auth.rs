@@ -28,7 +28,8 @@ fn requests(args: &[&str]) -> Value {
     serde_json::from_slice(&stdout).expect("auth_client.py prints JSON")
 }
 
-fn challenges(reply: &Reply) -> Vec<String> {
+/// Every `WWW-Authenticate` challenge of a reply, in order.
+pub(crate) fn challenges(reply: &Reply) -> Vec<String> {
     reply
         .headers
         .get_all("www-authenticate")

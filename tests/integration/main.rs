@@ -4,6 +4,7 @@ mod auth;
 mod blog;
 mod bodies;
 mod cli;
+mod custom_auth;
 mod formats;
 mod guests;
 mod hostile;

@@ -36,6 +36,13 @@ pub struct Gate {
     oauth: Option<Arc<Provider>>,
 }
 
+/// Finds a loaded authenticator plugin by name. Plugins come and go while the host
+/// serves, so chains hold plugin names and look them up for each request.
+pub trait AuthenticatorPlugins: Sync {
+    /// The authenticator plugin called `name`, if one is loaded.
+    fn find(&self, name: &str) -> Option<Arc<dyn Authenticator>>;
+}
+
 /// Authenticators in the order they are tried.
 type Chain = Arc<[Link]>;
 
@@ -161,13 +168,14 @@ impl Gate {
     }
 
     /// Who is calling `method` on `resource` of `plugin`: a principal, or none for an
-    /// anonymous call.
+    /// anonymous call. Chains that name authenticator plugins find them in `plugins`.
     pub async fn check(
         &self,
         plugin: &str,
         resource: &ResourceSpec,
         method: Method,
         head: &RequestHead<'_>,
+        plugins: &dyn AuthenticatorPlugins,
     ) -> Result<Option<Principal>, Problem> {
         let (chain, scopes) = self.policy(plugin, &resource.name, method);
         if chain.is_empty() {
@@ -182,14 +190,19 @@ impl Gate {
         }
         let mut missing = None;
         for (index, link) in chain.iter().enumerate() {
-            let authenticator = match link {
-                Link::Host(authenticator) => authenticator,
-                Link::Plugin(name) => {
-                    missing.get_or_insert(name.as_str());
-                    continue;
-                }
+            let Some(authenticator) = link.resolve(plugins) else {
+                missing.get_or_insert(link.name());
+                continue;
             };
-            match authenticator.authenticate(head).await {
+            let answer = authenticator.authenticate(head).await;
+            // Credentials outside `Authorization` (a custom plugin's header) meet the
+            // failed-login limit here, once the plugin has found some.
+            if !matches!(answer, Ok(None))
+                && let Some(wait) = self.lockout.retry_after(head.client)
+            {
+                return Err(locked_out(wait, head));
+            }
+            match answer {
                 Ok(None) => {}
                 Ok(Some(principal)) => return self.authorize(principal, scopes),
                 Err(refusal) => {
@@ -203,7 +216,8 @@ impl Gate {
                         refusal.detail
                     );
                     let problem = if refusal.status == StatusCode::UNAUTHORIZED {
-                        unauthorized(chain, Some((index, &refusal)), refusal.detail.to_string())
+                        let detail = refusal.detail.to_string();
+                        unauthorized(chain, plugins, Some((index, &refusal)), detail)
                     } else {
                         Problem::new(refusal.status).detail(refusal.detail.into_owned())
                     };
@@ -228,7 +242,7 @@ impl Gate {
             }
             None => format!("this request needs credentials: {accepted}"),
         };
-        Err(unauthorized(chain, None, detail))
+        Err(unauthorized(chain, plugins, None, detail))
     }
 
     /// The chain and the scopes required for `method` on a resource.
@@ -272,11 +286,34 @@ impl Gate {
     }
 }
 
-/// 401 with one challenge per authenticator of the chain (each once).
-fn unauthorized(chain: &[Link], refused: Option<(usize, &Refusal)>, detail: String) -> Problem {
+impl Link {
+    /// The authenticator, if it is built in or its plugin is loaded.
+    fn resolve(&self, plugins: &dyn AuthenticatorPlugins) -> Option<Arc<dyn Authenticator>> {
+        match self {
+            Link::Host(authenticator) => Some(authenticator.clone()),
+            Link::Plugin(name) => plugins.find(name),
+        }
+    }
+
+    /// The name `piston.toml` gives it.
+    fn name(&self) -> &str {
+        match self {
+            Link::Host(authenticator) => authenticator.name(),
+            Link::Plugin(name) => name,
+        }
+    }
+}
+
+/// 401 with one challenge per available authenticator of the chain (each once).
+fn unauthorized(
+    chain: &[Link],
+    plugins: &dyn AuthenticatorPlugins,
+    refused: Option<(usize, &Refusal)>,
+    detail: String,
+) -> Problem {
     let mut challenges = Vec::new();
     for (index, link) in chain.iter().enumerate() {
-        if let Link::Host(authenticator) = link {
+        if let Some(authenticator) = link.resolve(plugins) {
             let refusal = refused
                 .filter(|(refused, _)| *refused == index)
                 .map(|(_, refusal)| refusal);
@@ -298,10 +335,7 @@ fn unauthorized(chain: &[Link], refused: Option<(usize, &Refusal)>, detail: Stri
 fn accepted_schemes(chain: &[Link]) -> String {
     let mut schemes: Vec<&str> = Vec::new();
     for link in chain {
-        let name = match link {
-            Link::Host(authenticator) => authenticator.name(),
-            Link::Plugin(name) => name,
-        };
+        let name = link.name();
         if !schemes.contains(&name) {
             schemes.push(name);
         }

@@ -6,8 +6,10 @@
 //! also enforces anonymous methods, required scopes and the failed-login limit, and
 //! builds the 401 (one `WWW-Authenticate` challenge per scheme) or 403 answer.
 //!
-//! Credentials live in their own SQLite file ([`AuthStore`]); the `piston users` and
-//! `piston tokens` commands manage them.
+//! Credentials live in their own SQLite file ([`AuthStore`]); the `piston users`,
+//! `piston tokens` and `piston oauth` commands manage them. A scheme the host does not
+//! have is an authenticator plugin (`plugin`), found in the registry by the name the
+//! chain gives it.
 
 mod basic;
 mod bearer;
@@ -17,11 +19,12 @@ mod jwt;
 mod lockout;
 pub mod oauth;
 mod password;
+mod plugin;
 pub mod settings;
 mod store;
 
 pub use self::bearer::{TOKEN_PREFIX, issue_token};
-pub use self::gate::Gate;
+pub use self::gate::{AuthenticatorPlugins, Gate};
 pub use self::password::{digest_secrets, hash as hash_password};
 pub use self::settings::AuthSettings;
 pub use self::store::{AuthStore, AuthStoreError, DigestSecrets, Token, User, now};
@@ -121,6 +124,8 @@ pub struct RequestHead<'a> {
     /// A form-encoded body, read before authentication when an OAuth signature may
     /// cover it.
     pub form: Option<&'a [u8]>,
+    /// The host's id for the request, for log lines about it.
+    pub request_id: &'a str,
 }
 
 impl<'a> RequestHead<'a> {

@@ -1,7 +1,7 @@
 //! `piston inspect`.
 
 use super::{CliError, CommonArgs, Host, init_logging, settings, tokio_runtime};
-use crate::registry::{LoadedPlugin, load_file};
+use crate::registry::{Loaded, LoadedAuthenticator, LoadedPlugin, load_file};
 use clap::Args;
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -32,23 +32,48 @@ pub fn run(args: InspectArgs) -> Result<ExitCode, CliError> {
     let settings = settings(&args.common.overrides())?;
     init_logging("warn");
     let host = Host::start(settings, false)?;
-    let plugin = tokio_runtime()?
+    let loaded = tokio_runtime()?
         .block_on(load_file(&args.file, host.load_options()))
         .map_err(|error| CliError::Failed(format!("{}: {error}", args.file.display())))?;
     if args.json {
-        let document = serde_json::json!({
-            "file": plugin.file,
-            "sha256": plugin.digest,
-            "plugin": plugin.spec,
-        });
+        let document = match &loaded {
+            Loaded::Plugin(plugin) => serde_json::json!({
+                "file": plugin.file,
+                "sha256": plugin.digest,
+                "plugin": plugin.spec,
+            }),
+            Loaded::Authenticator(authenticator) => serde_json::json!({
+                "file": authenticator.file,
+                "sha256": authenticator.digest,
+                "authenticator": authenticator.spec,
+            }),
+        };
         println!(
             "{}",
             serde_json::to_string_pretty(&document).unwrap_or_default()
         );
     } else {
-        print!("{}", describe(&plugin));
+        match &loaded {
+            Loaded::Plugin(plugin) => print!("{}", describe(plugin)),
+            Loaded::Authenticator(authenticator) => {
+                print!("{}", describe_authenticator(authenticator));
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// An authenticator plugin as text.
+fn describe_authenticator(authenticator: &LoadedAuthenticator) -> String {
+    let spec = &authenticator.spec;
+    format!(
+        "{} {}\nauthenticator plugin\nfile:       {}\nsha256:     {}\nchallenge:  {}\n",
+        spec.name,
+        spec.version,
+        authenticator.file.display(),
+        authenticator.digest,
+        spec.challenge
+    )
 }
 
 /// The spec as text, one resource a block.

@@ -5,6 +5,7 @@ use super::{
     table, tokio_runtime,
 };
 use crate::auth::Gate;
+use crate::auth::settings::BUILT_IN;
 use crate::client::ClientAddresses;
 use crate::config::Overrides;
 use crate::decode::BodyLimits;
@@ -80,8 +81,19 @@ async fn serve(host: Host) -> Result<(), CliError> {
             ))
         })?;
     for name in settings.configured_plugins() {
-        if snapshot.plugin(name).is_none() {
+        if snapshot.plugin(name).is_none() && snapshot.authenticator(name).is_none() {
             tracing::warn!("piston.toml configures plugin `{name}`, which is not loaded");
+        }
+    }
+    for name in settings
+        .auth
+        .named()
+        .filter(|name| !BUILT_IN.contains(name))
+    {
+        if snapshot.authenticator(name).is_none() {
+            tracing::warn!(
+                "authenticator `{name}` is not built in and no authenticator plugin of that name is loaded: requests that need it get 503"
+            );
         }
     }
     for (plugin, auth) in &settings.auth.plugins {

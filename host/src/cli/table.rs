@@ -37,6 +37,18 @@ pub fn resources(snapshot: &Snapshot) -> Table {
                     ]);
                 }
             }
+            Entry::Authenticator(authenticator) => {
+                table.add_row([
+                    authenticator.spec.name.clone(),
+                    authenticator.spec.version.clone(),
+                    "(authenticator)".to_owned(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "ok".to_owned(),
+                ]);
+            }
             Entry::Failed(failure) => {
                 let file = failure.file.file_name().map_or_else(
                     || failure.file.display().to_string(),
@@ -58,7 +70,8 @@ pub fn resources(snapshot: &Snapshot) -> Table {
     table
 }
 
-/// The same as JSON: loaded plugins with their full specs, and failures.
+/// The same as JSON: loaded plugins with their full specs, authenticators, and
+/// failures.
 pub fn resources_json(snapshot: &Snapshot) -> String {
     let entries: Vec<serde_json::Value> = snapshot
         .entries()
@@ -69,6 +82,12 @@ pub fn resources_json(snapshot: &Snapshot) -> String {
                 "sha256": plugin.digest,
                 "status": "ok",
                 "plugin": plugin.spec,
+            }),
+            Entry::Authenticator(authenticator) => serde_json::json!({
+                "file": authenticator.file,
+                "sha256": authenticator.digest,
+                "status": "ok",
+                "authenticator": authenticator.spec,
             }),
             Entry::Failed(failure) => serde_json::json!({
                 "file": failure.file,

@@ -117,6 +117,7 @@ impl Pipeline {
             headers: &parts.headers,
             client: self.clients.resolve(peer, &parts.headers),
             form: None,
+            request_id: id,
         };
         if let Some(provider) = self.gate.oauth_provider()
             && let Some(endpoint) = provider.endpoint(path)
@@ -169,7 +170,7 @@ impl Pipeline {
         head.form = form.as_deref();
         let principal = self
             .gate
-            .check(plugin, target.resource(), method, &head)
+            .check(plugin, target.resource(), method, &head, &*self.registry)
             .await?;
         let filter = target
             .resource()

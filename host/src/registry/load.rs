@@ -1,8 +1,10 @@
 //! Loading plugin files: compile, link, describe, validate, pool.
 
-use super::{LoadedPlugin, Snapshot, spec};
+use super::{Loaded, LoadedAuthenticator, LoadedPlugin, Snapshot, spec};
 use crate::config::Settings;
-use crate::runtime::{CacheOutcome, InstanceSetup, LoadError, PluginData, PluginServices, Runtime};
+use crate::runtime::{
+    CacheOutcome, InstanceSetup, Isolation, Linked, LoadError, PluginData, PluginServices, Runtime,
+};
 use crate::store::KeyValueStore;
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -53,20 +55,21 @@ pub async fn load_directory(dir: &Path, options: LoadOptions<'_>) -> std::io::Re
     let mut snapshot = Snapshot::default();
     for file in files {
         match load_file(&file, options).await {
-            Ok(plugin) => snapshot.add(plugin),
+            Ok(loaded) => snapshot.add(loaded),
             Err(error) => snapshot.fail(file, error.to_string()),
         }
     }
     Ok(snapshot)
 }
 
-/// Loads one plugin file.
-pub async fn load_file(file: &Path, options: LoadOptions<'_>) -> Result<LoadedPlugin, FileError> {
+/// Loads one plugin file: a handler plugin or an authenticator plugin, by what it
+/// exports.
+pub async fn load_file(file: &Path, options: LoadOptions<'_>) -> Result<Loaded, FileError> {
     let started = Instant::now();
     let wasm = std::fs::read(file)?;
     let digest = hex::encode(Sha256::digest(&wasm));
     let compiled = options.runtime.compile(&wasm)?;
-    let pre = options.runtime.link(&compiled.component)?;
+    let linked = options.runtime.link(&compiled.component)?;
 
     let describing = InstanceSetup {
         label: file
@@ -79,26 +82,39 @@ pub async fn load_file(file: &Path, options: LoadOptions<'_>) -> Result<LoadedPl
         services: Arc::new(PluginServices::default()),
         limits: options.settings.default_instance_limits(),
     };
-    let info = options.runtime.describe(&pre, &describing).await?;
-    let spec = spec::validate(info)?;
-
-    let settings = options.settings.plugin(&spec.name);
-    let name: Arc<str> = spec.name.as_str().into();
-    let serving = InstanceSetup {
-        services: Arc::new(PluginServices {
-            data: options.store.map(|store| PluginData {
-                namespace: name.clone(),
-                store: store.clone(),
-            }),
-            config: Some(settings.config.clone()),
-        }),
-        label: name,
-        limits: settings.limits,
+    let loaded = match linked {
+        Linked::Handler(pre) => {
+            let info = options.runtime.describe(&pre, &describing).await?;
+            let spec = spec::validate(info)?;
+            let (setup, isolation) = serving(&spec.name, options);
+            Loaded::Plugin(LoadedPlugin {
+                pool: options.runtime.pool(pre, setup, isolation),
+                spec,
+                file: file.to_owned(),
+                digest,
+            })
+        }
+        Linked::Authenticator(pre) => {
+            let info = options
+                .runtime
+                .describe_authenticator(&pre, &describing)
+                .await?;
+            let spec = spec::validate_authenticator(info)?;
+            let (setup, isolation) = serving(&spec.name, options);
+            Loaded::Authenticator(LoadedAuthenticator {
+                pool: options.runtime.pool(pre, setup, isolation),
+                spec,
+                file: file.to_owned(),
+                digest,
+            })
+        }
     };
-    let pool = options.runtime.pool(pre, serving, settings.isolation);
     tracing::info!(
-        plugin = %spec.name,
-        version = %spec.version,
+        plugin = loaded.name(),
+        kind = match loaded {
+            Loaded::Plugin(_) => "handler",
+            Loaded::Authenticator(_) => "authenticator",
+        },
         file = %file.display(),
         compile = match compiled.outcome {
             CacheOutcome::Hit => "cached",
@@ -107,10 +123,24 @@ pub async fn load_file(file: &Path, options: LoadOptions<'_>) -> Result<LoadedPl
         elapsed_ms = started.elapsed().as_millis() as u64,
         "plugin loaded"
     );
-    Ok(LoadedPlugin {
-        spec,
-        file: file.to_owned(),
-        digest,
-        pool,
-    })
+    Ok(loaded)
+}
+
+/// What the instances of the plugin `name` get: its data namespace, its settings and
+/// its limits, from `piston.toml`.
+fn serving(name: &str, options: LoadOptions<'_>) -> (InstanceSetup, Isolation) {
+    let settings = options.settings.plugin(name);
+    let label: Arc<str> = name.into();
+    let setup = InstanceSetup {
+        services: Arc::new(PluginServices {
+            data: options.store.map(|store| PluginData {
+                namespace: label.clone(),
+                store: store.clone(),
+            }),
+            config: Some(settings.config.clone()),
+        }),
+        label,
+        limits: settings.limits,
+    };
+    (setup, settings.isolation)
 }

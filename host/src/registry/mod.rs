@@ -1,5 +1,5 @@
-//! The live routing table: which plugins are loaded, which failed, and which resource
-//! answers a path.
+//! The live routing table: which plugins (handlers and authenticators) are loaded,
+//! which failed, and which resource answers a path.
 //!
 //! The table is an immutable [`Snapshot`] behind an atomic pointer: a request takes the
 //! current snapshot without a lock, clones what it needs, and finishes on that version
@@ -9,13 +9,13 @@ mod load;
 pub mod spec;
 
 pub use self::load::{LoadOptions, load_directory, load_file};
-pub use self::spec::{Method, MethodSet, PluginSpec, ResourceSpec, is_name};
+pub use self::spec::{AuthenticatorSpec, Method, MethodSet, PluginSpec, ResourceSpec, is_name};
 
-use crate::runtime::InstancePool;
+use crate::runtime::{AuthenticatorGuest, InstancePool};
 use arc_swap::ArcSwap;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// A plugin that loaded and serves its resources.
@@ -30,6 +30,44 @@ pub struct LoadedPlugin {
     pub pool: InstancePool,
 }
 
+/// An authenticator plugin that loaded; chains in `piston.toml` name it.
+pub struct LoadedAuthenticator {
+    /// What it is.
+    pub spec: AuthenticatorSpec,
+    /// The file it came from.
+    pub file: PathBuf,
+    /// The SHA-256 of that file, hex.
+    pub digest: String,
+    /// Its instances.
+    pub pool: InstancePool<AuthenticatorGuest>,
+}
+
+/// A plugin file that loaded, by kind.
+pub enum Loaded {
+    /// A handler plugin.
+    Plugin(LoadedPlugin),
+    /// An authenticator plugin.
+    Authenticator(LoadedAuthenticator),
+}
+
+impl Loaded {
+    /// Its name, unique among everything loaded.
+    pub fn name(&self) -> &str {
+        match self {
+            Loaded::Plugin(plugin) => &plugin.spec.name,
+            Loaded::Authenticator(authenticator) => &authenticator.spec.name,
+        }
+    }
+
+    /// The file it came from.
+    pub fn file(&self) -> &Path {
+        match self {
+            Loaded::Plugin(plugin) => &plugin.file,
+            Loaded::Authenticator(authenticator) => &authenticator.file,
+        }
+    }
+}
+
 /// A plugin file that did not load, and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadFailure {
@@ -41,8 +79,10 @@ pub struct LoadFailure {
 
 /// One entry of the plugin directory, as `piston list` shows it.
 pub enum Entry {
-    /// Loaded and routed.
+    /// A handler plugin, loaded and routed.
     Loaded(Arc<LoadedPlugin>),
+    /// An authenticator plugin, loaded.
+    Authenticator(Arc<LoadedAuthenticator>),
     /// Skipped.
     Failed(LoadFailure),
 }
@@ -111,19 +151,47 @@ impl Snapshot {
         })
     }
 
-    /// Adds a loaded plugin and routes its resources, unless its name is taken or a
-    /// route collides with one already routed; then it is recorded as failed and
+    /// The loaded authenticator plugin called `name`.
+    pub fn authenticator(&self, name: &str) -> Option<&Arc<LoadedAuthenticator>> {
+        self.entries.iter().find_map(|entry| match entry {
+            Entry::Authenticator(authenticator) if authenticator.spec.name == name => {
+                Some(authenticator)
+            }
+            _ => None,
+        })
+    }
+
+    /// The file of whatever loaded under `name`.
+    fn owner_of(&self, name: &str) -> Option<&Path> {
+        self.entries.iter().find_map(|entry| match entry {
+            Entry::Loaded(plugin) if plugin.spec.name == name => Some(plugin.file.as_path()),
+            Entry::Authenticator(authenticator) if authenticator.spec.name == name => {
+                Some(authenticator.file.as_path())
+            }
+            _ => None,
+        })
+    }
+
+    /// Adds a loaded plugin and routes its resources, unless its name is taken (by a
+    /// handler or an authenticator: names share config sections and data namespaces)
+    /// or a route collides with one already routed; then it is recorded as failed and
     /// nothing of it is routed.
-    pub fn add(&mut self, plugin: LoadedPlugin) {
-        if let Some(existing) = self.plugin(&plugin.spec.name) {
+    pub fn add(&mut self, loaded: Loaded) {
+        if let Some(existing) = self.owner_of(loaded.name()) {
             let error = format!(
                 "plugin `{}` is already loaded from {}",
-                plugin.spec.name,
-                existing.file.display()
+                loaded.name(),
+                existing.display()
             );
-            return self.fail(plugin.file, error);
+            return self.fail(loaded.file().to_owned(), error);
         }
-        let plugin = Arc::new(plugin);
+        let plugin = match loaded {
+            Loaded::Plugin(plugin) => Arc::new(plugin),
+            Loaded::Authenticator(authenticator) => {
+                let entry = Entry::Authenticator(Arc::new(authenticator));
+                return self.entries.push(entry);
+            }
+        };
         let mut router = self.router.clone();
         let mut owners = self.owners.clone();
         for (index, resource) in plugin.spec.resources.iter().enumerate() {

@@ -4,8 +4,9 @@
 //! throttles, schemas and URI templates. Route syntax and collisions are checked when
 //! the routes enter the routing table.
 
+use crate::auth::settings::BUILT_IN;
 use crate::fields::{FieldFilter, UriTemplate};
-use crate::runtime::wit;
+use crate::runtime::{auth_wit, wit};
 use serde::Serialize;
 use std::fmt;
 
@@ -274,9 +275,7 @@ pub struct SpecError {
 pub fn validate(info: wit::PluginInfo) -> Result<PluginSpec, SpecError> {
     let mut problems = Vec::new();
     check_name("plugin name", &info.name, &mut problems);
-    if info.version.trim().is_empty() || info.version.len() > 64 {
-        problems.push("the version must be 1 to 64 characters".to_owned());
-    }
+    check_version(&info.version, &mut problems);
     if info.resources.is_empty() {
         problems.push("the plugin serves no resources".to_owned());
     }
@@ -298,6 +297,51 @@ pub fn validate(info: wit::PluginInfo) -> Result<PluginSpec, SpecError> {
         version: info.version,
         description: info.description,
         resources,
+    })
+}
+
+/// An authenticator plugin: its identity and the challenge it answers with.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthenticatorSpec {
+    /// Its name: the name chains in `piston.toml` use, its key-value namespace and
+    /// config section, and the `scheme` of the principals it establishes.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// The `WWW-Authenticate` challenge for a 401.
+    pub challenge: String,
+}
+
+/// Checks what an authenticator plugin says it is.
+pub fn validate_authenticator(
+    info: auth_wit::AuthenticatorInfo,
+) -> Result<AuthenticatorSpec, SpecError> {
+    let mut problems = Vec::new();
+    check_name("authenticator name", &info.name, &mut problems);
+    if BUILT_IN.contains(&info.name.as_str()) {
+        problems.push(format!(
+            "`{}` is the name of a built-in authenticator",
+            info.name
+        ));
+    }
+    check_version(&info.version, &mut problems);
+    let visible = |c: char| c == ' ' || c == '\t' || c.is_ascii_graphic();
+    if info.challenge.trim().is_empty()
+        || info.challenge.len() > 1024
+        || !info.challenge.chars().all(visible)
+    {
+        problems.push(
+            "the challenge must be 1 to 1024 visible ASCII characters, e.g. `ApiKey header=\"x-api-key\"`"
+                .to_owned(),
+        );
+    }
+    if !problems.is_empty() {
+        return Err(SpecError { problems });
+    }
+    Ok(AuthenticatorSpec {
+        name: info.name,
+        version: info.version,
+        challenge: info.challenge,
     })
 }
 
@@ -433,6 +477,12 @@ fn check_name(what: &str, name: &str, problems: &mut Vec<String>) {
     }
 }
 
+fn check_version(version: &str, problems: &mut Vec<String>) {
+    if version.trim().is_empty() || version.len() > 64 {
+        problems.push("the version must be 1 to 64 characters".to_owned());
+    }
+}
+
 /// Whether `name` is a well-formed plugin, resource or authenticator name.
 pub fn is_name(name: &str) -> bool {
     let well_formed = name
@@ -444,6 +494,33 @@ pub fn is_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn authenticator(name: &str, challenge: &str) -> auth_wit::AuthenticatorInfo {
+        auth_wit::AuthenticatorInfo {
+            name: name.into(),
+            version: "1.0.0".into(),
+            challenge: challenge.into(),
+        }
+    }
+
+    #[test]
+    fn authenticators_need_their_own_name_and_a_sendable_challenge() {
+        let spec = validate_authenticator(authenticator("api-key", r#"ApiKey header="x""#));
+        assert_eq!(spec.unwrap().name, "api-key");
+        for (info, expected) in [
+            (authenticator("basic", "Basic"), "built-in"),
+            (authenticator("Api_Key", "ApiKey"), "lower-case"),
+            (authenticator("api-key", ""), "challenge"),
+            (
+                authenticator("api-key", "ApiKey\r\nSet-Cookie: x"),
+                "challenge",
+            ),
+            (authenticator("api-key", "Clé"), "challenge"),
+        ] {
+            let error = validate_authenticator(info).unwrap_err().to_string();
+            assert!(error.contains(expected), "{error}");
+        }
+    }
 
     fn resource(name: &str) -> wit::ResourceSpec {
         wit::ResourceSpec {

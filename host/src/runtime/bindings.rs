@@ -1,4 +1,5 @@
-//! Host bindings generated from `wit/` for the `plugin` world.
+//! Host bindings generated from `wit/`: the `plugin` world (handlers) and the
+//! `authenticator` world (custom authentication), which share their imports.
 //!
 //! Generated items carry the WIT documentation where it exists.
 
@@ -16,3 +17,21 @@ wasmtime::component::bindgen!({
         "wasi:keyvalue/store.error" => crate::runtime::services::KvError,
     },
 });
+
+/// The `authenticator` world. Its imports are the `plugin` world's, so one linker
+/// (and one set of host implementations) serves both.
+pub mod authenticator {
+    wasmtime::component::bindgen!({
+        world: "piston:handler/authenticator",
+        path: "../wit",
+        imports: { default: trappable },
+        exports: { default: async },
+        with: {
+            "wasi:keyvalue/store": super::wasi::keyvalue::store,
+            "wasi:keyvalue/atomics": super::wasi::keyvalue::atomics,
+            "wasi:keyvalue/batch": super::wasi::keyvalue::batch,
+            "wasi:config/store": super::wasi::config::store,
+            "piston:handler/types": super::piston::handler::types,
+        },
+    });
+}

@@ -1,9 +1,14 @@
 //! One plugin instance and the calls into it, each under a deadline.
 
+use super::bindings::authenticator::exports::piston::handler::authentication::{
+    AuthenticatorInfo, Refusal, RequestHead,
+};
+use super::bindings::authenticator::{Authenticator, AuthenticatorPre};
 use super::bindings::exports::piston::handler::handler::Response;
-use super::bindings::piston::handler::types::{GuestError, PluginInfo, Request};
+use super::bindings::piston::handler::types::{GuestError, PluginInfo, Principal, Request};
 use super::bindings::{Plugin, PluginPre};
 use super::state::HostState;
+use std::future::Future;
 use std::time::{Duration, Instant};
 use wasmtime::component::ResourceAny;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline, WasmBacktrace};
@@ -40,22 +45,57 @@ impl CallError {
     }
 }
 
+/// What a component exports, as the host calls it: a handler plugin or an
+/// authenticator plugin.
+pub trait Guest: Sized + Send + 'static {
+    /// The component, linked and checked to export the world.
+    type Pre: Send + Sync + 'static;
+
+    /// Instantiates `pre` in `store`.
+    fn instantiate(
+        pre: &Self::Pre,
+        store: &mut Store<HostState>,
+    ) -> impl Future<Output = wasmtime::Result<Self>> + Send;
+}
+
+impl Guest for Plugin {
+    type Pre = PluginPre<HostState>;
+
+    async fn instantiate(
+        pre: &Self::Pre,
+        store: &mut Store<HostState>,
+    ) -> wasmtime::Result<Plugin> {
+        pre.instantiate_async(store).await
+    }
+}
+
+impl Guest for Authenticator {
+    type Pre = AuthenticatorPre<HostState>;
+
+    async fn instantiate(
+        pre: &Self::Pre,
+        store: &mut Store<HostState>,
+    ) -> wasmtime::Result<Authenticator> {
+        pre.instantiate_async(store).await
+    }
+}
+
 /// A live instance of a plugin, serving one call at a time.
-pub struct Instance {
+pub struct Instance<G = Plugin> {
     store: Store<HostState>,
-    plugin: Plugin,
+    guest: G,
     timeout: Duration,
 }
 
-impl Instance {
+impl<G: Guest> Instance<G> {
     /// Instantiates `pre` with `state`. Start functions run under the same deadline as
     /// any call.
     pub async fn new(
         engine: &Engine,
-        pre: &PluginPre<HostState>,
+        pre: &G::Pre,
         state: HostState,
         timeout: Duration,
-    ) -> Result<Instance, CallError> {
+    ) -> Result<Instance<G>, CallError> {
         let mut store = Store::new(engine, state);
         store.limiter(|state| state.limits());
         store.epoch_deadline_callback(|context| {
@@ -67,13 +107,12 @@ impl Instance {
         });
         store.data_mut().begin_call(timeout, None);
         store.set_epoch_deadline(1);
-        let plugin = pre
-            .instantiate_async(&mut store)
+        let guest = G::instantiate(pre, &mut store)
             .await
             .map_err(|error| CallError::new(error, &store, timeout))?;
         Ok(Instance {
             store,
-            plugin,
+            guest,
             timeout,
         })
     }
@@ -83,11 +122,39 @@ impl Instance {
         self.store.data_mut().begin_call(self.timeout, request_id);
         self.store.set_epoch_deadline(1);
     }
+}
 
+impl Instance<Authenticator> {
+    /// Calls the authenticator's `describe`.
+    pub async fn describe_authenticator(&mut self) -> Result<AuthenticatorInfo, CallError> {
+        self.arm(None);
+        let authentication = self.guest.piston_handler_authentication();
+        authentication
+            .call_describe(&mut self.store)
+            .await
+            .map_err(|error| CallError::new(error, &self.store, self.timeout))
+    }
+
+    /// Calls `authenticate` for the request with id `request_id`.
+    pub async fn authenticate(
+        &mut self,
+        head: &RequestHead,
+        request_id: &str,
+    ) -> Result<Result<Option<Principal>, Refusal>, CallError> {
+        self.arm(Some(request_id));
+        let authentication = self.guest.piston_handler_authentication();
+        authentication
+            .call_authenticate(&mut self.store, head)
+            .await
+            .map_err(|error| CallError::new(error, &self.store, self.timeout))
+    }
+}
+
+impl Instance<Plugin> {
     /// Calls `describe`.
     pub async fn describe(&mut self) -> Result<PluginInfo, CallError> {
         self.arm(None);
-        let handler = self.plugin.piston_handler_handler();
+        let handler = self.guest.piston_handler_handler();
         handler
             .call_describe(&mut self.store)
             .await
@@ -101,7 +168,7 @@ impl Instance {
         request_id: &str,
     ) -> Result<Result<Response, GuestError>, CallError> {
         self.arm(Some(request_id));
-        let handler = self.plugin.piston_handler_handler();
+        let handler = self.guest.piston_handler_handler();
         handler
             .call_handle(&mut self.store, request)
             .await
@@ -116,7 +183,7 @@ impl Instance {
         max: u32,
     ) -> Result<Result<Vec<String>, GuestError>, CallError> {
         self.arm(None);
-        let handler = self.plugin.piston_handler_handler();
+        let handler = self.guest.piston_handler_handler();
         handler
             .item_stream()
             .call_next(&mut self.store, stream, max)

@@ -15,12 +15,14 @@ mod pool;
 mod services;
 mod state;
 
-pub use self::bindings::PluginPre;
+pub use self::bindings::authenticator::exports::piston::handler::authentication as auth_wit;
+pub use self::bindings::authenticator::{Authenticator as AuthenticatorGuest, AuthenticatorPre};
 pub use self::bindings::exports::piston::handler::handler::{Body, RawBody, Response};
 pub use self::bindings::piston::handler::types as wit;
+pub use self::bindings::{Plugin, PluginPre};
 pub use self::cache::CacheOutcome;
 pub use self::engine::{Allocator, EngineLimits};
-pub use self::instance::{CallError, Instance};
+pub use self::instance::{CallError, Guest, Instance};
 pub use self::pool::{InstanceLimits, InstancePool, InstanceSetup, Isolation};
 pub use self::services::{PluginData, PluginServices};
 pub use self::state::HostState;
@@ -63,6 +65,14 @@ pub enum RuntimeError {
         /// What went wrong.
         error: std::io::Error,
     },
+}
+
+/// A linked component, by what it exports.
+pub enum Linked {
+    /// A handler plugin.
+    Handler(PluginPre<HostState>),
+    /// An authenticator plugin.
+    Authenticator(AuthenticatorPre<HostState>),
 }
 
 /// A compiled component, and whether it came from the cache.
@@ -123,17 +133,24 @@ impl Runtime {
         Ok(Compiled { component, outcome })
     }
 
-    /// Links a component against Piston's host services.
-    pub fn link(&self, component: &Component) -> Result<PluginPre<HostState>, LoadError> {
+    /// Links a component against Piston's host services, as whichever kind of plugin
+    /// its exports make it.
+    pub fn link(&self, component: &Component) -> Result<Linked, LoadError> {
         let pre = self
             .linker
             .instantiate_pre(component)
             .map_err(|error| LoadError::Link(format!("{error:#}")))?;
-        PluginPre::new(pre).map_err(|error| {
-            LoadError::Link(format!(
-                "it does not export piston:handler/handler@0.1.0 ({error:#})"
-            ))
-        })
+        let handler_error = match PluginPre::new(pre.clone()) {
+            Ok(handler) => return Ok(Linked::Handler(handler)),
+            Err(error) => error,
+        };
+        match AuthenticatorPre::new(pre) {
+            Ok(authenticator) => Ok(Linked::Authenticator(authenticator)),
+            Err(_) => Err(LoadError::Link(format!(
+                "it exports neither piston:handler/handler@0.1.0 nor \
+                 piston:handler/authentication@0.1.0 ({handler_error:#})"
+            ))),
+        }
     }
 
     /// Instantiates the plugin once, without access to the store or settings, and asks
@@ -143,17 +160,29 @@ impl Runtime {
         pre: &PluginPre<HostState>,
         setup: &InstanceSetup,
     ) -> Result<wit::PluginInfo, LoadError> {
-        let mut instance = setup.instantiate(&self.engine, pre).await?;
+        let mut instance = setup.instantiate::<Plugin>(&self.engine, pre).await?;
         Ok(instance.describe().await?)
     }
 
-    /// A pool of instances for a described plugin.
-    pub fn pool(
+    /// Instantiates the authenticator once and asks what it is.
+    pub async fn describe_authenticator(
         &self,
-        pre: PluginPre<HostState>,
+        pre: &AuthenticatorPre<HostState>,
+        setup: &InstanceSetup,
+    ) -> Result<auth_wit::AuthenticatorInfo, LoadError> {
+        let mut instance = setup
+            .instantiate::<AuthenticatorGuest>(&self.engine, pre)
+            .await?;
+        Ok(instance.describe_authenticator().await?)
+    }
+
+    /// A pool of instances for a described plugin.
+    pub fn pool<G: Guest>(
+        &self,
+        pre: G::Pre,
         setup: InstanceSetup,
         isolation: Isolation,
-    ) -> InstancePool {
+    ) -> InstancePool<G> {
         InstancePool::new(self.engine.clone(), pre, setup, isolation)
     }
 }

@@ -7,8 +7,8 @@
 //! trapped or timed out is dropped. With [`Isolation::Request`] every request gets a
 //! fresh instance and no state survives between requests.
 
-use super::bindings::PluginPre;
-use super::instance::{CallError, Instance};
+use super::bindings::Plugin;
+use super::instance::{CallError, Guest, Instance};
 use super::services::PluginServices;
 use super::state::HostState;
 use serde::{Deserialize, Serialize};
@@ -51,11 +51,11 @@ pub struct InstanceSetup {
 
 impl InstanceSetup {
     /// A new instance of `pre` with this setup.
-    pub(super) async fn instantiate(
+    pub(super) async fn instantiate<G: Guest>(
         &self,
         engine: &Engine,
-        pre: &PluginPre<HostState>,
-    ) -> Result<Instance, CallError> {
+        pre: &G::Pre,
+    ) -> Result<Instance<G>, CallError> {
         let state = HostState::new(
             self.label.clone(),
             self.services.clone(),
@@ -66,22 +66,22 @@ impl InstanceSetup {
 }
 
 /// A plugin's instances.
-pub struct InstancePool {
+pub struct InstancePool<G: Guest = Plugin> {
     engine: Engine,
-    pre: PluginPre<HostState>,
+    pre: G::Pre,
     setup: InstanceSetup,
     isolation: Isolation,
-    idle: Mutex<Vec<Instance>>,
+    idle: Mutex<Vec<Instance<G>>>,
 }
 
-impl InstancePool {
+impl<G: Guest> InstancePool<G> {
     /// A pool for the plugin `pre`.
     pub(super) fn new(
         engine: Engine,
-        pre: PluginPre<HostState>,
+        pre: G::Pre,
         setup: InstanceSetup,
         isolation: Isolation,
-    ) -> InstancePool {
+    ) -> InstancePool<G> {
         InstancePool {
             engine,
             pre,
@@ -92,7 +92,7 @@ impl InstancePool {
     }
 
     /// A warm instance if there is one, else a new one.
-    pub async fn take(&self) -> Result<Instance, CallError> {
+    pub async fn take(&self) -> Result<Instance<G>, CallError> {
         if let Some(instance) = self.lock_idle().pop() {
             return Ok(instance);
         }
@@ -100,7 +100,7 @@ impl InstancePool {
     }
 
     /// Returns an instance whose last call ended cleanly.
-    pub fn recycle(&self, instance: Instance) {
+    pub fn recycle(&self, instance: Instance<G>) {
         if self.isolation == Isolation::Pool {
             let mut idle = self.lock_idle();
             if idle.len() < self.setup.limits.warm {
@@ -110,11 +110,11 @@ impl InstancePool {
     }
 
     /// A new instance, not from the pool.
-    async fn instantiate(&self) -> Result<Instance, CallError> {
+    async fn instantiate(&self) -> Result<Instance<G>, CallError> {
         self.setup.instantiate(&self.engine, &self.pre).await
     }
 
-    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Instance>> {
+    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Instance<G>>> {
         // Instances in the list are whole whatever panicked elsewhere.
         self.idle
             .lock()
