@@ -23,6 +23,7 @@ pub mod runtime;
 pub mod server;
 pub mod store;
 pub mod transcode;
+pub mod validate;
 
 #[cfg(test)]
 mod round_trips;

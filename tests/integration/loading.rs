@@ -16,6 +16,7 @@ async fn corrupt_and_wrong_files_are_skipped_and_the_rest_serve() {
         .file("core.wasm", core_module)
         .file("notes.txt", b"not a plugin, not even looked at".to_vec())
         .fixture("faulty-describe")
+        .fixture("bad-schema")
         .start();
     assert_eq!(server.get("/posts").await.status, 200);
 
@@ -25,6 +26,7 @@ async fn corrupt_and_wrong_files_are_skipped_and_the_rest_serve() {
         ("truncated.wasm", "does not compile"),
         ("core.wasm", "core WebAssembly module, not a component"),
         ("faulty-describe.wasm", "this plugin cannot describe itself"),
+        ("bad-schema.wasm", "the POST body schema is invalid"),
     ] {
         let row = table
             .lines()

@@ -10,3 +10,4 @@ mod guests;
 mod hostile;
 mod loading;
 mod routing;
+mod validation;

@@ -1,11 +1,11 @@
 //! The request flow: one function a step, each failing with the problem it answers.
 //!
 //! ```text
-//! route → method → negotiate → auth → fields → decode → invoke → respond (shape, emit)
-//!  404     405       406     401/403/429  400   413/415/400/408   500/503
+//! route → method → negotiate → auth → fields → decode → validate → invoke → respond
+//!  404     405       406     401/403/429  400   413/415/400   400      500/503
 //! ```
 //!
-//! Throttling and validation slot in between as their own steps. Every
+//! Throttling slots in between as its own step. Every
 //! error becomes an RFC 9457 problem in the negotiated format (JSON if negotiation
 //! itself failed) carrying the request id, which is also on every log line of the
 //! request.
@@ -184,6 +184,9 @@ impl Pipeline {
             }
             (None, _) => None,
         };
+        if let Some(schema) = target.resource().schema(method) {
+            schema.validator.check(method, data.as_deref())?;
+        }
 
         let request = wit::Request {
             resource_name: target.resource().name.clone(),

@@ -7,8 +7,10 @@
 use crate::auth::settings::BUILT_IN;
 use crate::fields::{FieldFilter, UriTemplate};
 use crate::runtime::{auth_wit, wit};
+use crate::validate::BodyValidator;
 use serde::Serialize;
 use std::fmt;
+use std::sync::Arc;
 
 /// A method a resource can implement. `HEAD` and `OPTIONS` are answered by the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -209,6 +211,13 @@ pub struct ResourceSpec {
     pub uri_template: Option<UriTemplate>,
 }
 
+impl ResourceSpec {
+    /// The body schema for `method`, if the resource declares one.
+    pub fn schema(&self, method: Method) -> Option<&BodySchema> {
+        self.schemas.iter().find(|schema| schema.method == method)
+    }
+}
+
 /// A rate limit.
 #[derive(Debug, Clone, Serialize)]
 pub struct Throttle {
@@ -237,6 +246,9 @@ pub struct BodySchema {
     pub method: Method,
     /// The schema, parsed.
     pub schema: serde_json::Value,
+    /// The schema, compiled.
+    #[serde(skip)]
+    pub validator: Arc<BodyValidator>,
 }
 
 /// Which request headers a resource's guest sees.
@@ -416,12 +428,20 @@ fn resource_spec(spec: wit::ResourceSpec, problems: &mut Vec<String>) -> Resourc
         } else if schemas.iter().any(|seen| seen.method == method) {
             problem(format!("two body schemas for {method}"));
         }
-        match serde_json::from_str(&schema.schema) {
-            Ok(parsed) => schemas.push(BodySchema {
+        let parsed: serde_json::Value = match serde_json::from_str(&schema.schema) {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                problem(format!("the {method} body schema is not JSON: {error}"));
+                continue;
+            }
+        };
+        match BodyValidator::compile(&parsed) {
+            Ok(validator) => schemas.push(BodySchema {
                 method,
                 schema: parsed,
+                validator: Arc::new(validator),
             }),
-            Err(error) => problem(format!("the {method} body schema is not JSON: {error}")),
+            Err(error) => problem(format!("the {method} body schema is invalid: {error}")),
         }
     }
 

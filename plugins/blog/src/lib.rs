@@ -10,7 +10,9 @@
 //!
 //! Both show `slug`, `title`, `content`, the author's `username` and `first_name`, and
 //! the computed `content_size`; the stored `id` and `private_*` fields never leave the
-//! host.
+//! host. Bodies are checked by the host against JSON Schemas (django-piston's
+//! `@validate`) before the handler runs; what a schema cannot say (a slug made from the
+//! title) the handler checks itself, answering in the same shape.
 
 use piston_guest::kv::Bucket;
 use piston_guest::{
@@ -255,6 +257,29 @@ fn validate(title: Option<&str>, slug: Option<&str>) -> Result<()> {
     violations.into_result("the post is not valid")
 }
 
+/// The JSON Schema of a post's fields as a client sends them; `required` names the
+/// fields a create must have.
+fn post_schema(required: &[&str]) -> String {
+    serde_json::json!({
+        "type": "object",
+        "required": required,
+        "properties": {
+            "title": {
+                "type": "string",
+                "maxLength": MAX_TITLE_CHARS,
+                "pattern": "\\S",
+                "description": "not blank",
+            },
+            "slug": {
+                "type": "string",
+                "pattern": format!("^[a-z0-9-]{{1,{MAX_SLUG_CHARS}}}$"),
+            },
+            "content": {"type": "string"},
+        },
+    })
+    .to_string()
+}
+
 /// `/posts`: the collection.
 #[derive(Default)]
 struct BlogPosts;
@@ -262,7 +287,9 @@ struct BlogPosts;
 #[resource]
 impl Resource for BlogPosts {
     fn spec() -> Spec {
-        post_spec("posts", "/posts").describe("Every blog post. `POST` here creates one.")
+        post_spec("posts", "/posts")
+            .describe("Every blog post. `POST` here creates one.")
+            .schema(Method::Post, post_schema(&["title"]))
     }
 
     fn read(&self, _req: &Request) -> Result<Response> {
@@ -308,6 +335,7 @@ impl Resource for BlogPost {
         post_spec("post", "/posts/{post_slug}")
             .describe("One blog post. Only its author may delete it.")
             .throttle([Method::Put], 5, 10 * 60)
+            .schema(Method::Put, post_schema(&[]))
     }
 
     fn read(&self, req: &Request) -> Result<Response> {
