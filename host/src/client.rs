@@ -56,6 +56,18 @@ impl ClientAddresses {
     }
 }
 
+/// The unit per-client limits count in: an IPv4 address, or an IPv6 /64 (one host
+/// usually holds a whole /64, and could otherwise pick a fresh address per request).
+pub fn counted_as(client: IpAddr) -> IpAddr {
+    match client {
+        IpAddr::V4(_) => client,
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(std::net::Ipv6Addr::from(prefix))
+        }
+    }
+}
+
 /// IPv4 addresses arriving on an IPv6 socket as `::ffff:a.b.c.d` are IPv4 addresses.
 fn canonical(address: IpAddr) -> IpAddr {
     match address {

@@ -32,11 +32,17 @@
 //! ```
 //!
 //! Authentication (`[auth]`, and `auth` and `resources` in a plugin's section) is
-//! described in [`crate::auth::settings`].
+//! described in [`crate::auth::settings`]; throttling (`[throttle]`, and `throttle`
+//! and `throttle_anonymous` in a plugin's or resource's section) in
+//! [`crate::throttle::settings`].
 
-use crate::auth::settings::{AuthSection, AuthSettings, PluginAuthSection, ResourceSection};
+use crate::auth::settings::{AuthSection, AuthSettings, PluginAuthSection, ResourceAuthSection};
 use crate::client::TrustedProxy;
 use crate::runtime::{EngineLimits, InstanceLimits, Isolation};
+use crate::throttle::settings::{
+    OverrideSection, PluginSection as PluginThrottleSection, RuleSection, ThrottleSection,
+    ThrottleSettings,
+};
 use ipnet::IpNet;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -130,6 +136,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpNet>,
     /// Who may call what.
     pub auth: AuthSettings,
+    /// How often.
+    pub throttle: ThrottleSettings,
     defaults: InstanceLimits,
     plugins_config: BTreeMap<String, PluginSettings>,
 }
@@ -273,6 +281,7 @@ impl Settings {
 
         let mut plugins_config = BTreeMap::new();
         let mut plugins_auth = BTreeMap::new();
+        let mut plugins_throttle = BTreeMap::new();
         for (name, section) in file.plugins {
             let at = |field: &str| key(&format!("plugins.{name}.{field}"));
             let limits = InstanceLimits {
@@ -308,11 +317,39 @@ impl Settings {
                     Ok((key, text))
                 })
                 .collect::<Result<_, _>>()?;
+            let mut resources_auth = BTreeMap::new();
+            let mut resources_throttle = BTreeMap::new();
+            for (resource, section) in section.resources {
+                resources_auth.insert(
+                    resource.clone(),
+                    ResourceAuthSection {
+                        auth: section.auth,
+                        scopes: section.scopes,
+                    },
+                );
+                resources_throttle.insert(
+                    resource,
+                    OverrideSection {
+                        throttle: section.throttle,
+                        throttle_anonymous: section.throttle_anonymous,
+                    },
+                );
+            }
             plugins_auth.insert(
                 name.clone(),
                 PluginAuthSection {
                     auth: section.auth,
-                    resources: section.resources,
+                    resources: resources_auth,
+                },
+            );
+            plugins_throttle.insert(
+                name.clone(),
+                PluginThrottleSection {
+                    plugin: OverrideSection {
+                        throttle: section.throttle,
+                        throttle_anonymous: section.throttle_anonymous,
+                    },
+                    resources: resources_throttle,
                 },
             );
             plugins_config.insert(
@@ -326,6 +363,7 @@ impl Settings {
         }
 
         let auth = file.auth.resolve(plugins_auth, &key)?;
+        let throttle = file.throttle.resolve(plugins_throttle, &key)?;
         let server = file.server;
         let public_url = match overrides.public_url.clone().or(server.public_url) {
             Some(url) => check_public_url(&url)?,
@@ -362,6 +400,7 @@ impl Settings {
                 .map(|proxy| proxy.0)
                 .collect(),
             auth,
+            throttle,
             defaults,
             plugins_config,
         })
@@ -435,6 +474,8 @@ struct FileConfig {
     plugins: BTreeMap<String, PluginSection>,
     #[serde(default)]
     auth: AuthSection,
+    #[serde(default)]
+    throttle: ThrottleSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -472,8 +513,20 @@ struct PluginSection {
     #[serde(default)]
     config: BTreeMap<String, toml::Value>,
     auth: Option<Vec<String>>,
+    throttle: Option<Vec<RuleSection>>,
+    throttle_anonymous: Option<Vec<RuleSection>>,
     #[serde(default)]
     resources: BTreeMap<String, ResourceSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResourceSection {
+    auth: Option<Vec<String>>,
+    #[serde(default)]
+    scopes: BTreeMap<String, Vec<String>>,
+    throttle: Option<Vec<RuleSection>>,
+    throttle_anonymous: Option<Vec<RuleSection>>,
 }
 
 #[cfg(test)]

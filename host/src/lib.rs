@@ -22,6 +22,7 @@ pub mod registry;
 pub mod runtime;
 pub mod server;
 pub mod store;
+pub mod throttle;
 pub mod transcode;
 pub mod validate;
 

@@ -7,8 +7,9 @@
 //! if every window is still open the oldest are.
 
 use super::settings::FailureLimit;
+use crate::client::counted_as;
 use dashmap::DashMap;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 /// The most client addresses tracked at once.
@@ -37,7 +38,7 @@ impl Lockout {
 
     /// How long `client` must wait before trying again, if it is locked out.
     pub fn retry_after(&self, client: IpAddr) -> Option<Duration> {
-        let window = *self.clients.get(&key(client))?;
+        let window = *self.clients.get(&counted_as(client))?;
         let ends = window.opened + self.limit.window;
         let now = Instant::now();
         (window.failures >= self.limit.max && ends > now).then(|| ends - now)
@@ -46,7 +47,7 @@ impl Lockout {
     /// Counts one failed login by `client`.
     pub fn fail(&self, client: IpAddr) {
         let now = Instant::now();
-        let key = key(client);
+        let key = counted_as(client);
         if !self.clients.contains_key(&key) && self.clients.len() >= MAX_TRACKED {
             self.make_room(now);
         }
@@ -72,17 +73,6 @@ impl Lockout {
             opened.sort_unstable();
             let cutoff = opened[opened.len() / 2];
             self.clients.retain(|_, tracked| tracked.opened > cutoff);
-        }
-    }
-}
-
-/// The unit failures are counted in.
-fn key(client: IpAddr) -> IpAddr {
-    match client {
-        IpAddr::V4(_) => client,
-        IpAddr::V6(v6) => {
-            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-            IpAddr::V6(Ipv6Addr::from(prefix))
         }
     }
 }

@@ -218,16 +218,18 @@ pub struct PluginAuthSection {
     pub auth: Option<Vec<String>>,
     /// `[plugins.NAME.resources.RESOURCE]`.
     #[serde(default)]
-    pub resources: BTreeMap<String, ResourceSection>,
+    pub resources: BTreeMap<String, ResourceAuthSection>,
 }
 
-/// `[plugins.NAME.resources.RESOURCE]` as written.
+/// The auth keys of `[plugins.NAME.resources.RESOURCE]`, as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ResourceSection {
-    auth: Option<Vec<String>>,
+pub struct ResourceAuthSection {
+    /// `auth`.
+    pub auth: Option<Vec<String>>,
+    /// `scopes`.
     #[serde(default)]
-    scopes: BTreeMap<String, Vec<String>>,
+    pub scopes: BTreeMap<String, Vec<String>>,
 }
 
 impl AuthSection {
@@ -386,15 +388,12 @@ fn check_scopes(
     scopes
         .into_iter()
         .map(|(method, scopes)| {
-            let parsed = Method::ALL
-                .into_iter()
-                .find(|candidate| candidate.as_str() == method)
-                .ok_or_else(|| {
-                    ConfigError::new(
-                        key,
-                        format!("`{method}` is not a method (GET, POST, PUT, PATCH or DELETE)"),
-                    )
-                })?;
+            let parsed = Method::from_name(&method).ok_or_else(|| {
+                ConfigError::new(
+                    key,
+                    format!("`{method}` is not a method (GET, POST, PUT, PATCH or DELETE)"),
+                )
+            })?;
             if let Some(bad) = scopes
                 .iter()
                 .find(|scope| scope.is_empty() || scope.contains(char::is_whitespace))

@@ -12,6 +12,7 @@ use crate::decode::BodyLimits;
 use crate::pipeline::Pipeline;
 use crate::registry::{Registry, load_directory};
 use crate::server;
+use crate::throttle::Throttler;
 use clap::Args;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -141,10 +142,14 @@ async fn serve(host: Host) -> Result<(), CliError> {
     let gate = Gate::new(&settings.auth, host.auth_store()?, &settings.public_url)
         .map_err(|error| CliError::Failed(format!("authentication: {error}")))?;
     let gate = Arc::new(gate);
+    let throttle = Throttler::new(&settings.throttle)
+        .map_err(|error| CliError::Failed(format!("throttling: {error}")))?;
+    tracing::info!("throttling: {}", throttle.describe());
     let clients = ClientAddresses::new(settings.trusted_proxies.clone());
     let pipeline = Arc::new(Pipeline::new(
         registry,
         gate,
+        Arc::new(throttle),
         clients,
         body,
         &settings.public_url,

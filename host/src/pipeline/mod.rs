@@ -1,11 +1,12 @@
 //! The request flow: one function a step, each failing with the problem it answers.
 //!
 //! ```text
-//! route → method → negotiate → auth → fields → decode → validate → invoke → respond
-//!  404     405       406     401/403/429  400   413/415/400   400      500/503
+//! route → method → negotiate → auth → throttle → fields → decode → validate → invoke → respond
+//!  404     405       406   401/403/429 429/503    400   413/415/400   400      500/503
 //! ```
 //!
-//! Throttling slots in between as its own step. Every
+//! Every answer after the throttle step carries the `RateLimit-*` headers of a
+//! throttled resource, errors included. Every
 //! error becomes an RFC 9457 problem in the negotiated format (JSON if negotiation
 //! itself failed) carrying the request id, which is also on every log line of the
 //! request.
@@ -22,6 +23,7 @@ use crate::negotiate::{self, Asked, Negotiated};
 use crate::problem::Problem;
 use crate::registry::{Method, Registry, ResourceSpec, RouteTarget, Routed};
 use crate::runtime::{CallError, Instance, Response as GuestResponse, wit};
+use crate::throttle::{Caller, Throttler};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
@@ -41,6 +43,7 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct Pipeline {
     registry: Arc<Registry>,
     gate: Arc<Gate>,
+    throttle: Arc<Throttler>,
     clients: ClientAddresses,
     body: BodyLimits,
     public_url: Arc<str>,
@@ -48,11 +51,13 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// A pipeline routing through `registry` and authenticating through `gate`;
-    /// `resource_uri`s are prefixed with `public_url` (empty: relative URIs).
+    /// A pipeline routing through `registry`, authenticating through `gate` and
+    /// counting through `throttle`; `resource_uri`s are prefixed with `public_url`
+    /// (empty: relative URIs).
     pub fn new(
         registry: Arc<Registry>,
         gate: Arc<Gate>,
+        throttle: Arc<Throttler>,
         clients: ClientAddresses,
         body: BodyLimits,
         public_url: &str,
@@ -60,6 +65,7 @@ impl Pipeline {
         Pipeline {
             registry,
             gate,
+            throttle,
             clients,
             body,
             public_url: public_url.trim_end_matches('/').into(),
@@ -172,44 +178,63 @@ impl Pipeline {
             .gate
             .check(plugin, target.resource(), method, &head, &*self.registry)
             .await?;
-        let filter = target
-            .resource()
-            .filter
-            .narrow(query.fields.as_deref(), query.exclude.as_deref())
-            .map_err(|error| Problem::new(StatusCode::BAD_REQUEST).detail(error.to_string()))?;
-        let data = match (form, body) {
-            (Some(form), _) => decode::decode(&parts.headers, &form, self.body.max_depth)?,
-            (None, Some(body)) if method.has_body() => {
-                decode::body(&parts.headers, body, self.body).await?
+        let caller = match &principal {
+            Some(principal) => Caller::Principal(&principal.id),
+            None => Caller::Address(head.client),
+        };
+        let limit = self
+            .throttle
+            .check(plugin, target.resource(), method, caller)
+            .await?;
+        let served = async {
+            let filter = target
+                .resource()
+                .filter
+                .narrow(query.fields.as_deref(), query.exclude.as_deref())
+                .map_err(|error| Problem::new(StatusCode::BAD_REQUEST).detail(error.to_string()))?;
+            let data = match (form, body) {
+                (Some(form), _) => decode::decode(&parts.headers, &form, self.body.max_depth)?,
+                (None, Some(body)) if method.has_body() => {
+                    decode::body(&parts.headers, body, self.body).await?
+                }
+                (None, _) => None,
+            };
+            if let Some(schema) = target.resource().schema(method) {
+                schema.validator.check(method, data.as_deref())?;
             }
-            (None, _) => None,
-        };
-        if let Some(schema) = target.resource().schema(method) {
-            schema.validator.check(method, data.as_deref())?;
-        }
 
-        let request = wit::Request {
-            resource_name: target.resource().name.clone(),
-            method: method.to_wit(),
-            path: parts.uri.path().to_owned(),
-            params: decode_params(raw_params)?,
-            query: query.pairs,
-            headers: guest_headers(&parts.headers, target.resource()),
-            principal: principal.map(crate::auth::Principal::into_wit),
-            data,
-        };
-        let (instance, answer) = invoke(&target, &request, id).await?;
-        let shaping = Shaping {
-            format: *format,
-            filter,
-            public_url: &self.public_url,
-        };
-        let response = respond(&target, instance, answer, shaping, id)?;
-        Ok(if head_only {
-            without_body(response)
-        } else {
-            response
-        })
+            let request = wit::Request {
+                resource_name: target.resource().name.clone(),
+                method: method.to_wit(),
+                path: parts.uri.path().to_owned(),
+                params: decode_params(raw_params)?,
+                query: query.pairs,
+                headers: guest_headers(&parts.headers, target.resource()),
+                principal: principal.map(crate::auth::Principal::into_wit),
+                data,
+            };
+            let (instance, answer) = invoke(&target, &request, id).await?;
+            let shaping = Shaping {
+                format: *format,
+                filter,
+                public_url: &self.public_url,
+            };
+            let response = respond(&target, instance, answer, shaping, id)?;
+            Ok::<Response, Problem>(if head_only {
+                without_body(response)
+            } else {
+                response
+            })
+        }
+        .await;
+        match (limit, served) {
+            (None, served) => served,
+            (Some(limit), Ok(mut response)) => {
+                limit.apply(response.headers_mut());
+                Ok(response)
+            }
+            (Some(limit), Err(problem)) => Err(limit.annotate(problem)),
+        }
     }
 
     /// Step 1: the resource for the path, the raw path params, and whether a format

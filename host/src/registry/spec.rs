@@ -37,6 +37,13 @@ impl Method {
         Method::Delete,
     ];
 
+    /// The method called `name` (upper-case, as on the wire), if Piston routes it.
+    pub fn from_name(name: &str) -> Option<Method> {
+        Method::ALL
+            .into_iter()
+            .find(|method| method.as_str() == name)
+    }
+
     /// The method's name on the wire.
     pub fn as_str(self) -> &'static str {
         match self {

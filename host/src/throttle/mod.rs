@@ -1,0 +1,265 @@
+//! Throttling: django-piston's `@throttle(requests, period)`, enforced by the host
+//! before the guest is called, exactly.
+//!
+//! Each rule admits `N` requests per `T` per caller (the principal when authenticated,
+//! else the client address after the trusted-proxy rules), decided by [`gcra`] under
+//! one lock or one Redis script, so `N` concurrent requests are all admitted and the
+//! `N + 1`st is not, however they race. A refused request gets a 429 with
+//! `Retry-After` and is not counted; every answer of a throttled resource carries
+//! `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` for the rule
+//! closest to its limit.
+//!
+//! Counters live in this process ([`local`]) or in Redis ([`shared`]) when several
+//! hosts must share one limit. When Redis cannot answer, `on_error` decides: refuse
+//! with 503 (the default) or admit uncounted; the change of state is logged once.
+
+mod gcra;
+mod local;
+pub mod settings;
+mod shared;
+
+use self::gcra::Gcra;
+use self::local::LocalCounters;
+use self::settings::{Backend, OnError, RuleOverride, ThrottleSettings};
+use self::shared::SharedCounters;
+use crate::client::counted_as;
+use crate::problem::Problem;
+use crate::registry::spec::Throttle;
+use crate::registry::{Method, ResourceSpec};
+use http::header::{HeaderName, RETRY_AFTER};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// `RateLimit-Limit`: the requests the rule allows per period.
+pub const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+/// `RateLimit-Remaining`: how many more are admitted now.
+pub const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+/// `RateLimit-Reset`: seconds until the full allowance is back.
+pub const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+
+/// Who a request is counted against.
+#[derive(Debug, Clone, Copy)]
+pub enum Caller<'a> {
+    /// An authenticated principal, by id.
+    Principal(&'a str),
+    /// An anonymous client, by address.
+    Address(IpAddr),
+}
+
+/// The state of the rule closest to its limit, for the response headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    limit: u32,
+    remaining: u32,
+    reset_seconds: u64,
+}
+
+impl RateLimit {
+    /// Adds the `RateLimit-*` headers.
+    pub fn apply(&self, headers: &mut HeaderMap) {
+        headers.insert(RATELIMIT_LIMIT, HeaderValue::from(self.limit));
+        headers.insert(RATELIMIT_REMAINING, HeaderValue::from(self.remaining));
+        headers.insert(RATELIMIT_RESET, HeaderValue::from(self.reset_seconds));
+    }
+
+    /// Adds the `RateLimit-*` headers to a problem.
+    pub fn annotate(&self, problem: Problem) -> Problem {
+        problem
+            .header(RATELIMIT_LIMIT, HeaderValue::from(self.limit))
+            .header(RATELIMIT_REMAINING, HeaderValue::from(self.remaining))
+            .header(RATELIMIT_RESET, HeaderValue::from(self.reset_seconds))
+    }
+}
+
+/// What a backend decided for one request.
+pub struct Outcome {
+    /// Whether every rule admitted it.
+    admitted: bool,
+    /// The backend's clock, in microseconds.
+    now: u64,
+    /// Each rule's TAT afterwards, in the order the rules were given.
+    tats: Vec<u64>,
+}
+
+enum Counters {
+    Local(LocalCounters),
+    Shared(Box<SharedCounters>),
+}
+
+/// Enforces the rate limits of every resource.
+pub struct Throttler {
+    counters: Counters,
+    on_error: OnError,
+    plugins: BTreeMap<String, settings::PluginRules>,
+    /// Whether the last backend call succeeded (to log changes, not every failure).
+    healthy: AtomicBool,
+}
+
+impl Throttler {
+    /// The throttler `settings` describe. In-process counters start a sweeper on the
+    /// current tokio runtime; Redis is connected on first use.
+    pub fn new(settings: &ThrottleSettings) -> Result<Throttler, String> {
+        let counters = match &settings.backend {
+            Backend::Memory => Counters::Local(LocalCounters::new()),
+            Backend::Redis(redis) => {
+                Counters::Shared(Box::new(SharedCounters::new(redis.clone())?))
+            }
+        };
+        Ok(Throttler {
+            counters,
+            on_error: settings.on_error,
+            plugins: settings.plugins.clone(),
+            healthy: AtomicBool::new(true),
+        })
+    }
+
+    /// Where the counters are, for the startup log.
+    pub fn describe(&self) -> String {
+        match &self.counters {
+            Counters::Local(_) => "in-process counters".to_owned(),
+            Counters::Shared(shared) => format!(
+                "counters in Redis at {} (when it fails: {})",
+                shared.location(),
+                match self.on_error {
+                    OnError::Closed => "refuse with 503",
+                    OnError::Open => "admit uncounted",
+                }
+            ),
+        }
+    }
+
+    /// Counts a `method` request to `resource` of `plugin` by `caller`: the headers
+    /// to report when it is admitted (none when no rule applies), or the answer that
+    /// refuses it.
+    pub async fn check(
+        &self,
+        plugin: &str,
+        resource: &ResourceSpec,
+        method: Method,
+        caller: Caller<'_>,
+    ) -> Result<Option<RateLimit>, Problem> {
+        let anonymous = matches!(caller, Caller::Address(_));
+        let rules = self.rules(plugin, resource, anonymous);
+        let applicable: Vec<(usize, Gcra)> = rules
+            .iter()
+            .enumerate()
+            .filter(|(_, rule)| rule.methods.is_empty() || rule.methods.contains(method))
+            .map(|(slot, rule)| (slot, Gcra::new(rule.requests, rule.period_seconds)))
+            .collect();
+        if applicable.is_empty() {
+            return Ok(None);
+        }
+        let key = counter_key(plugin, &resource.name, caller);
+        let outcome = match &self.counters {
+            Counters::Local(local) => Ok(local.acquire(&key, &applicable, rules.len())),
+            Counters::Shared(shared) => shared.acquire(&key, &applicable).await,
+        };
+        let outcome = match outcome {
+            Ok(outcome) => {
+                if !self.healthy.swap(true, Ordering::Relaxed) {
+                    tracing::info!("throttle counters are reachable again");
+                }
+                outcome
+            }
+            Err(reason) => return self.unavailable(reason),
+        };
+        let limit = report(&applicable, &outcome);
+        if outcome.admitted {
+            return Ok(Some(limit));
+        }
+        let wait = applicable
+            .iter()
+            .zip(&outcome.tats)
+            .map(|((_, rule), tat)| rule.retry_after(outcome.now, *tat))
+            .max()
+            .unwrap_or_default();
+        let seconds = wait.div_ceil(1_000_000).max(1);
+        let rule = applicable
+            .iter()
+            .zip(&outcome.tats)
+            .find(|((_, rule), tat)| !rule.admits(outcome.now, **tat))
+            .map_or(&rules[applicable[0].0], |((slot, _), _)| &rules[*slot]);
+        Err(limit.annotate(
+            Problem::new(StatusCode::TOO_MANY_REQUESTS)
+                .detail(format!(
+                    "too many requests: this resource allows {} per {} s; try again in {seconds} s",
+                    rule.requests, rule.period_seconds
+                ))
+                .header(RETRY_AFTER, HeaderValue::from(seconds)),
+        ))
+    }
+
+    /// The rules for a caller of a resource: the resource's section, else the
+    /// plugin's, else the spec; anonymous callers' own rules where the operator set
+    /// them.
+    fn rules<'a>(
+        &'a self,
+        plugin: &str,
+        resource: &'a ResourceSpec,
+        anonymous: bool,
+    ) -> &'a [Throttle] {
+        let plugin = self.plugins.get(plugin);
+        let overrides: [Option<&RuleOverride>; 2] = [
+            plugin.and_then(|plugin| plugin.resources.get(&resource.name)),
+            plugin.map(|plugin| &plugin.rules),
+        ];
+        let pick = |choose: fn(&RuleOverride) -> Option<&Vec<Throttle>>| {
+            overrides.iter().flatten().find_map(|rules| choose(rules))
+        };
+        let everyone =
+            pick(|rules| rules.everyone.as_ref()).map_or(&resource.throttles[..], |rules| rules);
+        if anonymous && let Some(rules) = pick(|rules| rules.anonymous.as_ref()) {
+            return rules;
+        }
+        everyone
+    }
+
+    /// The answer when the counters cannot be reached, per `on_error`.
+    fn unavailable(&self, reason: String) -> Result<Option<RateLimit>, Problem> {
+        let policy = match self.on_error {
+            OnError::Closed => "throttled resources answer 503",
+            OnError::Open => "throttled resources admit requests uncounted",
+        };
+        if self.healthy.swap(false, Ordering::Relaxed) {
+            tracing::error!(
+                "throttle counters are unreachable ({reason}); {policy} until they are back"
+            );
+        } else {
+            tracing::debug!("throttle counters still unreachable: {reason}");
+        }
+        match self.on_error {
+            OnError::Open => Ok(None),
+            OnError::Closed => Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+                .detail("this resource's rate limit cannot be checked right now; try again shortly")
+                .header(RETRY_AFTER, HeaderValue::from(1))
+                .cause(format!("throttle counters unreachable: {reason}"))),
+        }
+    }
+}
+
+/// The headers for the rule with the fewest requests left (the longest wait on a tie).
+fn report(rules: &[(usize, Gcra)], outcome: &Outcome) -> RateLimit {
+    rules
+        .iter()
+        .zip(&outcome.tats)
+        .map(|((_, rule), tat)| RateLimit {
+            limit: rule.limit,
+            remaining: rule.remaining(outcome.now, *tat),
+            reset_seconds: rule.reset_after(outcome.now, *tat).div_ceil(1_000_000),
+        })
+        .min_by_key(|limit| (limit.remaining, std::cmp::Reverse(limit.reset_seconds)))
+        .expect("there is at least one rule")
+}
+
+/// The counters of one caller of one resource.
+fn counter_key(plugin: &str, resource: &str, caller: Caller<'_>) -> String {
+    let mut key = String::with_capacity(plugin.len() + resource.len() + 48);
+    let _ = match caller {
+        Caller::Principal(id) => write!(key, "{plugin}/{resource}/user:{id}"),
+        Caller::Address(address) => write!(key, "{plugin}/{resource}/addr:{}", counted_as(address)),
+    };
+    key
+}
