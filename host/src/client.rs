@@ -1,5 +1,6 @@
 //! The client's address: the connection's peer, or, when the peer is a trusted proxy,
-//! the address it forwarded in `X-Forwarded-For`.
+//! the address it forwarded in `Forwarded` (RFC 7239) or, without that header,
+//! `X-Forwarded-For`.
 //!
 //! Failed-login limits (and rate limits) count per client address, so behind a
 //! reverse proxy the proxy's own address must not be taken for every client's; and a
@@ -11,6 +12,7 @@ use serde::Deserialize;
 use std::net::IpAddr;
 
 const FORWARDED_FOR: &str = "x-forwarded-for";
+const FORWARDED: &str = "forwarded";
 
 /// Finds client addresses.
 #[derive(Debug, Clone, Default)]
@@ -24,23 +26,31 @@ impl ClientAddresses {
         ClientAddresses { trusted }
     }
 
-    /// The client of a request from `peer`: walking `X-Forwarded-For` from the right
+    /// The client of a request from `peer`: walking the forwarded hops from the right
     /// (the hop nearest to us), the first address that is not a trusted proxy.
     pub fn resolve(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         let peer = canonical(peer);
         if !self.is_trusted(peer) {
             return peer;
         }
+        let standard = headers.contains_key(FORWARDED);
         let hops = headers
-            .get_all(FORWARDED_FOR)
+            .get_all(if standard { FORWARDED } else { FORWARDED_FOR })
             .iter()
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(','))
+            .map(|hop| {
+                if standard {
+                    forwarded_for(hop)
+                } else {
+                    Some(hop.trim())
+                }
+            })
             .collect::<Vec<_>>();
         let mut client = peer;
         for hop in hops.into_iter().rev() {
-            let Ok(address) = hop.trim().parse::<IpAddr>() else {
-                // Garbage in the chain: trust nothing further left of it.
+            let Some(Ok(address)) = hop.map(str::parse::<IpAddr>) else {
+                // Garbage, or a hidden or unknown hop: trust nothing further left of it.
                 break;
             };
             client = canonical(address);
@@ -53,6 +63,25 @@ impl ClientAddresses {
 
     fn is_trusted(&self, address: IpAddr) -> bool {
         self.trusted.iter().any(|net| net.contains(&address))
+    }
+}
+
+/// The address in the `for=` parameter of one `Forwarded` element (`for=192.0.2.1`,
+/// `for="[2001:db8::1]:4711"`, `for="192.0.2.1:80"`), without its port.
+fn forwarded_for(element: &str) -> Option<&str> {
+    let value = element.split(';').find_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("for")
+            .then_some(value.trim())
+    })?;
+    let value = value.trim_matches('"');
+    if let Some(bracketed) = value.strip_prefix('[') {
+        return bracketed.split(']').next();
+    }
+    match value.split_once(':') {
+        Some((v4, _port)) if !v4.contains(':') && value.matches(':').count() == 1 => Some(v4),
+        _ => Some(value),
     }
 }
 
@@ -135,6 +164,43 @@ mod tests {
         assert_eq!(
             addresses.resolve(peer, &headers(&["6.6.6.6, junk, 10.9.9.9"])),
             "10.9.9.9".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn the_forwarded_header_wins_when_present() {
+        let addresses = trusting(&["127.0.0.1", "10.0.0.0/8"]);
+        let peer = "127.0.0.1".parse().unwrap();
+        let mut forwarded = headers(&["6.6.6.6"]);
+        forwarded.append(
+            FORWARDED,
+            r#"for=192.0.2.60;proto=http, for="[2001:db8:cafe::17]:4711""#
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            addresses.resolve(peer, &forwarded),
+            "2001:db8:cafe::17".parse::<IpAddr>().unwrap()
+        );
+        let mut ported = HeaderMap::new();
+        ported.append(
+            FORWARDED,
+            r#"for="198.51.100.3:80", for=10.0.0.2"#.parse().unwrap(),
+        );
+        assert_eq!(
+            addresses.resolve(peer, &ported),
+            "198.51.100.3".parse::<IpAddr>().unwrap()
+        );
+        let mut hidden = HeaderMap::new();
+        hidden.append(
+            FORWARDED,
+            "for=198.51.100.3, for=_hidden, for=10.0.0.2"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            addresses.resolve(peer, &hidden),
+            "10.0.0.2".parse::<IpAddr>().unwrap()
         );
     }
 

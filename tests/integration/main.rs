@@ -10,4 +10,5 @@ mod guests;
 mod hostile;
 mod loading;
 mod routing;
+mod throttle;
 mod validation;

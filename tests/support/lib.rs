@@ -498,3 +498,80 @@ pub async fn send(request: reqwest::RequestBuilder) -> Reply {
         body,
     }
 }
+
+/// The Redis the tests share (`cargo xtask test` and CI set `PISTON_TEST_REDIS_URL`).
+pub fn test_redis_url() -> String {
+    std::env::var("PISTON_TEST_REDIS_URL").expect(
+        "PISTON_TEST_REDIS_URL is not set: run the tests with `cargo xtask test`, which \
+         starts a redis-server for them",
+    )
+}
+
+/// A key prefix no other test (or earlier run) uses, to share one Redis safely.
+pub fn unique_prefix(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!("test:{name}:{}:{nanos}:", std::process::id())
+}
+
+/// A `redis-server` of a test's own, to stop and start again on the same port.
+pub struct PrivateRedis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Default for PrivateRedis {
+    fn default() -> PrivateRedis {
+        PrivateRedis::new()
+    }
+}
+
+impl PrivateRedis {
+    /// A free port; the server is not started yet.
+    pub fn new() -> PrivateRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        PrivateRedis { port, child: None }
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Starts it and waits until it accepts connections.
+    pub fn start(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian: apt-get install redis-server)");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis-server did not listen on {} within 5 s", self.port);
+    }
+
+    /// Kills it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

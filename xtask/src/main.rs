@@ -5,7 +5,8 @@
 //! - `run [-- SERVE-ARGS]`: build the plugins and the host (release) and serve them on
 //!   127.0.0.1:8000 with the embedded defaults.
 //! - `test [-- TEST-FILTER]`: everything CI runs: formatting, lints, the plugins and
-//!   test fixtures, unit tests, and the integration tests against the real binary.
+//!   test fixtures, unit tests, and the integration tests against the real binary
+//!   (with a private `redis-server` unless `PISTON_TEST_REDIS_URL` names one).
 //! - `bench [-- ARGS]`: the load benchmarks in `bench/`, written to
 //!   `docs/benchmarks.md`.
 
@@ -263,9 +264,11 @@ fn test(workspace: &Workspace, filter: &[String]) -> Result {
     .map_err(|error| {
         format!("{error}; the tests use curl as an HTTP client (Debian: apt-get install curl)")
     })?;
+    let redis = TestRedis::start()?;
     let binary = workspace.target.join("debug/piston");
     let with_env = |command: &mut Command| {
         command
+            .env("PISTON_TEST_REDIS_URL", &redis.url)
             .env("PISTON_BIN", &binary)
             .env("PISTON_TEST_PYTHON", &python)
             .env("PISTON_EXAMPLE_PLUGINS", workspace.plugin_dir())
@@ -282,6 +285,57 @@ fn test(workspace: &Workspace, filter: &[String]) -> Result {
     let mut doc_tests = workspace.cargo();
     with_env(&mut doc_tests);
     run_command(doc_tests.args(["test", "--doc"]))
+}
+
+/// The Redis the tests share: the one `PISTON_TEST_REDIS_URL` names, or a private
+/// `redis-server` on a free loopback port, stopped when the tests end.
+struct TestRedis {
+    url: String,
+    server: Option<std::process::Child>,
+}
+
+impl TestRedis {
+    fn start() -> Result<TestRedis> {
+        if let Ok(url) = std::env::var("PISTON_TEST_REDIS_URL") {
+            return Ok(TestRedis { url, server: None });
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map_err(|error| format!("cannot find a free port for Redis: {error}"))?
+            .port();
+        let server = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .map_err(|error| {
+                format!(
+                    "cannot start redis-server ({error}); the throttling tests need Redis \
+                     (Debian: apt-get install redis-server), or set PISTON_TEST_REDIS_URL"
+                )
+            })?;
+        let redis = TestRedis {
+            url: format!("redis://127.0.0.1:{port}/"),
+            server: Some(server),
+        };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                eprintln!("xtask: redis-server for the tests at {}", redis.url);
+                return Ok(redis);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Err("redis-server did not start listening within 5 s".to_owned())
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        if let Some(server) = &mut self.server {
+            let _ = server.kill();
+            let _ = server.wait();
+        }
+    }
 }
 
 /// A Python in the repository's `.venv` with the tools the tests use (format readers

@@ -6,9 +6,10 @@
 //! have passed.
 //!
 //! Redis may be down when the host starts, or go away while it serves: the first
-//! request after a pause tries to connect (one attempt at a time, at most a few a
-//! second), every failure is reported to the caller within the configured timeout,
-//! and the connection is re-established when Redis answers again.
+//! request tries to connect (one attempt at a time, the others waiting for it; after a
+//! failure at most one attempt per pause), every failure is reported to the caller
+//! within about twice the configured timeout, and the connection is re-established
+//! when Redis answers again.
 
 use super::Outcome;
 use super::gcra::Gcra;
@@ -124,9 +125,9 @@ impl SharedCounters {
         if let Some(connection) = self.connection.load_full() {
             return Ok((*connection).clone());
         }
-        let Ok(mut last_attempt) = self.connecting.try_lock() else {
-            return Err("Redis is being connected to".to_owned());
-        };
+        // Requests arriving while a connection is being made wait for it (at most
+        // twice the timeout) rather than fail a burst that meets a cold start.
+        let mut last_attempt = self.connecting.lock().await;
         if let Some(connection) = self.connection.load_full() {
             return Ok((*connection).clone());
         }
