@@ -10,6 +10,7 @@
 mod formats;
 mod foundation;
 mod harness;
+mod throttle;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,7 +38,7 @@ struct Options {
 }
 
 /// Every suite, in the order they run.
-const SUITES: [&str; 2] = ["foundation", "formats"];
+const SUITES: [&str; 3] = ["foundation", "formats", "throttle"];
 
 impl Options {
     fn parse() -> Result<Options> {
@@ -88,6 +89,7 @@ fn run() -> Result {
         let section = match suite.as_str() {
             "foundation" => foundation::run(&options, &bench),
             "formats" => formats::run(&options, &bench),
+            "throttle" => throttle::run(&options, &bench),
             other => Err(format!("no suite {other}")),
         }?;
         harness::write_section(&options.out, suite, &section)?;
