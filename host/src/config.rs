@@ -134,6 +134,8 @@ pub struct Settings {
     pub max_instances: u32,
     /// The proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<IpNet>,
+    /// The bearer token that opens the admin API to clients off loopback.
+    pub admin_token: Option<String>,
     /// Who may call what.
     pub auth: AuthSettings,
     /// How often.
@@ -365,6 +367,17 @@ impl Settings {
         let auth = file.auth.resolve(plugins_auth, &key)?;
         let throttle = file.throttle.resolve(plugins_throttle, &key)?;
         let server = file.server;
+        let admin_token = match server.admin_token {
+            Some(token)
+                if token.len() < 24 || !token.bytes().all(|byte| byte.is_ascii_graphic()) =>
+            {
+                return Err(ConfigError::new(
+                    key("server.admin_token"),
+                    "must be at least 24 visible ASCII characters (e.g. `openssl rand -base64 32`)",
+                ));
+            }
+            token => token,
+        };
         let public_url = match overrides.public_url.clone().or(server.public_url) {
             Some(url) => check_public_url(&url)?,
             None => String::new(),
@@ -399,6 +412,7 @@ impl Settings {
                 .into_iter()
                 .map(|proxy| proxy.0)
                 .collect(),
+            admin_token,
             auth,
             throttle,
             defaults,
@@ -488,6 +502,7 @@ struct ServerSection {
     public_url: Option<String>,
     #[serde(default)]
     trusted_proxies: Vec<TrustedProxy>,
+    admin_token: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,6 +1,7 @@
 //! The HTTP server: the axum app, serving, and graceful shutdown.
 
 use crate::pipeline::Pipeline;
+use crate::registry::Reloads;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::Response;
@@ -49,6 +50,19 @@ pub async fn serve(
             Ok(())
         }
     }
+}
+
+/// Reloads the plugin directory on every SIGHUP, for as long as the process runs.
+pub fn reload_on_hangup(reloads: Reloads) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the plugin directory");
+            reloads.request();
+        }
+    });
+    Ok(())
 }
 
 /// A future resolving on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed

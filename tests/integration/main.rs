@@ -8,6 +8,7 @@ mod custom_auth;
 mod formats;
 mod guests;
 mod hostile;
+mod hot_reload;
 mod loading;
 mod routing;
 mod throttle;

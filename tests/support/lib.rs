@@ -376,6 +376,24 @@ impl Server {
         self.dir.path().join("data")
     }
 
+    /// The plugin directory it serves (and watches).
+    pub fn plugin_dir(&self) -> PathBuf {
+        self.dir.path().join("plugins")
+    }
+
+    /// Puts `bytes` into the plugin directory as `name`, the recommended way: written
+    /// beside it, then renamed into place.
+    pub fn drop_plugin(&self, name: &str, bytes: &[u8]) {
+        let staging = self.dir.path().join(format!("{name}.partial"));
+        std::fs::write(&staging, bytes).expect("the staged plugin");
+        std::fs::rename(&staging, self.plugin_dir().join(name)).expect("the plugin in place");
+    }
+
+    /// The process id of the server.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Runs `piston ARGS` on this server's data directory and configuration, with
     /// `input` on stdin (as `piston users` would be run beside a live server).
     pub fn piston(&self, args: &[&str], input: &str) -> Output {

@@ -3,9 +3,11 @@
 use super::{
     CliError, CommonArgs, Host, check_plugin_dir, init_logging, settings, table, tokio_runtime,
 };
+use crate::admin::{self, PREFIX};
 use crate::config::Overrides;
-use crate::registry::{Entry, load_directory};
+use crate::registry::load_directory;
 use clap::Args;
+use serde_json::Value;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -14,8 +16,21 @@ use std::process::ExitCode;
 pub struct ListArgs {
     /// Directory of plugin `.wasm` files [default: the configured plugin directory, or
     /// plugins]
-    #[arg(env = "PISTON_PLUGINS", value_name = "DIR")]
+    #[arg(env = "PISTON_PLUGINS", value_name = "DIR", conflicts_with = "url")]
     dir: Option<PathBuf>,
+
+    /// Ask a running server what it serves (its admin API), e.g. http://127.0.0.1:8000
+    #[arg(long, env = "PISTON_URL", value_name = "URL")]
+    url: Option<String>,
+
+    /// The server's admin token, when it is not on this machine
+    #[arg(
+        long,
+        env = "PISTON_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        requires = "url"
+    )]
+    admin_token: Option<String>,
 
     /// Print JSON instead of a table
     #[arg(long, env = "PISTON_JSON")]
@@ -26,9 +41,33 @@ pub struct ListArgs {
 }
 
 pub fn run(args: ListArgs) -> Result<ExitCode, CliError> {
+    let document = match &args.url {
+        Some(url) => fetch(url, args.admin_token.as_deref())?,
+        None => load(args.dir, &args.common)?,
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&document).unwrap_or_default()
+        );
+    } else {
+        println!("{}", table::resources(&document));
+    }
+    let failed = document
+        .as_array()
+        .is_some_and(|entries| entries.iter().any(|entry| entry["status"] == "error"));
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Loads the plugin directory here.
+fn load(dir: Option<PathBuf>, common: &CommonArgs) -> Result<Value, CliError> {
     let overrides = Overrides {
-        plugins: args.dir,
-        ..args.common.overrides()
+        plugins: dir,
+        ..common.overrides()
     };
     let settings = settings(&overrides)?;
     check_plugin_dir(&settings.plugins, "DIR")?;
@@ -42,18 +81,42 @@ pub fn run(args: ListArgs) -> Result<ExitCode, CliError> {
                 host.settings.plugins.display()
             ))
         })?;
-    if args.json {
-        println!("{}", table::resources_json(&snapshot));
-    } else {
-        println!("{}", table::resources(&snapshot));
+    Ok(admin::resources_document(&snapshot))
+}
+
+/// Asks a running server.
+fn fetch(url: &str, token: Option<&str>) -> Result<Value, CliError> {
+    if !url.starts_with("http://") {
+        return Err(CliError::Usage(format!(
+            "--url: `{url}` must be an http:// URL like http://127.0.0.1:8000"
+        )));
     }
-    let failed = snapshot
-        .entries()
-        .iter()
-        .any(|entry| matches!(entry, Entry::Failed(_)));
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    let endpoint = format!("{}{PREFIX}resources", url.trim_end_matches('/'));
+    let mut request = ureq::get(&endpoint);
+    if let Some(token) = token {
+        request = request.header("authorization", &format!("Bearer {token}"));
+    }
+    let mut response = request
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .map_err(|error| CliError::Failed(format!("cannot reach {endpoint}: {error}")))?;
+    let status = response.status();
+    let body = response
+        .body_mut()
+        .read_to_string()
+        .map_err(|error| CliError::Failed(format!("{endpoint}: {error}")))?;
+    let document: Value = serde_json::from_str(&body).map_err(|_| {
+        CliError::Failed(format!(
+            "{endpoint} answered {status} with something that is not JSON"
+        ))
+    })?;
+    if !status.is_success() {
+        let detail = document["detail"].as_str().unwrap_or("no detail");
+        return Err(CliError::Failed(format!(
+            "{endpoint} answered {status}: {detail}"
+        )));
+    }
+    Ok(document)
 }

@@ -178,8 +178,8 @@ fn tokio_runtime() -> Result<tokio::runtime::Runtime, CliError> {
 
 /// Everything a command needs to load plugins.
 struct Host {
-    settings: Settings,
-    runtime: crate::runtime::Runtime,
+    settings: std::sync::Arc<Settings>,
+    runtime: std::sync::Arc<crate::runtime::Runtime>,
     /// Plugin data: opened only by `serve` (it holds the database exclusively).
     store: Option<std::sync::Arc<dyn crate::store::KeyValueStore>>,
 }
@@ -202,8 +202,8 @@ impl Host {
             );
         }
         Ok(Host {
-            settings,
-            runtime,
+            settings: std::sync::Arc::new(settings),
+            runtime: std::sync::Arc::new(runtime),
             store,
         })
     }
@@ -211,6 +211,15 @@ impl Host {
     /// The credentials database.
     fn auth_store(&self) -> Result<std::sync::Arc<crate::auth::AuthStore>, CliError> {
         open_auth_store(&self.settings).map(std::sync::Arc::new)
+    }
+
+    /// What the reload thread needs to load plugins while the server runs.
+    fn sources(&self) -> crate::registry::Sources {
+        crate::registry::Sources {
+            runtime: self.runtime.clone(),
+            store: self.store.clone(),
+            settings: self.settings.clone(),
+        }
     }
 
     fn load_options(&self) -> crate::registry::LoadOptions<'_> {

@@ -4,13 +4,14 @@ use super::{
     CliError, CommonArgs, Host, LimitArgs, check_plugin_dir, init_logging, parse_listen, settings,
     table, tokio_runtime,
 };
+use crate::admin::{self, Admin};
 use crate::auth::Gate;
 use crate::auth::settings::BUILT_IN;
 use crate::client::ClientAddresses;
 use crate::config::Overrides;
 use crate::decode::BodyLimits;
 use crate::pipeline::Pipeline;
-use crate::registry::{Registry, load_directory};
+use crate::registry::{Registry, load_directory, watch};
 use crate::server;
 use crate::throttle::Throttler;
 use clap::Args;
@@ -121,24 +122,25 @@ async fn serve(host: Host) -> Result<(), CliError> {
         chain => tracing::info!("authentication: {}", chain.join(", ")),
     }
 
-    let address = listener
-        .local_addr()
-        .map_err(|error| CliError::Failed(format!("cannot read the listening address: {error}")))?;
-    let mut stdout = std::io::stdout().lock();
-    let printed = writeln!(stdout, "{}", table::resources(&snapshot))
-        .and_then(|()| writeln!(stdout, "piston listening on http://{address}"))
-        .and_then(|()| stdout.flush());
-    drop(stdout);
-    if let Err(error) = printed {
-        tracing::warn!("cannot print the resource table: {error}");
-    }
-
     let body = BodyLimits {
         max_bytes: settings.body_bytes,
         max_depth: settings.max_depth,
         timeout: settings.default_instance_limits().timeout,
     };
     let registry = Arc::new(Registry::new(snapshot));
+    let reloads = watch(settings.plugins.clone(), registry.clone(), host.sources())
+        .map_err(|error| CliError::Failed(format!("hot reloading: {error}")))?;
+    tracing::info!(
+        "watching {} for new, changed and removed plugins (SIGHUP also reloads)",
+        settings.plugins.display()
+    );
+    server::reload_on_hangup(reloads)
+        .map_err(|error| CliError::Failed(format!("cannot listen for SIGHUP: {error}")))?;
+    let admin = Admin::new(
+        registry.clone(),
+        ClientAddresses::new(settings.trusted_proxies.clone()),
+        settings.admin_token.clone(),
+    );
     let gate = Gate::new(&settings.auth, host.auth_store()?, &settings.public_url)
         .map_err(|error| CliError::Failed(format!("authentication: {error}")))?;
     let gate = Arc::new(gate);
@@ -147,13 +149,31 @@ async fn serve(host: Host) -> Result<(), CliError> {
     tracing::info!("throttling: {}", throttle.describe());
     let clients = ClientAddresses::new(settings.trusted_proxies.clone());
     let pipeline = Arc::new(Pipeline::new(
-        registry,
+        registry.clone(),
         gate,
         Arc::new(throttle),
+        admin,
         clients,
         body,
         &settings.public_url,
     ));
+    // Announced last: whoever waits for this line may send requests and signals.
+    let address = listener
+        .local_addr()
+        .map_err(|error| CliError::Failed(format!("cannot read the listening address: {error}")))?;
+    let mut stdout = std::io::stdout().lock();
+    let printed = writeln!(
+        stdout,
+        "{}",
+        table::resources(&admin::resources_document(&registry.current()))
+    )
+    .and_then(|()| writeln!(stdout, "piston listening on http://{address}"))
+    .and_then(|()| stdout.flush());
+    drop(stdout);
+    if let Err(error) = printed {
+        tracing::warn!("cannot print the resource table: {error}");
+    }
+
     server::serve(listener, server::app(pipeline), shutdown)
         .await
         .map_err(|error| CliError::Failed(format!("serving failed: {error}")))?;

@@ -1,13 +1,15 @@
-//! The tables the commands print: resources (`piston serve`, `piston list`), users and
-//! API tokens.
+//! The tables the commands print: resources (`piston serve`, `piston list`, and the
+//! admin API's document they are made from), users and API tokens.
 
 use crate::auth::oauth::{Consumer, OAuthToken};
 use crate::auth::{Token, User};
-use crate::registry::{Entry, Snapshot};
 use comfy_table::{Table, presets};
+use serde_json::Value;
 
-/// One row a resource; a failed file is one row with its error.
-pub fn resources(snapshot: &Snapshot) -> Table {
+/// One row a resource (or authenticator); a failed file is one row with its error.
+/// Reads the document [`crate::admin::resources_document`] makes, from this process or a live
+/// server.
+pub fn resources(document: &Value) -> Table {
     let mut table = Table::new();
     table.load_preset(presets::NOTHING).set_header([
         "PLUGIN",
@@ -19,84 +21,84 @@ pub fn resources(snapshot: &Snapshot) -> Table {
         "THROTTLE",
         "STATUS",
     ]);
-    for entry in snapshot.entries() {
-        match entry {
-            Entry::Loaded(plugin) => {
-                for resource in &plugin.spec.resources {
-                    let throttles: Vec<String> =
-                        resource.throttles.iter().map(ToString::to_string).collect();
-                    table.add_row([
-                        plugin.spec.name.clone(),
-                        plugin.spec.version.clone(),
-                        resource.name.clone(),
-                        resource.routes.join(" "),
-                        resource.allowed_methods.to_string(),
-                        or_dash(resource.anonymous_methods.to_string()),
-                        or_dash(throttles.join("; ")),
-                        "ok".to_owned(),
-                    ]);
-                }
+    let text = |value: &Value| value.as_str().unwrap_or("-").to_owned();
+    let list = |value: &Value, separator: &str| {
+        let items: Vec<String> = value
+            .as_array()
+            .map(|items| items.iter().map(text).collect())
+            .unwrap_or_default();
+        or_dash(items.join(separator))
+    };
+    for entry in document.as_array().map(Vec::as_slice).unwrap_or_default() {
+        let status = match (&entry["status"], &entry["update_refused"]) {
+            (Value::String(status), _) if status == "error" => {
+                format!("error: {}", text(&entry["error"]))
             }
-            Entry::Authenticator(authenticator) => {
+            (_, Value::String(refused)) => {
+                format!("ok (previous version; the new file was refused: {refused})")
+            }
+            _ => "ok".to_owned(),
+        };
+        if let Some(plugin) = entry.get("plugin") {
+            for resource in plugin["resources"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                let throttles: Vec<String> = resource["throttles"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|rule| {
+                        format!(
+                            "{} {}/{}s",
+                            list(&rule["methods"], ", "),
+                            rule["requests"],
+                            rule["period_seconds"]
+                        )
+                    })
+                    .collect();
                 table.add_row([
-                    authenticator.spec.name.clone(),
-                    authenticator.spec.version.clone(),
-                    "(authenticator)".to_owned(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "ok".to_owned(),
+                    text(&plugin["name"]),
+                    text(&plugin["version"]),
+                    text(&resource["name"]),
+                    list(&resource["routes"], " "),
+                    list(&resource["allowed_methods"], ", "),
+                    list(&resource["anonymous_methods"], ", "),
+                    or_dash(throttles.join("; ")),
+                    status.clone(),
                 ]);
             }
-            Entry::Failed(failure) => {
-                let file = failure.file.file_name().map_or_else(
-                    || failure.file.display().to_string(),
-                    |name| name.to_string_lossy().into_owned(),
-                );
-                table.add_row([
-                    file,
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    format!("error: {}", failure.error),
-                ]);
-            }
+        } else if let Some(authenticator) = entry.get("authenticator") {
+            table.add_row([
+                text(&authenticator["name"]),
+                text(&authenticator["version"]),
+                "(authenticator)".to_owned(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                status,
+            ]);
+        } else {
+            let file = text(&entry["file"]);
+            let name = std::path::Path::new(&file)
+                .file_name()
+                .map_or(file.clone(), |name| name.to_string_lossy().into_owned());
+            table.add_row([
+                name,
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                status,
+            ]);
         }
     }
     table
-}
-
-/// The same as JSON: loaded plugins with their full specs, authenticators, and
-/// failures.
-pub fn resources_json(snapshot: &Snapshot) -> String {
-    let entries: Vec<serde_json::Value> = snapshot
-        .entries()
-        .iter()
-        .map(|entry| match entry {
-            Entry::Loaded(plugin) => serde_json::json!({
-                "file": plugin.file,
-                "sha256": plugin.digest,
-                "status": "ok",
-                "plugin": plugin.spec,
-            }),
-            Entry::Authenticator(authenticator) => serde_json::json!({
-                "file": authenticator.file,
-                "sha256": authenticator.digest,
-                "status": "ok",
-                "authenticator": authenticator.spec,
-            }),
-            Entry::Failed(failure) => serde_json::json!({
-                "file": failure.file,
-                "status": "error",
-                "error": failure.error,
-            }),
-        })
-        .collect();
-    serde_json::to_string_pretty(&entries).unwrap_or_default()
 }
 
 /// One row a user (never a secret).

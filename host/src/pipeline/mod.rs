@@ -15,6 +15,7 @@ mod respond;
 mod stream;
 
 use self::respond::{Shaping, respond, without_body};
+use crate::admin::Admin;
 use crate::auth::oauth::is_form;
 use crate::auth::{Gate, RequestHead};
 use crate::client::ClientAddresses;
@@ -44,6 +45,7 @@ pub struct Pipeline {
     registry: Arc<Registry>,
     gate: Arc<Gate>,
     throttle: Arc<Throttler>,
+    admin: Admin,
     clients: ClientAddresses,
     body: BodyLimits,
     public_url: Arc<str>,
@@ -52,12 +54,13 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// A pipeline routing through `registry`, authenticating through `gate` and
-    /// counting through `throttle`; `resource_uri`s are prefixed with `public_url`
-    /// (empty: relative URIs).
+    /// counting through `throttle`, with the `admin` API beside the plugins;
+    /// `resource_uri`s are prefixed with `public_url` (empty: relative URIs).
     pub fn new(
         registry: Arc<Registry>,
         gate: Arc<Gate>,
         throttle: Arc<Throttler>,
+        admin: Admin,
         clients: ClientAddresses,
         body: BodyLimits,
         public_url: &str,
@@ -66,6 +69,7 @@ impl Pipeline {
             registry,
             gate,
             throttle,
+            admin,
             clients,
             body,
             public_url: public_url.trim_end_matches('/').into(),
@@ -125,6 +129,9 @@ impl Pipeline {
             form: None,
             request_id: id,
         };
+        if let Some(answer) = self.admin.answer(parts) {
+            return answer;
+        }
         if let Some(provider) = self.gate.oauth_provider()
             && let Some(endpoint) = provider.endpoint(path)
         {

@@ -7,7 +7,7 @@ use crate::runtime::{
 };
 use crate::store::KeyValueStore;
 use sha2::{Digest, Sha256};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -40,6 +40,18 @@ pub enum FileError {
 /// claim the same route the same one wins every time. A file that fails is recorded in
 /// the snapshot with its reason; the others load.
 pub async fn load_directory(dir: &Path, options: LoadOptions<'_>) -> std::io::Result<Snapshot> {
+    let mut snapshot = Snapshot::default();
+    for file in wasm_files(dir)? {
+        match load_file(&file, options).await {
+            Ok(loaded) => snapshot.add(loaded),
+            Err(error) => snapshot.fail(file, error.to_string(), None),
+        }
+    }
+    Ok(snapshot)
+}
+
+/// The `*.wasm` files in `dir`, in file-name order.
+pub(super) fn wasm_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
@@ -52,14 +64,7 @@ pub async fn load_directory(dir: &Path, options: LoadOptions<'_>) -> std::io::Re
         }
     }
     files.sort();
-    let mut snapshot = Snapshot::default();
-    for file in files {
-        match load_file(&file, options).await {
-            Ok(loaded) => snapshot.add(loaded),
-            Err(error) => snapshot.fail(file, error.to_string()),
-        }
-    }
-    Ok(snapshot)
+    Ok(files)
 }
 
 /// Loads one plugin file: a handler plugin or an authenticator plugin, by what it
@@ -87,12 +92,12 @@ pub async fn load_file(file: &Path, options: LoadOptions<'_>) -> Result<Loaded, 
             let info = options.runtime.describe(&pre, &describing).await?;
             let spec = spec::validate(info)?;
             let (setup, isolation) = serving(&spec.name, options);
-            Loaded::Plugin(LoadedPlugin {
+            Loaded::Plugin(Arc::new(LoadedPlugin {
                 pool: options.runtime.pool(pre, setup, isolation),
                 spec,
                 file: file.to_owned(),
                 digest,
-            })
+            }))
         }
         Linked::Authenticator(pre) => {
             let info = options
@@ -101,12 +106,12 @@ pub async fn load_file(file: &Path, options: LoadOptions<'_>) -> Result<Loaded, 
                 .await?;
             let spec = spec::validate_authenticator(info)?;
             let (setup, isolation) = serving(&spec.name, options);
-            Loaded::Authenticator(LoadedAuthenticator {
+            Loaded::Authenticator(Arc::new(LoadedAuthenticator {
                 pool: options.runtime.pool(pre, setup, isolation),
                 spec,
                 file: file.to_owned(),
                 digest,
-            })
+            }))
         }
     };
     tracing::info!(

@@ -6,10 +6,14 @@
 //! even if a new snapshot is swapped in meanwhile.
 
 mod load;
+mod reload;
 pub mod spec;
+mod watch;
 
 pub use self::load::{LoadOptions, load_directory, load_file};
+pub use self::reload::reload;
 pub use self::spec::{AuthenticatorSpec, Method, MethodSet, PluginSpec, ResourceSpec, is_name};
+pub use self::watch::{Reloads, Sources, watch};
 
 use crate::runtime::{AuthenticatorGuest, InstancePool};
 use arc_swap::ArcSwap;
@@ -43,11 +47,12 @@ pub struct LoadedAuthenticator {
 }
 
 /// A plugin file that loaded, by kind.
+#[derive(Clone)]
 pub enum Loaded {
     /// A handler plugin.
-    Plugin(LoadedPlugin),
+    Plugin(Arc<LoadedPlugin>),
     /// An authenticator plugin.
-    Authenticator(LoadedAuthenticator),
+    Authenticator(Arc<LoadedAuthenticator>),
 }
 
 impl Loaded {
@@ -66,6 +71,14 @@ impl Loaded {
             Loaded::Authenticator(authenticator) => &authenticator.file,
         }
     }
+
+    /// The SHA-256 of that file, hex.
+    pub fn digest(&self) -> &str {
+        match self {
+            Loaded::Plugin(plugin) => &plugin.digest,
+            Loaded::Authenticator(authenticator) => &authenticator.digest,
+        }
+    }
 }
 
 /// A plugin file that did not load, and why.
@@ -75,9 +88,21 @@ pub struct LoadFailure {
     pub file: PathBuf,
     /// Why, in one line.
     pub error: String,
+    /// The SHA-256 of the file that failed, when it could be read: an unchanged file is
+    /// not tried again.
+    #[serde(skip)]
+    pub digest: Option<String>,
+}
+
+/// Refused new content of a file whose previous version serves.
+#[derive(Debug, Clone)]
+struct Held {
+    error: String,
+    digest: String,
 }
 
 /// One entry of the plugin directory, as `piston list` shows it.
+#[derive(Clone)]
 pub enum Entry {
     /// A handler plugin, loaded and routed.
     Loaded(Arc<LoadedPlugin>),
@@ -118,6 +143,9 @@ pub struct Snapshot {
     /// Which plugin owns each route pattern, to name it in collision errors.
     owners: HashMap<String, String>,
     entries: Vec<Entry>,
+    /// Files whose new content was refused while their previous version still serves:
+    /// why, and the refused content's SHA-256 (not tried again until it changes).
+    held: HashMap<PathBuf, Held>,
 }
 
 impl Snapshot {
@@ -177,19 +205,31 @@ impl Snapshot {
     /// or a route collides with one already routed; then it is recorded as failed and
     /// nothing of it is routed.
     pub fn add(&mut self, loaded: Loaded) {
+        if let Err((loaded, error)) = self.try_add(loaded) {
+            self.fail(
+                loaded.file().to_owned(),
+                error,
+                Some(loaded.digest().to_owned()),
+            );
+        }
+    }
+
+    /// Adds a loaded plugin as [`Snapshot::add`] does, or gives it back with the reason
+    /// it cannot be added, leaving the snapshot as it was.
+    pub fn try_add(&mut self, loaded: Loaded) -> Result<(), (Loaded, String)> {
         if let Some(existing) = self.owner_of(loaded.name()) {
             let error = format!(
                 "plugin `{}` is already loaded from {}",
                 loaded.name(),
                 existing.display()
             );
-            return self.fail(loaded.file().to_owned(), error);
+            return Err((loaded, error));
         }
         let plugin = match loaded {
-            Loaded::Plugin(plugin) => Arc::new(plugin),
+            Loaded::Plugin(plugin) => plugin,
             Loaded::Authenticator(authenticator) => {
-                let entry = Entry::Authenticator(Arc::new(authenticator));
-                return self.entries.push(entry);
+                self.entries.push(Entry::Authenticator(authenticator));
+                return Ok(());
             }
         };
         let mut router = self.router.clone();
@@ -202,7 +242,7 @@ impl Snapshot {
                 };
                 if let Err(error) = router.insert(route.as_str(), target) {
                     let error = route_error(route, error, &owners);
-                    return self.fail(plugin.file.clone(), error);
+                    return Err((Loaded::Plugin(plugin), error));
                 }
                 owners.insert(route.clone(), plugin.spec.name.clone());
             }
@@ -210,13 +250,65 @@ impl Snapshot {
         self.router = router;
         self.owners = owners;
         self.entries.push(Entry::Loaded(plugin));
+        Ok(())
+    }
+
+    /// What loaded from `file`, if anything did.
+    pub fn loaded_from(&self, file: &Path) -> Option<Loaded> {
+        self.entries.iter().find_map(|entry| match entry {
+            Entry::Loaded(plugin) if plugin.file == file => Some(Loaded::Plugin(plugin.clone())),
+            Entry::Authenticator(authenticator) if authenticator.file == file => {
+                Some(Loaded::Authenticator(authenticator.clone()))
+            }
+            _ => None,
+        })
+    }
+
+    /// The failure recorded for `file`, if it did not load.
+    pub fn failure_of(&self, file: &Path) -> Option<&LoadFailure> {
+        self.entries.iter().find_map(|entry| match entry {
+            Entry::Failed(failure) if failure.file == file => Some(failure),
+            _ => None,
+        })
+    }
+
+    /// Why the newer content of `file` was refused, while its previous version serves.
+    pub fn held_back(&self, file: &Path) -> Option<&str> {
+        self.held.get(file).map(|held| held.error.as_str())
+    }
+
+    /// Records that `file`'s new content (with SHA-256 `digest`) was refused and its
+    /// previous version serves.
+    pub fn hold(&mut self, file: PathBuf, error: String, digest: String) {
+        tracing::error!(
+            file = %file.display(),
+            "plugin update refused, the previous version keeps serving: {error}"
+        );
+        self.held.insert(file, Held { error, digest });
+    }
+
+    /// Orders the entries by file, as a fresh load of the directory would list them.
+    pub fn sort(&mut self) {
+        self.entries
+            .sort_by(|a, b| entry_file(a).cmp(entry_file(b)));
     }
 
     /// Records a file that did not load.
-    pub fn fail(&mut self, file: PathBuf, error: String) {
+    pub fn fail(&mut self, file: PathBuf, error: String, digest: Option<String>) {
         tracing::error!(file = %file.display(), "plugin not loaded: {error}");
-        self.entries
-            .push(Entry::Failed(LoadFailure { file, error }));
+        self.entries.push(Entry::Failed(LoadFailure {
+            file,
+            error,
+            digest,
+        }));
+    }
+}
+
+fn entry_file(entry: &Entry) -> &Path {
+    match entry {
+        Entry::Loaded(plugin) => &plugin.file,
+        Entry::Authenticator(authenticator) => &authenticator.file,
+        Entry::Failed(failure) => &failure.file,
     }
 }
 
@@ -252,5 +344,16 @@ impl Registry {
     /// The current snapshot. Hold it briefly: clone what outlives the lookup.
     pub fn snapshot(&self) -> arc_swap::Guard<Arc<Snapshot>> {
         self.current.load()
+    }
+
+    /// The current snapshot, to keep beyond a lookup.
+    pub fn current(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Serves `snapshot` from now on. Requests already routed finish on the plugins
+    /// they were routed to.
+    pub fn replace(&self, snapshot: Snapshot) {
+        self.current.store(Arc::new(snapshot));
     }
 }

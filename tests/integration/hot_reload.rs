@@ -1,0 +1,236 @@
+//! Hot-drop: plugins added, replaced and removed while the server runs, under load,
+//! and broken replacements that never take a working version down.
+
+use piston_tests::{Method, Reply, Server, ServerBuilder, Value, fixture_plugin, send};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The change must be observed within this long of the file landing (cache warm).
+const WITHIN: Duration = Duration::from_secs(2);
+
+fn bytes(path: std::path::PathBuf) -> Vec<u8> {
+    std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// Polls `path` until `check` accepts the reply; panics after `WITHIN`.
+async fn within(server: &Server, path: &str, check: impl Fn(&Reply) -> bool) -> Duration {
+    let landed = Instant::now();
+    loop {
+        let reply = server.get(path).await;
+        if check(&reply) {
+            return landed.elapsed();
+        }
+        assert!(
+            landed.elapsed() < WITHIN,
+            "{path}: not seen within {WITHIN:?}; last answer {} {}\n{}",
+            reply.status,
+            reply.text(),
+            server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn version(reply: &Reply) -> Option<String> {
+    (reply.status == 200).then(|| reply.json()["version"].as_str().unwrap_or("").to_owned())
+}
+
+async fn resources(server: &Server) -> Value {
+    let reply = server.get("/_piston/resources").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    reply.json()
+}
+
+#[tokio::test]
+async fn plugins_are_added_replaced_and_removed_while_serving() {
+    let server = ServerBuilder::new().fixture("echo").start();
+    assert_eq!(server.get("/swap").await.status, 404);
+
+    server.drop_plugin("swap.wasm", &bytes(fixture_plugin("swap-v1")));
+    within(&server, "/swap", |reply| {
+        version(reply).as_deref() == Some("1.0.0")
+    })
+    .await;
+
+    server.drop_plugin("swap.wasm", &bytes(fixture_plugin("swap-v2")));
+    within(&server, "/swap", |reply| {
+        version(reply).as_deref() == Some("2.0.0")
+    })
+    .await;
+
+    std::fs::remove_file(server.plugin_dir().join("swap.wasm")).unwrap();
+    within(&server, "/swap", |reply| reply.status == 404).await;
+
+    // The others never noticed.
+    assert_eq!(server.get("/echo").await.status, 200);
+    let listed = resources(&server).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+}
+
+#[tokio::test]
+async fn twenty_replacements_under_load_fail_no_request() {
+    let server = Arc::new(ServerBuilder::new().fixture("swap-v1").start());
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut load = Vec::new();
+    for _ in 0..8 {
+        let (server, stop) = (server.clone(), stop.clone());
+        load.push(tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let reply = send(server.request(Method::GET, "/swap")).await;
+                seen.push((reply.status, version(&reply)));
+            }
+            seen
+        }));
+    }
+    let versions = [
+        bytes(fixture_plugin("swap-v1")),
+        bytes(fixture_plugin("swap-v2")),
+    ];
+    for swap in 0..20 {
+        let (bytes, expected) = if swap % 2 == 0 {
+            (&versions[1], "2.0.0")
+        } else {
+            (&versions[0], "1.0.0")
+        };
+        server.drop_plugin("swap-v1.wasm", bytes);
+        within(&server, "/swap", |reply| {
+            version(reply).as_deref() == Some(expected)
+        })
+        .await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut answers = 0;
+    for task in load {
+        for (status, version) in task.await.unwrap() {
+            answers += 1;
+            assert_eq!(status, 200, "a request failed during a swap");
+            assert!(
+                matches!(version.as_deref(), Some("1.0.0" | "2.0.0")),
+                "{version:?}"
+            );
+        }
+    }
+    assert!(answers > 100, "the load ran ({answers} answers)");
+}
+
+#[tokio::test]
+async fn broken_replacements_leave_the_working_version_serving_with_the_reason() {
+    let server = ServerBuilder::new()
+        .example("blog")
+        .fixture("swap-v1")
+        .start();
+    let file = "swap-v1.wasm";
+    for (replacement, reason) in [
+        (b"not a plugin at all".to_vec(), "is not a WebAssembly file"),
+        (
+            bytes(fixture_plugin("faulty-describe")),
+            "cannot describe itself",
+        ),
+        (bytes(fixture_plugin("collide")), "collides"),
+    ] {
+        server.drop_plugin(file, &replacement);
+        let started = Instant::now();
+        let entry = loop {
+            let listed = resources(&server).await;
+            let entry = listed
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|entry| entry["file"].as_str().unwrap().ends_with(file))
+                .cloned()
+                .unwrap();
+            if entry["update_refused"]
+                .as_str()
+                .is_some_and(|refused| refused.contains(reason))
+            {
+                break entry;
+            }
+            assert!(started.elapsed() < WITHIN, "no `{reason}` in {entry}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert_eq!(entry["status"], "ok", "{entry}");
+        assert_eq!(entry["plugin"]["version"], "1.0.0");
+        let reply = server.get("/swap").await;
+        assert_eq!(
+            version(&reply).as_deref(),
+            Some("1.0.0"),
+            "{}",
+            reply.text()
+        );
+        assert_eq!(server.get("/posts").await.status, 200);
+    }
+    // The table says so too.
+    let listed = piston_tests::piston(&server.plugin_dir(), &["list", "--url", &server.url("")]);
+    let table = String::from_utf8_lossy(&listed.stdout);
+    assert!(table.contains("the new file was refused"), "{table}");
+
+    // A good file replaces it as usual.
+    server.drop_plugin(file, &bytes(fixture_plugin("swap-v2")));
+    within(&server, "/swap", |reply| {
+        version(reply).as_deref() == Some("2.0.0")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_admin_api_is_for_loopback_or_the_admin_token() {
+    let token = "an-admin-token-long-enough-to-use";
+    let server = ServerBuilder::new()
+        .example("blog")
+        .config(&format!(
+            "[server]\ntrusted_proxies = [\"127.0.0.1\"]\nadmin_token = \"{token}\"\n"
+        ))
+        .start();
+    let health = server.get("/_piston/health").await;
+    assert_eq!(health.json()["plugins"], 1, "{}", health.text());
+
+    // A client a trusted proxy forwards from elsewhere is not loopback.
+    let remote =
+        |request: reqwest::RequestBuilder| send(request.header("x-forwarded-for", "203.0.113.5"));
+    remote(server.request(Method::GET, "/_piston/resources"))
+        .await
+        .problem(403);
+    let with_token = remote(
+        server
+            .request(Method::GET, "/_piston/resources")
+            .bearer_auth(token),
+    )
+    .await;
+    assert_eq!(with_token.status, 200);
+
+    // `piston list --url` shows the live server's table, or its JSON.
+    let listed = piston_tests::piston(&server.plugin_dir(), &["list", "--url", &server.url("")]);
+    let table = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.status.success(), "{table}");
+    assert!(table.contains("/posts/{post_slug}"), "{table}");
+    let json = piston_tests::piston(
+        &server.plugin_dir(),
+        &["list", "--json", "--url", &server.url("")],
+    );
+    let document: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(document[0]["plugin"]["name"], "blog");
+    let unreachable = piston_tests::piston(
+        &server.plugin_dir(),
+        &["list", "--url", "http://127.0.0.1:9"],
+    );
+    assert_eq!(unreachable.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unreachable.stderr).contains("cannot reach"));
+}
+
+#[tokio::test]
+async fn sighup_rescans_the_directory_and_keeps_serving() {
+    let server = ServerBuilder::new().fixture("echo").start();
+    // SAFETY: signalling a child process this test started.
+    unsafe {
+        libc::kill(server.pid() as i32, libc::SIGHUP);
+    }
+    let started = Instant::now();
+    while !server.log().contains("SIGHUP: reloading") {
+        assert!(started.elapsed() < WITHIN, "{}", server.log());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.get("/echo").await.status, 200);
+    assert_eq!(resources(&server).await.as_array().unwrap().len(), 1);
+}
