@@ -145,7 +145,7 @@ pub struct Settings {
 }
 
 /// One plugin's settings, with the defaults filled in.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginSettings {
     /// Pooled or per-request instances.
     pub isolation: Isolation,

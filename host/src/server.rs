@@ -1,7 +1,6 @@
 //! The HTTP server: the axum app, serving, and graceful shutdown.
 
 use crate::pipeline::Pipeline;
-use crate::registry::Reloads;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::Response;
@@ -52,14 +51,14 @@ pub async fn serve(
     }
 }
 
-/// Reloads the plugin directory on every SIGHUP, for as long as the process runs.
-pub fn reload_on_hangup(reloads: Reloads) -> std::io::Result<()> {
+/// Calls `reload` on every SIGHUP, for as long as the process runs.
+pub fn on_hangup(reload: impl Fn() + Send + 'static) -> std::io::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut hangups = signal(SignalKind::hangup())?;
     tokio::spawn(async move {
         while hangups.recv().await.is_some() {
-            tracing::info!("SIGHUP: reloading the plugin directory");
-            reloads.request();
+            tracing::info!("SIGHUP: reloading piston.toml and the plugin directory");
+            reload();
         }
     });
     Ok(())

@@ -219,18 +219,57 @@ async fn the_admin_api_is_for_loopback_or_the_admin_token() {
     assert!(String::from_utf8_lossy(&unreachable.stderr).contains("cannot reach"));
 }
 
-#[tokio::test]
-async fn sighup_rescans_the_directory_and_keeps_serving() {
-    let server = ServerBuilder::new().fixture("echo").start();
-    // SAFETY: signalling a child process this test started.
-    unsafe {
-        libc::kill(server.pid() as i32, libc::SIGHUP);
-    }
+/// Waits until the server's log says `line`.
+async fn logged(server: &Server, line: &str) {
     let started = Instant::now();
-    while !server.log().contains("SIGHUP: reloading") {
-        assert!(started.elapsed() < WITHIN, "{}", server.log());
+    while !server.log().contains(line) {
+        assert!(
+            started.elapsed() < WITHIN,
+            "no `{line}` in:\n{}",
+            server.log()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(server.get("/echo").await.status, 200);
-    assert_eq!(resources(&server).await.as_array().unwrap().len(), 1);
+}
+
+fn echo_config(greeting: &str, requests: u32) -> String {
+    format!(
+        "[plugins.echo.config]\ngreeting = \"{greeting}\"\n\
+         [plugins.echo.resources.echo]\nthrottle = [{{ requests = {requests}, period = \"1h\" }}]\n"
+    )
+}
+
+#[tokio::test]
+async fn sighup_applies_a_changed_configuration_and_refuses_a_broken_one() {
+    let server = ServerBuilder::new()
+        .fixture("echo")
+        .config(&echo_config("hello", 1))
+        .start();
+    let first = server.get("/echo").await;
+    assert_eq!(first.json()["greeting"], "hello");
+    server.get("/echo").await.problem(429);
+
+    std::fs::write(server.config_file(), echo_config("bonjour", 100)).unwrap();
+    server.signal(libc::SIGHUP);
+    let reloaded = within(&server, "/echo", |reply| {
+        reply.status == 200 && reply.json()["greeting"] == "bonjour"
+    })
+    .await;
+    let reply = server.get("/echo").await;
+    assert_eq!(
+        reply.header("ratelimit-limit"),
+        Some("100"),
+        "after {reloaded:?}"
+    );
+
+    std::fs::write(
+        server.config_file(),
+        "[throttle]\nbackend = \"carrier pigeon\"\n",
+    )
+    .unwrap();
+    server.signal(libc::SIGHUP);
+    logged(&server, "configuration not reloaded").await;
+    let still = server.get("/echo").await;
+    assert_eq!(still.json()["greeting"], "bonjour");
+    assert_eq!(still.header("ratelimit-limit"), Some("100"));
 }

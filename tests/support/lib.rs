@@ -389,6 +389,18 @@ impl Server {
         std::fs::rename(&staging, self.plugin_dir().join(name)).expect("the plugin in place");
     }
 
+    /// The configuration file `config` wrote (and `--config` names).
+    pub fn config_file(&self) -> PathBuf {
+        self.dir.path().join("piston.toml")
+    }
+
+    /// Sends the server a signal.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on the process this test started.
+        let sent = unsafe { libc::kill(self.child.id() as i32, signal) };
+        assert_eq!(sent, 0, "the server is alive to signal");
+    }
+
     /// The process id of the server.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -218,7 +218,7 @@ impl Host {
         crate::registry::Sources {
             runtime: self.runtime.clone(),
             store: self.store.clone(),
-            settings: self.settings.clone(),
+            settings: std::sync::Arc::new(arc_swap::ArcSwap::new(self.settings.clone())),
         }
     }
 

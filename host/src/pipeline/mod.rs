@@ -25,6 +25,7 @@ use crate::problem::Problem;
 use crate::registry::{Method, Registry, ResourceSpec, RouteTarget, Routed};
 use crate::runtime::{CallError, Instance, Response as GuestResponse, wit};
 use crate::throttle::{Caller, Throttler};
+use arc_swap::ArcSwap;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
@@ -43,38 +44,45 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Runs requests through the steps.
 pub struct Pipeline {
     registry: Arc<Registry>,
-    gate: Arc<Gate>,
-    throttle: Arc<Throttler>,
-    admin: Admin,
-    clients: ClientAddresses,
-    body: BodyLimits,
-    public_url: Arc<str>,
+    policy: ArcSwap<Policy>,
     ids: RequestIds,
 }
 
+/// The operator's choices the steps apply, from `piston.toml`. Replaced whole when the
+/// configuration is reloaded; a request finishes under the policy it started with.
+pub struct Policy {
+    /// Authentication.
+    pub gate: Gate,
+    /// Rate limits.
+    pub throttle: Throttler,
+    /// The admin API beside the plugins.
+    pub admin: Admin,
+    /// Who the client is behind proxies.
+    pub clients: ClientAddresses,
+    /// Request body limits.
+    pub body: BodyLimits,
+    /// The prefix of `resource_uri`s, without a trailing slash (empty: relative URIs).
+    pub public_url: Arc<str>,
+}
+
 impl Pipeline {
-    /// A pipeline routing through `registry`, authenticating through `gate` and
-    /// counting through `throttle`, with the `admin` API beside the plugins;
-    /// `resource_uri`s are prefixed with `public_url` (empty: relative URIs).
-    pub fn new(
-        registry: Arc<Registry>,
-        gate: Arc<Gate>,
-        throttle: Arc<Throttler>,
-        admin: Admin,
-        clients: ClientAddresses,
-        body: BodyLimits,
-        public_url: &str,
-    ) -> Pipeline {
+    /// A pipeline routing through `registry` under `policy`.
+    pub fn new(registry: Arc<Registry>, policy: Policy) -> Pipeline {
         Pipeline {
             registry,
-            gate,
-            throttle,
-            admin,
-            clients,
-            body,
-            public_url: public_url.trim_end_matches('/').into(),
+            policy: ArcSwap::from_pointee(policy),
             ids: RequestIds::new(),
         }
+    }
+
+    /// The policy requests are served under now.
+    pub fn policy(&self) -> Arc<Policy> {
+        self.policy.load_full()
+    }
+
+    /// Serves new requests under `policy`.
+    pub fn reconfigure(&self, policy: Policy) {
+        self.policy.store(Arc::new(policy));
     }
 
     /// Answers one request. Never fails: errors are problem documents.
@@ -116,6 +124,7 @@ impl Pipeline {
         id: &str,
         format: &mut Negotiated,
     ) -> Result<Response, Problem> {
+        let policy = self.policy.load_full();
         let path = parts.uri.path();
         let peer = parts
             .extensions
@@ -125,18 +134,18 @@ impl Pipeline {
             method: &parts.method,
             uri: &parts.uri,
             headers: &parts.headers,
-            client: self.clients.resolve(peer, &parts.headers),
+            client: policy.clients.resolve(peer, &parts.headers),
             form: None,
             request_id: id,
         };
-        if let Some(answer) = self.admin.answer(parts) {
+        if let Some(answer) = policy.admin.answer(parts) {
             return answer;
         }
-        if let Some(provider) = self.gate.oauth_provider()
+        if let Some(provider) = policy.gate.oauth_provider()
             && let Some(endpoint) = provider.endpoint(path)
         {
             return provider
-                .handle(endpoint, &head, parts, body, self.body)
+                .handle(endpoint, &head, parts, body, policy.body)
                 .await;
         }
 
@@ -175,13 +184,13 @@ impl Pipeline {
         let form = match body.take_if(|_| {
             method.has_body()
                 && is_form(&parts.headers)
-                && self.gate.reads_forms(plugin, &target.resource().name)
+                && policy.gate.reads_forms(plugin, &target.resource().name)
         }) {
-            Some(body) => Some(decode::read_body(&parts.headers, body, self.body).await?),
+            Some(body) => Some(decode::read_body(&parts.headers, body, policy.body).await?),
             None => None,
         };
         head.form = form.as_deref();
-        let principal = self
+        let principal = policy
             .gate
             .check(plugin, target.resource(), method, &head, &*self.registry)
             .await?;
@@ -189,7 +198,7 @@ impl Pipeline {
             Some(principal) => Caller::Principal(&principal.id),
             None => Caller::Address(head.client),
         };
-        let limit = self
+        let limit = policy
             .throttle
             .check(plugin, target.resource(), method, caller)
             .await?;
@@ -200,9 +209,9 @@ impl Pipeline {
                 .narrow(query.fields.as_deref(), query.exclude.as_deref())
                 .map_err(|error| Problem::new(StatusCode::BAD_REQUEST).detail(error.to_string()))?;
             let data = match (form, body) {
-                (Some(form), _) => decode::decode(&parts.headers, &form, self.body.max_depth)?,
+                (Some(form), _) => decode::decode(&parts.headers, &form, policy.body.max_depth)?,
                 (None, Some(body)) if method.has_body() => {
-                    decode::body(&parts.headers, body, self.body).await?
+                    decode::body(&parts.headers, body, policy.body).await?
                 }
                 (None, _) => None,
             };
@@ -224,7 +233,7 @@ impl Pipeline {
             let shaping = Shaping {
                 format: *format,
                 filter,
-                public_url: &self.public_url,
+                public_url: &policy.public_url,
             };
             let response = respond(&target, instance, answer, shaping, id)?;
             Ok::<Response, Problem>(if head_only {

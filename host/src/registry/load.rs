@@ -1,9 +1,9 @@
 //! Loading plugin files: compile, link, describe, validate, pool.
 
 use super::{Loaded, LoadedAuthenticator, LoadedPlugin, Snapshot, spec};
-use crate::config::Settings;
+use crate::config::{PluginSettings, Settings};
 use crate::runtime::{
-    CacheOutcome, InstanceSetup, Isolation, Linked, LoadError, PluginData, PluginServices, Runtime,
+    CacheOutcome, InstanceSetup, Linked, LoadError, PluginData, PluginServices, Runtime,
 };
 use crate::store::KeyValueStore;
 use sha2::{Digest, Sha256};
@@ -91,9 +91,10 @@ pub async fn load_file(file: &Path, options: LoadOptions<'_>) -> Result<Loaded, 
         Linked::Handler(pre) => {
             let info = options.runtime.describe(&pre, &describing).await?;
             let spec = spec::validate(info)?;
-            let (setup, isolation) = serving(&spec.name, options);
+            let (setup, settings) = serving(&spec.name, options);
             Loaded::Plugin(Arc::new(LoadedPlugin {
-                pool: options.runtime.pool(pre, setup, isolation),
+                pool: options.runtime.pool(pre, setup, settings.isolation),
+                settings,
                 spec,
                 file: file.to_owned(),
                 digest,
@@ -105,9 +106,10 @@ pub async fn load_file(file: &Path, options: LoadOptions<'_>) -> Result<Loaded, 
                 .describe_authenticator(&pre, &describing)
                 .await?;
             let spec = spec::validate_authenticator(info)?;
-            let (setup, isolation) = serving(&spec.name, options);
+            let (setup, settings) = serving(&spec.name, options);
             Loaded::Authenticator(Arc::new(LoadedAuthenticator {
-                pool: options.runtime.pool(pre, setup, isolation),
+                pool: options.runtime.pool(pre, setup, settings.isolation),
+                settings,
                 spec,
                 file: file.to_owned(),
                 digest,
@@ -133,7 +135,7 @@ pub async fn load_file(file: &Path, options: LoadOptions<'_>) -> Result<Loaded, 
 
 /// What the instances of the plugin `name` get: its data namespace, its settings and
 /// its limits, from `piston.toml`.
-fn serving(name: &str, options: LoadOptions<'_>) -> (InstanceSetup, Isolation) {
+fn serving(name: &str, options: LoadOptions<'_>) -> (InstanceSetup, PluginSettings) {
     let settings = options.settings.plugin(name);
     let label: Arc<str> = name.into();
     let setup = InstanceSetup {
@@ -147,5 +149,5 @@ fn serving(name: &str, options: LoadOptions<'_>) -> (InstanceSetup, Isolation) {
         label,
         limits: settings.limits,
     };
-    (setup, settings.isolation)
+    (setup, settings)
 }

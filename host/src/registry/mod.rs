@@ -15,6 +15,7 @@ pub use self::reload::reload;
 pub use self::spec::{AuthenticatorSpec, Method, MethodSet, PluginSpec, ResourceSpec, is_name};
 pub use self::watch::{Reloads, Sources, watch};
 
+use crate::config::PluginSettings;
 use crate::runtime::{AuthenticatorGuest, InstancePool};
 use arc_swap::ArcSwap;
 use serde::Serialize;
@@ -32,6 +33,8 @@ pub struct LoadedPlugin {
     pub digest: String,
     /// Its instances.
     pub pool: InstancePool,
+    /// The settings its instances were made with.
+    pub settings: PluginSettings,
 }
 
 /// An authenticator plugin that loaded; chains in `piston.toml` name it.
@@ -44,6 +47,8 @@ pub struct LoadedAuthenticator {
     pub digest: String,
     /// Its instances.
     pub pool: InstancePool<AuthenticatorGuest>,
+    /// The settings its instances were made with.
+    pub settings: PluginSettings,
 }
 
 /// A plugin file that loaded, by kind.
@@ -69,6 +74,14 @@ impl Loaded {
         match self {
             Loaded::Plugin(plugin) => &plugin.file,
             Loaded::Authenticator(authenticator) => &authenticator.file,
+        }
+    }
+
+    /// The settings its instances were made with.
+    pub fn settings(&self) -> &PluginSettings {
+        match self {
+            Loaded::Plugin(plugin) => &plugin.settings,
+            Loaded::Authenticator(authenticator) => &authenticator.settings,
         }
     }
 

@@ -6,7 +6,8 @@
 //! not read half-way. A changed file that fails any check, or whose routes would
 //! collide with another plugin's, never replaces its working version: the previous
 //! version keeps serving and the reason becomes its status. A deleted file is simply
-//! absent from the new snapshot; requests routed before the swap finish on it.
+//! absent from the new snapshot; requests routed before the swap finish on it. A
+//! plugin whose settings in `piston.toml` changed is loaded again with the new ones.
 
 use super::load::{LoadOptions, load_file, wasm_files};
 use super::{Held, Loaded, Snapshot};
@@ -28,7 +29,10 @@ pub async fn reload(
     let mut next = Snapshot::default();
     let mut fresh: Vec<(Loaded, Option<Loaded>)> = Vec::new();
     for file in wasm_files(dir)? {
-        let previous = current.loaded_from(&file);
+        // A plugin whose settings changed is loaded again, as if its file had.
+        let previous = current
+            .loaded_from(&file)
+            .filter(|loaded| *loaded.settings() == options.settings.plugin(loaded.name()));
         let held = current.held.get(&file);
         let unchanged = |digest: &str| {
             previous

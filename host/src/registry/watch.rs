@@ -7,6 +7,7 @@ use super::{LoadOptions, Registry, reload};
 use crate::config::Settings;
 use crate::runtime::Runtime;
 use crate::store::KeyValueStore;
+use arc_swap::ArcSwap;
 use notify::{EventKind, RecursiveMode, Watcher};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,8 +23,8 @@ pub struct Sources {
     pub runtime: Arc<Runtime>,
     /// Plugin data.
     pub store: Option<Arc<dyn KeyValueStore>>,
-    /// Per-plugin settings.
-    pub settings: Arc<Settings>,
+    /// Per-plugin settings; replaced when `piston.toml` is reloaded.
+    pub settings: Arc<ArcSwap<Settings>>,
 }
 
 /// Asks the reload thread for a reload.
@@ -73,10 +74,11 @@ pub fn watch(dir: PathBuf, registry: Arc<Registry>, sources: Sources) -> Result<
             let _watcher = watcher;
             while receiver.recv().is_ok() {
                 while receiver.recv_timeout(QUIET).is_ok() {}
+                let settings = sources.settings.load_full();
                 let options = LoadOptions {
                     runtime: &sources.runtime,
                     store: sources.store.as_ref(),
-                    settings: &sources.settings,
+                    settings: &settings,
                 };
                 let current = registry.current();
                 match runtime.block_on(reload(&dir, &current, options)) {

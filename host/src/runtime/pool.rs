@@ -28,7 +28,7 @@ pub enum Isolation {
 }
 
 /// How much one instance may use.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InstanceLimits {
     /// The memory limit, in bytes.
     pub memory_bytes: usize,

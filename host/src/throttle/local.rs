@@ -20,8 +20,10 @@ pub struct LocalCounters {
 }
 
 struct Table {
-    /// Callers' TATs, indexed by rule slot.
-    tats: DashMap<String, Box<[u64]>>,
+    /// Callers' rules and TATs, indexed by rule slot. A TAT only means something for
+    /// the rule it was counted under: when the rule in a slot changes (a reload), its
+    /// count starts afresh, as it does in Redis.
+    tats: DashMap<String, Box<[(Gcra, u64)]>>,
     /// The clock's zero.
     epoch: Instant,
 }
@@ -48,17 +50,23 @@ impl LocalCounters {
     /// `slots` rules the caller has).
     pub fn acquire(&self, key: &str, rules: &[(usize, Gcra)], slots: usize) -> Outcome {
         let now = self.table.now();
-        let decide = |stored: &mut Box<[u64]>| {
+        let decide = |stored: &mut Box<[(Gcra, u64)]>| {
             if stored.len() != slots {
                 // The rules changed since this caller was last seen.
-                *stored = vec![0; slots].into_boxed_slice();
+                *stored = fresh(slots);
             }
             let constants: Vec<Gcra> = rules.iter().map(|(_, rule)| *rule).collect();
-            let mut tats: Vec<u64> = rules.iter().map(|(slot, _)| stored[*slot]).collect();
+            let mut tats: Vec<u64> = rules
+                .iter()
+                .map(|(slot, rule)| match stored[*slot] {
+                    (counted_under, tat) if counted_under == *rule => tat,
+                    _ => 0,
+                })
+                .collect();
             let admitted = gcra::decide(now, &constants, &mut tats);
             if admitted {
-                for ((slot, _), tat) in rules.iter().zip(&tats) {
-                    stored[*slot] = *tat;
+                for ((slot, rule), tat) in rules.iter().zip(&tats) {
+                    stored[*slot] = (*rule, *tat);
                 }
             }
             Outcome {
@@ -74,7 +82,7 @@ impl LocalCounters {
             .table
             .tats
             .entry(key.to_owned())
-            .or_insert_with(|| vec![0; slots].into_boxed_slice());
+            .or_insert_with(|| fresh(slots));
         decide(&mut stored)
     }
 
@@ -83,6 +91,11 @@ impl LocalCounters {
     fn tracked(&self) -> usize {
         self.table.tats.len()
     }
+}
+
+/// A caller with no history under any of `slots` rules.
+fn fresh(slots: usize) -> Box<[(Gcra, u64)]> {
+    vec![(Gcra::new(1, 1), 0); slots].into_boxed_slice()
 }
 
 /// Drops callers whose every TAT has passed, until the counters are dropped.
@@ -97,7 +110,7 @@ async fn sweep(table: Weak<Table>) {
         let now = table.now();
         table
             .tats
-            .retain(|_, tats| tats.iter().any(|tat| *tat > now));
+            .retain(|_, tats| tats.iter().any(|(_, tat)| *tat > now));
     }
 }
 
@@ -121,6 +134,18 @@ mod tests {
         let admitted: usize = tasks.into_iter().map(|task| task.join().unwrap()).sum();
         assert_eq!(admitted, 100);
         assert_eq!(counters.tracked(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_changed_rule_counts_afresh() {
+        let counters = LocalCounters::new();
+        let strict = Gcra::new(1, 3600);
+        assert!(counters.acquire("ann", &[(0, strict)], 1).admitted);
+        assert!(!counters.acquire("ann", &[(0, strict)], 1).admitted);
+        let relaxed = Gcra::new(100, 3600);
+        let outcome = counters.acquire("ann", &[(0, relaxed)], 1);
+        assert!(outcome.admitted);
+        assert_eq!(relaxed.remaining(outcome.now, outcome.tats[0]), 99);
     }
 
     #[tokio::test]

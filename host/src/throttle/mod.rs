@@ -31,6 +31,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// `RateLimit-Limit`: the requests the rule allows per period.
@@ -91,7 +92,8 @@ enum Counters {
 
 /// Enforces the rate limits of every resource.
 pub struct Throttler {
-    counters: Counters,
+    counters: Arc<Counters>,
+    backend: Backend,
     on_error: OnError,
     plugins: BTreeMap<String, settings::PluginRules>,
     /// Whether the last backend call succeeded (to log changes, not every failure).
@@ -99,17 +101,26 @@ pub struct Throttler {
 }
 
 impl Throttler {
-    /// The throttler `settings` describe. In-process counters start a sweeper on the
-    /// current tokio runtime; Redis is connected on first use.
-    pub fn new(settings: &ThrottleSettings) -> Result<Throttler, String> {
-        let counters = match &settings.backend {
-            Backend::Memory => Counters::Local(LocalCounters::new()),
-            Backend::Redis(redis) => {
-                Counters::Shared(Box::new(SharedCounters::new(redis.clone())?))
-            }
+    /// The throttler `settings` describe. It counts on where `previous` counted when
+    /// the backend is the same (a configuration reload forgets no request); otherwise
+    /// in-process counters start a sweeper on the current tokio runtime, and Redis is
+    /// connected on first use.
+    pub fn new(
+        settings: &ThrottleSettings,
+        previous: Option<&Throttler>,
+    ) -> Result<Throttler, String> {
+        let counters = match previous.filter(|previous| previous.backend == settings.backend) {
+            Some(previous) => previous.counters.clone(),
+            None => Arc::new(match &settings.backend {
+                Backend::Memory => Counters::Local(LocalCounters::new()),
+                Backend::Redis(redis) => {
+                    Counters::Shared(Box::new(SharedCounters::new(redis.clone())?))
+                }
+            }),
         };
         Ok(Throttler {
             counters,
+            backend: settings.backend.clone(),
             on_error: settings.on_error,
             plugins: settings.plugins.clone(),
             healthy: AtomicBool::new(true),
@@ -118,7 +129,7 @@ impl Throttler {
 
     /// Where the counters are, for the startup log.
     pub fn describe(&self) -> String {
-        match &self.counters {
+        match &*self.counters {
             Counters::Local(_) => "in-process counters".to_owned(),
             Counters::Shared(shared) => format!(
                 "counters in Redis at {} (when it fails: {})",
@@ -153,7 +164,7 @@ impl Throttler {
             return Ok(None);
         }
         let key = counter_key(plugin, &resource.name, caller);
-        let outcome = match &self.counters {
+        let outcome = match &*self.counters {
             Counters::Local(local) => Ok(local.acquire(&key, &applicable, rules.len())),
             Counters::Shared(shared) => shared.acquire(&key, &applicable).await,
         };

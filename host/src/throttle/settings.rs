@@ -49,7 +49,7 @@ pub struct ThrottleSettings {
 }
 
 /// Where counters live.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub enum Backend {
     /// In this process: exact for one host.
     #[default]
@@ -59,7 +59,7 @@ pub enum Backend {
 }
 
 /// How to reach Redis.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RedisSettings {
     /// `redis://[user:password@]host:port/db`.
     pub url: String,
