@@ -205,6 +205,16 @@ pub struct Load {
 }
 
 pub fn wrk(url: &str, seconds: u32, connections: u32) -> Result<Load> {
+    let (load, failed, text) = wrk_counting(url, seconds, connections)?;
+    if failed > 0 {
+        return Err(format!("errors under load:\n{text}"));
+    }
+    Ok(load)
+}
+
+/// wrk's measurement, how many requests failed (non-2xx answers and socket errors),
+/// and its report.
+pub fn wrk_counting(url: &str, seconds: u32, connections: u32) -> Result<(Load, u64, String)> {
     let mut command = pinned(Path::new("wrk"), 1);
     command
         .arg("-t1")
@@ -222,9 +232,6 @@ pub fn wrk(url: &str, seconds: u32, connections: u32) -> Result<Load> {
             String::from_utf8_lossy(&output.stderr)
         ));
     }
-    if text.contains("Non-2xx") || text.contains("Socket errors") {
-        return Err(format!("errors under load:\n{text}"));
-    }
     let field = |prefix: &str| {
         text.lines()
             .map(str::trim)
@@ -232,11 +239,20 @@ pub fn wrk(url: &str, seconds: u32, connections: u32) -> Result<Load> {
             .map(str::trim)
             .ok_or_else(|| format!("no `{prefix}` in wrk's output:\n{text}"))
     };
-    Ok(Load {
+    let load = Load {
         requests_per_second: number(field("Requests/sec:")?)?,
         p50_micros: micros(field("50%")?)?,
         p99_micros: micros(field("99%")?)?,
-    })
+    };
+    let non_2xx: u64 = field("Non-2xx or 3xx responses:").map_or(Ok(0), number)?;
+    // "Socket errors: connect 0, read 0, write 0, timeout 0"
+    let socket_errors: u64 = field("Socket errors:").map_or(0, |errors| {
+        errors
+            .split(',')
+            .filter_map(|part| part.split_whitespace().last()?.parse::<u64>().ok())
+            .sum()
+    });
+    Ok((load, non_2xx + socket_errors, text.into_owned()))
 }
 
 /// wrk's `1.23ms`, `456.00us`, `1.01s` in microseconds.

@@ -10,6 +10,7 @@
 mod formats;
 mod foundation;
 mod harness;
+mod hot_reload;
 mod throttle;
 
 use std::path::PathBuf;
@@ -38,7 +39,7 @@ struct Options {
 }
 
 /// Every suite, in the order they run.
-const SUITES: [&str; 3] = ["foundation", "formats", "throttle"];
+const SUITES: [&str; 4] = ["foundation", "formats", "throttle", "hot-reload"];
 
 impl Options {
     fn parse() -> Result<Options> {
@@ -90,6 +91,7 @@ fn run() -> Result {
             "foundation" => foundation::run(&options, &bench),
             "formats" => formats::run(&options, &bench),
             "throttle" => throttle::run(&options, &bench),
+            "hot-reload" => hot_reload::run(&options, &bench),
             other => Err(format!("no suite {other}")),
         }?;
         harness::write_section(&options.out, suite, &section)?;
