@@ -9,7 +9,7 @@ use crate::runtime::Runtime;
 use crate::store::KeyValueStore;
 use arc_swap::ArcSwap;
 use notify::{EventKind, RecursiveMode, Watcher};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -43,26 +43,13 @@ impl Reloads {
 /// Watches `dir` and keeps `registry` in step with it until the process ends.
 pub fn watch(dir: PathBuf, registry: Arc<Registry>, sources: Sources) -> Result<Reloads, String> {
     let (sender, receiver) = mpsc::channel::<()>();
-    let events = sender.clone();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        let relevant = match event {
-            // Reading a file (as reloading does) is not a change.
-            Ok(event) if matches!(event.kind, EventKind::Access(_)) => false,
-            Ok(event) => event.paths.iter().any(|path| {
-                path.extension()
-                    .is_some_and(|extension| extension == "wasm")
-            }),
-            // An overflowed or failed watch: look at everything again.
-            Err(_) => true,
-        };
-        if relevant {
-            let _ = events.send(());
-        }
-    })
-    .map_err(|error| format!("cannot watch {}: {error}", dir.display()))?;
-    watcher
-        .watch(&dir, RecursiveMode::NonRecursive)
-        .map_err(|error| format!("cannot watch {}: {error}", dir.display()))?;
+    // Without file events (no inotify instance left, an unsupported filesystem) the
+    // server still serves and reloads on request.
+    let watcher = file_events(&dir, sender.clone())
+        .inspect_err(|error| {
+            tracing::warn!("{error}; plugins are reloaded on SIGHUP only");
+        })
+        .ok();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -91,4 +78,31 @@ pub fn watch(dir: PathBuf, registry: Arc<Registry>, sources: Sources) -> Result<
         })
         .map_err(|error| format!("cannot start the reload thread: {error}"))?;
     Ok(Reloads { sender })
+}
+
+/// Sends a reload request for every change to a `.wasm` file in `dir`.
+fn file_events(
+    dir: &Path,
+    reloads: mpsc::Sender<()>,
+) -> Result<notify::RecommendedWatcher, String> {
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let relevant = match event {
+            // Reading a file (as reloading does) is not a change.
+            Ok(event) if matches!(event.kind, EventKind::Access(_)) => false,
+            Ok(event) => event.paths.iter().any(|path| {
+                path.extension()
+                    .is_some_and(|extension| extension == "wasm")
+            }),
+            // An overflowed or failed watch: look at everything again.
+            Err(_) => true,
+        };
+        if relevant {
+            let _ = reloads.send(());
+        }
+    })
+    .map_err(|error| format!("cannot watch {}: {error}", dir.display()))?;
+    watcher
+        .watch(dir, RecursiveMode::NonRecursive)
+        .map_err(|error| format!("cannot watch {}: {error}", dir.display()))?;
+    Ok(watcher)
 }
