@@ -1,7 +1,7 @@
 //! Formats: `GET /posts/hello-world` in every output format against the same in JSON,
 //! and a stream of a million items — how much memory it takes, and how soon it starts.
 
-use crate::harness::{Bench, Load, machine, median, wrk};
+use crate::harness::{Bench, interleaved, machine, ratio_table};
 use crate::{Options, Result};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -37,33 +37,15 @@ fn throughput(options: &Options, bench: &Bench) -> Result<String> {
     let plugins = bench.plugin_dir("formats-plugins", &["blog"])?;
     let server = bench.piston(&plugins, "formats", None)?;
     server.seed_hello_world()?;
-    let mut results: Vec<Vec<Load>> = FORMATS.iter().map(|_| Vec::new()).collect();
-    for round in 1..=options.rounds {
-        for (format, loads) in FORMATS.iter().zip(&mut results) {
+    let contenders: Vec<(String, String)> = FORMATS
+        .iter()
+        .map(|format| {
             let url = format!("{}/posts/hello-world?format={format}", server.url);
-            wrk(&url, 2, options.connections)?;
-            let load = wrk(&url, options.seconds, options.connections)?;
-            eprintln!(
-                "formats {round}/{}: {format:<8} {:>8.0} req/s",
-                options.rounds, load.requests_per_second
-            );
-            loads.push(load);
-        }
-    }
-    let medians: Vec<Load> = results.iter().map(|loads| median(loads)).collect();
-    let json = medians[0].requests_per_second;
-    let mut table = String::from(
-        "| format | requests/s | p50 latency | p99 latency | vs JSON |\n|---|---:|---:|---:|---:|\n",
-    );
-    for (format, load) in FORMATS.iter().zip(&medians) {
-        table.push_str(&format!(
-            "| {format} | {:.0} | {:.0} µs | {:.0} µs | {:.2} |\n",
-            load.requests_per_second,
-            load.p50_micros,
-            load.p99_micros,
-            load.requests_per_second / json
-        ));
-    }
+            ((*format).to_owned(), url)
+        })
+        .collect();
+    let medians = interleaved("formats", options, &contenders)?;
+    let table = ratio_table("format", "JSON", &contenders, &medians);
     Ok(table)
 }
 

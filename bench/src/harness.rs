@@ -269,6 +269,51 @@ fn micros(text: &str) -> Result<f64> {
     Ok(number::<f64>(number_part)? * scale)
 }
 
+/// Measures each contender (a label and a URL) in `options.rounds` rounds, contenders
+/// interleaved within a round, each after a 2 s warm-up; returns each one's median.
+pub fn interleaved(
+    suite: &str,
+    options: &Options,
+    contenders: &[(String, String)],
+) -> Result<Vec<Load>> {
+    let mut results: Vec<Vec<Load>> = contenders.iter().map(|_| Vec::new()).collect();
+    for round in 1..=options.rounds {
+        for ((label, url), loads) in contenders.iter().zip(&mut results) {
+            wrk(url, 2, options.connections)?;
+            let load = wrk(url, options.seconds, options.connections)?;
+            eprintln!(
+                "{suite} {round}/{}: {label:<32} {:>8.0} req/s",
+                options.rounds, load.requests_per_second
+            );
+            loads.push(load);
+        }
+    }
+    Ok(results.iter().map(|loads| median(loads)).collect())
+}
+
+/// A Markdown table of throughput and latency, with each row's ratio to the first.
+pub fn ratio_table(
+    label: &str,
+    versus: &str,
+    contenders: &[(String, String)],
+    loads: &[Load],
+) -> String {
+    let first = loads[0].requests_per_second;
+    let mut table = format!(
+        "| {label} | requests/s | p50 latency | p99 latency | vs {versus} |\n|---|---:|---:|---:|---:|\n"
+    );
+    for ((name, _), load) in contenders.iter().zip(loads) {
+        table.push_str(&format!(
+            "| {name} | {:.0} | {:.0} µs | {:.0} µs | {:.2} |\n",
+            load.requests_per_second,
+            load.p50_micros,
+            load.p99_micros,
+            load.requests_per_second / first
+        ));
+    }
+    table
+}
+
 pub fn median(loads: &[Load]) -> Load {
     let mut sorted = loads.to_vec();
     sorted.sort_by(|a, b| a.requests_per_second.total_cmp(&b.requests_per_second));

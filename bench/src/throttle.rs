@@ -2,7 +2,7 @@
 //! reached, with in-process and with Redis counters, against the same resource
 //! unthrottled, in one run.
 
-use crate::harness::{Bench, Load, machine, median, pinned, wrk};
+use crate::harness::{Bench, interleaved, machine, pinned, ratio_table};
 use crate::{Options, Result};
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -30,33 +30,18 @@ pub fn run(options: &Options, bench: &Bench) -> Result<String> {
         server.seed_hello_world()?;
         servers.push(server);
     }
-    let mut results: Vec<Vec<Load>> = setups.iter().map(|_| Vec::new()).collect();
-    for round in 1..=options.rounds {
-        for (((name, _), server), loads) in setups.iter().zip(&servers).zip(&mut results) {
-            let url = format!("{}/posts/hello-world", server.url);
-            wrk(&url, 2, options.connections)?;
-            let load = wrk(&url, options.seconds, options.connections)?;
-            eprintln!(
-                "throttle {round}/{}: {name:<32} {:>8.0} req/s",
-                options.rounds, load.requests_per_second
-            );
-            loads.push(load);
-        }
-    }
-    let medians: Vec<Load> = results.iter().map(|loads| median(loads)).collect();
-    let baseline = medians[0].requests_per_second;
-    let mut table = String::from(
-        "| setup | requests/s | p50 latency | p99 latency | vs unthrottled |\n|---|---:|---:|---:|---:|\n",
-    );
-    for ((name, _), load) in setups.iter().zip(&medians) {
-        table.push_str(&format!(
-            "| {name} | {:.0} | {:.0} µs | {:.0} µs | {:.2} |\n",
-            load.requests_per_second,
-            load.p50_micros,
-            load.p99_micros,
-            load.requests_per_second / baseline
-        ));
-    }
+    let contenders: Vec<(String, String)> = setups
+        .iter()
+        .zip(&servers)
+        .map(|((name, _), server)| {
+            (
+                (*name).to_owned(),
+                format!("{}/posts/hello-world", server.url),
+            )
+        })
+        .collect();
+    let medians = interleaved("throttle", options, &contenders)?;
+    let table = ratio_table("setup", "unthrottled", &contenders, &medians);
     Ok(format!(
         "## Throttling\n\n{machine}.\n\n\
          `GET /posts/hello-world` on the blog plugin (warm pool) with a rule on the `post` \
