@@ -22,7 +22,7 @@ use super::store::{AuthStore, AuthStoreError};
 use super::{Authenticator, Principal, Refusal, RequestHead, header_value, quoted};
 use async_trait::async_trait;
 use http::header::HOST;
-use http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use http::{HeaderValue, StatusCode};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -119,15 +119,10 @@ impl Verifier {
         }
     }
 
-    /// The request's parameters, for the URI it was sent to.
-    fn collect(
-        &self,
-        method: &http::Method,
-        uri: &Uri,
-        headers: &HeaderMap,
-        header: Option<&str>,
-        form: Option<&[u8]>,
-    ) -> Result<Signed, OAuthError> {
+    /// The request's parameters (its `OAuth` credentials, query and form), for the
+    /// URI it was sent to.
+    fn collect(&self, head: &RequestHead<'_>) -> Result<Signed, OAuthError> {
+        let (uri, headers) = (head.uri, head.headers);
         let base_uri = if self.public_url.is_empty() {
             let host = headers
                 .get(HOST)
@@ -140,7 +135,13 @@ impl Verifier {
         } else {
             format!("{}{}", self.public_url, uri.path())
         };
-        Signed::collect(method.as_str(), base_uri, header, uri.query(), form)
+        Signed::collect(
+            head.method.as_str(),
+            base_uri,
+            head.credentials("OAuth"),
+            uri.query(),
+            head.form,
+        )
     }
 
     /// Checks the signature, timestamp, nonce, consumer and token of a request.
@@ -261,16 +262,7 @@ impl Authenticator for OAuth1 {
             detail: error.detail.into(),
             stale: false,
         };
-        let signed = self
-            .verifier
-            .collect(
-                head.method,
-                head.uri,
-                head.headers,
-                head.credentials("OAuth"),
-                head.form,
-            )
-            .map_err(refuse)?;
+        let signed = self.verifier.collect(head).map_err(refuse)?;
         if !signed.has_credentials() {
             return Ok(None);
         }

@@ -115,16 +115,17 @@ impl Provider {
         } else {
             None
         };
-        let form = form.as_deref();
+        let head = &RequestHead {
+            form: form.as_deref(),
+            ..*head
+        };
         match endpoint {
             Endpoint::RequestToken => self
-                .request_token(head, form)
+                .request_token(head)
                 .map_err(|error| self.problem(error)),
-            Endpoint::AccessToken => self
-                .access_token(head, form)
-                .map_err(|error| self.problem(error)),
+            Endpoint::AccessToken => self.access_token(head).map_err(|error| self.problem(error)),
             Endpoint::Authorize if head.method == Method::GET => Ok(self.authorize_page(head)),
-            Endpoint::Authorize => Ok(self.authorize(head, form.unwrap_or_default()).await),
+            Endpoint::Authorize => Ok(self.authorize(head, head.form.unwrap_or_default()).await),
         }
     }
 
@@ -138,18 +139,8 @@ impl Provider {
         problem
     }
 
-    fn request_token(
-        &self,
-        head: &RequestHead<'_>,
-        form: Option<&[u8]>,
-    ) -> Result<Response, OAuthError> {
-        let signed = self.verifier.collect(
-            head.method,
-            head.uri,
-            head.headers,
-            head.credentials("OAuth"),
-            form,
-        )?;
+    fn request_token(&self, head: &RequestHead<'_>) -> Result<Response, OAuthError> {
+        let signed = self.verifier.collect(head)?;
         let verified = self.verifier.verify(&signed, Expect::NoToken)?;
         let callback = signed.required("oauth_callback")?;
         check_callback(callback, verified.consumer.callback.as_deref())?;
@@ -174,18 +165,8 @@ impl Provider {
         ]))
     }
 
-    fn access_token(
-        &self,
-        head: &RequestHead<'_>,
-        form: Option<&[u8]>,
-    ) -> Result<Response, OAuthError> {
-        let signed = self.verifier.collect(
-            head.method,
-            head.uri,
-            head.headers,
-            head.credentials("OAuth"),
-            form,
-        )?;
+    fn access_token(&self, head: &RequestHead<'_>) -> Result<Response, OAuthError> {
+        let signed = self.verifier.collect(head)?;
         let verified = self.verifier.verify(&signed, Expect::RequestToken)?;
         let request = verified.token.expect("a request token was required");
         let (Some(username), Some(expected)) = (&request.username, &request.verifier) else {
