@@ -647,6 +647,18 @@ impl serde::Serializer for KeyText {
     }
 }
 
+/// `json` emitted whole by `emitter`, unfiltered: what a format's own tests look at.
+#[cfg(test)]
+pub(crate) fn unfiltered(emitter: &dyn Emitter, json: &str) -> String {
+    let everything = FieldFilter::everything();
+    let view = View {
+        filter: &everything,
+        uri: None,
+    };
+    let bytes = document(emitter, Options::default(), json.to_owned(), &view).unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -446,19 +446,7 @@ mod tests {
     use super::*;
 
     fn xml(json: &str) -> String {
-        let everything = crate::fields::FieldFilter::everything();
-        let view = crate::emit::View {
-            filter: &everything,
-            uri: None,
-        };
-        let mut out = Vec::new();
-        Xml.document(
-            &crate::emit::Data::document(json, &view),
-            Options::default(),
-            &mut out,
-        )
-        .unwrap();
-        String::from_utf8(out).unwrap()
+        crate::emit::unfiltered(&Xml, json)
     }
 
     #[test]

@@ -469,19 +469,7 @@ mod tests {
     use super::*;
 
     fn yaml(json: &str) -> String {
-        let everything = crate::fields::FieldFilter::everything();
-        let view = crate::emit::View {
-            filter: &everything,
-            uri: None,
-        };
-        let mut out = Vec::new();
-        Yaml.document(
-            &crate::emit::Data::document(json, &view),
-            Options::default(),
-            &mut out,
-        )
-        .unwrap();
-        String::from_utf8(out).unwrap()
+        crate::emit::unfiltered(&Yaml, json)
     }
 
     #[test]
