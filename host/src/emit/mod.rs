@@ -491,21 +491,22 @@ fn transcode<S: Serializer>(
     Ok(ok)
 }
 
-/// Why a map key could not be written as text.
+/// Why a value could not be written by one of the hand-written serializers (a map key
+/// that is not text, a value a format cannot hold).
 #[derive(Debug)]
-pub(super) struct KeyError(String);
+pub(super) struct SerializeError(String);
 
-impl std::fmt::Display for KeyError {
+impl std::fmt::Display for SerializeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
 }
 
-impl std::error::Error for KeyError {}
+impl std::error::Error for SerializeError {}
 
-impl serde::ser::Error for KeyError {
+impl serde::ser::Error for SerializeError {
     fn custom<T: std::fmt::Display>(message: T) -> Self {
-        KeyError(message.to_string())
+        SerializeError(message.to_string())
     }
 }
 
@@ -513,21 +514,21 @@ impl serde::ser::Error for KeyError {
 pub(super) struct KeyText;
 
 impl KeyText {
-    fn display(self, value: impl std::fmt::Display) -> Result<String, KeyError> {
+    fn display(self, value: impl std::fmt::Display) -> Result<String, SerializeError> {
         Ok(value.to_string())
     }
 }
 
 impl serde::Serializer for KeyText {
     type Ok = String;
-    type Error = KeyError;
-    type SerializeSeq = Impossible<String, KeyError>;
-    type SerializeTuple = Impossible<String, KeyError>;
-    type SerializeTupleStruct = Impossible<String, KeyError>;
-    type SerializeTupleVariant = Impossible<String, KeyError>;
-    type SerializeMap = Impossible<String, KeyError>;
-    type SerializeStruct = Impossible<String, KeyError>;
-    type SerializeStructVariant = Impossible<String, KeyError>;
+    type Error = SerializeError;
+    type SerializeSeq = Impossible<String, SerializeError>;
+    type SerializeTuple = Impossible<String, SerializeError>;
+    type SerializeTupleStruct = Impossible<String, SerializeError>;
+    type SerializeTupleVariant = Impossible<String, SerializeError>;
+    type SerializeMap = Impossible<String, SerializeError>;
+    type SerializeStruct = Impossible<String, SerializeError>;
+    type SerializeStructVariant = Impossible<String, SerializeError>;
 
     scalars_as_text!(
         serialize_bool: bool,
@@ -543,32 +544,32 @@ impl serde::Serializer for KeyText {
         serialize_f64: f64,
     );
 
-    fn serialize_str(self, value: &str) -> Result<String, KeyError> {
+    fn serialize_str(self, value: &str) -> Result<String, SerializeError> {
         Ok(value.to_owned())
     }
 
-    fn serialize_char(self, value: char) -> Result<String, KeyError> {
+    fn serialize_char(self, value: char) -> Result<String, SerializeError> {
         Ok(value.to_string())
     }
 
-    fn serialize_bytes(self, _: &[u8]) -> Result<String, KeyError> {
-        Err(KeyError("object keys must be text".into()))
+    fn serialize_bytes(self, _: &[u8]) -> Result<String, SerializeError> {
+        Err(SerializeError("object keys must be text".into()))
     }
 
-    fn serialize_none(self) -> Result<String, KeyError> {
-        Err(KeyError("object keys must be text".into()))
+    fn serialize_none(self) -> Result<String, SerializeError> {
+        Err(SerializeError("object keys must be text".into()))
     }
 
-    fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Result<String, KeyError> {
+    fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Result<String, SerializeError> {
         value.serialize(self)
     }
 
-    fn serialize_unit(self) -> Result<String, KeyError> {
-        Err(KeyError("object keys must be text".into()))
+    fn serialize_unit(self) -> Result<String, SerializeError> {
+        Err(SerializeError("object keys must be text".into()))
     }
 
-    fn serialize_unit_struct(self, _: &'static str) -> Result<String, KeyError> {
-        Err(KeyError("object keys must be text".into()))
+    fn serialize_unit_struct(self, _: &'static str) -> Result<String, SerializeError> {
+        Err(SerializeError("object keys must be text".into()))
     }
 
     fn serialize_unit_variant(
@@ -576,7 +577,7 @@ impl serde::Serializer for KeyText {
         _: &'static str,
         _: u32,
         variant: &'static str,
-    ) -> Result<String, KeyError> {
+    ) -> Result<String, SerializeError> {
         Ok(variant.to_owned())
     }
 
@@ -584,7 +585,7 @@ impl serde::Serializer for KeyText {
         self,
         _: &'static str,
         value: &T,
-    ) -> Result<String, KeyError> {
+    ) -> Result<String, SerializeError> {
         value.serialize(self)
     }
 
@@ -594,24 +595,24 @@ impl serde::Serializer for KeyText {
         _: u32,
         _: &'static str,
         _: &T,
-    ) -> Result<String, KeyError> {
-        Err(KeyError("object keys must be text".into()))
+    ) -> Result<String, SerializeError> {
+        Err(SerializeError("object keys must be text".into()))
     }
 
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, KeyError> {
-        Err(KeyError("object keys must be text".into()))
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, SerializeError> {
+        Err(SerializeError("object keys must be text".into()))
     }
 
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, KeyError> {
-        Err(KeyError("object keys must be text".into()))
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, SerializeError> {
+        Err(SerializeError("object keys must be text".into()))
     }
 
     fn serialize_tuple_struct(
         self,
         _: &'static str,
         _: usize,
-    ) -> Result<Self::SerializeTupleStruct, KeyError> {
-        Err(KeyError("object keys must be text".into()))
+    ) -> Result<Self::SerializeTupleStruct, SerializeError> {
+        Err(SerializeError("object keys must be text".into()))
     }
 
     fn serialize_tuple_variant(
@@ -620,20 +621,20 @@ impl serde::Serializer for KeyText {
         _: u32,
         _: &'static str,
         _: usize,
-    ) -> Result<Self::SerializeTupleVariant, KeyError> {
-        Err(KeyError("object keys must be text".into()))
+    ) -> Result<Self::SerializeTupleVariant, SerializeError> {
+        Err(SerializeError("object keys must be text".into()))
     }
 
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, KeyError> {
-        Err(KeyError("object keys must be text".into()))
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, SerializeError> {
+        Err(SerializeError("object keys must be text".into()))
     }
 
     fn serialize_struct(
         self,
         _: &'static str,
         _: usize,
-    ) -> Result<Self::SerializeStruct, KeyError> {
-        Err(KeyError("object keys must be text".into()))
+    ) -> Result<Self::SerializeStruct, SerializeError> {
+        Err(SerializeError("object keys must be text".into()))
     }
 
     fn serialize_struct_variant(
@@ -642,8 +643,8 @@ impl serde::Serializer for KeyText {
         _: u32,
         _: &'static str,
         _: usize,
-    ) -> Result<Self::SerializeStructVariant, KeyError> {
-        Err(KeyError("object keys must be text".into()))
+    ) -> Result<Self::SerializeStructVariant, SerializeError> {
+        Err(SerializeError("object keys must be text".into()))
     }
 }
 

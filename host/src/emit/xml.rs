@@ -8,7 +8,7 @@
 //! parsers do not fold them. Problem documents use RFC 9457's `<problem>` root and
 //! namespace.
 
-use super::{Data, EmitError, Emitter, Format, ItemWriter, KeyText, Options};
+use super::{Data, EmitError, Emitter, Format, ItemWriter, KeyText, Options, SerializeError};
 use base64::Engine as _;
 use serde::ser::{self, Impossible, Serialize};
 use std::fmt::Display;
@@ -192,25 +192,8 @@ struct Element<'o, 'n> {
     name: Name<'n>,
 }
 
-#[derive(Debug)]
-struct XmlError(String);
-
-impl Display for XmlError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for XmlError {}
-
-impl ser::Error for XmlError {
-    fn custom<T: Display>(message: T) -> Self {
-        XmlError(message.to_string())
-    }
-}
-
 impl Element<'_, '_> {
-    fn text(self, text: &str) -> Result<(), XmlError> {
+    fn text(self, text: &str) -> Result<(), SerializeError> {
         if is_xml_text(text) {
             self.name.open(self.out, "");
             escape(text, false, self.out);
@@ -226,21 +209,21 @@ impl Element<'_, '_> {
         Ok(())
     }
 
-    fn display(self, value: impl Display) -> Result<(), XmlError> {
+    fn display(self, value: impl Display) -> Result<(), SerializeError> {
         self.text(&value.to_string())
     }
 }
 
 impl<'o, 'n> ser::Serializer for Element<'o, 'n> {
     type Ok = ();
-    type Error = XmlError;
+    type Error = SerializeError;
     type SerializeSeq = Children<'o, 'n>;
     type SerializeTuple = Children<'o, 'n>;
     type SerializeTupleStruct = Children<'o, 'n>;
-    type SerializeTupleVariant = Impossible<(), XmlError>;
+    type SerializeTupleVariant = Impossible<(), SerializeError>;
     type SerializeMap = Members<'o, 'n>;
     type SerializeStruct = Members<'o, 'n>;
-    type SerializeStructVariant = Impossible<(), XmlError>;
+    type SerializeStructVariant = Impossible<(), SerializeError>;
 
     scalars_as_text!(
         serialize_bool: bool,
@@ -256,25 +239,26 @@ impl<'o, 'n> ser::Serializer for Element<'o, 'n> {
         serialize_u128: u128,
     );
 
-    fn serialize_f32(self, value: f32) -> Result<(), XmlError> {
+    fn serialize_f32(self, value: f32) -> Result<(), SerializeError> {
         self.serialize_f64(f64::from(value))
     }
 
-    fn serialize_f64(self, value: f64) -> Result<(), XmlError> {
+    fn serialize_f64(self, value: f64) -> Result<(), SerializeError> {
         // JSON's spelling of the number (`1e300`, not three hundred digits).
-        let text = serde_json::to_string(&value).map_err(|error| XmlError(error.to_string()))?;
+        let text =
+            serde_json::to_string(&value).map_err(|error| SerializeError(error.to_string()))?;
         self.text(&text)
     }
 
-    fn serialize_char(self, value: char) -> Result<(), XmlError> {
+    fn serialize_char(self, value: char) -> Result<(), SerializeError> {
         self.text(value.encode_utf8(&mut [0; 4]))
     }
 
-    fn serialize_str(self, value: &str) -> Result<(), XmlError> {
+    fn serialize_str(self, value: &str) -> Result<(), SerializeError> {
         self.text(value)
     }
 
-    fn serialize_bytes(self, value: &[u8]) -> Result<(), XmlError> {
+    fn serialize_bytes(self, value: &[u8]) -> Result<(), SerializeError> {
         self.name.open(self.out, " encoding=\"base64\"");
         self.out.extend_from_slice(
             base64::engine::general_purpose::STANDARD
@@ -285,7 +269,7 @@ impl<'o, 'n> ser::Serializer for Element<'o, 'n> {
         Ok(())
     }
 
-    fn serialize_none(self) -> Result<(), XmlError> {
+    fn serialize_none(self) -> Result<(), SerializeError> {
         self.name.empty(self.out, " nil=\"true\"");
         Ok(())
     }
@@ -297,11 +281,11 @@ impl<'o, 'n> ser::Serializer for Element<'o, 'n> {
         _: &'static str,
         _: u32,
         variant: &'static str,
-    ) -> Result<(), XmlError> {
+    ) -> Result<(), SerializeError> {
         self.text(variant)
     }
 
-    fn serialize_seq(self, _: Option<usize>) -> Result<Children<'o, 'n>, XmlError> {
+    fn serialize_seq(self, _: Option<usize>) -> Result<Children<'o, 'n>, SerializeError> {
         self.name.open(self.out, "");
         Ok(Children {
             out: self.out,
@@ -309,7 +293,7 @@ impl<'o, 'n> ser::Serializer for Element<'o, 'n> {
         })
     }
 
-    fn serialize_tuple(self, length: usize) -> Result<Children<'o, 'n>, XmlError> {
+    fn serialize_tuple(self, length: usize) -> Result<Children<'o, 'n>, SerializeError> {
         self.serialize_seq(Some(length))
     }
 
@@ -317,7 +301,7 @@ impl<'o, 'n> ser::Serializer for Element<'o, 'n> {
         self,
         _: &'static str,
         length: usize,
-    ) -> Result<Children<'o, 'n>, XmlError> {
+    ) -> Result<Children<'o, 'n>, SerializeError> {
         self.serialize_seq(Some(length))
     }
 
@@ -327,13 +311,13 @@ impl<'o, 'n> ser::Serializer for Element<'o, 'n> {
         _: u32,
         _: &'static str,
         _: usize,
-    ) -> Result<Impossible<(), XmlError>, XmlError> {
-        Err(XmlError(
+    ) -> Result<Impossible<(), SerializeError>, SerializeError> {
+        Err(SerializeError(
             "enum variants with fields have no XML form".into(),
         ))
     }
 
-    fn serialize_map(self, _: Option<usize>) -> Result<Members<'o, 'n>, XmlError> {
+    fn serialize_map(self, _: Option<usize>) -> Result<Members<'o, 'n>, SerializeError> {
         self.name.open(self.out, "");
         Ok(Members {
             out: self.out,
@@ -342,7 +326,11 @@ impl<'o, 'n> ser::Serializer for Element<'o, 'n> {
         })
     }
 
-    fn serialize_struct(self, _: &'static str, length: usize) -> Result<Members<'o, 'n>, XmlError> {
+    fn serialize_struct(
+        self,
+        _: &'static str,
+        length: usize,
+    ) -> Result<Members<'o, 'n>, SerializeError> {
         self.serialize_map(Some(length))
     }
 
@@ -352,8 +340,8 @@ impl<'o, 'n> ser::Serializer for Element<'o, 'n> {
         _: u32,
         _: &'static str,
         _: usize,
-    ) -> Result<Impossible<(), XmlError>, XmlError> {
-        Err(XmlError(
+    ) -> Result<Impossible<(), SerializeError>, SerializeError> {
+        Err(SerializeError(
             "enum variants with fields have no XML form".into(),
         ))
     }
@@ -367,16 +355,19 @@ struct Children<'o, 'n> {
 
 impl ser::SerializeSeq for Children<'_, '_> {
     type Ok = ();
-    type Error = XmlError;
+    type Error = SerializeError;
 
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), XmlError> {
+    fn serialize_element<T: ?Sized + Serialize>(
+        &mut self,
+        value: &T,
+    ) -> Result<(), SerializeError> {
         value.serialize(Element {
             out: self.out,
             name: Name::Resource,
         })
     }
 
-    fn end(self) -> Result<(), XmlError> {
+    fn end(self) -> Result<(), SerializeError> {
         self.name.close(self.out);
         Ok(())
     }
@@ -393,28 +384,28 @@ struct Members<'o, 'n> {
 
 impl ser::SerializeMap for Members<'_, '_> {
     type Ok = ();
-    type Error = XmlError;
+    type Error = SerializeError;
 
-    fn serialize_key<T: ?Sized + Serialize>(&mut self, key: &T) -> Result<(), XmlError> {
+    fn serialize_key<T: ?Sized + Serialize>(&mut self, key: &T) -> Result<(), SerializeError> {
         self.key = Some(
             key.serialize(KeyText)
-                .map_err(|error| XmlError(error.to_string()))?,
+                .map_err(|error| SerializeError(error.to_string()))?,
         );
         Ok(())
     }
 
-    fn serialize_value<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), XmlError> {
+    fn serialize_value<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), SerializeError> {
         let key = self
             .key
             .take()
-            .ok_or_else(|| XmlError("a value without a key".into()))?;
+            .ok_or_else(|| SerializeError("a value without a key".into()))?;
         value.serialize(Element {
             out: self.out,
             name: Name::Key(&key),
         })
     }
 
-    fn end(self) -> Result<(), XmlError> {
+    fn end(self) -> Result<(), SerializeError> {
         self.name.close(self.out);
         Ok(())
     }
@@ -422,20 +413,20 @@ impl ser::SerializeMap for Members<'_, '_> {
 
 impl ser::SerializeStruct for Members<'_, '_> {
     type Ok = ();
-    type Error = XmlError;
+    type Error = SerializeError;
 
     fn serialize_field<T: ?Sized + Serialize>(
         &mut self,
         key: &'static str,
         value: &T,
-    ) -> Result<(), XmlError> {
+    ) -> Result<(), SerializeError> {
         value.serialize(Element {
             out: self.out,
             name: Name::Key(key),
         })
     }
 
-    fn end(self) -> Result<(), XmlError> {
+    fn end(self) -> Result<(), SerializeError> {
         self.name.close(self.out);
         Ok(())
     }

@@ -8,7 +8,7 @@
 //! double-quoted, and floats always carry a dot and a signed exponent. A stream is one
 //! block sequence, each item written as it arrives.
 
-use super::{Data, EmitError, Emitter, Format, ItemWriter, KeyText, Options};
+use super::{Data, EmitError, Emitter, Format, ItemWriter, KeyText, Options, SerializeError};
 use serde::ser::{self, Impossible, Serialize};
 use std::fmt::Display;
 
@@ -94,25 +94,8 @@ struct Node<'o> {
     place: Place,
 }
 
-#[derive(Debug)]
-struct YamlError(String);
-
-impl Display for YamlError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for YamlError {}
-
-impl ser::Error for YamlError {
-    fn custom<T: Display>(message: T) -> Self {
-        YamlError(message.to_string())
-    }
-}
-
 impl Node<'_> {
-    fn scalar(self, text: &[u8]) -> Result<(), YamlError> {
+    fn scalar(self, text: &[u8]) -> Result<(), SerializeError> {
         if let Place::Key = self.place {
             self.out.push(b' ');
         }
@@ -121,13 +104,13 @@ impl Node<'_> {
         Ok(())
     }
 
-    fn string(self, text: &str) -> Result<(), YamlError> {
+    fn string(self, text: &str) -> Result<(), SerializeError> {
         let mut scalar = Vec::with_capacity(text.len() + 2);
         write_string(text, &mut scalar);
         self.scalar(&scalar)
     }
 
-    fn display(self, value: impl Display) -> Result<(), YamlError> {
+    fn display(self, value: impl Display) -> Result<(), SerializeError> {
         self.scalar(value.to_string().as_bytes())
     }
 
@@ -189,13 +172,13 @@ fn is_printable(c: char) -> bool {
 }
 
 /// A float as both YAML versions read it: with a dot, and a signed exponent if any.
-fn float_text(value: f64) -> Result<String, YamlError> {
+fn float_text(value: f64) -> Result<String, SerializeError> {
     if !value.is_finite() {
-        return Err(YamlError(format!(
+        return Err(SerializeError(format!(
             "{value} has no YAML form shared by every parser"
         )));
     }
-    let text = serde_json::to_string(&value).map_err(|error| YamlError(error.to_string()))?;
+    let text = serde_json::to_string(&value).map_err(|error| SerializeError(error.to_string()))?;
     let (mantissa, exponent) = match text.split_once(['e', 'E']) {
         Some((mantissa, exponent)) => (mantissa, Some(exponent)),
         None => (text.as_str(), None),
@@ -216,14 +199,14 @@ fn float_text(value: f64) -> Result<String, YamlError> {
 
 impl<'o> ser::Serializer for Node<'o> {
     type Ok = ();
-    type Error = YamlError;
+    type Error = SerializeError;
     type SerializeSeq = Items<'o>;
     type SerializeTuple = Items<'o>;
     type SerializeTupleStruct = Items<'o>;
-    type SerializeTupleVariant = Impossible<(), YamlError>;
+    type SerializeTupleVariant = Impossible<(), SerializeError>;
     type SerializeMap = Entries<'o>;
     type SerializeStruct = Entries<'o>;
-    type SerializeStructVariant = Impossible<(), YamlError>;
+    type SerializeStructVariant = Impossible<(), SerializeError>;
 
     scalars_as_text!(
         serialize_bool: bool,
@@ -239,29 +222,29 @@ impl<'o> ser::Serializer for Node<'o> {
         serialize_u128: u128,
     );
 
-    fn serialize_f32(self, value: f32) -> Result<(), YamlError> {
+    fn serialize_f32(self, value: f32) -> Result<(), SerializeError> {
         self.serialize_f64(f64::from(value))
     }
 
-    fn serialize_f64(self, value: f64) -> Result<(), YamlError> {
+    fn serialize_f64(self, value: f64) -> Result<(), SerializeError> {
         let text = float_text(value)?;
         self.scalar(text.as_bytes())
     }
 
-    fn serialize_char(self, value: char) -> Result<(), YamlError> {
+    fn serialize_char(self, value: char) -> Result<(), SerializeError> {
         self.string(value.encode_utf8(&mut [0; 4]))
     }
 
-    fn serialize_str(self, value: &str) -> Result<(), YamlError> {
+    fn serialize_str(self, value: &str) -> Result<(), SerializeError> {
         self.string(value)
     }
 
-    fn serialize_bytes(self, value: &[u8]) -> Result<(), YamlError> {
+    fn serialize_bytes(self, value: &[u8]) -> Result<(), SerializeError> {
         use base64::Engine as _;
         self.string(&base64::engine::general_purpose::STANDARD.encode(value))
     }
 
-    fn serialize_none(self) -> Result<(), YamlError> {
+    fn serialize_none(self) -> Result<(), SerializeError> {
         self.scalar(b"null")
     }
 
@@ -272,11 +255,11 @@ impl<'o> ser::Serializer for Node<'o> {
         _: &'static str,
         _: u32,
         variant: &'static str,
-    ) -> Result<(), YamlError> {
+    ) -> Result<(), SerializeError> {
         self.string(variant)
     }
 
-    fn serialize_seq(mut self, _: Option<usize>) -> Result<Items<'o>, YamlError> {
+    fn serialize_seq(mut self, _: Option<usize>) -> Result<Items<'o>, SerializeError> {
         let (indent, inline) = self.open();
         Ok(Items {
             out: self.out,
@@ -287,7 +270,7 @@ impl<'o> ser::Serializer for Node<'o> {
         })
     }
 
-    fn serialize_tuple(self, length: usize) -> Result<Items<'o>, YamlError> {
+    fn serialize_tuple(self, length: usize) -> Result<Items<'o>, SerializeError> {
         self.serialize_seq(Some(length))
     }
 
@@ -295,7 +278,7 @@ impl<'o> ser::Serializer for Node<'o> {
         self,
         _: &'static str,
         length: usize,
-    ) -> Result<Items<'o>, YamlError> {
+    ) -> Result<Items<'o>, SerializeError> {
         self.serialize_seq(Some(length))
     }
 
@@ -305,13 +288,13 @@ impl<'o> ser::Serializer for Node<'o> {
         _: u32,
         _: &'static str,
         _: usize,
-    ) -> Result<Impossible<(), YamlError>, YamlError> {
-        Err(YamlError(
+    ) -> Result<Impossible<(), SerializeError>, SerializeError> {
+        Err(SerializeError(
             "enum variants with fields have no YAML form here".into(),
         ))
     }
 
-    fn serialize_map(mut self, _: Option<usize>) -> Result<Entries<'o>, YamlError> {
+    fn serialize_map(mut self, _: Option<usize>) -> Result<Entries<'o>, SerializeError> {
         let (indent, inline) = self.open();
         Ok(Entries {
             out: self.out,
@@ -323,7 +306,11 @@ impl<'o> ser::Serializer for Node<'o> {
         })
     }
 
-    fn serialize_struct(self, _: &'static str, length: usize) -> Result<Entries<'o>, YamlError> {
+    fn serialize_struct(
+        self,
+        _: &'static str,
+        length: usize,
+    ) -> Result<Entries<'o>, SerializeError> {
         self.serialize_map(Some(length))
     }
 
@@ -333,8 +320,8 @@ impl<'o> ser::Serializer for Node<'o> {
         _: u32,
         _: &'static str,
         _: usize,
-    ) -> Result<Impossible<(), YamlError>, YamlError> {
-        Err(YamlError(
+    ) -> Result<Impossible<(), SerializeError>, SerializeError> {
+        Err(SerializeError(
             "enum variants with fields have no YAML form here".into(),
         ))
     }
@@ -371,9 +358,12 @@ struct Items<'o> {
 
 impl ser::SerializeSeq for Items<'_> {
     type Ok = ();
-    type Error = YamlError;
+    type Error = SerializeError;
 
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), YamlError> {
+    fn serialize_element<T: ?Sized + Serialize>(
+        &mut self,
+        value: &T,
+    ) -> Result<(), SerializeError> {
         start_line(self.out, self.indent, self.next_inline);
         self.next_inline = false;
         self.empty = false;
@@ -385,7 +375,7 @@ impl ser::SerializeSeq for Items<'_> {
         })
     }
 
-    fn end(self) -> Result<(), YamlError> {
+    fn end(self) -> Result<(), SerializeError> {
         if self.empty {
             empty(self.out, self.place, b"[]");
         }
@@ -406,7 +396,7 @@ struct Entries<'o> {
 }
 
 impl Entries<'_> {
-    fn entry<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), YamlError> {
+    fn entry<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), SerializeError> {
         start_line(self.out, self.indent, self.next_inline);
         self.next_inline = false;
         self.empty = false;
@@ -422,22 +412,22 @@ impl Entries<'_> {
 
 impl ser::SerializeMap for Entries<'_> {
     type Ok = ();
-    type Error = YamlError;
+    type Error = SerializeError;
 
-    fn serialize_key<T: ?Sized + Serialize>(&mut self, key: &T) -> Result<(), YamlError> {
+    fn serialize_key<T: ?Sized + Serialize>(&mut self, key: &T) -> Result<(), SerializeError> {
         let key = key
             .serialize(KeyText)
-            .map_err(|error| YamlError(error.to_string()))?;
+            .map_err(|error| SerializeError(error.to_string()))?;
         self.key.clear();
         write_string(&key, &mut self.key);
         Ok(())
     }
 
-    fn serialize_value<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), YamlError> {
+    fn serialize_value<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), SerializeError> {
         self.entry(value)
     }
 
-    fn end(self) -> Result<(), YamlError> {
+    fn end(self) -> Result<(), SerializeError> {
         if self.empty {
             empty(self.out, self.place, b"{}");
         }
@@ -447,19 +437,19 @@ impl ser::SerializeMap for Entries<'_> {
 
 impl ser::SerializeStruct for Entries<'_> {
     type Ok = ();
-    type Error = YamlError;
+    type Error = SerializeError;
 
     fn serialize_field<T: ?Sized + Serialize>(
         &mut self,
         key: &'static str,
         value: &T,
-    ) -> Result<(), YamlError> {
+    ) -> Result<(), SerializeError> {
         self.key.clear();
         write_string(key, &mut self.key);
         self.entry(value)
     }
 
-    fn end(self) -> Result<(), YamlError> {
+    fn end(self) -> Result<(), SerializeError> {
         ser::SerializeMap::end(self)
     }
 }
