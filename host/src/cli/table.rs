@@ -124,13 +124,7 @@ pub fn tokens(tokens: &[Token], now: i64) -> Table {
         .load_preset(presets::NOTHING)
         .set_header(["ID", "USER", "SCOPES", "EXPIRES", "STATUS", "CREATED"]);
     for token in tokens {
-        let status = if token.revoked {
-            "revoked"
-        } else if token.expires_at.is_some_and(|expires| expires <= now) {
-            "expired"
-        } else {
-            "active"
-        };
+        let status = credential_status(token.revoked, token.expires_at, now);
         table.add_row([
             token.id.clone(),
             token.username.clone(),
@@ -182,13 +176,8 @@ pub fn oauth_tokens(tokens: &[OAuthToken], consumers: &[Consumer], now: i64) -> 
         let consumer = consumers
             .iter()
             .find(|consumer| consumer.key == token.consumer);
-        let status = if token.revoked || consumer.is_none_or(|consumer| consumer.revoked) {
-            "revoked"
-        } else if token.expires_at.is_some_and(|expires| expires <= now) {
-            "expired"
-        } else {
-            "active"
-        };
+        let revoked = token.revoked || consumer.is_none_or(|consumer| consumer.revoked);
+        let status = credential_status(revoked, token.expires_at, now);
         table.add_row([
             token.token.clone(),
             token.username.clone().unwrap_or_default(),
@@ -198,6 +187,17 @@ pub fn oauth_tokens(tokens: &[OAuthToken], consumers: &[Consumer], now: i64) -> 
         ]);
     }
     table
+}
+
+/// `revoked`, `expired` or `active`.
+fn credential_status(revoked: bool, expires_at: Option<i64>, now: i64) -> &'static str {
+    if revoked {
+        "revoked"
+    } else if expires_at.is_some_and(|expires| expires <= now) {
+        "expired"
+    } else {
+        "active"
+    }
 }
 
 /// Seconds since the epoch as RFC 3339, UTC.
