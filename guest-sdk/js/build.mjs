@@ -1,0 +1,174 @@
+// Builds a JavaScript plugin into a WebAssembly component with componentize-js.
+//
+//   node --input-type=module -e "$(cat build.mjs)" -- ENTRY.js WIT_DIR OUT.wasm
+//   node build.mjs ENTRY.js WIT_DIR OUT.wasm
+//
+// Run it in the project directory: componentize-js is resolved from there (its own
+// node_modules or an ancestor's). Exit status 0 when built, 1 when the build failed, 2
+// for wrong arguments.
+//
+// componentize-js maps one directory into the engine that loads the sources, and only
+// relative imports inside it resolve. This script maps the nearest directory holding
+// the entry and every module it reaches through relative imports, so a plugin can import
+// an SDK beside the project (`../../guest-sdk/js/piston-guest.js`) without a bundler.
+
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { basename, dirname, join, parse, relative, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const COMPONENTIZE = '@bytecodealliance/componentize-js';
+/** The world a handler plugin implements (wit/handler.wit). */
+const WORLD = 'plugin';
+/** The host links no wasi:http: build without fetch() and the fetch event. */
+const DISABLED_FEATURES = ['http', 'fetch-event'];
+
+function fail(message, status = 1) {
+  process.stderr.write(`error: ${message}\n`);
+  process.exit(status);
+}
+
+const ranAsFile =
+  process.argv[1] !== undefined && pathToFileURL(resolve(process.argv[1])).href === import.meta.url;
+const args = process.argv.slice(ranAsFile ? 2 : 1);
+if (args.length !== 3) {
+  fail('usage: build.mjs ENTRY.js WIT_DIR OUT.wasm (run in the project directory)', 2);
+}
+const [entry, wit, out] = args.map((path) => resolve(path));
+if (!isFile(entry)) fail(`the entry module \`${entry}\` is not a file`, 2);
+if (!existsSync(wit)) fail(`the WIT directory \`${wit}\` does not exist`, 2);
+
+// Resolved from the project directory, before anything changes it.
+let componentizeUrl;
+try {
+  componentizeUrl = import.meta.resolve(COMPONENTIZE);
+} catch {
+  fail(
+    `${COMPONENTIZE} is not installed here or in a parent directory: ` +
+      'run `npm install` (or `npm ci`) in the project, whose package.json should list it',
+  );
+}
+const { componentize } = await import(componentizeUrl);
+await allowWitReads(componentizeUrl);
+
+// Map the directory that holds every local module, and load the entry relative to it.
+const root = commonDirectory(localModules(entry));
+if (parse(root).root === root) {
+  fail(`the plugin's modules have no common directory but the filesystem root: ${root}`);
+}
+process.chdir(root);
+
+let component;
+try {
+  ({ component } = await componentize({
+    sourcePath: entry,
+    witPath: wit,
+    worldName: WORLD,
+    disableFeatures: DISABLED_FEATURES,
+  }));
+} catch (error) {
+  const message = String(error?.message ?? error);
+  // componentize-js counts syntax errors without saying where: node can.
+  const where = /failed to parse/i.test(message) ? syntaxErrors(localModules(entry)) : '';
+  fail(`componentize-js could not build ${relative(root, entry)}:\n${message}${where}`);
+}
+
+// Written beside the target and renamed in, so that a watcher never sees half a file.
+await mkdir(dirname(out), { recursive: true });
+const partial = join(dirname(out), `.${basename(out)}.partial`);
+try {
+  await writeFile(partial, component);
+  await rename(partial, out);
+} catch (error) {
+  await rm(partial, { force: true });
+  fail(`cannot write ${out}: ${error.message}`);
+}
+process.stdout.write(`built ${out} (${Math.round(component.length / 1024)} KiB)\n`);
+
+function isFile(path) {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * componentize-js reads the WIT through a WASI filesystem shim. Releases of that shim
+ * from 0.26 on start with no directories open; give it the filesystem, as older ones did.
+ */
+async function allowWitReads(fromUrl) {
+  let shim;
+  try {
+    const require = createRequire(fileURLToPath(fromUrl));
+    shim = await import(pathToFileURL(require.resolve('@bytecodealliance/preview2-shim/filesystem')).href);
+  } catch {
+    return; // componentize-js will say what it misses.
+  }
+  if (shim.preopens?.getDirectories?.().length === 0 && typeof shim._addPreopen === 'function') {
+    shim._addPreopen('/', '/');
+  }
+}
+
+/** The entry and every file it reaches through relative imports. */
+function localModules(entry) {
+  const seen = new Set();
+  const pending = [entry];
+  while (pending.length > 0) {
+    const file = pending.pop();
+    if (seen.has(file)) continue;
+    seen.add(file);
+    for (const specifier of relativeSpecifiers(readFileSync(file, 'utf8'))) {
+      const target = resolve(dirname(file), specifier);
+      if (isFile(target)) pending.push(target);
+    }
+  }
+  return [...seen];
+}
+
+/**
+ * The relative specifiers of a module's imports and re-exports. A specifier found in a
+ * comment or string only widens the mapped directory, which is harmless.
+ */
+function relativeSpecifiers(source) {
+  const found = [];
+  const patterns = [
+    /\bfrom\s*(['"])(\.{1,2}\/[^'"\n]*)\1/g,
+    /\bimport\s*(['"])(\.{1,2}\/[^'"\n]*)\1/g,
+    /\bimport\s*\(\s*(['"])(\.{1,2}\/[^'"\n]*)\1\s*\)/g,
+  ];
+  for (const pattern of patterns) {
+    for (const match of source.matchAll(pattern)) found.push(match[2]);
+  }
+  return found;
+}
+
+/** Where the modules' syntax errors are, as node reports them. */
+function syntaxErrors(files) {
+  let report = '';
+  for (const file of files) {
+    const check = spawnSync(process.execPath, ['--input-type=module', '--check'], {
+      input: readFileSync(file),
+      encoding: 'utf8',
+    });
+    if (check.status === 0) continue;
+    const lines = check.stderr.split('\n');
+    const end = lines.findIndex((line) => /^\w*Error\b/.test(line));
+    const shown = (end === -1 ? lines : lines.slice(0, end + 1)).join('\n').trim();
+    report += `\n${shown.replace(/^\[stdin\]/, relative(process.cwd(), file))}`;
+  }
+  return report;
+}
+
+function commonDirectory(files) {
+  let common = dirname(files[0]).split(sep);
+  for (const file of files.slice(1)) {
+    const parts = dirname(file).split(sep);
+    let same = 0;
+    while (same < common.length && same < parts.length && common[same] === parts[same]) same += 1;
+    common = common.slice(0, same);
+  }
+  return common.join(sep) || sep;
+}
