@@ -3,8 +3,9 @@
 //! A request flows through [`pipeline`]: the [`registry`] routes it to a plugin's
 //! resource, the method is checked, the body decoded ([`decode`]), the plugin called
 //! in the [`runtime`], and its data emitted ([`emit`]); every error is a [`problem`]
-//! document; [`auth`] decides who is calling. [`server`] is the axum app around it, [`config`] the settings, [`store`]
-//! the plugins' persistent data, and [`cli`] the `piston` command.
+//! document; [`auth`] decides who is calling. [`server`] is the axum app around it,
+//! [`config`] the settings, [`store`] the plugins' persistent data, [`cli`] the `piston`
+//! command, and [`project`] the plugin projects it creates and builds.
 
 #![warn(missing_docs)]
 
@@ -19,6 +20,7 @@ pub mod fields;
 pub mod negotiate;
 pub mod pipeline;
 pub mod problem;
+pub mod project;
 pub mod registry;
 pub mod runtime;
 pub mod server;

@@ -4,8 +4,10 @@
 //! does not load); 2 a bad flag, config value or path, reported in one line naming it
 //! before anything starts.
 
+mod build;
 mod inspect;
 mod list;
+mod new;
 mod oauth;
 mod serve;
 mod table;
@@ -51,6 +53,10 @@ enum Command {
     /// Manage OAuth 1.0a consumers and the tokens users granted them.
     #[command(name = "oauth")]
     OAuth(oauth::OAuthArgs),
+    /// Create a plugin project in Rust, Python or JavaScript, ready to build.
+    New(new::NewArgs),
+    /// Build a plugin project into NAME.wasm with its language's toolchain.
+    Build(build::BuildArgs),
 }
 
 /// Options every command takes.
@@ -126,6 +132,8 @@ pub fn main() -> ExitCode {
         Command::Users(args) => users::run(args),
         Command::Tokens(args) => tokens::run(args),
         Command::OAuth(args) => oauth::run(args),
+        Command::New(args) => new::run(args),
+        Command::Build(args) => build::run(args),
     };
     match outcome {
         Ok(code) => code,
