@@ -1,6 +1,7 @@
 //! What guests get from the host: settings, instance reuse or isolation, logging, and
 //! streamed responses.
 
+use percent_encoding::{NON_ALPHANUMERIC, percent_encode};
 use piston_tests::{Method, ServerBuilder, json, send};
 
 #[tokio::test]
@@ -82,4 +83,91 @@ async fn streams_arrive_as_one_chunked_json_array() {
         json!([{"n": 0}, {"n": 1}]),
         "the instance is reusable after HEAD"
     );
+}
+
+/// A handler in `fixture` that raises (`/NAME/boom`), and a stream whose second item
+/// raises (`/NAME/stream`): the client gets a 500 problem or a cut-short stream; the
+/// log gets the guest's message and its trace, on the request's line.
+async fn guest_errors_reach_the_log_with_their_trace(fixture: &str, message: &str) {
+    let server = ServerBuilder::new().fixture(fixture).start();
+    let reply = server.get(&format!("/{fixture}/boom")).await;
+    let problem = reply.problem(500);
+    assert_eq!(problem["detail"], "the handler failed");
+    assert!(
+        !problem.to_string().contains(message),
+        "the guest's message is for the operator, not the client: {problem}"
+    );
+    let request_id = reply.header("x-request-id").unwrap().to_owned();
+    let log = server.log();
+    let line = log
+        .lines()
+        .find(|line| line.contains(&request_id) && line.contains(message))
+        .unwrap_or_else(|| panic!("no log line with {message:?} for {request_id}:\n{log}"));
+    assert!(
+        line.contains("; trace: \""),
+        "the trace is on the line: {line}"
+    );
+
+    let stream = server
+        .request(Method::GET, &format!("/{fixture}/stream"))
+        .send()
+        .await
+        .expect("the stream starts");
+    assert_eq!(stream.status(), 200);
+    let request_id = stream.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let cut = stream.bytes().await;
+    assert!(
+        cut.is_err(),
+        "a stream that fails mid-way is cut short: {cut:?}"
+    );
+    let log = server.log();
+    assert!(
+        log.lines().any(|line| line.contains(&request_id)
+            && line.contains("stream aborted")
+            && line.contains("; trace: \"")),
+        "the stream's error is logged with its trace:\n{log}"
+    );
+    assert_eq!(
+        server.get(&format!("/{fixture}/boom")).await.status,
+        500,
+        "the plugin still answers after its errors"
+    );
+}
+
+#[tokio::test]
+async fn a_python_exception_is_a_500_and_a_logged_traceback() {
+    guest_errors_reach_the_log_with_their_trace("raise-py", "ValueError: boom from python").await;
+}
+
+#[tokio::test]
+async fn a_javascript_error_is_a_500_and_a_logged_stack() {
+    guest_errors_reach_the_log_with_their_trace("raise-js", "TypeError: boom from javascript")
+        .await;
+}
+
+#[tokio::test]
+async fn a_c_plugin_answers_data_and_problems_in_every_format() {
+    let server = ServerBuilder::new().lang_example("hello-c").start();
+    assert_eq!(
+        server.get("/hello-c/world").await.json(),
+        json!({"hello": "world"})
+    );
+    let awkward = "q\"b\\süd€🎉\t";
+    let path = format!(
+        "/hello-c/{}",
+        percent_encode(awkward.as_bytes(), NON_ALPHANUMERIC)
+    );
+    assert_eq!(
+        server.get(&path).await.json(),
+        json!({"hello": awkward}),
+        "the C plugin escapes what it puts into JSON"
+    );
+    assert_eq!(
+        server.get("/hello-c/world?format=yaml").await.text(),
+        "hello: world\n"
+    );
+    server.get("/hello-c/nobody").await.problem(404);
 }

@@ -2,7 +2,8 @@
 //! from `plugins/` and `tests/fixtures/`, and talk to it over real HTTP.
 //!
 //! `cargo xtask test` builds the binary and the plugins first and points the tests at
-//! them (`PISTON_BIN`, `PISTON_EXAMPLE_PLUGINS`, `PISTON_TEST_PLUGINS`). Run alone,
+//! them (`PISTON_BIN`, `PISTON_EXAMPLE_PLUGINS`, `PISTON_LANG_PLUGINS`,
+//! `PISTON_TEST_PLUGINS`). Run alone,
 //! the tests look in `target/` and say what to build if something is missing.
 
 use std::io::{BufRead, BufReader};
@@ -43,6 +44,12 @@ pub fn piston_bin() -> PathBuf {
 /// An example plugin (`plugins/NAME`), built.
 pub fn example_plugin(name: &str) -> PathBuf {
     built("PISTON_EXAMPLE_PLUGINS", "target/plugins").join(format!("{name}.wasm"))
+}
+
+/// An example plugin in another language than Rust (`plugins/NAME`), built by
+/// `piston build` into a directory of its own (its routes may repeat a Rust one's).
+pub fn lang_plugin(name: &str) -> PathBuf {
+    built("PISTON_LANG_PLUGINS", "target/lang-plugins").join(format!("{name}.wasm"))
 }
 
 /// A test fixture plugin (`tests/fixtures/NAME`), built.
@@ -130,6 +137,20 @@ pub fn curl(args: &[&str]) -> CurlReply {
     }
 }
 
+/// A temporary directory inside the repository's `target/`, so that tools installed
+/// in the repository (`.venv`, `node_modules`) are found from it as from a project
+/// in the repository.
+pub fn scratch_dir() -> tempfile::TempDir {
+    let target = workspace().join("target");
+    std::fs::create_dir_all(&target).expect("target/");
+    tempfile::tempdir_in(target).expect("a temporary directory in target/")
+}
+
+/// The repository's `guest-sdk` (the Rust SDK), for projects that depend on it.
+pub fn rust_sdk() -> PathBuf {
+    workspace().join("guest-sdk")
+}
+
 /// A compile cache shared by every test server, so each plugin compiles once per run.
 pub fn shared_cache() -> PathBuf {
     workspace().join("target/test-cache")
@@ -173,6 +194,12 @@ impl ServerBuilder {
     /// Adds an example plugin.
     pub fn example(self, name: &str) -> ServerBuilder {
         let path = example_plugin(name);
+        self.file_from(&format!("{name}.wasm"), &path)
+    }
+
+    /// Adds an example plugin written in another language than Rust.
+    pub fn lang_example(self, name: &str) -> ServerBuilder {
+        let path = lang_plugin(name);
         self.file_from(&format!("{name}.wasm"), &path)
     }
 

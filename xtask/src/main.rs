@@ -1,7 +1,11 @@
 //! Piston's build tasks, run as `cargo xtask <task>`.
 //!
-//! - `plugins`: build the example plugins (`plugins/*`) for `wasm32-wasip2` into
-//!   `target/plugins/`, adding the target with rustup if it is missing.
+//! - `plugins`: build the example plugins: the Rust ones (`plugins/*` with a
+//!   `Cargo.toml`) for `wasm32-wasip2` into `target/plugins/`, adding the target with
+//!   rustup if it is missing; the Python and JavaScript ones (`pyproject.toml`,
+//!   `package.json`) with `piston build` and the C ones with their `build.sh` into
+//!   `target/lang-plugins/`, installing componentize-py into `.venv` and the npm
+//!   packages into `node_modules` first.
 //! - `run [-- SERVE-ARGS]`: build the plugins and the host (release) and serve them on
 //!   127.0.0.1:8000 with the embedded defaults.
 //! - `test [-- TEST-FILTER]`: everything CI runs: formatting, lints, the plugins and
@@ -30,7 +34,7 @@ fn main() -> ExitCode {
         .cloned()
         .collect();
     let result = match task {
-        "plugins" => build_plugins(&Workspace::new()).map(|_| ()),
+        "plugins" => build_all_plugins(&Workspace::new()),
         "run" => run(&Workspace::new(), &passthrough),
         "test" => test(&Workspace::new(), &passthrough),
         "bench" => bench(&Workspace::new(), &passthrough),
@@ -53,7 +57,8 @@ const HELP: &str = "
 usage: cargo xtask <task>
 
 tasks:
-  plugins                 build the example plugins into target/plugins
+  plugins                 build the example plugins (Rust: target/plugins,
+                          Python and JavaScript: target/lang-plugins)
   run [-- SERVE-ARGS]     build plugins and host, serve them on 127.0.0.1:8000
   test [-- TEST-FILTER]   everything CI runs (format, lints, plugins, all tests)
   bench [-- BENCH-ARGS]   load benchmarks; writes docs/benchmarks.md
@@ -94,8 +99,35 @@ impl Workspace {
         crates_in(&self.root.join("tests/fixtures"))
     }
 
+    /// Plugin projects in other languages than Rust under `dir`: every folder with a
+    /// `pyproject.toml` or a `package.json` (built by `piston build`), or a `build.sh`
+    /// (C, built by its script).
+    fn lang_projects(&self, dir: &str) -> Result<Vec<PathBuf>> {
+        let dir = self.root.join(dir);
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|error| format!("cannot read {}: {error}", dir.display()))?;
+        let mut projects = Vec::new();
+        for entry in entries {
+            let path = entry.map_err(|error| error.to_string())?.path();
+            if ["pyproject.toml", "package.json", "build.sh"]
+                .iter()
+                .any(|manifest| path.join(manifest).is_file())
+            {
+                projects.push(path);
+            }
+        }
+        projects.sort();
+        Ok(projects)
+    }
+
     fn plugin_dir(&self) -> PathBuf {
         self.target.join("plugins")
+    }
+
+    /// Where the non-Rust example plugins go: their routes repeat the Rust ones', so
+    /// they are served one at a time, not beside them.
+    fn lang_plugin_dir(&self) -> PathBuf {
+        self.target.join("lang-plugins")
     }
 
     fn fixture_dir(&self) -> PathBuf {
@@ -201,6 +233,81 @@ fn build_plugins(workspace: &Workspace) -> Result<PathBuf> {
     Ok(out)
 }
 
+/// `cargo xtask plugins`: every example plugin, in every language.
+fn build_all_plugins(workspace: &Workspace) -> Result {
+    build_plugins(workspace)?;
+    run_command(workspace.cargo().args(["build", "-p", "piston-host"]))?;
+    install_guest_toolchains(workspace)?;
+    build_lang_plugins(workspace, &workspace.target.join("debug/piston"))?;
+    eprintln!(
+        "xtask: Python and JavaScript example plugins are in {}",
+        workspace.lang_plugin_dir().display()
+    );
+    Ok(())
+}
+
+/// Installs what builds Python and JavaScript plugins into the repository
+/// (componentize-py into `.venv`, jco and componentize-js into `node_modules`);
+/// returns the venv's Python.
+fn install_guest_toolchains(workspace: &Workspace) -> Result<PathBuf> {
+    let python = python_env(workspace)?;
+    node_env(workspace)?;
+    Ok(python)
+}
+
+/// Builds every non-Rust plugin project, and returns the files.
+fn build_lang_plugins(workspace: &Workspace, piston: &Path) -> Result<Vec<PathBuf>> {
+    let mut built = Vec::new();
+    for (projects, out) in [
+        (
+            workspace.lang_projects("plugins")?,
+            workspace.lang_plugin_dir(),
+        ),
+        (
+            workspace.lang_projects("tests/fixtures")?,
+            workspace.fixture_dir(),
+        ),
+    ] {
+        for project in projects {
+            let script = project.join("build.sh");
+            if script.is_file() {
+                run_command(Command::new(script).arg(&out)).map_err(|error| {
+                    format!(
+                        "{error}; C plugins build with clang and wasi-libc (Debian: apt-get \
+                         install clang lld wasi-libc libclang-rt-dev-wasm32)"
+                    )
+                })?;
+            } else {
+                run_command(
+                    Command::new(piston)
+                        .arg("build")
+                        .arg(&project)
+                        .arg("--out")
+                        .arg(&out),
+                )?;
+            }
+            let name = project.file_name().unwrap_or_default();
+            built.push(out.join(name).with_extension("wasm"));
+        }
+    }
+    Ok(built)
+}
+
+/// Compiles the large (Python, JavaScript) plugins into the tests' shared compile
+/// cache once, so that tests starting servers in parallel do not each compile them.
+fn warm_compile_cache(workspace: &Workspace, piston: &Path, files: &[PathBuf]) -> Result {
+    for file in files {
+        run_command(
+            Command::new(piston)
+                .arg("inspect")
+                .arg(file)
+                .env("PISTON_CACHE", workspace.target.join("test-cache"))
+                .stdout(std::process::Stdio::null()),
+        )?;
+    }
+    Ok(())
+}
+
 fn run(workspace: &Workspace, serve_args: &[String]) -> Result {
     let plugins = build_plugins(workspace)?;
     run_command(
@@ -255,7 +362,10 @@ fn test(workspace: &Workspace, filter: &[String]) -> Result {
     run_command(wasm_clippy.args(["--", "-D", "warnings"]))?;
 
     run_command(workspace.cargo().args(["build", "-p", "piston-host"]))?;
-    let python = python_env(workspace)?;
+    let binary = workspace.target.join("debug/piston");
+    let python = install_guest_toolchains(workspace)?;
+    let built = build_lang_plugins(workspace, &binary)?;
+    warm_compile_cache(workspace, &binary, &built)?;
     run_command(
         Command::new("curl")
             .arg("--version")
@@ -265,13 +375,13 @@ fn test(workspace: &Workspace, filter: &[String]) -> Result {
         format!("{error}; the tests use curl as an HTTP client (Debian: apt-get install curl)")
     })?;
     let redis = TestRedis::start()?;
-    let binary = workspace.target.join("debug/piston");
     let with_env = |command: &mut Command| {
         command
             .env("PISTON_TEST_REDIS_URL", &redis.url)
             .env("PISTON_BIN", &binary)
             .env("PISTON_TEST_PYTHON", &python)
             .env("PISTON_EXAMPLE_PLUGINS", workspace.plugin_dir())
+            .env("PISTON_LANG_PLUGINS", workspace.lang_plugin_dir())
             .env("PISTON_TEST_PLUGINS", workspace.fixture_dir());
     };
     let mut tests = workspace.cargo();
@@ -339,8 +449,9 @@ impl Drop for TestRedis {
 }
 
 /// A Python in the repository's `.venv` with the tools the tests use (format readers
-/// and writers, HTTP clients for every auth scheme: `tests/python/requirements.txt`),
-/// created on first use.
+/// and writers, HTTP clients for every auth scheme: `tests/python/requirements.txt`)
+/// and componentize-py (`guest-sdk/python/build-requirements.txt`), created on first
+/// use.
 fn python_env(workspace: &Workspace) -> Result<PathBuf> {
     let venv = workspace.root.join(".venv");
     let python = venv.join("bin/python");
@@ -359,9 +470,39 @@ fn python_env(workspace: &Workspace) -> Result<PathBuf> {
                 "--disable-pip-version-check",
                 "-r",
             ])
-            .arg(workspace.root.join("tests/python/requirements.txt")),
+            .arg(workspace.root.join("tests/python/requirements.txt"))
+            .arg("-r")
+            .arg(
+                workspace
+                    .root
+                    .join("guest-sdk/python/build-requirements.txt"),
+            ),
     )?;
     Ok(python)
+}
+
+/// The npm packages that build JavaScript plugins (jco, componentize-js), installed
+/// into the repository's `node_modules` exactly as `package-lock.json` pins them;
+/// reinstalled only when the lockfile changed since.
+fn node_env(workspace: &Workspace) -> Result {
+    let lockfile = workspace.root.join("package-lock.json");
+    let installed = workspace.root.join("node_modules/.package-lock.json");
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|metadata| metadata.modified());
+    if let (Ok(locked), Ok(installed)) = (modified(&lockfile), modified(&installed))
+        && installed >= locked
+    {
+        return Ok(());
+    }
+    run_command(
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&workspace.root),
+    )
+    .map_err(|error| {
+        format!(
+            "{error}; JavaScript plugins are built with npm packages (Debian: apt-get install nodejs npm)"
+        )
+    })
 }
 
 fn has_nextest(workspace: &Workspace) -> bool {
@@ -382,11 +523,15 @@ fn bench(workspace: &Workspace, args: &[String]) -> Result {
         "-p",
         "piston-bench",
     ]))?;
+    install_guest_toolchains(workspace)?;
+    build_lang_plugins(workspace, &workspace.target.join("release/piston"))?;
     run_command(
         Command::new(workspace.target.join("release/piston-bench"))
             .current_dir(&workspace.root)
             .arg("--plugins")
             .arg(plugins)
+            .arg("--lang-plugins")
+            .arg(workspace.lang_plugin_dir())
             .args(args),
     )
 }
