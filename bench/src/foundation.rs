@@ -2,15 +2,17 @@
 //! per request — against native axum: serializing the same JSON from memory, and doing
 //! the plugin's own work (SQLite read, JSON in and out).
 
-use crate::harness::{Bench, Load, Server, machine, median, pinned, wrk};
+use crate::harness::{
+    Bench, Load, NATIVE_SAME_WORK, Server, machine, median, request_isolation, wrk,
+};
 use crate::{Options, Result};
 
 /// What serves in one contender.
 enum Kind {
     /// The native baseline, at this path.
     Native(&'static str),
-    /// Piston with this configuration.
-    Piston(Option<&'static str>),
+    /// Piston, with a fresh instance for every request if set.
+    Piston { per_request: bool },
 }
 
 struct Contender {
@@ -24,37 +26,31 @@ const CONTENDERS: [Contender; 4] = [
         kind: Kind::Native("/posts/hello-world"),
     },
     Contender {
-        label: "native axum: the plugin's work (SQLite read, JSON in and out)",
-        kind: Kind::Native("/stored/posts/hello-world"),
+        label: NATIVE_SAME_WORK.0,
+        kind: Kind::Native(NATIVE_SAME_WORK.1),
     },
     Contender {
         label: "Piston, warm instance pool",
-        kind: Kind::Piston(None),
+        kind: Kind::Piston { per_request: false },
     },
     Contender {
         label: "Piston, `isolation = \"request\"`",
-        kind: Kind::Piston(Some("[plugins.blog]\nisolation = \"request\"\n")),
+        kind: Kind::Piston { per_request: true },
     },
 ];
 
 /// Starts a contender and returns it with the path to load.
 fn start(bench: &Bench, kind: &Kind) -> Result<(Server, &'static str)> {
     match kind {
-        Kind::Native(path) => {
-            let mut command = pinned(&bench.bin_dir.join("bench-baseline"), 0);
-            command
-                .arg("127.0.0.1:0")
-                .arg(bench.work.path().join("baseline.db"));
-            Ok((Server::start(command, "listening on ")?, path))
-        }
-        Kind::Piston(config) => {
+        Kind::Native(path) => Ok((bench.native()?, path)),
+        Kind::Piston { per_request } => {
             let plugins = bench.plugin_dir("foundation-plugins", &["blog"])?;
-            let data = if config.is_some() {
-                "foundation-request"
+            let (data, config) = if *per_request {
+                ("foundation-request", Some(request_isolation("blog")))
             } else {
-                "foundation-pool"
+                ("foundation-pool", None)
             };
-            let server = bench.piston(&plugins, data, *config)?;
+            let server = bench.piston(&plugins, data, config.as_deref())?;
             server.seed_hello_world()?;
             Ok((server, "/posts/hello-world"))
         }

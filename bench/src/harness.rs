@@ -12,10 +12,17 @@ use std::time::Duration;
 /// The content of the post the suites read.
 const CONTENT: &str = include_str!("../hello-world.txt");
 
+/// The native baseline doing the blog plugin's work: its label and path.
+pub const NATIVE_SAME_WORK: (&str, &str) = (
+    "native axum: the plugin's work (SQLite read, JSON in and out)",
+    "/stored/posts/hello-world",
+);
+
 /// Where the binaries and plugins are, and a scratch directory removed at the end.
 pub struct Bench {
     pub bin_dir: PathBuf,
     pub plugins: PathBuf,
+    pub lang_plugins: PathBuf,
     pub work: Scratch,
 }
 
@@ -29,16 +36,22 @@ impl Bench {
         Ok(Bench {
             bin_dir,
             plugins: options.plugins.clone(),
+            lang_plugins: options.lang_plugins.clone(),
             work: Scratch::new()?,
         })
     }
 
-    /// A directory holding copies of `plugins`, for one server.
+    /// A directory holding copies of `plugins` (from `--plugins`), for one server.
     pub fn plugin_dir(&self, name: &str, plugins: &[&str]) -> Result<PathBuf> {
+        self.plugin_dir_from(&self.plugins, name, plugins)
+    }
+
+    /// A directory holding copies of `plugins` from `source`, for one server.
+    pub fn plugin_dir_from(&self, source: &Path, name: &str, plugins: &[&str]) -> Result<PathBuf> {
         let dir = self.work.path().join(name);
         std::fs::create_dir_all(&dir).map_err(|error| error.to_string())?;
         for plugin in plugins {
-            let file = self.plugins.join(format!("{plugin}.wasm"));
+            let file = source.join(format!("{plugin}.wasm"));
             std::fs::copy(&file, dir.join(format!("{plugin}.wasm"))).map_err(|error| {
                 format!("{}: {error} (run `cargo xtask plugins`)", file.display())
             })?;
@@ -65,6 +78,20 @@ impl Bench {
         }
         Server::start(command, "piston listening on ")
     }
+
+    /// The native baselines (`bench-baseline`) on a free port, pinned to CPU 0.
+    pub fn native(&self) -> Result<Server> {
+        let mut command = pinned(&self.bin_dir.join("bench-baseline"), 0);
+        command
+            .arg("127.0.0.1:0")
+            .arg(self.work.path().join("baseline.db"));
+        Server::start(command, "listening on ")
+    }
+}
+
+/// A plugin configuration section giving `plugin` a fresh instance for every request.
+pub fn request_isolation(plugin: &str) -> String {
+    format!("[plugins.{plugin}]\nisolation = \"request\"\n")
 }
 
 /// A scratch directory, removed when dropped.
@@ -88,14 +115,17 @@ impl Drop for Scratch {
     }
 }
 
-/// A server process, killed when dropped.
+/// A server process, killed when dropped (after a SIGTERM and a grace period if it
+/// was started with [`Server::graceful`]).
 pub struct Server {
     child: Child,
     pub url: String,
+    graceful: bool,
 }
 
 impl Server {
-    /// Starts `command` and waits for the line announcing its address.
+    /// Starts `command` and waits for a line containing `announcement` followed by its
+    /// URL.
     pub fn start(mut command: Command, announcement: &'static str) -> Result<Server> {
         command
             .stdout(Stdio::piped())
@@ -112,18 +142,32 @@ impl Server {
                 .lines()
                 .map_while(std::result::Result::ok)
             {
-                if let Some(url) = line.strip_prefix(announcement) {
+                let url = line
+                    .find(announcement)
+                    .and_then(|at| line[at + announcement.len()..].split_whitespace().next());
+                if let Some(url) = url {
                     let _ = sender.send(url.to_owned());
                 }
             }
         });
         match receiver.recv_timeout(Duration::from_secs(120)) {
-            Ok(url) => Ok(Server { child, url }),
+            Ok(url) => Ok(Server {
+                child,
+                url,
+                graceful: false,
+            }),
             Err(_) => {
                 let _ = child.kill();
                 Err(format!("{command:?} did not start"))
             }
         }
+    }
+
+    /// Stops the server with SIGTERM when dropped, so that a server with worker
+    /// processes (gunicorn) stops them.
+    pub fn graceful(mut self) -> Server {
+        self.graceful = true;
+        self
     }
 
     /// The server's process id.
@@ -137,6 +181,11 @@ impl Server {
 
     /// Sends one request and returns the status.
     pub fn request(&self, head: &str, body: &str) -> Result<u16> {
+        self.exchange(head, body).map(|(status, _)| status)
+    }
+
+    /// Sends one request and returns the status and the body (de-chunked).
+    pub fn exchange(&self, head: &str, body: &str) -> Result<(u16, Vec<u8>)> {
         let mut stream = TcpStream::connect(self.address()).map_err(|error| error.to_string())?;
         write!(
             stream,
@@ -149,17 +198,55 @@ impl Server {
         stream
             .read_to_end(&mut response)
             .map_err(|error| error.to_string())?;
-        let response = String::from_utf8_lossy(&response);
-        response
+        let text = String::from_utf8_lossy(&response);
+        let status = text
             .split_whitespace()
             .nth(1)
             .and_then(|status| status.parse().ok())
-            .ok_or_else(|| format!("no HTTP status in: {response}"))
+            .ok_or_else(|| format!("no HTTP status in: {text}"))?;
+        let split = response
+            .windows(4)
+            .position(|window| window == b"\r\n\r\n")
+            .ok_or_else(|| format!("no end of the head in: {text}"))?;
+        let head = String::from_utf8_lossy(&response[..split]).to_ascii_lowercase();
+        let body = &response[split + 4..];
+        if head.contains("\r\ntransfer-encoding: chunked") {
+            Ok((status, dechunk(body)?))
+        } else {
+            Ok((status, body.to_vec()))
+        }
+    }
+
+    /// The name of the one plugin the server loaded, or why it did not load.
+    pub fn plugin_name(&self) -> Result<String> {
+        let (status, body) = self.exchange("GET /_piston/resources", "")?;
+        if status != 200 {
+            return Err(format!("GET /_piston/resources answered {status}"));
+        }
+        let entries: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|error| error.to_string())?;
+        let entries = entries
+            .as_array()
+            .ok_or("GET /_piston/resources: not a list")?;
+        let [entry] = entries.as_slice() else {
+            return Err(format!(
+                "expected one plugin, the server has {}",
+                entries.len()
+            ));
+        };
+        if let Some(name) = entry["plugin"]["name"].as_str() {
+            return Ok(name.to_owned());
+        }
+        Err(format!(
+            "{} did not load: {}",
+            entry["file"].as_str().unwrap_or("the plugin"),
+            entry["error"]
+        ))
     }
 
     /// Creates the blog post the benchmarks read (unless it exists).
     pub fn seed_hello_world(&self) -> Result {
-        let body = serde_json::json!({ "title": "Hello World", "content": CONTENT.trim_end() });
+        let body = serde_json::json!({ "title": "Hello World", "content": post_content() });
         match self.request("POST /posts", &body.to_string())? {
             201 | 409 => Ok(()),
             status => Err(format!("creating the post answered {status}")),
@@ -176,9 +263,51 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        let terminated = self.graceful
+            && Command::new("kill")
+                .arg("-TERM")
+                .arg(self.child.id().to_string())
+                .status()
+                .is_ok_and(|status| status.success());
+        if terminated {
+            for _ in 0..100 {
+                if matches!(self.child.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A chunked HTTP/1.1 body's content.
+fn dechunk(mut body: &[u8]) -> Result<Vec<u8>> {
+    let mut content = Vec::new();
+    loop {
+        let line_end = body
+            .windows(2)
+            .position(|window| window == b"\r\n")
+            .ok_or("a chunk without its size line")?;
+        let size = std::str::from_utf8(&body[..line_end])
+            .ok()
+            .and_then(|line| usize::from_str_radix(line.split(';').next()?.trim(), 16).ok())
+            .ok_or("a chunk size that is not a number")?;
+        if size == 0 {
+            return Ok(content);
+        }
+        let chunk = body
+            .get(line_end + 2..line_end + 2 + size)
+            .ok_or("a chunk cut short")?;
+        content.extend_from_slice(chunk);
+        body = body.get(line_end + 4 + size..).ok_or("a chunk cut short")?;
+    }
+}
+
+/// The content of the post the suites read.
+pub fn post_content() -> &'static str {
+    CONTENT.trim_end()
 }
 
 /// `program` pinned to `cpu` when the machine has more than one.

@@ -1,6 +1,6 @@
 //! Hot-drop: how long from a plugin file landing in the watched directory to the first
-//! answer from it, with a cold and a warm compile cache, for a small Rust plugin and a
-//! large Python one; and how many requests fail while a plugin is replaced again and
+//! answer from it, with a cold and a warm compile cache, for a small Rust plugin and
+//! large Python and JavaScript ones; and how many requests fail while a plugin is replaced again and
 //! again under load.
 
 use crate::harness::{Bench, Load, machine, wrk_counting};
@@ -19,39 +19,42 @@ struct Subject {
 }
 
 pub fn run(options: &Options, bench: &Bench) -> Result<String> {
-    let mut subjects = vec![Subject {
-        name: "small Rust plugin (`arbitrary`)",
-        wasm: options.plugins.join("arbitrary.wasm"),
-        probe: "/other/jane/some-data",
-    }];
-    let python = python_plugin(bench);
-    match &python {
-        Ok(wasm) => subjects.push(Subject {
-            name: "large Python plugin (`bench/python-plugin`)",
-            wasm: wasm.clone(),
-            probe: "/hello",
-        }),
-        Err(reason) => eprintln!("hot-reload: no Python plugin: {reason}"),
-    }
+    let subjects = [
+        Subject {
+            name: "small Rust plugin (`arbitrary`)",
+            wasm: options.plugins.join("arbitrary.wasm"),
+            probe: "/other/jane/some-data",
+        },
+        Subject {
+            name: "large Python plugin (`blog-py`)",
+            wasm: options.lang_plugins.join("blog-py.wasm"),
+            probe: "/posts",
+        },
+        Subject {
+            name: "large JavaScript plugin (`blog-js`)",
+            wasm: options.lang_plugins.join("blog-js.wasm"),
+            probe: "/posts",
+        },
+    ];
     let mut landing = String::from(
         "| plugin | size | cold compile cache | warm compile cache |\n|---|---:|---:|---:|\n",
     );
     for (index, subject) in subjects.iter().enumerate() {
-        let (cold, warm) = time_to_first_answer(bench, subject, index, options.rounds)?;
         let size = std::fs::metadata(&subject.wasm)
-            .map_err(|error| format!("{}: {error}", subject.wasm.display()))?
+            .map_err(|error| {
+                format!(
+                    "{}: {error}; `cargo xtask plugins` builds it",
+                    subject.wasm.display()
+                )
+            })?
             .len();
+        let (cold, warm) = time_to_first_answer(bench, subject, index, options.rounds)?;
         landing.push_str(&format!(
             "| {} | {:.1} MiB | {:.0} ms | {:.0} ms |\n",
             subject.name,
             size as f64 / (1024.0 * 1024.0),
             cold.as_secs_f64() * 1000.0,
             warm.as_secs_f64() * 1000.0
-        ));
-    }
-    if let Err(reason) = &python {
-        landing.push_str(&format!(
-            "\nThe Python plugin was not measured: {reason}.\n"
         ));
     }
     let swaps = swaps_under_load(options, bench)?;
@@ -68,25 +71,6 @@ pub fn run(options: &Options, bench: &Bench) -> Result<String> {
         machine = machine(),
         rounds = options.rounds,
     ))
-}
-
-/// Builds the Python plugin with its script, if the toolchain can be installed.
-fn python_plugin(bench: &Bench) -> Result<PathBuf> {
-    let script = Path::new("bench/python-plugin/build.sh");
-    if !script.exists() {
-        return Err(format!("{} is missing", script.display()));
-    }
-    let out = bench.plugin_dir("python-plugin", &[])?;
-    let status = std::process::Command::new("bash")
-        .arg(script)
-        .arg(&out)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .map_err(|error| format!("cannot run {}: {error}", script.display()))?;
-    if !status.success() {
-        return Err(format!("{} failed ({status})", script.display()));
-    }
-    Ok(out.join("app.wasm"))
 }
 
 /// Median times from landing to first answer, cold and warm.

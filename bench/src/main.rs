@@ -11,6 +11,7 @@ mod formats;
 mod foundation;
 mod harness;
 mod hot_reload;
+mod languages;
 mod throttle;
 
 use std::path::PathBuf;
@@ -31,6 +32,9 @@ type Result<T = (), E = String> = std::result::Result<T, E>;
 /// Command-line options.
 struct Options {
     plugins: PathBuf,
+    /// The blog plugin in the other guest languages; default: `lang-plugins` beside
+    /// `plugins` (`target/lang-plugins`).
+    lang_plugins: PathBuf,
     out: PathBuf,
     seconds: u32,
     rounds: usize,
@@ -39,12 +43,19 @@ struct Options {
 }
 
 /// Every suite, in the order they run.
-const SUITES: [&str; 4] = ["foundation", "formats", "throttle", "hot-reload"];
+const SUITES: [&str; 5] = [
+    "foundation",
+    "formats",
+    "throttle",
+    "hot-reload",
+    "languages",
+];
 
 impl Options {
     fn parse() -> Result<Options> {
         let mut options = Options {
             plugins: PathBuf::from("target/plugins"),
+            lang_plugins: PathBuf::new(),
             out: PathBuf::from("docs/benchmarks.md"),
             seconds: 10,
             rounds: 3,
@@ -56,6 +67,7 @@ impl Options {
             let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
             match flag.as_str() {
                 "--plugins" => options.plugins = value()?.into(),
+                "--lang-plugins" => options.lang_plugins = value()?.into(),
                 "--out" => options.out = value()?.into(),
                 "--seconds" => options.seconds = number(&value()?)?,
                 "--rounds" => options.rounds = number(&value()?)?,
@@ -63,12 +75,15 @@ impl Options {
                 suite if SUITES.contains(&suite) => options.suites.push(suite.to_owned()),
                 other => {
                     return Err(format!(
-                        "unknown argument `{other}`; usage: piston-bench [--plugins DIR] [--out FILE] \
-                         [--seconds N] [--rounds N] [--connections N] [{}]...",
+                        "unknown argument `{other}`; usage: piston-bench [--plugins DIR] [--lang-plugins DIR] \
+                         [--out FILE] [--seconds N] [--rounds N] [--connections N] [{}]...",
                         SUITES.join("|")
                     ));
                 }
             }
+        }
+        if options.lang_plugins.as_os_str().is_empty() {
+            options.lang_plugins = options.plugins.with_file_name("lang-plugins");
         }
         if options.suites.is_empty() {
             options.suites = SUITES.iter().map(|suite| (*suite).to_owned()).collect();
@@ -92,6 +107,7 @@ fn run() -> Result {
             "formats" => formats::run(&options, &bench),
             "throttle" => throttle::run(&options, &bench),
             "hot-reload" => hot_reload::run(&options, &bench),
+            "languages" => languages::run(&options, &bench),
             other => Err(format!("no suite {other}")),
         }?;
         harness::write_section(&options.out, suite, &section)?;
