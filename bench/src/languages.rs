@@ -237,7 +237,14 @@ fn drf(bench: &Bench) -> Result<Server> {
         .parent()
         .ok_or("no repository root")?
         .join(".venv");
-    let python = python_env(&venv, &project.join("requirements.txt"))?;
+    let python = venv.join("bin/python");
+    if !venv.join("bin/gunicorn").is_file() {
+        return Err(format!(
+            "{} has no gunicorn: run the benchmarks with `cargo xtask bench`, which installs \
+             bench/drf/requirements.txt into it",
+            venv.display()
+        ));
+    }
     let data = bench.work.path().join("drf");
     std::fs::create_dir_all(&data).map_err(|error| error.to_string())?;
     let content = data.join("hello-world.txt");
@@ -268,33 +275,6 @@ fn drf(bench: &Bench) -> Result<Server> {
         .arg("benchsite.wsgi:application");
     django(&mut gunicorn);
     Ok(Server::start(gunicorn, "Listening at: ")?.graceful())
-}
-
-/// The repository's `.venv` (created if missing) with `requirements` installed; its
-/// Python.
-fn python_env(venv: &Path, requirements: &Path) -> Result<PathBuf> {
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        quietly(Command::new("python3").arg("-m").arg("venv").arg(venv)).map_err(|error| {
-            format!(
-                "{error}; the DRF baseline needs Python 3 with the venv module \
-                 (Debian: apt-get install python3-venv)"
-            )
-        })?;
-    }
-    quietly(
-        Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .arg("-r")
-            .arg(requirements),
-    )?;
-    Ok(python)
 }
 
 /// Runs `command` to completion, its output hidden unless it fails.

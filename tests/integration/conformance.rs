@@ -3,7 +3,7 @@
 //! case runs against all three; and a scripted session is replayed against the Rust
 //! blog and each other one side by side, answers compared byte for byte.
 
-use piston_tests::{Method, Reply, Server, ServerBuilder, Value, json, send};
+use piston_tests::{Method, Reply, Server, ServerBuilder, Value, json, send, violation_pointers};
 
 /// The blog plugin in one language.
 #[derive(Clone, Copy)]
@@ -137,30 +137,31 @@ async fn crud_survives_a_restart(blog: Blog) {
     );
 }
 
-/// The JSON Pointers of a 400's violations, sorted.
-fn pointers(problem: &Value) -> Vec<String> {
-    let mut pointers: Vec<String> = problem["errors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no violations: {problem}"))
-        .iter()
-        .map(|error| error["pointer"].as_str().unwrap().to_owned())
-        .collect();
-    pointers.sort_unstable();
-    pointers
-}
-
 async fn bodies_are_checked_by_the_schema_and_by_the_handler(blog: Blog) {
     let server = blog.start();
     // The host's schema: every violation at once, before the guest runs.
     let by_schema = create(&server, &json!({"title": "", "slug": "Not A Slug"}))
         .await
         .problem(400);
-    assert_eq!(pointers(&by_schema), ["/slug", "/title"], "{by_schema}");
+    assert_eq!(
+        violation_pointers(&by_schema),
+        ["/slug", "/title"],
+        "{by_schema}"
+    );
     // The handler's own check: a title that makes no slug.
     let by_handler = create(&server, &json!({"title": "!!!"})).await.problem(400);
     assert_eq!(by_handler["title"], "Bad Request", "{by_handler}");
     assert_eq!(by_handler["detail"], "the post is not valid");
-    assert_eq!(pointers(&by_handler), ["/slug"], "{by_handler}");
+    assert_eq!(violation_pointers(&by_handler), ["/slug"], "{by_handler}");
+    let wrong_type = create(&server, &json!({"title": 42})).await.problem(400);
+    assert_eq!(violation_pointers(&wrong_type), ["/title"], "{wrong_type}");
+    let no_body = send(server.request(Method::POST, "/posts"))
+        .await
+        .problem(400);
+    assert!(
+        no_body["detail"].as_str().unwrap().contains("needs a body"),
+        "{no_body}"
+    );
     // A body in another format reaches every guest as the same data.
     let from_yaml = server
         .post_body(

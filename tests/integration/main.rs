@@ -1,7 +1,7 @@
 //! Integration tests: the real `piston` binary, real plugins, real HTTP on loopback.
 
+mod arbitrary;
 mod auth;
-mod blog;
 mod bodies;
 mod cli;
 mod conformance;

@@ -2,18 +2,10 @@
 //! once, whatever format the body came in, and the handler never called for a body
 //! that fails.
 
-use piston_tests::{Method, Reply, ServerBuilder, json};
+use piston_tests::{Method, Reply, ServerBuilder, json, violation_pointers};
 
 fn pointers(reply: &Reply) -> Vec<String> {
-    let problem = reply.problem(400);
-    let mut pointers: Vec<String> = problem["errors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("field errors in {problem}"))
-        .iter()
-        .map(|error| error["pointer"].as_str().unwrap().to_owned())
-        .collect();
-    pointers.sort_unstable();
-    pointers
+    violation_pointers(&reply.problem(400))
 }
 
 #[tokio::test]

@@ -543,6 +543,18 @@ impl Reply {
     }
 }
 
+/// The JSON Pointers of a 400 problem's violations (`errors`), sorted.
+pub fn violation_pointers(problem: &Value) -> Vec<String> {
+    let mut pointers: Vec<String> = problem["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no field errors in {problem}"))
+        .iter()
+        .map(|error| error["pointer"].as_str().unwrap().to_owned())
+        .collect();
+    pointers.sort_unstable();
+    pointers
+}
+
 /// Sends a request and reads the whole response.
 pub async fn send(request: reqwest::RequestBuilder) -> Reply {
     let response = request.send().await.expect("the server answers");

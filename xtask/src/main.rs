@@ -237,7 +237,7 @@ fn build_plugins(workspace: &Workspace) -> Result<PathBuf> {
 fn build_all_plugins(workspace: &Workspace) -> Result {
     build_plugins(workspace)?;
     run_command(workspace.cargo().args(["build", "-p", "piston-host"]))?;
-    install_guest_toolchains(workspace)?;
+    install_guest_toolchains(workspace, &[PLUGIN_REQUIREMENTS])?;
     build_lang_plugins(workspace, &workspace.target.join("debug/piston"))?;
     eprintln!(
         "xtask: Python and JavaScript example plugins are in {}",
@@ -247,10 +247,10 @@ fn build_all_plugins(workspace: &Workspace) -> Result {
 }
 
 /// Installs what builds Python and JavaScript plugins into the repository
-/// (componentize-py into `.venv`, jco and componentize-js into `node_modules`);
-/// returns the venv's Python.
-fn install_guest_toolchains(workspace: &Workspace) -> Result<PathBuf> {
-    let python = python_env(workspace)?;
+/// (componentize-py and the other `requirements` into `.venv`, jco and
+/// componentize-js into `node_modules`); returns the venv's Python.
+fn install_guest_toolchains(workspace: &Workspace, requirements: &[&str]) -> Result<PathBuf> {
+    let python = python_env(workspace, requirements)?;
     node_env(workspace)?;
     Ok(python)
 }
@@ -363,7 +363,7 @@ fn test(workspace: &Workspace, filter: &[String]) -> Result {
 
     run_command(workspace.cargo().args(["build", "-p", "piston-host"]))?;
     let binary = workspace.target.join("debug/piston");
-    let python = install_guest_toolchains(workspace)?;
+    let python = install_guest_toolchains(workspace, &[PLUGIN_REQUIREMENTS, TEST_REQUIREMENTS])?;
     let built = build_lang_plugins(workspace, &binary)?;
     warm_compile_cache(workspace, &binary, &built)?;
     run_command(
@@ -448,36 +448,37 @@ impl Drop for TestRedis {
     }
 }
 
-/// A Python in the repository's `.venv` with the tools the tests use (format readers
-/// and writers, HTTP clients for every auth scheme: `tests/python/requirements.txt`)
-/// and componentize-py (`guest-sdk/python/build-requirements.txt`), created on first
-/// use.
-fn python_env(workspace: &Workspace) -> Result<PathBuf> {
+/// What builds Python plugins: componentize-py.
+const PLUGIN_REQUIREMENTS: &str = "guest-sdk/python/build-requirements.txt";
+
+/// What the tests use: format readers and writers, HTTP clients for every auth scheme.
+const TEST_REQUIREMENTS: &str = "tests/python/requirements.txt";
+
+/// What the benchmarks use: Django REST Framework and gunicorn, the Python baseline.
+const BENCH_REQUIREMENTS: &str = "bench/drf/requirements.txt";
+
+/// A Python in the repository's `.venv` with `requirements` (files relative to the
+/// repository) installed, the venv created on first use.
+fn python_env(workspace: &Workspace, requirements: &[&str]) -> Result<PathBuf> {
     let venv = workspace.root.join(".venv");
     let python = venv.join("bin/python");
     if !python.exists() {
         run_command(Command::new("python3").arg("-m").arg("venv").arg(&venv)).map_err(|error| {
-            format!("{error}; the tests need Python 3 with the venv module (Debian: apt-get install python3-venv)")
+            format!("{error}; Python 3 with the venv module is needed (Debian: apt-get install python3-venv)")
         })?;
     }
-    run_command(
-        Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
-            .arg(workspace.root.join("tests/python/requirements.txt"))
-            .arg("-r")
-            .arg(
-                workspace
-                    .root
-                    .join("guest-sdk/python/build-requirements.txt"),
-            ),
-    )?;
+    let mut install = Command::new(&python);
+    install.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ]);
+    for file in requirements {
+        install.arg("-r").arg(workspace.root.join(file));
+    }
+    run_command(&mut install)?;
     Ok(python)
 }
 
@@ -523,7 +524,7 @@ fn bench(workspace: &Workspace, args: &[String]) -> Result {
         "-p",
         "piston-bench",
     ]))?;
-    install_guest_toolchains(workspace)?;
+    install_guest_toolchains(workspace, &[PLUGIN_REQUIREMENTS, BENCH_REQUIREMENTS])?;
     build_lang_plugins(workspace, &workspace.target.join("release/piston"))?;
     run_command(
         Command::new(workspace.target.join("release/piston-bench"))

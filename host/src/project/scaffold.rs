@@ -221,42 +221,43 @@ pub fn create(
     Ok(written)
 }
 
-/// A new project's files, with `{{name}}` (and the Rust SDK dependency) filled in.
+/// A new project's files: the templates with `{{name}}` (and the Rust SDK dependency)
+/// filled in, then the SDK and WIT copies as they are.
 fn files(
     name: &str,
     language: Language,
     sdk: &RustSdk,
 ) -> Result<Vec<(&'static str, String)>, ProjectError> {
-    let fill = |text: &str| text.replace("{{name}}", name);
-    let mut files: Vec<(&'static str, String)> = match language {
-        Language::Rust => {
-            let dependency = match sdk {
-                RustSdk::Path(path) => {
-                    let path = path.canonicalize().map_err(ProjectError::io(path))?;
-                    format!("{{ path = {} }}", toml_string(&path.to_string_lossy()))
-                }
-                RustSdk::Git => format!("{{ git = {} }}", toml_string(REPOSITORY)),
-            };
-            RUST.iter()
-                .map(|(path, text)| (*path, fill(text).replace("{{sdk}}", &dependency)))
-                .collect()
-        }
-        Language::Python => PYTHON
-            .iter()
-            .chain(PYTHON_SDK)
-            .chain(WIT)
-            .map(|(path, text)| (*path, fill(text)))
-            .collect(),
-        Language::JavaScript => JAVASCRIPT
-            .iter()
-            .chain(JAVASCRIPT_SDK)
-            .chain(WIT)
-            .map(|(path, text)| (*path, fill(text)))
-            .collect(),
+    let (templates, copies): (&[Template], &[&[Template]]) = match language {
+        Language::Rust => (RUST, &[]),
+        Language::Python => (PYTHON, &[PYTHON_SDK, WIT]),
+        Language::JavaScript => (JAVASCRIPT, &[JAVASCRIPT_SDK, WIT]),
     };
+    let dependency = match sdk {
+        RustSdk::Path(path) if language == Language::Rust => {
+            let path = path.canonicalize().map_err(ProjectError::io(path))?;
+            format!("{{ path = {} }}", toml_string(&path.to_string_lossy()))
+        }
+        _ => format!("{{ git = {} }}", toml_string(REPOSITORY)),
+    };
+    let mut files: Vec<(&'static str, String)> = templates
+        .iter()
+        .map(|(path, text)| {
+            let filled = text
+                .replace("{{name}}", name)
+                .replace("{{sdk}}", &dependency);
+            (*path, filled)
+        })
+        .collect();
     if language == Language::JavaScript {
         files.insert(0, ("package.json", package_json(name)));
     }
+    files.extend(
+        copies
+            .iter()
+            .flat_map(|copy| copy.iter())
+            .map(|(path, text)| (*path, (*text).to_owned())),
+    );
     Ok(files)
 }
 
@@ -303,7 +304,13 @@ mod tests {
             assert_eq!(project.language(), language);
             for file in written {
                 let text = std::fs::read_to_string(&file).unwrap();
-                assert!(!text.contains("{{"), "{} was not filled in", file.display());
+                for placeholder in ["{{name}}", "{{sdk}}"] {
+                    assert!(
+                        !text.contains(placeholder),
+                        "{} has {placeholder}",
+                        file.display()
+                    );
+                }
             }
         }
     }
