@@ -189,8 +189,8 @@ pub fn run(options: &Options, bench: &Bench) -> Result<String> {
          Target: a Python handler on Piston serves at least {DRF_TARGET:.0}× what the same \
          endpoint does on DRF under gunicorn ({DRF_WORKERS} sync workers on one core). \
          `blog-py` with a warm pool against DRF: **{versus_django:.1}×, {verdict}**.\n\n\
-         Reproduce: `cargo xtask bench -- languages` (needs Python 3 with venv, and the \
-         plugins from `cargo xtask plugins`).\n",
+         Reproduce: `cargo xtask bench -- languages` (it builds every blog and installs \
+         DRF and gunicorn into `.venv`; it needs Python 3 with venv, Node.js and npm).\n",
         machine = machine(),
         connections = options.connections,
         seconds = options.seconds,
