@@ -74,7 +74,7 @@ pub fn componentize_py(dir: &Path) -> Result<PathBuf, ProjectError> {
 pub fn node() -> Result<PathBuf, ProjectError> {
     which::which("node").map_err(|_| ProjectError::ToolMissing {
         tool: "Node.js (node)".to_owned(),
-        install: "install Node.js 18 or later (Debian: `apt-get install nodejs npm`), \
+        install: "install Node.js 18.19 or later (Debian: `apt-get install nodejs npm`), \
                   then run `npm install` in the project"
             .to_owned(),
     })
