@@ -85,7 +85,8 @@ try {
   await rm(partial, { force: true });
   fail(`cannot write ${out}: ${error.message}`);
 }
-process.stdout.write(`built ${out} (${Math.round(component.length / 1024)} KiB)\n`);
+// `piston build` reports the file it renames into place itself.
+if (ranAsFile) process.stdout.write(`built ${out} (${Math.round(component.length / 1024)} KiB)\n`);
 
 function isFile(path) {
   try {
