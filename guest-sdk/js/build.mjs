@@ -15,9 +15,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { basename, dirname, join, parse, relative, resolve, sep } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 
 const COMPONENTIZE = '@bytecodealliance/componentize-js';
 /** The world a handler plugin implements (wit/handler.wit). */
@@ -51,7 +50,6 @@ try {
   );
 }
 const { componentize } = await import(componentizeUrl);
-await allowWitReads(componentizeUrl);
 
 // Map the directory that holds every local module, and load the entry relative to it.
 const root = commonDirectory(localModules(entry));
@@ -93,23 +91,6 @@ function isFile(path) {
     return statSync(path).isFile();
   } catch {
     return false;
-  }
-}
-
-/**
- * componentize-js reads the WIT through a WASI filesystem shim. Releases of that shim
- * from 0.26 on start with no directories open; give it the filesystem, as older ones did.
- */
-async function allowWitReads(fromUrl) {
-  let shim;
-  try {
-    const require = createRequire(fileURLToPath(fromUrl));
-    shim = await import(pathToFileURL(require.resolve('@bytecodealliance/preview2-shim/filesystem')).href);
-  } catch {
-    return; // componentize-js will say what it misses.
-  }
-  if (shim.preopens?.getDirectories?.().length === 0 && typeof shim._addPreopen === 'function') {
-    shim._addPreopen('/', '/');
   }
 }
 
