@@ -217,33 +217,6 @@ impl Server {
         }
     }
 
-    /// The name of the one plugin the server loaded, or why it did not load.
-    pub fn plugin_name(&self) -> Result<String> {
-        let (status, body) = self.exchange("GET /_piston/resources", "")?;
-        if status != 200 {
-            return Err(format!("GET /_piston/resources answered {status}"));
-        }
-        let entries: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|error| error.to_string())?;
-        let entries = entries
-            .as_array()
-            .ok_or("GET /_piston/resources: not a list")?;
-        let [entry] = entries.as_slice() else {
-            return Err(format!(
-                "expected one plugin, the server has {}",
-                entries.len()
-            ));
-        };
-        if let Some(name) = entry["plugin"]["name"].as_str() {
-            return Ok(name.to_owned());
-        }
-        Err(format!(
-            "{} did not load: {}",
-            entry["file"].as_str().unwrap_or("the plugin"),
-            entry["error"]
-        ))
-    }
-
     /// Creates the blog post the benchmarks read (unless it exists).
     pub fn seed_hello_world(&self) -> Result {
         let body = serde_json::json!({ "title": "Hello World", "content": post_content() });

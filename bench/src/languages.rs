@@ -26,6 +26,7 @@ const DRF_TARGET: f64 = 10.0;
 /// One implementation of the blog plugin.
 struct Plugin {
     language: &'static str,
+    /// Its file's name and the name it describes itself with (its `[plugins.NAME]`).
     name: &'static str,
     /// Built with the example plugins (`--plugins`), or else into `--lang-plugins`.
     example: bool,
@@ -216,13 +217,11 @@ fn start_pistons(bench: &Bench, plugin: &Plugin, cache_config: &str) -> Result<(
         &format!("languages-{}-pool", plugin.name),
         Some(cache_config),
     )?;
-    // The configuration names a plugin as it describes itself.
-    let described = pool.plugin_name()?;
     pool.seed_hello_world()?;
     let per_request = bench.piston(
         &plugins,
         &format!("languages-{}-request", plugin.name),
-        Some(&format!("{cache_config}{}", request_isolation(&described))),
+        Some(&format!("{cache_config}{}", request_isolation(plugin.name))),
     )?;
     per_request.seed_hello_world()?;
     Ok((pool, per_request))
