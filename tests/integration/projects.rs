@@ -116,7 +116,7 @@ fn a_missing_toolchain_is_named_with_how_to_install_it() {
 }
 
 #[test]
-fn build_refuses_what_is_not_a_project_and_reports_a_failed_build() {
+fn build_refuses_what_is_not_a_project_or_a_bad_one_and_reports_a_failed_build() {
     let parent = scratch_dir();
     let not_a_project = piston(parent.path(), &["build", "."]);
     assert_eq!(not_a_project.status.code(), Some(2));
@@ -124,6 +124,28 @@ fn build_refuses_what_is_not_a_project_and_reports_a_failed_build() {
         text(&not_a_project).contains("is not a plugin project"),
         "{}",
         text(&not_a_project)
+    );
+
+    std::fs::create_dir(parent.path().join("nameless")).unwrap();
+    std::fs::write(
+        parent.path().join("nameless/pyproject.toml"),
+        "[tool.piston]\nmodule = \"app\"\n",
+    )
+    .unwrap();
+    let nameless = piston(parent.path(), &["build", "nameless"]);
+    assert_eq!(nameless.status.code(), Some(2), "{}", text(&nameless));
+    assert!(
+        text(&nameless).contains("pyproject.toml: no [project] name"),
+        "{}",
+        text(&nameless)
+    );
+
+    let bad_name = piston(parent.path(), &["new", "Bad_Name", "--lang", "rust"]);
+    assert_eq!(bad_name.status.code(), Some(2), "{}", text(&bad_name));
+    assert!(
+        text(&bad_name).contains("is not a plugin name"),
+        "{}",
+        text(&bad_name)
     );
 
     let created = piston(parent.path(), &["new", "broken", "--lang", "python"]);
