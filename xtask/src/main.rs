@@ -58,7 +58,7 @@ usage: cargo xtask <task>
 
 tasks:
   plugins                 build the example plugins (Rust: target/plugins,
-                          Python and JavaScript: target/lang-plugins)
+                          Python, JavaScript and C: target/lang-plugins)
   run [-- SERVE-ARGS]     build plugins and host, serve them on 127.0.0.1:8000
   test [-- TEST-FILTER]   everything CI runs (format, lints, plugins, all tests)
   bench [-- BENCH-ARGS]   load benchmarks; writes docs/benchmarks.md
@@ -240,7 +240,7 @@ fn build_all_plugins(workspace: &Workspace) -> Result {
     install_guest_toolchains(workspace, &[PLUGIN_REQUIREMENTS])?;
     build_lang_plugins(workspace, &workspace.target.join("debug/piston"))?;
     eprintln!(
-        "xtask: Python and JavaScript example plugins are in {}",
+        "xtask: Python, JavaScript and C example plugins are in {}",
         workspace.lang_plugin_dir().display()
     );
     Ok(())
@@ -293,8 +293,9 @@ fn build_lang_plugins(workspace: &Workspace, piston: &Path) -> Result<Vec<PathBu
     Ok(built)
 }
 
-/// Compiles the large (Python, JavaScript) plugins into the tests' shared compile
-/// cache once, so that tests starting servers in parallel do not each compile them.
+/// Compiles the non-Rust plugins (the Python and JavaScript ones are large) into the
+/// tests' shared compile cache once, so that tests starting servers in parallel do not
+/// each compile them.
 fn warm_compile_cache(workspace: &Workspace, piston: &Path, files: &[PathBuf]) -> Result {
     for file in files {
         run_command(
