@@ -1,25 +1,28 @@
-//! The admin API, on the same server under `/_piston/`: `health`, and `resources`
-//! (what `piston list` shows, with statuses and load errors; `piston list --url` reads
-//! it).
+//! The admin API, on its own listener (`server.admin_listen`, loopback by default):
+//! `health`, and `resources` (what `piston list` shows, with statuses and load errors;
+//! `piston list --url` reads it).
 //!
-//! Served to loopback clients only (after the trusted-proxy rules, so a request a
-//! local proxy forwards for a remote client is remote), unless `server.admin_token`
-//! is set: then any client presenting it as a bearer token is served too.
+//! Never on the public listener, so no proxy setup or forwarded header can expose it
+//! (the public listener answers 404 under `/_piston/`). It answers clients connecting
+//! from loopback — the peer itself, forwarding headers are not read here — unless
+//! `server.admin_token` is set: then any client presenting it as a bearer token is
+//! served too (for an admin listener bound beyond loopback).
 
-use crate::client::ClientAddresses;
+use crate::negotiate::Negotiated;
+use crate::pipeline::REQUEST_ID;
 use crate::problem::Problem;
 use crate::registry::{Entry, Registry, Snapshot};
 use axum::body::Body;
-use axum::extract::ConnectInfo;
+use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
 use http::HeaderValue;
 use http::StatusCode;
 use http::header::AUTHORIZATION;
 use http::header::CONTENT_TYPE;
-use http::request::Parts;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use subtle::ConstantTimeEq;
 
 /// The path prefix of the admin API.
@@ -28,40 +31,57 @@ pub const PREFIX: &str = "/_piston/";
 /// What the admin endpoints need.
 pub struct Admin {
     registry: Arc<Registry>,
-    clients: ClientAddresses,
-    token: Option<String>,
+    token: arc_swap::ArcSwapOption<String>,
+    answered: AtomicU64,
 }
 
 impl Admin {
     /// The admin API over `registry`; `token`, if set, admits non-loopback clients.
-    pub fn new(registry: Arc<Registry>, clients: ClientAddresses, token: Option<String>) -> Admin {
+    pub fn new(registry: Arc<Registry>, token: Option<String>) -> Admin {
         Admin {
             registry,
-            clients,
-            token,
+            token: arc_swap::ArcSwapOption::from_pointee(token),
+            answered: AtomicU64::new(0),
         }
     }
 
-    /// Answers `request` if it is for the admin API.
-    pub fn answer(&self, request: &Parts) -> Option<Result<Response, Problem>> {
-        let endpoint = request.uri.path().strip_prefix(PREFIX)?;
-        if let Err(problem) = self.admit(request) {
-            return Some(Err(problem));
+    /// Uses `token` from now on (the configuration was reloaded).
+    pub fn set_token(&self, token: Option<String>) {
+        self.token.store(token.map(Arc::new));
+    }
+
+    /// Answers one request to the admin listener.
+    pub fn handle(&self, request: Request) -> Response {
+        let id = format!(
+            "admin-{:08x}",
+            self.answered.fetch_add(1, Ordering::Relaxed) + 1
+        );
+        let mut response = match self.answer(&request) {
+            Ok(response) => response,
+            Err(problem) => problem.into_response(&id, Negotiated::json()),
+        };
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            response.headers_mut().insert(REQUEST_ID, value);
         }
+        response
+    }
+
+    fn answer(&self, request: &Request) -> Result<Response, Problem> {
+        self.admit(request)?;
+        let path = request.uri().path();
+        let endpoint = path.strip_prefix(PREFIX).ok_or_else(|| not_found(path))?;
         let snapshot = self.registry.current();
-        Some(match endpoint {
+        match endpoint {
             "health" => Ok(json_response(&health(&snapshot))),
             "resources" => Ok(json_response(&resources_document(&snapshot))),
-            _ => Err(Problem::new(StatusCode::NOT_FOUND).detail(format!(
-                "the admin API has `{PREFIX}health` and `{PREFIX}resources`"
-            ))),
-        })
+            _ => Err(not_found(path)),
+        }
     }
 
-    fn admit(&self, request: &Parts) -> Result<(), Problem> {
-        if let Some(token) = &self.token {
+    fn admit(&self, request: &Request) -> Result<(), Problem> {
+        if let Some(token) = &*self.token.load() {
             let offered = request
-                .headers
+                .headers()
                 .get(AUTHORIZATION)
                 .and_then(|value| value.to_str().ok())
                 .and_then(|value| value.strip_prefix("Bearer "))
@@ -71,17 +91,29 @@ impl Admin {
             }
         }
         let peer = request
-            .extensions
+            .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|connected| connected.0.ip());
-        let client = peer.map(|peer| self.clients.resolve(peer, &request.headers));
-        if client.is_some_and(|client| client.is_loopback()) {
+        if peer.is_some_and(|peer| peer.is_loopback() || is_mapped_loopback(peer)) {
             return Ok(());
         }
         Err(Problem::new(StatusCode::FORBIDDEN).detail(
             "the admin API answers loopback clients, or clients with the admin token (server.admin_token)",
         ))
     }
+}
+
+fn is_mapped_loopback(address: std::net::IpAddr) -> bool {
+    match address {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        std::net::IpAddr::V4(_) => false,
+    }
+}
+
+fn not_found(path: &str) -> Problem {
+    Problem::new(StatusCode::NOT_FOUND).detail(format!(
+        "`{path}` is not an admin endpoint; there are `{PREFIX}health` and `{PREFIX}resources`"
+    ))
 }
 
 fn json_response(document: &Value) -> Response {

@@ -1,10 +1,13 @@
 //! The client's address: the connection's peer, or, when the peer is a trusted proxy,
-//! the address it forwarded in `Forwarded` (RFC 7239) or, without that header,
-//! `X-Forwarded-For`.
+//! the address it forwarded in the one header the operator says their proxies set —
+//! `X-Forwarded-For` (the default) or `Forwarded` (RFC 7239).
 //!
 //! Failed-login limits (and rate limits) count per client address, so behind a
 //! reverse proxy the proxy's own address must not be taken for every client's; and a
-//! client must not be able to pick its address by sending the header itself.
+//! client must not be able to pick its address by sending the header itself. A proxy
+//! appends to the header it sets and passes any other through untouched, so only that
+//! header is read: a client's own `Forwarded: for=127.0.0.1` is ignored when the proxy
+//! sets `X-Forwarded-For`. At most [`MAX_HOPS`] hops are read, from the right.
 
 use http::HeaderMap;
 use ipnet::IpNet;
@@ -14,16 +17,33 @@ use std::net::IpAddr;
 const FORWARDED_FOR: &str = "x-forwarded-for";
 const FORWARDED: &str = "forwarded";
 
+/// The most forwarded hops read, from the right: more proxies than this in a row is
+/// not a deployment, and a client cannot make the host walk a long list.
+pub const MAX_HOPS: usize = 16;
+
+/// The header a deployment's proxies set to name the client.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1, ...` (nginx, HAProxy, most load balancers).
+    #[default]
+    #[serde(rename = "x-forwarded-for")]
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
+    #[serde(rename = "forwarded")]
+    Forwarded,
+}
+
 /// Finds client addresses.
 #[derive(Debug, Clone, Default)]
 pub struct ClientAddresses {
     trusted: Vec<IpNet>,
+    header: ForwardedHeader,
 }
 
 impl ClientAddresses {
-    /// Believes `X-Forwarded-For` from peers in `trusted`.
-    pub fn new(trusted: Vec<IpNet>) -> ClientAddresses {
-        ClientAddresses { trusted }
+    /// Believes `header` from peers in `trusted`.
+    pub fn new(trusted: Vec<IpNet>, header: ForwardedHeader) -> ClientAddresses {
+        ClientAddresses { trusted, header }
     }
 
     /// The client of a request from `peer`: walking the forwarded hops from the right
@@ -33,22 +53,23 @@ impl ClientAddresses {
         if !self.is_trusted(peer) {
             return peer;
         }
-        let standard = headers.contains_key(FORWARDED);
+        let name = match self.header {
+            ForwardedHeader::XForwardedFor => FORWARDED_FOR,
+            ForwardedHeader::Forwarded => FORWARDED,
+        };
         let hops = headers
-            .get_all(if standard { FORWARDED } else { FORWARDED_FOR })
+            .get_all(name)
             .iter()
+            .rev()
             .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .map(|hop| {
-                if standard {
-                    forwarded_for(hop)
-                } else {
-                    Some(hop.trim())
-                }
-            })
-            .collect::<Vec<_>>();
+            .flat_map(|value| value.rsplit(','))
+            .take(MAX_HOPS)
+            .map(|hop| match self.header {
+                ForwardedHeader::Forwarded => forwarded_for(hop),
+                ForwardedHeader::XForwardedFor => Some(hop.trim()),
+            });
         let mut client = peer;
-        for hop in hops.into_iter().rev() {
+        for hop in hops {
             let Some(Ok(address)) = hop.map(str::parse::<IpAddr>) else {
                 // Garbage, or a hidden or unknown hop: trust nothing further left of it.
                 break;
@@ -135,10 +156,15 @@ mod tests {
     }
 
     fn trusting(nets: &[&str]) -> ClientAddresses {
+        trusting_header(nets, ForwardedHeader::XForwardedFor)
+    }
+
+    fn trusting_header(nets: &[&str], header: ForwardedHeader) -> ClientAddresses {
         ClientAddresses::new(
             nets.iter()
                 .map(|net| TrustedProxy::try_from(net.to_string()).unwrap().0)
                 .collect(),
+            header,
         )
     }
 
@@ -168,8 +194,40 @@ mod tests {
     }
 
     #[test]
-    fn the_forwarded_header_wins_when_present() {
-        let addresses = trusting(&["127.0.0.1", "10.0.0.0/8"]);
+    fn only_the_configured_header_is_read() {
+        let peer = "127.0.0.1".parse().unwrap();
+        // The proxy sets X-Forwarded-For; the client's own Forwarded is ignored.
+        let mut spoofed = headers(&["198.51.100.7"]);
+        spoofed.append(FORWARDED, "for=127.0.0.1".parse().unwrap());
+        assert_eq!(
+            trusting(&["127.0.0.1"]).resolve(peer, &spoofed),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        // And the other way round.
+        let mut spoofed = headers(&["127.0.0.1"]);
+        spoofed.append(FORWARDED, "for=198.51.100.7".parse().unwrap());
+        assert_eq!(
+            trusting_header(&["127.0.0.1"], ForwardedHeader::Forwarded).resolve(peer, &spoofed),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn long_hop_lists_are_read_only_so_far() {
+        let addresses = trusting(&["10.0.0.0/8", "127.0.0.1"]);
+        let peer = "127.0.0.1".parse().unwrap();
+        let many = vec!["10.0.0.1"; 100_000].join(", ");
+        let forwarded = headers(&[&format!("6.6.6.6, {many}")]);
+        // The walk stops after MAX_HOPS trusted hops: the client is the last one read.
+        assert_eq!(
+            addresses.resolve(peer, &forwarded),
+            "10.0.0.1".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn the_forwarded_header_when_configured() {
+        let addresses = trusting_header(&["127.0.0.1", "10.0.0.0/8"], ForwardedHeader::Forwarded);
         let peer = "127.0.0.1".parse().unwrap();
         let mut forwarded = headers(&["6.6.6.6"]);
         forwarded.append(

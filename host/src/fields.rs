@@ -13,6 +13,11 @@
 //!   hides every key the regular expression matches from its start (Python's
 //!   `re.match`).
 //! - Lists are transparent: a path applies to the objects in a list as to an object.
+//!
+//! Paths are bounded — at most [`MAX_PATHS`] in one list, [`MAX_SEGMENTS`] names each,
+//! [`MAX_LIST_BYTES`] of text — and checked before anything is built from them, so a
+//! client's `?fields=a.a.a…` costs a 400, not a deep tree (the tree's code recurses
+//! along paths, at most [`MAX_SEGMENTS`] deep).
 
 use regex::Regex;
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,6 +26,15 @@ use std::sync::Arc;
 
 /// The key the host adds to each item when its resource has an item URI template.
 pub const RESOURCE_URI: &str = "resource_uri";
+
+/// The most paths one `fields` or `exclude` list may have.
+pub const MAX_PATHS: usize = 256;
+
+/// The most names one dotted path may have.
+pub const MAX_SEGMENTS: usize = 32;
+
+/// The longest `?fields=` or `?exclude=` value, in bytes.
+pub const MAX_LIST_BYTES: usize = 8 * 1024;
 
 /// A resource's compiled field rules, possibly narrowed for one request.
 #[derive(Clone)]
@@ -72,6 +86,12 @@ pub enum FieldError {
     /// A dotted path with an empty segment (`author..name`, `.title`), or an empty list.
     #[error("`{0}` is not a field path (names joined by dots)")]
     Malformed(String),
+    /// Too many paths, too many names in a path, or too long a list.
+    #[error(
+        "field lists are limited to {MAX_PATHS} paths of at most {MAX_SEGMENTS} names, \
+         {MAX_LIST_BYTES} bytes in all: {0}"
+    )]
+    TooLarge(String),
     /// A `re:` pattern that does not compile.
     #[error("exclude pattern `{pattern}` is not a regular expression: {reason}")]
     Pattern {
@@ -88,6 +108,11 @@ pub enum FieldError {
 impl FieldFilter {
     /// Compiles a resource's `fields` and `exclude`.
     pub fn compile(fields: &[String], exclude: &[String]) -> Result<FieldFilter, FieldError> {
+        for rules in [fields, exclude] {
+            if rules.len() > MAX_PATHS {
+                return Err(FieldError::TooLarge(format!("{} paths", rules.len())));
+            }
+        }
         let mut root = Node::default();
         if !fields.is_empty() {
             root = Node::only(fields)?;
@@ -247,21 +272,23 @@ impl Node {
     }
 
     fn include_path(&mut self, path: &str) -> Result<(), FieldError> {
-        let mut segments = segments(path)?;
-        let first = segments.remove(0);
-        let only = self.only.get_or_insert_with(BTreeSet::new);
-        let newly_named = only.insert(first.to_owned());
-        if segments.is_empty() {
-            // The whole value: no restriction below.
-            self.children.remove(first);
-            return Ok(());
+        let segments = segments(path)?;
+        let mut node = self;
+        for (index, segment) in segments.iter().enumerate() {
+            let only = node.only.get_or_insert_with(BTreeSet::new);
+            let newly_named = only.insert((*segment).to_owned());
+            if index + 1 == segments.len() {
+                // The whole value: no restriction below.
+                node.children.remove(*segment);
+                return Ok(());
+            }
+            if !newly_named && !node.children.contains_key(*segment) {
+                // Already shown whole.
+                return Ok(());
+            }
+            node = node.children.entry((*segment).to_owned()).or_default();
         }
-        if !newly_named && !self.children.contains_key(first) {
-            // Already shown whole.
-            return Ok(());
-        }
-        let child = self.children.entry(first.to_owned()).or_default();
-        child.include_path(&segments.join("."))
+        Ok(())
     }
 
     fn exclude_path(&mut self, path: &str, everywhere: &mut Everywhere) -> Result<(), FieldError> {
@@ -321,20 +348,41 @@ fn regex_syntax_is_literal(pattern: &str) -> bool {
 }
 
 fn segments(path: &str) -> Result<Vec<&str>, FieldError> {
+    if path.split('.').nth(MAX_SEGMENTS).is_some() {
+        return Err(FieldError::TooLarge(format!(
+            "a path of more than {MAX_SEGMENTS} names"
+        )));
+    }
     let segments: Vec<&str> = path.split('.').collect();
     if segments.iter().any(|segment| segment.is_empty()) {
-        return Err(FieldError::Malformed(path.to_owned()));
+        return Err(FieldError::Malformed(shorten(path)));
     }
     Ok(segments)
 }
 
-/// `title, author.username` → the paths, trimmed.
+/// `title, author.username` → the paths, trimmed; checked for size before anything is
+/// built from them.
 fn split_list(list: &str) -> Result<Vec<String>, FieldError> {
+    if list.len() > MAX_LIST_BYTES {
+        return Err(FieldError::TooLarge(format!("{} bytes", list.len())));
+    }
+    if list.split(',').nth(MAX_PATHS).is_some() {
+        return Err(FieldError::TooLarge(format!("more than {MAX_PATHS} paths")));
+    }
     let paths: Vec<String> = list.split(',').map(|path| path.trim().to_owned()).collect();
     if paths.iter().any(String::is_empty) {
-        return Err(FieldError::Malformed(list.to_owned()));
+        return Err(FieldError::Malformed(shorten(list)));
     }
     Ok(paths)
+}
+
+/// Client text quoted in an error, cut to a readable length.
+fn shorten(text: &str) -> String {
+    const SHOWN: usize = 64;
+    match text.char_indices().nth(SHOWN) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
 }
 
 /// An item URI template such as `/posts/{slug}`, filled from an object's own fields.
@@ -558,6 +606,34 @@ mod tests {
             blog().narrow(None, Some("re:.*")).unwrap_err(),
             FieldError::ClientPattern("re:.*".into())
         );
+    }
+
+    #[test]
+    fn hostile_lists_are_refused_before_anything_is_built() {
+        let deep = vec!["a"; 30_000].join(".");
+        assert!(matches!(
+            blog().narrow(Some(&deep), None),
+            Err(FieldError::TooLarge(_))
+        ));
+        assert!(matches!(
+            blog().narrow(None, Some(&deep)),
+            Err(FieldError::TooLarge(_))
+        ));
+        let wide = vec!["a"; 1000].join(",");
+        assert!(matches!(
+            blog().narrow(Some(&wide), None),
+            Err(FieldError::TooLarge(_))
+        ));
+        // At the limits, it works.
+        let deepest = vec!["a"; MAX_SEGMENTS].join(".");
+        let widest = vec![deepest.as_str(); MAX_PATHS].join(",");
+        assert!(widest.len() > MAX_LIST_BYTES || blog().narrow(Some(&widest), None).is_ok());
+        assert!(blog().narrow(Some(&deepest), Some(&deepest)).is_ok());
+        // Specs are held to the same limits.
+        assert!(matches!(
+            FieldFilter::compile(&[deep], &[]),
+            Err(FieldError::TooLarge(_))
+        ));
     }
 
     #[test]

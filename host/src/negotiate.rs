@@ -14,6 +14,10 @@ use http::StatusCode;
 /// The widest indent accepted.
 const MAX_INDENT: u8 = 16;
 
+/// The most media ranges of an `Accept` header considered; the rest are ignored (no
+/// client lists more than a handful).
+const MAX_RANGES: usize = 32;
+
 /// The chosen format.
 #[derive(Clone, Copy)]
 pub struct Negotiated {
@@ -168,7 +172,11 @@ impl Range {
 /// The best format for an `Accept` header: the highest quality its most specific
 /// matching range gives; ties go to the more specific match, then to the host's order.
 fn from_accept(accept: &str) -> Option<(&'static dyn Emitter, Option<u8>)> {
-    let ranges: Vec<Range> = accept.split(',').filter_map(Range::parse).collect();
+    let ranges: Vec<Range> = accept
+        .split(',')
+        .take(MAX_RANGES)
+        .filter_map(Range::parse)
+        .collect();
     let mut best: Option<(f32, u8, usize, Option<u8>)> = None;
     for (preference, emitter) in EMITTERS.iter().enumerate() {
         let Some((quality, specificity, indent)) = emitter

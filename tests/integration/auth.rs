@@ -335,6 +335,93 @@ async fn repeated_failures_from_one_address_are_refused_for_a_while() {
     assert_eq!(other.status, 200, "{}", other.text());
 }
 
+/// A request from `address` (through the trusted proxy) with these credentials.
+async fn from(server: &Server, address: &str, authorization: &str) -> Reply {
+    send(
+        server
+            .request(Method::GET, "/posts")
+            .header("x-forwarded-for", address)
+            .header("authorization", authorization),
+    )
+    .await
+}
+
+/// The `Retry-After` of a 429, in seconds, and its detail.
+fn locked(reply: &Reply) -> (u64, String) {
+    let problem = reply.problem(429);
+    let retry = reply
+        .header("retry-after")
+        .expect("a 429 says when to retry")
+        .parse()
+        .expect("whole seconds");
+    (retry, problem["detail"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn failed_logins_lock_an_account_from_an_address_an_account_and_an_address_apart() {
+    let server = blog_with_users(
+        r#"
+        [server]
+        trusted_proxies = ["127.0.0.1"]
+        [auth]
+        authenticators = ["basic"]
+        [auth.failures]
+        max = 3
+        account_max = 4
+        address_max = 6
+        window = "1h"
+        "#,
+    );
+    let (ann, bob) = (
+        basic("ann", "correct horse"),
+        basic("bob", "battery staple"),
+    );
+
+    // Guessing ann's password from one address locks ann there, and only there: bob,
+    // behind the same address, still logs in, and so does ann from elsewhere.
+    for _ in 0..3 {
+        from(&server, "198.51.100.1", &basic("ann", "guess"))
+            .await
+            .problem(401);
+    }
+    let (retry, detail) = locked(&from(&server, "198.51.100.1", &ann).await);
+    assert!(retry > 3000 && retry <= 3600, "{retry}");
+    assert!(
+        detail.contains("for this account from this address"),
+        "{detail}"
+    );
+    let reply = from(&server, "198.51.100.1", &bob).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let reply = from(&server, "198.51.100.2", &ann).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+
+    // One more guess from another address makes four for ann: her account is locked
+    // from everywhere, before the password is checked; bob is not.
+    from(&server, "198.51.100.3", &basic("ann", "guess"))
+        .await
+        .problem(401);
+    let (retry, detail) = locked(&from(&server, "198.51.100.4", &ann).await);
+    assert!(retry > 3000 && retry <= 3600, "{retry}");
+    assert!(detail.contains("for this account"), "{detail}");
+    let reply = from(&server, "198.51.100.4", &bob).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+
+    // One password tried on many accounts from one address locks the address.
+    for index in 0..6 {
+        from(
+            &server,
+            "198.51.100.5",
+            &basic(&format!("user{index}"), "123456"),
+        )
+        .await
+        .problem(401);
+    }
+    let (_, detail) = locked(&from(&server, "198.51.100.5", &bob).await);
+    assert!(detail.contains("from this address"), "{detail}");
+    let reply = from(&server, "198.51.100.6", &bob).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+}
+
 #[tokio::test]
 async fn chains_are_chosen_per_plugin_and_resource_and_fail_closed() {
     let server = blog_with_users(
@@ -594,6 +681,146 @@ async fn expired_digest_nonces_are_stale_and_clients_retry() {
     assert_eq!(refused["status"], 401, "{answers}");
     let challenge = refused["headers"]["www-authenticate"].as_str().unwrap();
     assert!(challenge.contains("stale=true"), "{challenge}");
+}
+
+/// Waits until the server's log has `text` in it.
+async fn logged(server: &Server, text: &str) {
+    for _ in 0..400 {
+        if server.log().contains(text) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the server never logged {text:?}:\n{}", server.log());
+}
+
+/// A Digest `Authorization` (SHA-256, qop=auth, the first use of the nonce) for
+/// `method` on `path`, answering the Digest challenge of `challenged`.
+fn digest_authorization(
+    challenged: &Reply,
+    (user, password, realm): (&str, &str, &str),
+    method: &str,
+    path: &str,
+) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = |text: String| hex::encode(Sha256::digest(text.as_bytes()));
+    let challenge = challenges(challenged)
+        .into_iter()
+        .find(|challenge| challenge.starts_with("Digest ") && challenge.contains("SHA-256"))
+        .expect("a SHA-256 Digest challenge");
+    let nonce = challenge
+        .split("nonce=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the challenge's nonce")
+        .to_owned();
+    let ha1 = hash(format!("{user}:{realm}:{password}"));
+    let ha2 = hash(format!("{method}:{path}"));
+    let (nc, cnonce) = ("00000001", "0a4f113b");
+    let response = hash(format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
+    format!(
+        r#"Digest username="{user}", realm="{realm}", nonce="{nonce}", uri="{path}", algorithm=SHA-256, qop=auth, nc={nc}, cnonce="{cnonce}", response="{response}""#
+    )
+}
+
+fn reloadable_config(max: u32) -> String {
+    format!(
+        r#"
+        [server]
+        trusted_proxies = ["127.0.0.1"]
+        [auth]
+        authenticators = ["basic", "digest"]
+        realm = "Blog API"
+        [auth.failures]
+        max = {max}
+        window = "1h"
+        "#
+    )
+}
+
+#[tokio::test]
+async fn a_reload_keeps_failed_logins_and_refuses_replayed_digest_requests() {
+    let server = blog_with_users(&reloadable_config(5));
+    // A Digest request that succeeded, captured.
+    let challenged = send(server.request(Method::DELETE, "/posts/missing")).await;
+    challenged.problem(401);
+    let captured = digest_authorization(
+        &challenged,
+        ("ann", "correct horse", "Blog API"),
+        "DELETE",
+        "/posts/missing",
+    );
+    let first = with_auth(&server, Method::DELETE, "/posts/missing", &captured).await;
+    assert_eq!(first.status, 404, "authenticated: {}", first.text());
+    // Two guesses of ann's password from one address, under a limit of five.
+    for _ in 0..2 {
+        from(&server, "198.51.100.7", &basic("ann", "guess"))
+            .await
+            .problem(401);
+    }
+
+    // The limit becomes three, and the configuration is reloaded.
+    std::fs::write(server.config_file(), reloadable_config(3)).unwrap();
+    server.signal(libc::SIGHUP);
+    logged(&server, "configuration reloaded").await;
+
+    // The captured request, replayed byte for byte, is refused...
+    let replayed = with_auth(&server, Method::DELETE, "/posts/missing", &captured).await;
+    let problem = replayed.problem(401);
+    assert!(
+        problem["detail"].as_str().unwrap().contains("replayed"),
+        "{problem}"
+    );
+    // ...and the guesses made before the reload count under the new limit: one more
+    // locks ann at that address.
+    from(&server, "198.51.100.7", &basic("ann", "guess"))
+        .await
+        .problem(401);
+    let (retry, _) = locked(&from(&server, "198.51.100.7", &basic("ann", "correct horse")).await);
+    assert!(retry > 3000 && retry <= 3600, "{retry}");
+    // A fresh Digest request still works.
+    let challenged = send(server.request(Method::DELETE, "/posts/missing")).await;
+    let fresh = digest_authorization(
+        &challenged,
+        ("ann", "correct horse", "Blog API"),
+        "DELETE",
+        "/posts/missing",
+    );
+    let reply = with_auth(&server, Method::DELETE, "/posts/missing", &fresh).await;
+    assert_eq!(reply.status, 404, "{}", reply.text());
+}
+
+#[tokio::test]
+async fn oversized_credentials_are_refused_before_they_are_decoded() {
+    let server = blog_with_users(&reloadable_config(100));
+    use base64::Engine;
+    let long =
+        base64::engine::general_purpose::STANDARD.encode(format!("ann:{}", "x".repeat(12 * 1024)));
+    for authorization in [
+        format!("Basic {long}"),
+        format!(r#"Digest username="{}""#, "a".repeat(16 * 1024)),
+    ] {
+        let reply = with_auth(&server, Method::GET, "/posts", &authorization).await;
+        let problem = reply.problem(401);
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("longer than 8192 bytes"),
+            "{problem}"
+        );
+    }
+    let tokens = blog_with_users(BASIC_AND_BEARER);
+    let long_token = format!("Bearer pst_{}", "a".repeat(16 * 1024));
+    let reply = with_auth(&tokens, Method::GET, "/posts", &long_token).await;
+    let problem = reply.problem(401);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("longer than 8192 bytes"),
+        "{problem}"
+    );
 }
 
 const JWT_SECRET: &str = "a shared secret of at least 32 bytes, for HS256";
@@ -1040,10 +1267,20 @@ async fn oauth_tokens_and_consumers_can_be_revoked() {
         "{listed}"
     );
 
-    // Callbacks outside the registered one, and unsigned endpoint calls, are refused.
-    let (key, secret) = consumer(&server, "Registered", Some("https://app.example/"));
-    let flow = python_flow_error(&server, &key, &secret, "https://evil.example/cb");
-    assert!(flow.contains("400"), "{flow}");
+    // Callbacks outside the registered one — another host, one the registered host is
+    // a prefix of, another port, user info, a path sharing only a prefix — and
+    // unsigned endpoint calls are refused.
+    let (key, secret) = consumer(&server, "Registered", Some("https://app.example/cb"));
+    for callback in [
+        "https://evil.example/cb",
+        "https://app.example.evil/cb",
+        "https://app.example:444/cb",
+        "https://app.example@evil.example/cb",
+        "https://app.example/cbx",
+    ] {
+        let flow = python_flow_error(&server, &key, &secret, callback);
+        assert!(flow.contains("400"), "{callback}: {flow}");
+    }
     let unsigned = send(server.request(Method::POST, "/oauth/request_token")).await;
     unsigned.problem(400);
     let wrong_method = server.get("/oauth/access_token").await;
@@ -1071,4 +1308,90 @@ fn python_flow_error(server: &Server, key: &str, secret: &str, callback: &str) -
     );
     assert!(!output.status.success(), "the flow should have failed");
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn oauth_endpoints_are_throttled_per_client_address() {
+    let server = ServerBuilder::new()
+        .example("blog")
+        .config(
+            "[server]\ntrusted_proxies = [\"127.0.0.1\"]\n[auth]\nauthenticators = [\"oauth1\"]\n",
+        )
+        .start();
+    let request_token = |address: &'static str| {
+        send(
+            server
+                .request(Method::POST, "/oauth/request_token")
+                .header("x-forwarded-for", address),
+        )
+    };
+    // Thirty calls a minute are answered (unsigned, so refused as such)...
+    for _ in 0..30 {
+        request_token("198.51.100.1").await.problem(400);
+    }
+    // ...the thirty-first is not even read.
+    let throttled = request_token("198.51.100.1").await;
+    throttled.problem(429);
+    let retry: u64 = throttled
+        .header("retry-after")
+        .expect("a 429 says when to retry")
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let page = send(
+        server
+            .request(Method::GET, "/oauth/authorize?oauth_token=x")
+            .header("x-forwarded-for", "198.51.100.1"),
+    )
+    .await;
+    assert_eq!(page.status, 429, "every endpoint counts");
+    // Another address has its own allowance.
+    request_token("198.51.100.2").await.problem(400);
+}
+
+#[tokio::test]
+async fn oauth_requests_with_extreme_or_too_many_parameters_are_refused() {
+    let server = oauth_server();
+    let (key, _) = consumer(&server, "Extreme", None);
+    let post = |authorization: String| {
+        send(
+            server
+                .request(Method::POST, "/oauth/request_token")
+                .header("authorization", authorization),
+        )
+    };
+    for timestamp in ["-9223372036854775808", "9223372036854775807"] {
+        let reply = post(format!(
+            r#"OAuth oauth_consumer_key="{key}", oauth_signature_method="PLAINTEXT", oauth_timestamp="{timestamp}", oauth_nonce="n", oauth_signature="x", oauth_callback="oob""#
+        ))
+        .await;
+        let problem = reply.problem(401);
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("oauth_timestamp"),
+            "{timestamp}: {problem}"
+        );
+    }
+    let many: Vec<String> = (0..65)
+        .map(|index| format!("oauth_p{index}=\"x\""))
+        .collect();
+    let reply = post(format!("OAuth {}", many.join(", "))).await;
+    let problem = reply.problem(400);
+    assert!(
+        problem["detail"].as_str().unwrap().contains("more than 64"),
+        "{problem}"
+    );
+    let long = format!(r#"OAuth oauth_consumer_key="{}""#, "k".repeat(16 * 1024));
+    let problem = post(long).await.problem(401);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("longer than 8192 bytes"),
+        "{problem}"
+    );
+    // The server is still there.
+    assert_eq!(server.get("/posts").await.status, 200);
 }

@@ -37,7 +37,7 @@ fn version(reply: &Reply) -> Option<String> {
 }
 
 async fn resources(server: &Server) -> Value {
-    let reply = server.get("/_piston/resources").await;
+    let reply = server.admin_get("/_piston/resources").await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     reply.json()
 }
@@ -162,7 +162,10 @@ async fn broken_replacements_leave_the_working_version_serving_with_the_reason()
         assert_eq!(server.get("/posts").await.status, 200);
     }
     // The table says so too.
-    let listed = piston_tests::piston(&server.plugin_dir(), &["list", "--url", &server.url("")]);
+    let listed = piston_tests::piston(
+        &server.plugin_dir(),
+        &["list", "--url", &server.admin_url("")],
+    );
     let table = String::from_utf8_lossy(&listed.stdout);
     assert!(table.contains("the new file was refused"), "{table}");
 
@@ -175,7 +178,7 @@ async fn broken_replacements_leave_the_working_version_serving_with_the_reason()
 }
 
 #[tokio::test]
-async fn the_admin_api_is_for_loopback_or_the_admin_token() {
+async fn the_admin_api_has_its_own_listener() {
     let token = "an-admin-token-long-enough-to-use";
     let server = ServerBuilder::new()
         .example("blog")
@@ -183,31 +186,54 @@ async fn the_admin_api_is_for_loopback_or_the_admin_token() {
             "[server]\ntrusted_proxies = [\"127.0.0.1\"]\nadmin_token = \"{token}\"\n"
         ))
         .start();
-    let health = server.get("/_piston/health").await;
+    let health = server.admin_get("/_piston/health").await;
     assert_eq!(health.json()["plugins"], 1, "{}", health.text());
 
-    // A client a trusted proxy forwards from elsewhere is not loopback.
-    let remote =
-        |request: reqwest::RequestBuilder| send(request.header("x-forwarded-for", "203.0.113.5"));
-    remote(server.request(Method::GET, "/_piston/resources"))
-        .await
-        .problem(403);
-    let with_token = remote(
-        server
-            .request(Method::GET, "/_piston/resources")
+    // Never on the public listener, whatever a client (or a proxy) sends: behind a
+    // proxy on the same machine, every request comes from loopback.
+    for forwarded in [
+        None,
+        Some(("forwarded", "for=127.0.0.1")),
+        Some(("x-forwarded-for", "127.0.0.1")),
+    ] {
+        let mut request = server.request(Method::GET, "/_piston/resources");
+        if let Some((name, value)) = forwarded {
+            request = request.header(name, value);
+        }
+        send(request).await.problem(404);
+    }
+    let public_health = server.get("/_piston/health").await;
+    assert_eq!(public_health.status, 404);
+
+    // The admin listener reads no forwarding header: the peer is who it is.
+    let forwarded = send(
+        reqwest::Client::new()
+            .get(server.admin_url("/_piston/resources"))
+            .header("x-forwarded-for", "203.0.113.5"),
+    )
+    .await;
+    assert_eq!(forwarded.status, 200);
+    let with_token = send(
+        reqwest::Client::new()
+            .get(server.admin_url("/_piston/resources"))
             .bearer_auth(token),
     )
     .await;
     assert_eq!(with_token.status, 200);
+    send(reqwest::Client::new().get(server.admin_url("/_piston/nothing")))
+        .await
+        .problem(404);
 
-    // `piston list --url` shows the live server's table, or its JSON.
-    let listed = piston_tests::piston(&server.plugin_dir(), &["list", "--url", &server.url("")]);
+    // `piston list --url` shows the live server's table, or its JSON, from the admin
+    // address as `serve` printed it.
+    let admin = server.admin_url("/_piston/");
+    let listed = piston_tests::piston(&server.plugin_dir(), &["list", "--url", &admin]);
     let table = String::from_utf8_lossy(&listed.stdout);
     assert!(listed.status.success(), "{table}");
     assert!(table.contains("/posts/{post_slug}"), "{table}");
     let json = piston_tests::piston(
         &server.plugin_dir(),
-        &["list", "--json", "--url", &server.url("")],
+        &["list", "--json", "--url", &server.admin_url("")],
     );
     let document: Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(document[0]["plugin"]["name"], "blog");

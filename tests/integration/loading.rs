@@ -60,12 +60,7 @@ async fn a_route_collision_refuses_the_later_plugin_whole() {
         404,
         "none of the refused plugin is routed"
     );
-    let row = server
-        .table()
-        .lines()
-        .find(|line| line.contains("collide.wasm"))
-        .unwrap()
-        .to_owned();
+    let row = server.table_row("collide.wasm");
     assert!(
         row.contains("collides with `/posts/{post_slug}` served by plugin `blog`"),
         "{row}"
@@ -87,18 +82,48 @@ async fn a_route_collision_refuses_the_later_plugin_whole() {
 }
 
 #[tokio::test]
+async fn a_route_overlapping_another_plugins_refuses_the_later_plugin_whole() {
+    // `/other/admin/stats` would win over the arbitrary plugin's
+    // `/other/{username}/{*data}` for that path, and serve it under its own auth chain.
+    let server = ServerBuilder::new()
+        .example("arbitrary")
+        .fixture("collide")
+        .start();
+    let row = server.table_row("collide.wasm");
+    assert!(
+        row.contains(
+            "route `/other/admin/stats` overlaps `/other/{username}/{*data}` served by plugin `arbitrary`"
+        ),
+        "{row}"
+    );
+    assert_eq!(server.get("/squat").await.status, 404);
+    let reply = server.get("/other/admin/stats").await;
+    assert_eq!(reply.status, 200, "the arbitrary plugin keeps the path");
+
+    // The other way round: loaded first, the squatter keeps its routes and the
+    // arbitrary plugin is refused.
+    let collide = std::fs::read(piston_tests::fixture_plugin("collide")).unwrap();
+    let server = ServerBuilder::new()
+        .example("arbitrary")
+        .file("a-squatter.wasm", collide)
+        .start();
+    assert_eq!(server.get("/squat").await.status, 200);
+    assert_eq!(server.get("/other/ann/x").await.status, 404);
+    assert!(
+        server.table().contains("overlaps `/other/admin/stats`"),
+        "{}",
+        server.table()
+    );
+}
+
+#[tokio::test]
 async fn the_same_plugin_twice_loads_once() {
     let blog = std::fs::read(example_plugin("blog")).unwrap();
     let server = ServerBuilder::new()
         .example("blog")
         .file("blog-copy.wasm", blog)
         .start();
-    let row = server
-        .table()
-        .lines()
-        .find(|line| line.contains("blog-copy.wasm"))
-        .unwrap()
-        .to_owned();
+    let row = server.table_row("blog-copy.wasm");
     assert!(row.contains("plugin `blog` is already loaded"), "{row}");
 }
 

@@ -1,5 +1,6 @@
 //! Integration tests: the real `piston` binary, real plugins, real HTTP on loopback.
 
+mod adversarial;
 mod arbitrary;
 mod auth;
 mod bodies;

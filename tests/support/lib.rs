@@ -262,20 +262,34 @@ impl ServerBuilder {
             args.extend(["--config".into(), path.display().to_string()]);
         }
         args.extend(self.args);
-        let (child, url, table) = spawn(dir.path(), &args, self.address_space);
+        let Started {
+            child,
+            url,
+            admin_url,
+            table,
+        } = spawn(dir.path(), &args, self.address_space);
         Server {
             dir,
             args,
             address_space: self.address_space,
             child,
             url,
+            admin_url,
             table,
             client: reqwest::Client::new(),
         }
     }
 }
 
-fn spawn(dir: &Path, args: &[String], address_space: Option<u64>) -> (Child, String, String) {
+/// A server that has started: its process, its addresses, and the table it printed.
+struct Started {
+    child: Child,
+    url: String,
+    admin_url: String,
+    table: String,
+}
+
+fn spawn(dir: &Path, args: &[String], address_space: Option<u64>) -> Started {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -311,13 +325,23 @@ fn spawn(dir: &Path, args: &[String], address_space: Option<u64>) -> (Child, Str
     let (sender, receiver) = mpsc::channel();
     std::thread::spawn(move || {
         let mut table = String::new();
+        let mut admin_url = String::new();
         let mut sent = false;
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
             if !sent {
                 if let Some(url) = line.strip_prefix("piston listening on ") {
-                    let _ = sender.send((url.to_owned(), std::mem::take(&mut table)));
+                    let _ = sender.send((
+                        url.to_owned(),
+                        std::mem::take(&mut admin_url),
+                        std::mem::take(&mut table),
+                    ));
                     sent = true;
+                } else if let Some(url) = line.strip_prefix("piston admin API on ") {
+                    admin_url = url
+                        .trim_end_matches('/')
+                        .trim_end_matches("/_piston")
+                        .to_owned();
                 } else {
                     table.push_str(&line);
                     table.push('\n');
@@ -326,7 +350,12 @@ fn spawn(dir: &Path, args: &[String], address_space: Option<u64>) -> (Child, Str
         }
     });
     match receiver.recv_timeout(STARTUP) {
-        Ok((url, table)) => (child, url, table),
+        Ok((url, admin_url, table)) => Started {
+            child,
+            url,
+            admin_url,
+            table,
+        },
         Err(_) => {
             let _ = child.kill();
             let status = child.wait().ok();
@@ -343,6 +372,7 @@ pub struct Server {
     address_space: Option<u64>,
     child: Child,
     url: String,
+    admin_url: String,
     table: String,
     client: reqwest::Client,
 }
@@ -351,6 +381,16 @@ impl Server {
     /// `http://127.0.0.1:PORT` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.url)
+    }
+
+    /// The admin listener's `http://127.0.0.1:PORT` + `path`.
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("{}{path}", self.admin_url)
+    }
+
+    /// `GET path` on the admin listener.
+    pub async fn admin_get(&self, path: &str) -> Reply {
+        send(self.client.get(self.admin_url(path))).await
     }
 
     /// A request to send with [`send`].
@@ -393,6 +433,28 @@ impl Server {
         &self.table
     }
 
+    /// The row of the resource table for the plugin file `file`.
+    pub fn table_row(&self, file: &str) -> String {
+        self.table
+            .lines()
+            .find(|line| line.contains(file))
+            .unwrap_or_else(|| panic!("no row for {file} in:\n{}", self.table))
+            .to_owned()
+    }
+
+    /// Waits until `GET path` answers `status`, at most `within`.
+    pub async fn until_status(&self, path: &str, status: u16, within: Duration) {
+        let started = std::time::Instant::now();
+        while self.get(path).await.status != status {
+            assert!(
+                started.elapsed() < within,
+                "`{path}` did not answer {status} within {within:?}; the log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Everything the server logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
@@ -431,6 +493,43 @@ impl Server {
     /// The process id of the server.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Whether the server process is still running.
+    pub fn is_alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The server's resident memory, in bytes (pages counted in `/proc/PID/statm`).
+    pub fn resident_bytes(&self) -> u64 {
+        let statm = std::fs::read_to_string(format!("/proc/{}/statm", self.child.id()))
+            .expect("the server's /proc statm");
+        let pages: u64 = statm
+            .split_whitespace()
+            .nth(1)
+            .and_then(|pages| pages.parse().ok())
+            .expect("resident pages in /proc statm");
+        // SAFETY: sysconf(3) only reads a system setting.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        pages * u64::try_from(page).unwrap_or(4096)
+    }
+
+    /// Waits for the server to exit, at most `within`; its exit status, or `None` if
+    /// it is still running.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let started = std::time::Instant::now();
+        while started.elapsed() < within {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// The `host:port` the server listens on.
+    pub fn address(&self) -> String {
+        self.url.trim_start_matches("http://").to_owned()
     }
 
     /// Runs `piston ARGS` on this server's data directory and configuration, with
@@ -473,10 +572,11 @@ impl Server {
             status.success(),
             "the server did not stop cleanly: {status}"
         );
-        let (child, url, table) = spawn(self.dir.path(), &self.args, self.address_space);
-        self.child = child;
-        self.url = url;
-        self.table = table;
+        let started = spawn(self.dir.path(), &self.args, self.address_space);
+        self.child = started.child;
+        self.url = started.url;
+        self.admin_url = started.admin_url;
+        self.table = started.table;
     }
 }
 

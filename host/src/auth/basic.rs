@@ -7,10 +7,17 @@
 //! from), tied to the user's version so a password change ends it at once. Hashing runs
 //! on the blocking threads, a few at a time, so a flood of logins cannot take the
 //! memory of hundreds of hashes at once.
+//!
+//! The account a failed login counts against is the username, read without checking
+//! the password; credentials longer than [`MAX_CREDENTIAL_BYTES`] are refused before
+//! they are decoded.
 
 use super::password::Checker;
 use super::store::{AuthStore, User};
-use super::{Authenticator, Principal, Refusal, RequestHead, header_value, quoted};
+use super::{
+    Account, Authenticator, MAX_CREDENTIAL_BYTES, Principal, Refusal, RequestHead, header_value,
+    quoted,
+};
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -57,15 +64,17 @@ impl Authenticator for Basic {
         out.push(self.challenge.clone());
     }
 
+    fn account(&self, head: &RequestHead<'_>) -> Option<Account> {
+        let (username, _) = decode(head.credentials("Basic")?).ok()?;
+        Some(Account::user(&username))
+    }
+
     async fn authenticate(&self, head: &RequestHead<'_>) -> Result<Option<Principal>, Refusal> {
         let Some(encoded) = head.credentials("Basic") else {
             return Ok(None);
         };
-        let (username, password) = decode(encoded).ok_or_else(|| {
-            Refusal::unauthorized(
-                "the Basic credentials are not base64 of `username:password` in UTF-8",
-            )
-        })?;
+        let (username, password) = decode(encoded)?;
+        let wrong = || wrong().for_account(Some(Account::user(&username)));
         let user = self.users.user(&username).map_err(|error| {
             tracing::error!("cannot read the user: {error}");
             Refusal::unauthorized("the credentials cannot be checked right now")
@@ -92,12 +101,22 @@ fn wrong() -> Refusal {
     Refusal::unauthorized("wrong username or password")
 }
 
-/// `base64(username:password)`, the password being everything after the first colon.
-fn decode(encoded: &str) -> Option<(String, String)> {
-    let bytes = STANDARD.decode(encoded.trim()).ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let (username, password) = text.split_once(':')?;
-    Some((username.to_owned(), password.to_owned()))
+/// `base64(username:password)`, the password being everything after the first colon;
+/// or what is wrong with it. Credentials longer than [`MAX_CREDENTIAL_BYTES`] are
+/// refused before they are decoded.
+pub(crate) fn decode(encoded: &str) -> Result<(String, String), Refusal> {
+    if encoded.len() > MAX_CREDENTIAL_BYTES {
+        return Err(Refusal::too_long("Basic"));
+    }
+    let malformed = || {
+        Refusal::unauthorized(
+            "the Basic credentials are not base64 of `username:password` in UTF-8",
+        )
+    };
+    let bytes = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
+    let text = String::from_utf8(bytes).map_err(|_| malformed())?;
+    let (username, password) = text.split_once(':').ok_or_else(malformed)?;
+    Ok((username.to_owned(), password.to_owned()))
 }
 
 /// Recently verified passwords, by an HMAC of username and password.
@@ -164,10 +183,57 @@ mod tests {
         let encoded = STANDARD.encode("ann:pass:word");
         assert_eq!(
             decode(&encoded),
-            Some(("ann".to_owned(), "pass:word".to_owned()))
+            Ok(("ann".to_owned(), "pass:word".to_owned()))
         );
-        assert_eq!(decode("!!!"), None);
-        assert_eq!(decode(&STANDARD.encode("no colon")), None);
-        assert_eq!(decode(&STANDARD.encode([b'a', b':', 0xff])), None);
+        assert!(decode("!!!").is_err());
+        assert!(decode(&STANDARD.encode("no colon")).is_err());
+        assert!(decode(&STANDARD.encode([b'a', b':', 0xff])).is_err());
+    }
+
+    #[test]
+    fn oversized_credentials_are_refused_before_decoding() {
+        // A megabyte of valid base64: it would decode, but is refused unread.
+        let huge = STANDARD.encode(format!("ann:{}", "p".repeat(1 << 20)));
+        let refusal = decode(&huge).unwrap_err();
+        assert_eq!(refusal.status, http::StatusCode::UNAUTHORIZED);
+        assert!(refusal.detail.contains("8192 bytes"), "{}", refusal.detail);
+        let largest = STANDARD.encode(format!("ann:{}", "p".repeat(6000)));
+        assert!(largest.len() <= MAX_CREDENTIAL_BYTES);
+        assert!(decode(&largest).is_ok());
+    }
+
+    fn head_with<'a>(
+        headers: &'a http::HeaderMap,
+        method: &'a http::Method,
+        uri: &'a http::Uri,
+    ) -> RequestHead<'a> {
+        RequestHead {
+            method,
+            uri,
+            headers,
+            client: "192.0.2.1".parse().unwrap(),
+            form: None,
+            request_id: "test",
+        }
+    }
+
+    #[tokio::test]
+    async fn refusals_name_the_account_the_gate_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(AuthStore::open(&dir.path().join("auth.db")).unwrap());
+        let basic = Basic::new(store, "piston", Arc::new(Checker::new()));
+        let mut headers = http::HeaderMap::new();
+        let value = format!("Basic {}", STANDARD.encode("zed:guess"));
+        headers.insert(http::header::AUTHORIZATION, value.parse().unwrap());
+        let (method, uri) = (http::Method::GET, http::Uri::from_static("/"));
+        let head = head_with(&headers, &method, &uri);
+        assert_eq!(basic.account(&head), Some(Account::user("zed")));
+        let refusal = basic.authenticate(&head).await.unwrap_err();
+        assert_eq!(refusal.account, Some(Account::user("zed")));
+
+        headers.insert(http::header::AUTHORIZATION, "Basic !!!".parse().unwrap());
+        let head = head_with(&headers, &method, &uri);
+        assert_eq!(basic.account(&head), None);
+        assert_eq!(basic.authenticate(&head).await.unwrap_err().account, None);
     }
 }

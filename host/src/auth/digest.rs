@@ -8,11 +8,25 @@
 //! highest nonce-count is remembered for its lifetime (only once a request with it
 //! has verified), so a captured request cannot be replayed.
 //!
+//! Those counts ([`DigestReplay`]) outlive a configuration reload, and are bounded: when
+//! counts must be forgotten (expired ones, or the oldest when there are too many), a
+//! floor rises past their nonces, and a nonce issued at or below the floor is answered
+//! `stale=true` like an expired one, so a forgotten count never lets a request be
+//! replayed. The floor starts at the second before the server did, so nonces from before
+//! a restart are stale too. Clients retry with the fresh nonce without asking the user.
+//!
+//! The account a failed login counts against is the username the credentials name.
+//! Credentials longer than [`MAX_CREDENTIAL_BYTES`] or with more than [`MAX_PARAMS`]
+//! parameters are refused unread.
+//!
 //! Digest cannot work from the argon2id hash: `piston users add` also stores
 //! `H(username:realm:password)` for the configured realm, in both algorithms.
 
 use super::store::{AuthStore, User};
-use super::{Authenticator, Principal, Refusal, RequestHead, header_value, quoted};
+use super::{
+    Account, Authenticator, MAX_CREDENTIAL_BYTES, Principal, Refusal, RequestHead, header_value,
+    quoted,
+};
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -22,12 +36,19 @@ use http::HeaderValue;
 use md5::Md5;
 use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::hash_map::Entry;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 
 /// When the nonce-count table has this many nonces, expired ones are dropped.
 const PRUNE_AT: usize = 4096;
+/// The most nonces whose counts are remembered; past it, the oldest are forgotten (and
+/// become stale).
+const MAX_COUNTED: usize = 100_000;
+/// The most parameters a Digest `Authorization` header may have (a client sends ten).
+pub const MAX_PARAMS: usize = 64;
 
 /// A hash function Digest can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,8 +97,24 @@ pub struct Digest {
     algorithms: Vec<DigestAlgorithm>,
     nonces: Nonces,
     opaque: String,
-    counts: DashMap<String, Count>,
+    replay: Arc<DigestReplay>,
 }
+
+/// What keeps Digest requests from being replayed: the nonce key, and each nonce's
+/// highest count. Shared by the Digest authenticators of successive configurations.
+pub struct DigestReplay {
+    key: OnceLock<[u8; 32]>,
+    counts: DashMap<NonceId, Count>,
+    /// Nonces issued at or before this second (since the epoch) may have had their
+    /// counts forgotten: they are stale.
+    floor: AtomicU64,
+    /// How many counts make the next new nonce look for counts to forget (twice what
+    /// was left last time, so the work is paid once per doubling).
+    prune_at: AtomicUsize,
+}
+
+/// A nonce's issue time and random bytes: what tells nonces apart.
+type NonceId = [u8; 16];
 
 #[derive(Debug, Clone, Copy)]
 struct Count {
@@ -85,18 +122,108 @@ struct Count {
     issued: u64,
 }
 
+impl DigestReplay {
+    /// No counts yet: nonces issued before now (by an earlier run of the server,
+    /// whose counts are gone) are stale.
+    pub fn new() -> DigestReplay {
+        let now = super::now().max(0).unsigned_abs();
+        DigestReplay {
+            key: OnceLock::new(),
+            counts: DashMap::new(),
+            floor: AtomicU64::new(now.saturating_sub(1)),
+            prune_at: AtomicUsize::new(PRUNE_AT),
+        }
+    }
+
+    /// The nonce key: the one already in use, else the one in `users`.
+    fn key(&self, users: &AuthStore) -> Result<[u8; 32], String> {
+        if let Some(key) = self.key.get() {
+            return Ok(*key);
+        }
+        let key = users
+            .secret("digest-nonce")
+            .map_err(|error| format!("cannot make the Digest nonce key: {error}"))?;
+        Ok(*self.key.get_or_init(|| key))
+    }
+
+    /// Whether a nonce issued at `issued` may have had its count forgotten.
+    fn forgotten(&self, issued: u64) -> bool {
+        issued <= self.floor.load(Ordering::SeqCst)
+    }
+
+    /// Accepts `count` for the nonce `id` only if it is higher than any seen before.
+    /// Nonces issued longer than `lifetime` ago are expired, and forgotten.
+    fn count(
+        &self,
+        id: NonceId,
+        issued: u64,
+        count: u32,
+        lifetime: Duration,
+    ) -> Result<(), Refusal> {
+        if !self.counts.contains_key(&id)
+            && self.counts.len() >= self.prune_at.load(Ordering::Relaxed)
+        {
+            self.make_room(lifetime);
+        }
+        let mut seen = self
+            .counts
+            .entry(id)
+            .or_insert(Count { highest: 0, issued });
+        // Read under the entry's lock: a count forgotten after this point was forgotten
+        // after the floor rose past it.
+        if self.forgotten(issued) {
+            return Err(Refusal::stale(
+                "the nonce has expired; retry with the new one",
+            ));
+        }
+        if count <= seen.highest {
+            return Err(Refusal::unauthorized(
+                "the request was replayed (its nonce count is not higher than before)",
+            ));
+        }
+        seen.highest = count;
+        Ok(())
+    }
+
+    /// Forgets expired counts, then the oldest if there are still too many; the floor
+    /// rises first, past every nonce whose count goes.
+    fn make_room(&self, lifetime: Duration) {
+        let now = super::now().max(0).unsigned_abs();
+        let expired_before = now.saturating_sub(lifetime.as_secs());
+        self.floor.fetch_max(expired_before, Ordering::SeqCst);
+        self.counts.retain(|_, seen| seen.issued > expired_before);
+        if self.counts.len() >= MAX_COUNTED {
+            let mut issued: Vec<u64> = self.counts.iter().map(|entry| entry.issued).collect();
+            issued.sort_unstable();
+            let cutoff = issued[issued.len() / 2];
+            self.floor.fetch_max(cutoff, Ordering::SeqCst);
+            self.counts.retain(|_, seen| seen.issued > cutoff);
+        }
+        let left = self.counts.len();
+        self.prune_at.store(
+            left.saturating_mul(2).clamp(PRUNE_AT, MAX_COUNTED),
+            Ordering::Relaxed,
+        );
+    }
+}
+
+impl Default for DigestReplay {
+    fn default() -> DigestReplay {
+        DigestReplay::new()
+    }
+}
+
 impl Digest {
     /// Digest against `users` in `realm`, offering `algorithms` in order of
-    /// preference, with nonces valid for `lifetime`.
+    /// preference, with nonces valid for `lifetime`, their counts kept in `replay`.
     pub fn new(
         users: Arc<AuthStore>,
         realm: &str,
         algorithms: Vec<DigestAlgorithm>,
         lifetime: Duration,
+        replay: Arc<DigestReplay>,
     ) -> Result<Digest, String> {
-        let key = users
-            .secret("digest-nonce")
-            .map_err(|error| format!("cannot make the Digest nonce key: {error}"))?;
+        let key = replay.key(&users)?;
         let nonces = Nonces { key, lifetime };
         let opaque = hex::encode(&nonces.mac(b"opaque")[..16]);
         Ok(Digest {
@@ -105,14 +232,14 @@ impl Digest {
             algorithms,
             nonces,
             opaque,
-            counts: DashMap::new(),
+            replay,
         })
     }
 
     fn check(&self, head: &RequestHead<'_>, credentials: &str) -> Result<Principal, Refusal> {
-        let params = Params::parse(credentials)
-            .ok_or_else(|| Refusal::unauthorized("the Digest credentials are malformed"))?;
+        let params = Params::parse(credentials)?;
         let username = params.username()?;
+        let account = Some(Account::user(&username));
         let nonce = params.required("nonce")?;
         let uri = params.required("uri")?;
         let response = params.required("response")?;
@@ -142,14 +269,13 @@ impl Digest {
                 "the `uri` of the credentials is not this request's",
             ));
         }
-        let count = u32::from_str_radix(nc, 16)
-            .ok()
-            .filter(|_| nc.len() == 8)
+        let count = parse_nc(nc)
             .ok_or_else(|| Refusal::unauthorized("`nc` must be 8 hexadecimal digits"))?;
-        let issued = self
+        let (issued, id) = self
             .nonces
             .issued(nonce)
             .ok_or_else(|| Refusal::unauthorized("the nonce was not issued by this server"))?;
+        let wrong = || wrong().for_account(account);
 
         let user = self
             .users
@@ -185,27 +311,10 @@ impl Digest {
                 "the nonce has expired; retry with the new one",
             ));
         }
-        self.count(nonce, issued, count)?;
+        self.replay
+            .count(id, issued, count, self.nonces.lifetime)
+            .map_err(|refusal| refusal.for_account(account))?;
         Ok(user.principal("digest"))
-    }
-
-    /// Accepts `count` for `nonce` only if it is higher than any seen before.
-    fn count(&self, nonce: &str, issued: u64, count: u32) -> Result<(), Refusal> {
-        if self.counts.len() >= PRUNE_AT {
-            self.counts
-                .retain(|_, seen| !self.nonces.expired(seen.issued));
-        }
-        let mut seen = self
-            .counts
-            .entry(nonce.to_owned())
-            .or_insert(Count { highest: 0, issued });
-        if count <= seen.highest {
-            return Err(Refusal::unauthorized(
-                "the request was replayed (its nonce count is not higher than before)",
-            ));
-        }
-        seen.highest = count;
-        Ok(())
     }
 
     fn offered(&self) -> String {
@@ -241,6 +350,11 @@ impl Authenticator for Digest {
         }
     }
 
+    fn account(&self, head: &RequestHead<'_>) -> Option<Account> {
+        let params = Params::parse(head.credentials("Digest")?).ok()?;
+        Some(Account::user(&params.username().ok()?))
+    }
+
     async fn authenticate(&self, head: &RequestHead<'_>) -> Result<Option<Principal>, Refusal> {
         match head.credentials("Digest") {
             Some(credentials) => self.check(head, credentials).map(Some),
@@ -251,6 +365,14 @@ impl Authenticator for Digest {
 
 fn wrong() -> Refusal {
     Refusal::unauthorized("wrong username or password")
+}
+
+/// A nonce count: exactly 8 hexadecimal digits (no sign, no spaces).
+fn parse_nc(nc: &str) -> Option<u32> {
+    if nc.len() != 8 || !nc.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return None;
+    }
+    u32::from_str_radix(nc, 16).ok()
 }
 
 /// Whether the credentials' `uri` is the request's target (clients send the path and
@@ -294,19 +416,25 @@ impl Nonces {
         URL_SAFE_NO_PAD.encode(nonce)
     }
 
-    /// When a nonce this server made was issued (seconds since the epoch).
-    fn issued(&self, nonce: &str) -> Option<u64> {
+    /// When a nonce this server made was issued (seconds since the epoch), and what
+    /// tells it apart.
+    fn issued(&self, nonce: &str) -> Option<(u64, NonceId)> {
+        // A nonce is 43 characters: nothing longer is decoded.
+        if nonce.len() > NONCE_BYTES * 2 {
+            return None;
+        }
         let bytes = URL_SAFE_NO_PAD.decode(nonce).ok()?;
         let bytes: [u8; NONCE_BYTES] = bytes.try_into().ok()?;
         let mac = self.mac(&bytes[..16]);
         if !bool::from(mac[..16].ct_eq(&bytes[16..])) {
             return None;
         }
-        Some(u64::from_be_bytes(bytes[..8].try_into().ok()?))
+        let issued = u64::from_be_bytes(bytes[..8].try_into().ok()?);
+        Some((issued, bytes[..16].try_into().ok()?))
     }
 
     fn expired(&self, issued: u64) -> bool {
-        let now = super::now().max(0) as u64;
+        let now = super::now().max(0).unsigned_abs();
         now.saturating_sub(issued) >= self.lifetime.as_secs()
     }
 }
@@ -315,20 +443,40 @@ impl Nonces {
 struct Params(HashMap<String, String>);
 
 impl Params {
-    fn parse(credentials: &str) -> Option<Params> {
-        let text = format!("Digest {credentials}");
-        let mut parsed = http_auth::parse_challenges(&text).ok()?;
-        if parsed.len() != 1 {
-            return None;
+    /// Parses the credentials after `Digest `: refused unread when longer than
+    /// [`MAX_CREDENTIAL_BYTES`]; malformed with more than [`MAX_PARAMS`] parameters or
+    /// one of them twice.
+    fn parse(credentials: &str) -> Result<Params, Refusal> {
+        if credentials.len() > MAX_CREDENTIAL_BYTES {
+            return Err(Refusal::too_long("Digest"));
         }
-        let challenge = parsed.pop()?;
-        Some(Params(
-            challenge
-                .params
-                .into_iter()
-                .map(|(name, value)| (name.to_ascii_lowercase(), value.to_unescaped()))
-                .collect(),
-        ))
+        let malformed = || Refusal::unauthorized("the Digest credentials are malformed");
+        let text = format!("Digest {credentials}");
+        let mut parsed = http_auth::parse_challenges(&text).map_err(|_| malformed())?;
+        if parsed.len() != 1 {
+            return Err(malformed());
+        }
+        let challenge = parsed.pop().ok_or_else(malformed)?;
+        if challenge.params.len() > MAX_PARAMS {
+            return Err(Refusal::unauthorized(format!(
+                "the Digest credentials have more than {MAX_PARAMS} parameters"
+            )));
+        }
+        let mut params = HashMap::with_capacity(challenge.params.len());
+        for (name, value) in challenge.params {
+            match params.entry(name.to_ascii_lowercase()) {
+                Entry::Vacant(vacant) => {
+                    vacant.insert(value.to_unescaped());
+                }
+                Entry::Occupied(occupied) => {
+                    return Err(Refusal::unauthorized(format!(
+                        "the Digest credentials give `{}` twice",
+                        occupied.key()
+                    )));
+                }
+            }
+        }
+        Ok(Params(params))
     }
 
     fn get(&self, name: &str) -> Option<&str> {
@@ -367,9 +515,16 @@ mod tests {
             lifetime: Duration::from_secs(60),
         };
         let nonce = nonces.issue();
-        let issued = nonces.issued(&nonce).expect("our own nonce");
+        let (issued, _) = nonces.issued(&nonce).expect("our own nonce");
         assert!(!nonces.expired(issued));
         assert!(nonces.expired(issued - 60));
+        assert!(nonces.expired(0), "the oldest time there is");
+        let future = Nonces {
+            key: [7; 32],
+            lifetime: Duration::from_secs(u64::MAX),
+        };
+        assert!(!future.expired(u64::MAX), "no overflow from either end");
+        assert!(!future.expired(0));
 
         let mut forged = URL_SAFE_NO_PAD.decode(&nonce).unwrap();
         forged[0] ^= 1;
@@ -380,6 +535,7 @@ mod tests {
         };
         assert_eq!(other.issued(&nonce), None, "another key's nonce");
         assert_eq!(nonces.issued("short"), None);
+        assert_eq!(nonces.issued(&"A".repeat(1 << 20)), None);
     }
 
     #[test]
@@ -405,7 +561,110 @@ mod tests {
         assert_eq!(params.username().unwrap(), "Jäsøn");
         assert_eq!(params.get("realm"), Some(r#"a "b""#));
         assert_eq!(params.get("qop"), Some("auth"));
-        assert!(Params::parse("username=").is_none());
+        assert!(Params::parse("username=").is_err());
+    }
+
+    #[test]
+    fn params_are_bounded_and_given_once() {
+        let huge = format!(r#"username="{}""#, "a".repeat(1 << 20));
+        let refusal = Params::parse(&huge).err().unwrap();
+        assert!(refusal.detail.contains("longer than"), "{}", refusal.detail);
+        let many: Vec<String> = (0..=MAX_PARAMS)
+            .map(|index| format!("p{index}=x"))
+            .collect();
+        let refusal = Params::parse(&many.join(", ")).err().unwrap();
+        assert!(refusal.detail.contains("parameters"), "{}", refusal.detail);
+        assert!(Params::parse(&many[..MAX_PARAMS].join(", ")).is_ok());
+        let refusal = Params::parse(r#"username="ann", Username="bob""#)
+            .err()
+            .unwrap();
+        assert!(refusal.detail.contains("twice"), "{}", refusal.detail);
+    }
+
+    #[test]
+    fn nonce_counts_are_eight_hex_digits() {
+        assert_eq!(parse_nc("00000001"), Some(1));
+        assert_eq!(parse_nc("ffffffff"), Some(u32::MAX));
+        assert_eq!(parse_nc("FFFFFFFF"), Some(u32::MAX));
+        for bad in [
+            "+0000001",
+            "-0000001",
+            "1",
+            "000000001",
+            "0000000g",
+            " 0000001",
+            "",
+        ] {
+            assert_eq!(parse_nc(bad), None, "{bad:?}");
+        }
+        assert_eq!(parse_nc(&"f".repeat(1 << 20)), None);
+    }
+
+    fn id(byte: u8) -> NonceId {
+        [byte; 16]
+    }
+
+    #[test]
+    fn counts_refuse_replays_up_to_the_highest_count() {
+        let replay = DigestReplay::new();
+        let lifetime = Duration::from_secs(300);
+        let now = super::super::now().unsigned_abs();
+        assert!(replay.count(id(1), now, 1, lifetime).is_ok());
+        assert!(replay.count(id(1), now, 1, lifetime).is_err(), "replayed");
+        assert!(replay.count(id(1), now, 2, lifetime).is_ok());
+        assert!(replay.count(id(1), now, u32::MAX, lifetime).is_ok());
+        let refusal = replay.count(id(1), now, u32::MAX, lifetime).unwrap_err();
+        assert!(!refusal.stale, "a replay is a failed login");
+        assert!(
+            replay.count(id(2), now, 1, lifetime).is_ok(),
+            "another nonce"
+        );
+    }
+
+    #[test]
+    fn nonces_from_before_the_counts_began_are_stale() {
+        let replay = DigestReplay::new();
+        let now = super::super::now().unsigned_abs();
+        let refusal = replay
+            .count(id(1), now - 2, 1, Duration::from_secs(300))
+            .unwrap_err();
+        assert!(refusal.stale, "{refusal:?}");
+        assert!(
+            replay
+                .count(id(2), now, 1, Duration::from_secs(300))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn forgotten_counts_make_their_nonces_stale_and_the_table_is_bounded() {
+        let replay = DigestReplay::new();
+        let lifetime = Duration::from_secs(24 * 60 * 60);
+        let now = super::super::now().unsigned_abs();
+        // A nonce used at the start, then more nonces than are remembered, each newer.
+        assert!(replay.count(id(0), now, 1, lifetime).is_ok());
+        for index in 0..(MAX_COUNTED as u64 + 10) {
+            let mut nonce = [0u8; 16];
+            nonce[..8].copy_from_slice(&index.to_be_bytes());
+            nonce[8] = 1;
+            replay.count(nonce, now + 1 + index, 1, lifetime).unwrap();
+        }
+        assert!(replay.counts.len() <= MAX_COUNTED);
+        // The first nonce's count is gone: replaying it is stale, never accepted.
+        let refusal = replay.count(id(0), now, 1, lifetime).unwrap_err();
+        assert!(refusal.stale, "{refusal:?}");
+    }
+
+    #[test]
+    fn the_key_stays_the_one_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = AuthStore::open(&dir.path().join("auth.db")).unwrap();
+        let replay = DigestReplay::new();
+        let key = replay.key(&store).unwrap();
+        assert_eq!(key, store.secret("digest-nonce").unwrap());
+        let other = tempfile::tempdir().unwrap();
+        let elsewhere = AuthStore::open(&other.path().join("auth.db")).unwrap();
+        assert_eq!(replay.key(&elsewhere).unwrap(), key);
     }
 
     #[test]

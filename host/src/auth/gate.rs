@@ -7,14 +7,20 @@
 //! - no credentials (or none the chain knows) on a method that is not anonymous: 401;
 //! - a principal whose credential lacks a required scope, or that a custom
 //!   authenticator forbids: 403;
-//! - a client over its failed-login limit that offers credentials or needs them: 429.
+//! - credentials over their failed-login limit (this account from this address, this
+//!   account, or this address: see `lockout`): 429, checked before the credentials are.
+//!
+//! A gate made on a configuration reload takes over the state of the one it replaces
+//! (failed logins, Digest nonce counts, the OAuth endpoints' throttle, the slots for
+//! password hashing), so a reload neither forgives failures, nor lets a captured
+//! request be replayed, nor lets more passwords be hashed at once.
 
 use super::basic::Basic;
 use super::bearer::ApiTokens;
-use super::digest::Digest;
+use super::digest::{Digest, DigestReplay};
 use super::jwt::Jwt;
-use super::lockout::Lockout;
-use super::oauth::{OAuth1, Provider, Verifier};
+use super::lockout::{Lock, Lockout};
+use super::oauth::{EndpointThrottle, OAuth1, Provider, Verifier};
 use super::password::Checker;
 use super::settings::{AuthSettings, BUILT_IN};
 use super::store::AuthStore;
@@ -25,13 +31,15 @@ use http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, StatusCode};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Decides who is calling, for every resource.
 pub struct Gate {
     default_chain: Chain,
     plugins: HashMap<String, PluginPolicy>,
     lockout: Arc<Lockout>,
+    digest_replay: Arc<DigestReplay>,
+    oauth_throttle: Arc<EndpointThrottle>,
+    passwords: Arc<Checker>,
     quoted_realm: String,
     oauth: Option<Arc<Provider>>,
 }
@@ -67,14 +75,29 @@ struct ResourcePolicy {
 impl Gate {
     /// The chains `settings` describe, with the built-in authenticators checking
     /// credentials in `store`. `public_url` is where clients reach the server (OAuth
-    /// signatures cover it).
+    /// signatures cover it). `previous`, on a configuration reload, is the gate this one
+    /// replaces: its failed-login counts, Digest nonce counts, OAuth throttle and
+    /// password hashing slots carry on here, under the new settings.
     pub fn new(
         settings: &AuthSettings,
         store: Arc<AuthStore>,
         public_url: &str,
+        previous: Option<&Gate>,
     ) -> Result<Gate, String> {
-        let passwords = Arc::new(Checker::new());
-        let lockout = Arc::new(Lockout::new(settings.failures));
+        let passwords =
+            previous.map_or_else(|| Arc::new(Checker::new()), |gate| gate.passwords.clone());
+        let lockout = Arc::new(Lockout::new(
+            settings.failures,
+            previous.map(|gate| &*gate.lockout),
+        ));
+        let digest_replay = previous.map_or_else(
+            || Arc::new(DigestReplay::new()),
+            |gate| gate.digest_replay.clone(),
+        );
+        let oauth_throttle = previous.map_or_else(
+            || Arc::new(EndpointThrottle::new()),
+            |gate| gate.oauth_throttle.clone(),
+        );
         let mut oauth = None;
         let mut built_in: HashMap<&str, Arc<dyn Authenticator>> = HashMap::new();
         for name in settings.named() {
@@ -86,6 +109,7 @@ impl Gate {
                     realm,
                     settings.digest.algorithms.clone(),
                     settings.digest.nonce_lifetime,
+                    digest_replay.clone(),
                 )?),
                 "bearer" => Arc::new(ApiTokens::new(store.clone(), realm)),
                 "jwt" => match &settings.jwt {
@@ -103,6 +127,7 @@ impl Gate {
                         store.clone(),
                         passwords.clone(),
                         lockout.clone(),
+                        (oauth_throttle.clone(), settings.oauth1.throttle),
                         settings.oauth1.request_token_lifetime,
                         realm,
                     )));
@@ -148,6 +173,9 @@ impl Gate {
             default_chain: chain(&settings.default_chain),
             plugins,
             lockout,
+            digest_replay,
+            oauth_throttle,
+            passwords,
             quoted_realm: quoted(&settings.realm),
             oauth,
         })
@@ -184,9 +212,9 @@ impl Gate {
         let anonymous = resource.anonymous_methods.contains(method);
         let offered = head.headers.contains_key(AUTHORIZATION);
         if (offered || !anonymous)
-            && let Some(wait) = self.lockout.retry_after(head.client)
+            && let Some(lock) = self.lockout.address_lock(head.client)
         {
-            return Err(locked_out(wait, head));
+            return Err(locked_out(lock, head));
         }
         let mut missing = None;
         for (index, link) in chain.iter().enumerate() {
@@ -194,20 +222,32 @@ impl Gate {
                 missing.get_or_insert(link.name());
                 continue;
             };
-            let answer = authenticator.authenticate(head).await;
-            // Credentials outside `Authorization` (a custom plugin's header) meet the
-            // failed-login limit here, once the plugin has found some.
-            if !matches!(answer, Ok(None))
-                && let Some(wait) = self.lockout.retry_after(head.client)
+            // The account the credentials claim is refused while it is locked, before
+            // its credentials are checked (a guess is not even tried).
+            let claimed = authenticator.account(head);
+            if let Some(account) = &claimed
+                && let Some(lock) = self.lockout.lock(head.client, Some(account))
             {
-                return Err(locked_out(wait, head));
+                return Err(locked_out(lock, head));
+            }
+            let answer = authenticator.authenticate(head).await;
+            let account = match &answer {
+                Err(refusal) => refusal.account.or(claimed),
+                Ok(_) => claimed,
+            };
+            // Credentials that name no account (malformed ones, a custom plugin's
+            // header) meet the failed-login limit here, once they have been found.
+            if !matches!(answer, Ok(None))
+                && let Some(lock) = self.lockout.lock(head.client, account.as_ref())
+            {
+                return Err(locked_out(lock, head));
             }
             match answer {
                 Ok(None) => {}
                 Ok(Some(principal)) => return self.authorize(principal, scopes),
                 Err(refusal) => {
                     if refusal.is_failed_login() {
-                        self.lockout.fail(head.client);
+                        self.lockout.fail(head.client, account.as_ref());
                     }
                     let cause = format!(
                         "`{}` refused the credentials from {}: {}",
@@ -240,6 +280,7 @@ impl Gate {
             Some(scheme) => {
                 format!("`{scheme}` credentials are not accepted here; use {accepted}")
             }
+            None if offered => format!("these credentials are not accepted here; use {accepted}"),
             None => format!("this request needs credentials: {accepted}"),
         };
         Err(unauthorized(chain, plugins, None, detail))
@@ -343,12 +384,14 @@ fn accepted_schemes(chain: &[Link]) -> String {
     schemes.join(", ")
 }
 
-fn locked_out(wait: Duration, head: &RequestHead<'_>) -> Problem {
-    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+/// 429 for credentials over a failed-login limit.
+fn locked_out(lock: Lock, head: &RequestHead<'_>) -> Problem {
+    let seconds = lock.seconds();
     Problem::new(StatusCode::TOO_MANY_REQUESTS)
-        .detail(format!(
-            "too many failed logins from this address; try again in {seconds} s"
-        ))
+        .detail(format!("{}; try again in {seconds} s", lock.reason()))
         .header(RETRY_AFTER, HeaderValue::from(seconds))
-        .cause(format!("{} is over its failed-login limit", head.client))
+        .cause(format!(
+            "{} is over a failed-login limit ({:?})",
+            head.client, lock.scope
+        ))
 }

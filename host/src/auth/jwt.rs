@@ -6,6 +6,12 @@
 //! present. The principal is the `sub`, its scopes come from `scope` (space-separated)
 //! or `scp`, and the whole payload is passed on as its claims.
 //!
+//! A token is three base64url segments of at most [`MAX_CREDENTIAL_BYTES`] in all;
+//! anything else is refused before it is decoded. Times are unsigned whole seconds:
+//! a negative, fractional-overflowing or non-numeric `exp` or `nbf` is malformed, and
+//! a huge one is compared, never added to. A failed login counts against the `sub`
+//! the payload names (read, unverified, only to count failures).
+//!
 //! ```toml
 //! [auth.jwt]
 //! secret = "..."                  # HS256 with a shared secret; or secret_file = "PATH"
@@ -18,8 +24,10 @@
 //! ```
 
 use super::bearer::bearer_challenge;
-use super::{Authenticator, Principal, Refusal, RequestHead, quoted};
-use crate::config::ConfigError;
+use super::{
+    Account, Authenticator, MAX_CREDENTIAL_BYTES, Principal, Refusal, RequestHead, quoted,
+};
+use crate::config::{ConfigError, check_range};
 use async_trait::async_trait;
 use http::HeaderValue;
 use jsonwebtoken::errors::ErrorKind;
@@ -33,6 +41,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
+const LEEWAY_RANGE: (Duration, Duration) = (Duration::ZERO, Duration::from_secs(24 * 60 * 60));
 
 /// `[auth.jwt]` as written.
 #[derive(Debug, Default, Deserialize)]
@@ -138,7 +147,11 @@ impl JwtSection {
             keys: Arc::new(Keys(keys)),
             audience,
             issuer: self.issuer,
-            leeway: self.leeway.unwrap_or(DEFAULT_LEEWAY),
+            leeway: check_range(
+                &key("auth.jwt.leeway"),
+                self.leeway.unwrap_or(DEFAULT_LEEWAY),
+                LEEWAY_RANGE,
+            )?,
         })
     }
 }
@@ -250,6 +263,14 @@ impl Jwt {
     }
 
     fn verify(&self, token: &str) -> Result<Principal, Refusal> {
+        check_shape(token)?;
+        let account = subject_account(token);
+        self.verify_shaped(token)
+            .map_err(|refusal| refusal.for_account(account))
+    }
+
+    /// Verifies a token whose size and segments were checked.
+    fn verify_shaped(&self, token: &str) -> Result<Principal, Refusal> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| Refusal::unauthorized("the token is not a JWT"))?;
         let keys = &self.settings.keys.0;
@@ -301,15 +322,61 @@ impl Authenticator for Jwt {
         out.push(bearer_challenge(&self.realm, refusal));
     }
 
+    fn account(&self, head: &RequestHead<'_>) -> Option<Account> {
+        let token = jwt_credentials(head)?;
+        check_shape(token).ok()?;
+        subject_account(token)
+    }
+
     async fn authenticate(&self, head: &RequestHead<'_>) -> Result<Option<Principal>, Refusal> {
-        match head.credentials("Bearer") {
-            Some(token) if !token.starts_with(super::TOKEN_PREFIX) => {
-                self.verify(token.trim()).map(Some)
-            }
-            // An API token (or none) is for the `bearer` authenticator.
-            _ => Ok(None),
+        match jwt_credentials(head) {
+            Some(token) => self.verify(token).map(Some),
+            None => Ok(None),
         }
     }
+}
+
+/// The bearer credentials, unless they are an API token (which is for the `bearer`
+/// authenticator).
+fn jwt_credentials<'a>(head: &RequestHead<'a>) -> Option<&'a str> {
+    head.credentials("Bearer")
+        .filter(|token| !token.starts_with(super::TOKEN_PREFIX))
+        .map(str::trim)
+}
+
+/// A token must be at most [`MAX_CREDENTIAL_BYTES`], in three segments of base64url:
+/// checked before anything is decoded.
+fn check_shape(token: &str) -> Result<(), Refusal> {
+    if token.len() > MAX_CREDENTIAL_BYTES {
+        return Err(Refusal::too_long("Bearer"));
+    }
+    let base64url = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_';
+    let segments = token.split('.');
+    let shaped = segments.clone().count() == 3
+        && segments
+            .take(2)
+            .all(|segment| !segment.is_empty() && segment.bytes().all(base64url))
+        && token.bytes().all(|byte| byte == b'.' || base64url(byte));
+    if !shaped {
+        return Err(Refusal::unauthorized("the token is not a JWT"));
+    }
+    Ok(())
+}
+
+/// The account a token's `sub` names, read from a well-shaped token without verifying
+/// it: only for counting failed logins.
+fn subject_account(token: &str) -> Option<Account> {
+    use base64::Engine;
+    #[derive(Deserialize)]
+    struct Subject {
+        sub: Option<String>,
+    }
+    let payload = token.split('.').nth(1)?;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let subject: Subject = serde_json::from_slice(&json).ok()?;
+    Some(Account::named("jwt", &subject.sub?))
 }
 
 /// OAuth 2 style scopes: `scope` ("a b c") or `scp` (["a", "b"] or "a b").
@@ -429,6 +496,110 @@ mod tests {
     fn base64_url(text: &str) -> String {
         use base64::Engine;
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+    }
+
+    #[test]
+    fn extreme_times_are_compared_without_overflow() {
+        let jwt = jwt("api");
+        let with = |claims: Value| jwt.verify(&token(claims, SECRET, Algorithm::HS256));
+        let base = |extra: Value| {
+            let mut claims = serde_json::json!({"sub": "ann", "aud": "api", "exp": in_an_hour()});
+            for (name, value) in extra.as_object().unwrap() {
+                claims[name] = value.clone();
+            }
+            claims
+        };
+        // The far future is a long time, not an overflow.
+        assert!(with(base(serde_json::json!({"exp": u64::MAX}))).is_ok());
+        assert!(with(base(serde_json::json!({"iat": u64::MAX, "nbf": 0}))).is_ok());
+        assert!(
+            with(base(serde_json::json!({"iat": i64::MIN}))).is_ok(),
+            "iat is not checked"
+        );
+        let refusal = with(base(serde_json::json!({"nbf": u64::MAX}))).unwrap_err();
+        assert!(
+            refusal.detail.contains("not valid yet"),
+            "{}",
+            refusal.detail
+        );
+        assert!(
+            with(base(serde_json::json!({"exp": 0})))
+                .unwrap_err()
+                .detail
+                .contains("expired")
+        );
+        for malformed in [
+            serde_json::json!({"exp": i64::MIN}),
+            serde_json::json!({"exp": -1}),
+            serde_json::json!({"exp": 1e300}),
+            serde_json::json!({"exp": "soon"}),
+            serde_json::json!({"nbf": i64::MIN}),
+            serde_json::json!({"nbf": 1e300}),
+        ] {
+            // Refused as malformed or missing (the library reads what is not an
+            // unsigned number as no claim), never accepted, never a panic.
+            let refusal = with(base(malformed.clone())).unwrap_err();
+            assert!(
+                refusal.detail.contains("`exp`") || refusal.detail.contains("`nbf`"),
+                "{malformed}: {}",
+                refusal.detail
+            );
+        }
+    }
+
+    #[test]
+    fn leeway_is_bounded() {
+        let section = JwtSection {
+            secret: Some(SECRET.to_owned()),
+            audience: Some("api".to_owned()),
+            leeway: Some(Duration::from_secs(u64::MAX)),
+            ..JwtSection::default()
+        };
+        let error = section
+            .resolve(&|name| name.to_owned())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("auth.jwt.leeway"), "{error}");
+    }
+
+    #[test]
+    fn oversized_or_misshapen_tokens_are_refused_before_decoding() {
+        let jwt = jwt("api");
+        let valid = token(json_claims("ann", "api", ""), SECRET, Algorithm::HS256);
+        let (header, rest) = valid.split_once('.').unwrap();
+        let huge = format!("{header}.{}{rest}", "A".repeat(1 << 20));
+        let refusal = jwt.verify(&huge).unwrap_err();
+        assert!(refusal.detail.contains("longer than"), "{}", refusal.detail);
+        let many = format!("{valid}{}", ".a".repeat(1000));
+        assert!(jwt.verify(&many).unwrap_err().detail.contains("not a JWT"));
+        for misshapen in [
+            "", "a", "a.b", ".b.c", "a..c", "a.b.c.d", "a b.c.d", "a.b+.c",
+        ] {
+            let refusal = jwt.verify(misshapen).unwrap_err();
+            assert!(refusal.detail.contains("not a JWT"), "{misshapen:?}");
+        }
+    }
+
+    #[test]
+    fn failures_count_against_the_unverified_subject() {
+        let jwt = jwt("api");
+        let forged = token(
+            json_claims("ann", "api", ""),
+            "another secret that is long enough!!",
+            Algorithm::HS256,
+        );
+        let refusal = jwt.verify(&forged).unwrap_err();
+        assert_eq!(refusal.account, Some(Account::named("jwt", "ann")));
+        assert_ne!(refusal.account, Some(Account::user("ann")), "its own kind");
+        let no_sub = token(
+            serde_json::json!({"aud": "api", "exp": in_an_hour()}),
+            SECRET,
+            Algorithm::HS256,
+        );
+        assert_eq!(jwt.verify(&no_sub).unwrap_err().account, None);
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let nested = format!("{}.{}.sig", base64_url("{}"), base64_url(&deep));
+        assert_eq!(subject_account(&nested), None, "no recursion without bound");
     }
 
     #[test]

@@ -6,16 +6,21 @@
 //! also enforces anonymous methods, required scopes and the failed-login limit, and
 //! builds the 401 (one `WWW-Authenticate` challenge per scheme) or 403 answer.
 //!
+//! Everything here reads client input before it knows who the client is, so every
+//! parser is bounded: credentials longer than [`MAX_CREDENTIAL_BYTES`] are refused before
+//! they are decoded, no parser recurses or goes back over its input, and numbers from
+//! the client are compared with checked or saturating arithmetic.
+//!
 //! Credentials live in their own SQLite file ([`AuthStore`]); the `piston users`,
 //! `piston tokens` and `piston oauth` commands manage them. A scheme the host does not
 //! have is an authenticator plugin (`plugin`), found in the registry by the name the
 //! chain gives it.
 
-mod basic;
-mod bearer;
-mod digest;
+pub(crate) mod basic;
+pub(crate) mod bearer;
+pub(crate) mod digest;
 mod gate;
-mod jwt;
+pub(crate) mod jwt;
 mod lockout;
 pub mod oauth;
 mod password;
@@ -31,6 +36,7 @@ pub use self::store::{AuthStore, AuthStoreError, DigestSecrets, Token, User, now
 
 use crate::runtime::wit;
 use async_trait::async_trait;
+use dashmap::DashMap;
 use http::header::{AUTHORIZATION, HeaderValue};
 use http::{HeaderMap, StatusCode};
 use std::borrow::Cow;
@@ -72,6 +78,45 @@ impl Principal {
     }
 }
 
+/// The most bytes of credentials (the `Authorization` value after its scheme) any
+/// scheme decodes; longer ones are refused unread.
+pub const MAX_CREDENTIAL_BYTES: usize = 8 * 1024;
+
+/// The account credentials claim, named before they are checked: what the failed-login
+/// limit counts per account (see `lockout`).
+///
+/// Kept as 16 bytes of SHA-256 of the kind and the name, so that a table of accounts
+/// costs the same per entry however long the names clients send.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Account([u8; 16]);
+
+impl Account {
+    /// A user of the credentials database, by username (Basic, Digest, the OAuth
+    /// authorization page: one account however the password is sent).
+    pub fn user(username: &str) -> Account {
+        Account::named("user", username)
+    }
+
+    /// An identity of another `kind` (`token`, `jwt`, `oauth`...), by name.
+    pub fn named(kind: &str, name: &str) -> Account {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        hash.update(kind.as_bytes());
+        hash.update([0]);
+        hash.update(name.as_bytes());
+        let digest = hash.finalize();
+        let mut bytes = [0; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        Account(bytes)
+    }
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "Account({})", hex::encode(self.0))
+    }
+}
+
 /// Why credentials were refused. The detail goes to the client: it never holds a
 /// secret or the value that was expected.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,6 +129,10 @@ pub struct Refusal {
     /// Digest: the nonce expired but the credentials were right; the client should
     /// retry with a fresh nonce (`stale=true`). Not a failed login.
     pub stale: bool,
+    /// The account the refused credentials claimed, when the scheme names one: the
+    /// failed login counts against it (and against it from this client address) as
+    /// well as against the address.
+    pub account: Option<Account>,
 }
 
 impl Refusal {
@@ -93,7 +142,20 @@ impl Refusal {
             status: StatusCode::UNAUTHORIZED,
             detail: detail.into(),
             stale: false,
+            account: None,
         }
+    }
+
+    /// Credentials longer than [`MAX_CREDENTIAL_BYTES`]: refused unread.
+    pub fn too_long(scheme: &str) -> Refusal {
+        Refusal::unauthorized(format!(
+            "the {scheme} credentials are longer than {MAX_CREDENTIAL_BYTES} bytes"
+        ))
+    }
+
+    /// The same refusal, counted against `account`.
+    pub fn for_account(self, account: Option<Account>) -> Refusal {
+        Refusal { account, ..self }
     }
 
     /// An expired Digest nonce: 401 with `stale=true`, not a failed login.
@@ -139,10 +201,12 @@ impl<'a> RequestHead<'a> {
             .then(|| rest.trim_start_matches(' '))
     }
 
-    /// The scheme of the `Authorization` header, if there is one.
+    /// The scheme of the `Authorization` header, if there is one (and is short enough
+    /// to be a scheme name: it goes into error messages).
     fn scheme(&self) -> Option<&'a str> {
         let value = self.headers.get(AUTHORIZATION)?.to_str().ok()?;
-        Some(value.split(' ').next().unwrap_or(value))
+        let scheme = value.split(' ').next().unwrap_or(value);
+        (scheme.len() <= 32).then_some(scheme)
     }
 }
 
@@ -157,8 +221,18 @@ pub trait Authenticator: Send + Sync {
     /// say `error="invalid_token"`).
     fn challenges(&self, refusal: Option<&Refusal>, out: &mut Vec<HeaderValue>);
 
+    /// The account the request's credentials for this scheme claim, named without
+    /// checking them (and without any expensive work): the gate refuses the request
+    /// before [`authenticate`](Authenticator::authenticate) when that account, or that
+    /// account from this client address, is over its failed-login limit. `None` when
+    /// the request has no credentials for this scheme, or they name no account (then
+    /// only the client address is counted).
+    fn account(&self, _head: &RequestHead<'_>) -> Option<Account> {
+        None
+    }
+
     /// Authenticates one request: `Ok(None)` when it carries no credentials for this
-    /// scheme.
+    /// scheme. A refusal of credentials that name an account carries it.
     async fn authenticate(&self, head: &RequestHead<'_>) -> Result<Option<Principal>, Refusal>;
 }
 
@@ -169,6 +243,34 @@ fn random_text(bytes: usize) -> Result<String, AuthStoreError> {
     getrandom::fill(&mut random)
         .map_err(|error| AuthStoreError::Backend(format!("no randomness: {error}")))?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random))
+}
+
+/// Shrinks `map` to its `room` entries with the largest `rank` (ties broken
+/// arbitrarily, so that it always shrinks): how a full table of counts makes room.
+fn keep_largest<K, V, T>(map: &DashMap<K, V>, room: usize, rank: impl Fn(&V) -> T)
+where
+    K: Eq + std::hash::Hash,
+    T: Ord + Copy,
+{
+    if map.len() <= room {
+        return;
+    }
+    let mut ranks: Vec<T> = map.iter().map(|entry| rank(entry.value())).collect();
+    ranks.sort_unstable_by(|one, other| other.cmp(one));
+    let Some(&cutoff) = ranks.get(room.saturating_sub(1)) else {
+        return;
+    };
+    // Above the cutoff everything stays; at it, only as many as there is room for.
+    let above = ranks.partition_point(|value| *value > cutoff);
+    let mut equal_room = room - above;
+    map.retain(|_, value| match rank(value).cmp(&cutoff) {
+        std::cmp::Ordering::Greater => true,
+        std::cmp::Ordering::Equal if equal_room > 0 => {
+            equal_room -= 1;
+            true
+        }
+        _ => false,
+    });
 }
 
 /// A header value from text that is known to be visible ASCII, else from its escape.

@@ -7,11 +7,14 @@
 //! `basic`), a refusal is a 401 or a 403 and nothing else, and a plugin that traps,
 //! runs out of time or returns malformed claims refuses the request (500 or 503)
 //! rather than letting it through.
+//!
+//! A plugin names no account: its failed logins count against the client address only
+//! (see `lockout`).
 
 use super::gate::AuthenticatorPlugins;
 use super::{Authenticator, Principal, Refusal, RequestHead, header_value};
 use crate::registry::{LoadedAuthenticator, Registry};
-use crate::runtime::{CallError, auth_wit, wit};
+use crate::runtime::{CallError, CheckoutError, auth_wit, wit};
 use async_trait::async_trait;
 use http::{HeaderValue, StatusCode};
 use std::borrow::Cow;
@@ -37,16 +40,15 @@ impl Authenticator for LoadedAuthenticator {
     async fn authenticate(&self, head: &RequestHead<'_>) -> Result<Option<Principal>, Refusal> {
         let name = &self.spec.name;
         let id = head.request_id;
-        let mut instance = self
-            .pool
-            .take()
-            .await
-            .map_err(|error| failed(name, id, error))?;
+        let mut instance = self.pool.checkout().await.map_err(|error| match error {
+            CheckoutError::Busy(_) => busy(name, id, error),
+            CheckoutError::Start(error) => failed(name, id, error),
+        })?;
         let answer = instance
             .authenticate(&wit_head(head), id)
             .await
             .map_err(|error| failed(name, id, error))?;
-        self.pool.recycle(instance);
+        drop(instance);
         match answer {
             Ok(None) => Ok(None),
             Ok(Some(principal)) => principal_from(name, id, principal).map(Some),
@@ -57,6 +59,7 @@ impl Authenticator for LoadedAuthenticator {
                 },
                 detail: Cow::Owned(refusal.detail),
                 stale: false,
+                account: None,
             }),
         }
     }
@@ -97,6 +100,7 @@ fn principal_from(
             status: StatusCode::INTERNAL_SERVER_ERROR,
             detail: Cow::Borrowed("the authenticator failed"),
             stale: false,
+            account: None,
         }
     };
     if principal.id.is_empty() {
@@ -126,11 +130,25 @@ fn failed(name: &str, request_id: &str, error: CallError) -> Refusal {
     );
     let status = match error {
         CallError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
-        CallError::Trap(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        CallError::Trap(_) | CallError::Memory(_) | CallError::TooMuchData(_) => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
     };
     Refusal {
         status,
         detail: Cow::Borrowed("the authenticator failed"),
         stale: false,
+        account: None,
+    }
+}
+
+/// Every instance of the authenticator is busy: the request is refused for now.
+fn busy(name: &str, request_id: &str, error: CheckoutError) -> Refusal {
+    tracing::warn!(request_id, authenticator = name, "{error}");
+    Refusal {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        detail: Cow::Borrowed("the authenticator is busy; try again shortly"),
+        stale: false,
+        account: None,
     }
 }

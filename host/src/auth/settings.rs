@@ -17,9 +17,12 @@
 //! [auth.oauth1]                      # the OAuth 1.0a provider (at /oauth/...)
 //! timestamp_window = "5m"              # how far a request's timestamp may be from now
 //! request_token_lifetime = "10m"       # how long the user has to approve
+//! throttle = { requests = 30, period = "1m" } # calls to /oauth/... per client address
 //!
-//! [auth.failures]                      # failed logins allowed per client address
-//! max = 10                             # within one window, then 429 until it ends
+//! [auth.failures]                      # failed logins allowed per window, then 429
+//! max = 10                             # per account from one client address
+//! account_max = 50                     # per account from every address (default 5 × max)
+//! address_max = 100                    # per client address, for every account (default 10 × max)
 //! window = "5m"
 //!
 //! [plugins.blog]
@@ -56,6 +59,15 @@ const DEFAULT_REQUEST_TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 60);
 const REQUEST_TOKEN_LIFETIME_RANGE: (Duration, Duration) =
     (Duration::from_secs(10), Duration::from_secs(24 * 60 * 60));
 const MAX_FAILURES_RANGE: (u32, u32) = (1, 1_000_000);
+/// The upper bound of `account_max` and `address_max` (the lower is `max`).
+const MAX_TOTAL_FAILURES: u32 = 100_000_000;
+const DEFAULT_ACCOUNT_FACTOR: u32 = 5;
+const DEFAULT_ADDRESS_FACTOR: u32 = 10;
+const DEFAULT_OAUTH_REQUESTS: u32 = 30;
+const DEFAULT_OAUTH_PERIOD: Duration = Duration::from_secs(60);
+const OAUTH_REQUESTS_RANGE: (u32, u32) = (1, 1_000_000);
+const OAUTH_PERIOD_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(24 * 60 * 60));
 const FAILURE_WINDOW_RANGE: (Duration, Duration) =
     (Duration::from_secs(1), Duration::from_secs(24 * 60 * 60));
 
@@ -74,7 +86,8 @@ pub struct AuthSettings {
     pub jwt: Option<JwtSettings>,
     /// The OAuth 1.0a provider's windows.
     pub oauth1: OAuthSettings,
-    /// How many failed logins a client address may make per window.
+    /// How many failed logins an account, a client address, and an account from one
+    /// address may make per window.
     pub failures: FailureLimit,
 }
 
@@ -86,6 +99,17 @@ pub struct OAuthSettings {
     pub timestamp_window: Duration,
     /// How long temporary credentials wait for the user's approval.
     pub request_token_lifetime: Duration,
+    /// How often one client address may call the provider's endpoints.
+    pub throttle: Rate,
+}
+
+/// `requests` per `period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Requests allowed per period (and at once).
+    pub requests: u32,
+    /// The period.
+    pub period: Duration,
 }
 
 /// Digest's settings.
@@ -116,12 +140,33 @@ pub struct ResourceAuth {
 }
 
 /// The failed-login limit.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FailureLimit {
-    /// Failed logins allowed per window.
+    /// Failed logins allowed per window for one account from one client address.
     pub max: u32,
     /// The window.
     pub window: Duration,
+    /// Failed logins allowed per window for one account, from every address.
+    pub account_max: u32,
+    /// Failed logins allowed per window from one client address, for every account.
+    pub address_max: u32,
+}
+
+impl FailureLimit {
+    /// `max` per account and address, with the default limits per account and per
+    /// address that follow from it.
+    pub fn from_max(max: u32, window: Duration) -> FailureLimit {
+        FailureLimit {
+            max,
+            window,
+            account_max: max
+                .saturating_mul(DEFAULT_ACCOUNT_FACTOR)
+                .min(MAX_TOTAL_FAILURES),
+            address_max: max
+                .saturating_mul(DEFAULT_ADDRESS_FACTOR)
+                .min(MAX_TOTAL_FAILURES),
+        }
+    }
 }
 
 impl Default for AuthSettings {
@@ -138,11 +183,12 @@ impl Default for AuthSettings {
             oauth1: OAuthSettings {
                 timestamp_window: DEFAULT_TIMESTAMP_WINDOW,
                 request_token_lifetime: DEFAULT_REQUEST_TOKEN_LIFETIME,
+                throttle: Rate {
+                    requests: DEFAULT_OAUTH_REQUESTS,
+                    period: DEFAULT_OAUTH_PERIOD,
+                },
             },
-            failures: FailureLimit {
-                max: DEFAULT_MAX_FAILURES,
-                window: DEFAULT_FAILURE_WINDOW,
-            },
+            failures: FailureLimit::from_max(DEFAULT_MAX_FAILURES, DEFAULT_FAILURE_WINDOW),
         }
     }
 }
@@ -192,6 +238,15 @@ struct OAuthSection {
     timestamp_window: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
     request_token_lifetime: Option<Duration>,
+    throttle: Option<RateSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateSection {
+    requests: Option<u32>,
+    #[serde(default, with = "humantime_serde")]
+    period: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -208,6 +263,8 @@ struct FailuresSection {
     max: Option<u32>,
     #[serde(default, with = "humantime_serde")]
     window: Option<Duration>,
+    account_max: Option<u32>,
+    address_max: Option<u32>,
 }
 
 /// The auth keys of one `[plugins.NAME]` section, as written.
@@ -275,18 +332,48 @@ impl AuthSection {
                     .unwrap_or(defaults.oauth1.request_token_lifetime),
                 REQUEST_TOKEN_LIFETIME_RANGE,
             )?,
+            throttle: {
+                let section = self.oauth1.throttle.unwrap_or_default();
+                let defaults = defaults.oauth1.throttle;
+                Rate {
+                    requests: crate::config::check_range(
+                        &key("auth.oauth1.throttle.requests"),
+                        section.requests.unwrap_or(defaults.requests),
+                        OAUTH_REQUESTS_RANGE,
+                    )?,
+                    period: crate::config::check_range(
+                        &key("auth.oauth1.throttle.period"),
+                        section.period.unwrap_or(defaults.period),
+                        OAUTH_PERIOD_RANGE,
+                    )?,
+                }
+            },
         };
-        let failures = FailureLimit {
-            max: crate::config::check_range(
+        let failures = {
+            let max = crate::config::check_range(
                 &key("auth.failures.max"),
                 self.failures.max.unwrap_or(defaults.failures.max),
                 MAX_FAILURES_RANGE,
-            )?,
-            window: crate::config::check_range(
+            )?;
+            let window = crate::config::check_range(
                 &key("auth.failures.window"),
                 self.failures.window.unwrap_or(defaults.failures.window),
                 FAILURE_WINDOW_RANGE,
-            )?,
+            )?;
+            let derived = FailureLimit::from_max(max, window);
+            FailureLimit {
+                account_max: crate::config::check_range(
+                    &key("auth.failures.account_max"),
+                    self.failures.account_max.unwrap_or(derived.account_max),
+                    (max, MAX_TOTAL_FAILURES),
+                )?,
+                address_max: crate::config::check_range(
+                    &key("auth.failures.address_max"),
+                    self.failures.address_max.unwrap_or(derived.address_max),
+                    (max, MAX_TOTAL_FAILURES),
+                )?,
+                ..derived
+            }
         };
         let mut resolved = BTreeMap::new();
         let needs_jwt = |at: &str, chain: &[String]| {
@@ -424,6 +511,73 @@ mod tests {
         assert!(settings.default_chain.is_empty());
         assert_eq!(settings.realm, "piston");
         assert_eq!(settings.failures.max, 10);
+        assert_eq!(settings.failures.account_max, 50);
+        assert_eq!(settings.failures.address_max, 100);
+        assert_eq!(settings.oauth1.throttle.requests, 30);
+        assert_eq!(settings.oauth1.throttle.period, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn failure_limits_per_account_and_address_follow_max_unless_given() {
+        let settings = resolve(
+            "[failures]
+max = 3
+window = \"1h\"",
+            "",
+        )
+        .unwrap();
+        assert_eq!(
+            settings.failures,
+            FailureLimit {
+                max: 3,
+                window: Duration::from_secs(3600),
+                account_max: 15,
+                address_max: 30,
+            }
+        );
+        let settings = resolve(
+            "[failures]
+max = 3
+account_max = 4
+address_max = 7",
+            "",
+        )
+        .unwrap();
+        assert_eq!(settings.failures.account_max, 4);
+        assert_eq!(settings.failures.address_max, 7);
+        let huge = FailureLimit::from_max(u32::MAX, Duration::from_secs(1));
+        assert_eq!(huge.account_max, MAX_TOTAL_FAILURES);
+        let settings = resolve(
+            "[failures]
+max = 1000000",
+            "",
+        )
+        .unwrap();
+        assert_eq!(settings.failures.address_max, 10_000_000);
+    }
+
+    #[test]
+    fn the_oauth_throttle_is_on_by_default_and_can_be_set() {
+        let settings = resolve(
+            "[oauth1]
+throttle = { requests = 5, period = \"10s\" }",
+            "",
+        )
+        .unwrap();
+        assert_eq!(
+            settings.oauth1.throttle,
+            Rate {
+                requests: 5,
+                period: Duration::from_secs(10)
+            }
+        );
+        let settings = resolve(
+            "[oauth1]
+throttle = { requests = 5 }",
+            "",
+        )
+        .unwrap();
+        assert_eq!(settings.oauth1.throttle.period, Duration::from_secs(60));
     }
 
     #[test]
@@ -486,5 +640,25 @@ mod tests {
         );
         let error = resolve("[failures]\nmax = 0", "").unwrap_err().to_string();
         assert!(error.contains("auth.failures.max"), "{error}");
+        let error = resolve("[failures]\nmax = 5\naccount_max = 4", "")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("auth.failures.account_max"), "{error}");
+        let error = resolve("[failures]\naddress_max = 0", "")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("auth.failures.address_max"), "{error}");
+        let error = resolve("[failures]\naddress_max = 100000001", "")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("auth.failures.address_max"), "{error}");
+        let error = resolve("[oauth1]\nthrottle = { requests = 0 }", "")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("auth.oauth1.throttle.requests"), "{error}");
+        let error = resolve("[oauth1]\nthrottle = { period = \"0s\" }", "")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("auth.oauth1.throttle.period"), "{error}");
     }
 }

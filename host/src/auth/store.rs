@@ -9,6 +9,7 @@
 use super::Principal;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -127,18 +128,18 @@ const SCHEMA: &str = "
 /// The credentials database.
 pub struct AuthStore {
     connection: Mutex<Connection>,
+    /// OAuth nonces recorded by this process, to check their table's size now and then.
+    pub(super) nonce_writes: AtomicU64,
 }
 
 impl AuthStore {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<AuthStore, AuthStoreError> {
-        let existed = path.exists();
+        crate::store::make_private(path)
+            .map_err(|error| AuthStoreError::Backend(error.to_string()))?;
         let connection = Connection::open(path).map_err(|error| {
             AuthStoreError::Backend(format!("cannot open {}: {error}", path.display()))
         })?;
-        if !existed {
-            restrict_to_owner(path);
-        }
         connection.busy_timeout(Duration::from_secs(5))?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;
@@ -146,6 +147,7 @@ impl AuthStore {
         connection.execute_batch(super::oauth::SCHEMA)?;
         Ok(AuthStore {
             connection: Mutex::new(connection),
+            nonce_writes: AtomicU64::new(0),
         })
     }
 
@@ -354,20 +356,11 @@ fn token_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Token> {
     })
 }
 
-#[cfg(unix)]
-fn restrict_to_owner(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Err(error) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
-        tracing::warn!(path = %path.display(), "cannot make the credentials file private: {error}");
-    }
-}
-
-#[cfg(not(unix))]
-fn restrict_to_owner(_: &Path) {}
-
 /// Seconds since the epoch, now.
 pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs() as i64)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
+        })
 }

@@ -19,7 +19,8 @@ pub struct ListArgs {
     #[arg(env = "PISTON_PLUGINS", value_name = "DIR", conflicts_with = "url")]
     dir: Option<PathBuf>,
 
-    /// Ask a running server what it serves (its admin API), e.g. http://127.0.0.1:8000
+    /// Ask a running server what it serves, at its admin API's address (what `serve`
+    /// prints as "admin API on"), e.g. http://127.0.0.1:8001
     #[arg(long, env = "PISTON_URL", value_name = "URL")]
     url: Option<String>,
 
@@ -88,10 +89,14 @@ fn load(dir: Option<PathBuf>, common: &CommonArgs) -> Result<Value, CliError> {
 fn fetch(url: &str, token: Option<&str>) -> Result<Value, CliError> {
     if !url.starts_with("http://") {
         return Err(CliError::Usage(format!(
-            "--url: `{url}` must be an http:// URL like http://127.0.0.1:8000"
+            "--url: `{url}` must be an http:// URL like http://127.0.0.1:8001"
         )));
     }
-    let endpoint = format!("{}{PREFIX}resources", url.trim_end_matches('/'));
+    // The address as `serve` prints it (with the prefix) or without.
+    let base = url
+        .trim_end_matches('/')
+        .trim_end_matches(PREFIX.trim_end_matches('/'));
+    let endpoint = format!("{base}{PREFIX}resources");
     let mut request = ureq::get(&endpoint);
     if let Some(token) = token {
         request = request.header("authorization", &format!("Bearer {token}"));

@@ -2,7 +2,7 @@
 
 use super::{CliError, CommonArgs, open_auth_store, settings, table};
 use crate::auth::now;
-use crate::auth::oauth::register_consumer;
+use crate::auth::oauth::{check_registered_callback, register_consumer};
 use clap::{Args, Subcommand};
 use std::process::ExitCode;
 
@@ -32,7 +32,8 @@ enum ConsumersCommand {
     Add {
         /// What users are shown when it asks for access
         name: String,
-        /// Only accept callbacks that start with this URL
+        /// Only accept callbacks that lead where this URL does: the same scheme, host
+        /// and port, and a path at or under its path
         #[arg(long, value_name = "URL")]
         callback: Option<String>,
     },
@@ -68,14 +69,12 @@ pub fn run(args: OAuthArgs) -> Result<ExitCode, CliError> {
                 ));
             }
             if let Some(callback) = &callback {
-                let absolute = callback.parse::<http::Uri>().is_ok_and(|uri| {
-                    matches!(uri.scheme_str(), Some("http" | "https")) && uri.authority().is_some()
-                });
-                if !absolute {
-                    return Err(CliError::Usage(format!(
-                        "--callback: `{callback}` is not an absolute http(s) URL"
-                    )));
-                }
+                check_registered_callback(callback).map_err(|problem| {
+                    CliError::Usage(format!(
+                        "--callback: `{callback}` {problem}: give an absolute http(s) URL \
+                         without user name, password or fragment"
+                    ))
+                })?;
             }
             let consumer = register_consumer(&store, &name, callback).map_err(failed)?;
             println!("key: {}", consumer.key);

@@ -4,7 +4,7 @@ use super::{
     CliError, CommonArgs, Host, LimitArgs, check_plugin_dir, init_logging, parse_listen, settings,
     table, tokio_runtime,
 };
-use crate::admin::{self, Admin};
+use crate::admin::{self, Admin, PREFIX};
 use crate::auth::settings::BUILT_IN;
 use crate::auth::{AuthStore, Gate};
 use crate::client::ClientAddresses;
@@ -33,6 +33,11 @@ pub struct ServeArgs {
     #[arg(long, env = "PISTON_LISTEN", value_name = "ADDR", value_parser = parse_listen)]
     listen: Option<SocketAddr>,
 
+    /// Address of the admin API, never on the public one [default: 127.0.0.1, the
+    /// public port + 1; a free port when the public one is 0]
+    #[arg(long, env = "PISTON_ADMIN_LISTEN", value_name = "ADDR", value_parser = parse_listen)]
+    admin_listen: Option<SocketAddr>,
+
     /// The URL clients reach this server at, to make `resource_uri`s absolute, e.g.
     /// `https://api.example.com` [default: none; relative URIs]
     #[arg(long, env = "PISTON_PUBLIC_URL", value_name = "URL")]
@@ -52,6 +57,7 @@ pub struct ServeArgs {
 pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     let overrides = Overrides {
         listen: args.listen,
+        admin_listen: args.admin_listen,
         plugins: args.plugins,
         body_bytes: args.body_limit,
         public_url: args.public_url,
@@ -70,11 +76,14 @@ async fn serve(host: Host, overrides: Overrides) -> Result<(), CliError> {
     let shutdown = server::shutdown_signal()
         .map_err(|error| CliError::Failed(format!("cannot listen for signals: {error}")))?;
     let settings = &host.settings;
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
-        .map_err(|error| {
-            CliError::Failed(format!("cannot listen on {}: {error}", settings.listen))
-        })?;
+    let bind = |address: SocketAddr| async move {
+        tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|error| CliError::Failed(format!("cannot listen on {address}: {error}")))
+    };
+    let listener = bind(settings.listen).await?;
+    let admin_listener = bind(settings.admin_listen).await?;
+    raise_file_limit(settings.connections.max + ADMIN_CONNECTIONS);
     let snapshot = load_directory(&settings.plugins, host.load_options())
         .await
         .map_err(|error| {
@@ -101,19 +110,21 @@ async fn serve(host: Host, overrides: Overrides) -> Result<(), CliError> {
         settings.plugins.display()
     );
     let auth_store = host.auth_store()?;
-    let policy = policy(settings, &auth_store, &registry, None).map_err(CliError::Failed)?;
+    let policy = policy(settings, &auth_store, None).map_err(CliError::Failed)?;
     tracing::info!("throttling: {}", policy.throttle.describe());
     let pipeline = Arc::new(Pipeline::new(registry.clone(), policy));
+    let admin = Arc::new(Admin::new(registry.clone(), settings.admin_token.clone()));
     let reconfigure = {
-        let (pipeline, registry) = (pipeline.clone(), registry.clone());
+        let (pipeline, registry, admin) = (pipeline.clone(), registry.clone(), admin.clone());
         move || {
-            reconfigure(
-                &overrides,
-                &current_settings,
-                &auth_store,
-                &registry,
-                &pipeline,
-            );
+            let applied = Running {
+                settings: &current_settings,
+                auth_store: &auth_store,
+                registry: &registry,
+                pipeline: &pipeline,
+                admin: &admin,
+            };
+            reconfigure(&overrides, &applied);
             reloads.request();
         }
     };
@@ -121,70 +132,132 @@ async fn serve(host: Host, overrides: Overrides) -> Result<(), CliError> {
         .map_err(|error| CliError::Failed(format!("cannot listen for SIGHUP: {error}")))?;
 
     // Announced last: whoever waits for this line may send requests and signals.
-    let address = listener
-        .local_addr()
-        .map_err(|error| CliError::Failed(format!("cannot read the listening address: {error}")))?;
+    let address = |listener: &tokio::net::TcpListener| {
+        listener.local_addr().map_err(|error| {
+            CliError::Failed(format!("cannot read the listening address: {error}"))
+        })
+    };
+    let (public, private) = (address(&listener)?, address(&admin_listener)?);
     let mut stdout = std::io::stdout().lock();
     let printed = writeln!(
         stdout,
         "{}",
         table::resources(&admin::resources_document(&registry.current()))
     )
-    .and_then(|()| writeln!(stdout, "piston listening on http://{address}"))
+    .and_then(|()| writeln!(stdout, "piston admin API on http://{private}{PREFIX}"))
+    .and_then(|()| writeln!(stdout, "piston listening on http://{public}"))
     .and_then(|()| stdout.flush());
     drop(stdout);
     if let Err(error) = printed {
         tracing::warn!("cannot print the resource table: {error}");
     }
 
-    server::serve(listener, server::app(pipeline), shutdown)
-        .await
-        .map_err(|error| CliError::Failed(format!("serving failed: {error}")))?;
+    let listeners = vec![
+        server::Listener {
+            socket: listener,
+            app: server::app(pipeline),
+            max_connections: settings.connections.max,
+        },
+        server::Listener {
+            socket: admin_listener,
+            app: server::admin_app(admin),
+            max_connections: ADMIN_CONNECTIONS,
+        },
+    ];
+    server::serve(
+        listeners,
+        settings.connections,
+        shutdown,
+        settings.shutdown_timeout,
+    )
+    .await
+    .map_err(|error| CliError::Failed(format!("serving failed: {error}")))?;
     tracing::info!("stopped");
     Ok(())
 }
 
+/// Connections the admin listener serves at once: its own, so that clients filling
+/// the public listener never lock the operator out.
+const ADMIN_CONNECTIONS: usize = 64;
+
+/// Raises the soft limit on open files towards the hard one, so that the connection
+/// cap, not the file limit, is what refuses connections. Only warns if it cannot.
+fn raise_file_limit(connections: usize) {
+    // Plugins, databases, the compile cache and the watcher need some too.
+    let wanted = connections as u64 + 256;
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 || limit.rlim_cur >= wanted {
+            return;
+        }
+        let raised = libc::rlimit {
+            rlim_cur: wanted.min(limit.rlim_max),
+            rlim_max: limit.rlim_max,
+        };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) != 0 || raised.rlim_cur < wanted {
+            tracing::warn!(
+                "open files are limited to {} (ulimit -n), fewer than server.max_connections \
+                 ({connections}) needs: connections past it are refused by the system",
+                raised.rlim_cur.max(limit.rlim_cur)
+            );
+        }
+    }
+}
+
 /// The policy `settings` describe. `previous`, when reconfiguring, hands over what
-/// must survive a reload (the throttle counters).
+/// must survive a reload (the throttle counters, failed logins, replay state).
 fn policy(
     settings: &Settings,
     auth_store: &Arc<AuthStore>,
-    registry: &Arc<Registry>,
     previous: Option<&Policy>,
 ) -> Result<Policy, String> {
-    let gate = Gate::new(&settings.auth, auth_store.clone(), &settings.public_url)
-        .map_err(|error| format!("authentication: {error}"))?;
+    let gate = Gate::new(
+        &settings.auth,
+        auth_store.clone(),
+        &settings.public_url,
+        previous.map(|policy| &policy.gate),
+    )
+    .map_err(|error| format!("authentication: {error}"))?;
     let throttle = Throttler::new(&settings.throttle, previous.map(|policy| &policy.throttle))
         .map_err(|error| format!("throttling: {error}"))?;
-    let clients = ClientAddresses::new(settings.trusted_proxies.clone());
+    let clients = ClientAddresses::new(settings.trusted_proxies.clone(), settings.forwarded_header);
     Ok(Policy {
         gate,
         throttle,
-        admin: Admin::new(
-            registry.clone(),
-            clients.clone(),
-            settings.admin_token.clone(),
-        ),
         clients,
         body: BodyLimits {
             max_bytes: settings.body_bytes,
             max_depth: settings.max_depth,
-            timeout: settings.default_instance_limits().timeout,
+            timeout: settings.body_timeout,
         },
         public_url: settings.public_url.trim_end_matches('/').into(),
     })
 }
 
+/// What a running server applies a new configuration to.
+struct Running<'a> {
+    settings: &'a ArcSwap<Settings>,
+    auth_store: &'a Arc<AuthStore>,
+    registry: &'a Arc<Registry>,
+    pipeline: &'a Pipeline,
+    admin: &'a Admin,
+}
+
 /// Re-reads `piston.toml` (on SIGHUP) and applies it, or keeps the current
 /// configuration and says why not. Plugins whose settings changed are reloaded by the
 /// directory reload that follows.
-fn reconfigure(
-    overrides: &Overrides,
-    current: &ArcSwap<Settings>,
-    auth_store: &Arc<AuthStore>,
-    registry: &Arc<Registry>,
-    pipeline: &Pipeline,
-) {
+fn reconfigure(overrides: &Overrides, running: &Running<'_>) {
+    let Running {
+        settings: current,
+        auth_store,
+        registry,
+        pipeline,
+        admin,
+    } = *running;
     let next = match Settings::load(overrides) {
         Ok(next) => next,
         Err(error) => {
@@ -195,6 +268,18 @@ fn reconfigure(
     let before = current.load();
     let restart_only = [
         ("server.listen", before.listen != next.listen),
+        (
+            "server.admin_listen",
+            before.admin_listen != next.admin_listen,
+        ),
+        (
+            "server.max_connections, header_timeout, idle_timeout, send_timeout",
+            before.connections != next.connections,
+        ),
+        (
+            "server.shutdown_timeout",
+            before.shutdown_timeout != next.shutdown_timeout,
+        ),
         ("server.plugins", before.plugins != next.plugins),
         ("server.data", before.data != next.data),
         ("server.cache", before.cache != next.cache),
@@ -208,9 +293,10 @@ fn reconfigure(
             tracing::warn!("{key} changed: it takes effect at the next start");
         }
     }
-    match policy(&next, auth_store, registry, Some(&pipeline.policy())) {
+    match policy(&next, auth_store, Some(&pipeline.policy())) {
         Ok(policy) => {
             pipeline.reconfigure(policy);
+            admin.set_token(next.admin_token.clone());
             warn_about_unused_settings(&next, &registry.current());
             current.store(Arc::new(next));
             tracing::info!("configuration reloaded");

@@ -57,7 +57,9 @@ pub fn run(args: TokensArgs) -> Result<ExitCode, CliError> {
                     "--scope: {bad:?} is not a scope (a non-empty word without spaces)"
                 )));
             }
-            let expires_at = expires.map(|after| now().saturating_add(after.as_secs() as i64));
+            let expires_at = expires.map(|after| {
+                now().saturating_add(i64::try_from(after.as_secs()).unwrap_or(i64::MAX))
+            });
             let (record, token) =
                 issue_token(&store, &username, scopes, expires_at).map_err(failed)?;
             println!("{token}");

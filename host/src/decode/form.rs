@@ -27,7 +27,7 @@ impl Decoder for Form {
                 Value::String(value.into_owned()),
             );
         }
-        to_json(&fields, limits)
+        to_json(&Value::Object(fields), limits)
     }
 }
 

@@ -55,6 +55,12 @@ const DRAIN_BYTES: u64 = 1024 * 1024;
 /// (pickle) and base64 (files) make the JSON larger than what was sent.
 const EXPANSION: usize = 4;
 
+/// The object key serde_json's `raw_value` feature (which the host uses) reserves: an
+/// object whose first key it is reads as the raw JSON text of its value, not as an
+/// object, so the schema validator would check another document than the guest gets.
+/// No decoded body may hold it.
+const RESERVED_KEY: &str = "$serde_json::private::RawValue";
+
 /// Bounds on what a decoder produces.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -120,7 +126,43 @@ pub async fn body(
     limits: BodyLimits,
 ) -> Result<Option<String>, Problem> {
     let bytes = read_body(headers, body, limits).await?;
-    decode(headers, &bytes, limits.max_depth)
+    decode_off_the_workers(headers, bytes, limits.max_depth).await
+}
+
+/// Bodies up to this size are decoded where they were read: it takes microseconds.
+const INLINE_DECODE_BYTES: usize = 64 * 1024;
+
+/// Decodes as [`decode`] does; a large body on a blocking thread, at most one per CPU
+/// at a time, so that bodies that take milliseconds to decode never hold up the
+/// workers serving other requests, nor take every blocking thread.
+pub async fn decode_off_the_workers(
+    headers: &HeaderMap,
+    bytes: Vec<u8>,
+    max_depth: usize,
+) -> Result<Option<String>, Problem> {
+    static DECODING: std::sync::LazyLock<std::sync::Arc<tokio::sync::Semaphore>> =
+        std::sync::LazyLock::new(|| {
+            let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+            std::sync::Arc::new(tokio::sync::Semaphore::new(cpus))
+        });
+    if bytes.len() <= INLINE_DECODE_BYTES {
+        return decode(headers, &bytes, max_depth);
+    }
+    let Ok(permit) = DECODING.clone().acquire_owned().await else {
+        return decode(headers, &bytes, max_depth);
+    };
+    let headers = headers.clone();
+    tokio::task::spawn_blocking(move || {
+        // Held until the decoding ends, even if the request is given up meanwhile.
+        let _permit = permit;
+        decode(&headers, &bytes, max_depth)
+    })
+    .await
+    .unwrap_or_else(|_| {
+        Err(Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+            .detail("the request body could not be decoded")
+            .cause("the body decoder panicked"))
+    })
 }
 
 /// Reads the whole body within the size limit and the read timeout.
@@ -172,15 +214,19 @@ pub fn decode(
         max_depth,
         max_output: bytes.len().saturating_mul(EXPANSION).max(64 * 1024),
     };
-    decoder
+    let json = decoder
         .decode(bytes, &mime, decode_limits)
-        .map(Some)
         .map_err(|error| match error {
             DecodeError::Unsupported(_) => unsupported(error.to_string()),
             DecodeError::Malformed(_) | DecodeError::TooDeep(_) | DecodeError::TooLarge(_) => {
                 bad_body(error.to_string())
             }
-        })
+        })?;
+    // Decoders write keys unescaped; the JSON decoder also refuses an escaped one.
+    if json.contains(RESERVED_KEY) {
+        return Err(bad_body(format!("`{RESERVED_KEY}` is reserved")));
+    }
+    Ok(Some(json))
 }
 
 /// The decoder for a `Content-Type`, or 415.
@@ -271,14 +317,11 @@ impl std::io::Write for Bounded {
 
 const OVERFLOW: &str = "output limit";
 
-/// Writes a value built by a decoder (form fields, XML elements) as bounded JSON.
-fn to_json(value: &impl Serialize, limits: Limits) -> Result<String, DecodeError> {
-    let mut out = Bounded::new(limits.max_output);
-    match serde_json::to_writer(&mut out, value) {
-        Ok(()) => Ok(out.into_string()),
-        Err(error) if error.is_io() => Err(DecodeError::TooLarge(limits.max_output)),
-        Err(error) => Err(DecodeError::Malformed(error.to_string())),
-    }
+/// Writes a value built by a decoder (form fields, XML elements) as bounded JSON,
+/// bounding its depth too: a repeated form field is a list in an object, a multipart
+/// file an object in an object, however flat the body.
+fn to_json(value: &serde_json::Value, limits: Limits) -> Result<String, DecodeError> {
+    transcode_to_json(value, limits, |error| error)
 }
 
 /// Copies a serde-readable body into bounded JSON, bounding its depth. `describe` puts
@@ -341,6 +384,16 @@ async fn read(mut body: Body, max_bytes: u64) -> Read {
         }
     }
     Read::Whole(bytes)
+}
+
+/// Reads and discards a body the request was refused without reading, if it is small
+/// enough to be worth it (up to [`DRAIN_BYTES`], within the body timeout); a larger one
+/// is left, and the connection closes after the answer.
+pub async fn discard(headers: &HeaderMap, body: Body, limits: BodyLimits) {
+    if content_length(headers).is_ok_and(|length| length.is_none_or(|length| length <= DRAIN_BYTES))
+    {
+        drain(body, limits.timeout).await;
+    }
 }
 
 /// Reads and discards up to [`DRAIN_BYTES`] of what is left of a refused body.
@@ -454,6 +507,50 @@ mod tests {
                 .await
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn the_key_serde_json_reserves_is_refused() {
+        // What the schema validator would read instead of the object the guest gets.
+        let confusing = r#"{"$serde_json::private::RawValue": "[1]"}"#;
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(confusing).unwrap(),
+            serde_json::json!([1])
+        );
+        for (content_type, body) in [
+            ("application/json", confusing),
+            (
+                "application/json",
+                r#"[{"\u0024serde_json::private::RawValue": 4}]"#,
+            ),
+            (
+                "application/x-www-form-urlencoded",
+                "%24serde_json%3A%3Aprivate%3A%3ARawValue=1",
+            ),
+            ("application/yaml", "$serde_json::private::RawValue: 1"),
+        ] {
+            let problem = super::decode(&headers(content_type), body.as_bytes(), 4).unwrap_err();
+            assert_eq!(problem.status(), StatusCode::BAD_REQUEST, "{body}");
+        }
+    }
+
+    #[test]
+    fn forms_and_multipart_nest_within_the_bound() {
+        let depth_of = |content_type: &str, body: &str, max_depth| {
+            super::decode(&headers(content_type), body.as_bytes(), max_depth)
+                .map_err(|problem| problem.status())
+        };
+        let form = "application/x-www-form-urlencoded";
+        assert!(depth_of(form, "tag=a&tag=b", 2).is_ok());
+        assert_eq!(
+            depth_of(form, "tag=a&tag=b", 1),
+            Err(StatusCode::BAD_REQUEST)
+        );
+        assert!(depth_of(form, "tag=a&title=b", 1).is_ok());
+        let multipart = "multipart/form-data; boundary=B";
+        let file = "--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n\r\nx\r\n--B--\r\n";
+        assert!(depth_of(multipart, file, 2).is_ok());
+        assert_eq!(depth_of(multipart, file, 1), Err(StatusCode::BAD_REQUEST));
     }
 
     #[tokio::test]

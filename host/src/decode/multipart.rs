@@ -37,7 +37,7 @@ impl Decoder for Multipart {
                     "the multipart body is incomplete".into(),
                 ))
             })?;
-        to_json(&fields, limits)
+        to_json(&Value::Object(fields), limits)
     }
 }
 

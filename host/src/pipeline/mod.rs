@@ -15,7 +15,6 @@ mod respond;
 mod stream;
 
 use self::respond::{Shaping, respond, without_body};
-use crate::admin::Admin;
 use crate::auth::oauth::is_form;
 use crate::auth::{Gate, RequestHead};
 use crate::client::ClientAddresses;
@@ -23,13 +22,13 @@ use crate::decode::{self, BodyLimits};
 use crate::negotiate::{self, Asked, Negotiated};
 use crate::problem::Problem;
 use crate::registry::{Method, Registry, ResourceSpec, RouteTarget, Routed};
-use crate::runtime::{CallError, Instance, Response as GuestResponse, wit};
+use crate::runtime::{CallError, Checkout, CheckoutError, Response as GuestResponse, wit};
 use crate::throttle::{Caller, Throttler};
 use arc_swap::ArcSwap;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
-use http::header::{ACCEPT, ALLOW, HeaderName, HeaderValue};
+use http::header::{ACCEPT, ALLOW, HeaderName, HeaderValue, RETRY_AFTER};
 use http::request::Parts;
 use http::{HeaderMap, StatusCode};
 use std::hash::{BuildHasher, RandomState};
@@ -55,8 +54,6 @@ pub struct Policy {
     pub gate: Gate,
     /// Rate limits.
     pub throttle: Throttler,
-    /// The admin API beside the plugins.
-    pub admin: Admin,
     /// Who the client is behind proxies.
     pub clients: ClientAddresses,
     /// Request body limits.
@@ -94,10 +91,17 @@ impl Pipeline {
         let started = Instant::now();
         let (parts, body) = request.into_parts();
         let mut format = Negotiated::json();
-        let mut response = match self.run(&parts, body, &id, &mut format).await {
+        let mut body = Some(body);
+        let mut response = match self.run(&parts, &mut body, &id, &mut format).await {
             Ok(response) => response,
             Err(problem) => {
                 log_problem(&problem, &id, &parts);
+                if let Some(unread) = body {
+                    // Read what the client is still sending, so that it gets the answer
+                    // (not a reset connection) and can send its next request on it —
+                    // a Digest client repeats its PUT after the first 401.
+                    decode::discard(&parts.headers, unread, self.policy().body).await;
+                }
                 problem.into_response(&id, format)
             }
         };
@@ -120,7 +124,7 @@ impl Pipeline {
     async fn run(
         &self,
         parts: &Parts,
-        body: Body,
+        body: &mut Option<Body>,
         id: &str,
         format: &mut Negotiated,
     ) -> Result<Response, Problem> {
@@ -138,18 +142,21 @@ impl Pipeline {
             form: None,
             request_id: id,
         };
-        if let Some(answer) = policy.admin.answer(parts) {
-            return answer;
-        }
         if let Some(provider) = policy.gate.oauth_provider()
             && let Some(endpoint) = provider.endpoint(path)
         {
             return provider
-                .handle(endpoint, &head, parts, body, policy.body)
+                .handle(
+                    endpoint,
+                    &head,
+                    parts,
+                    body.take().unwrap_or_default(),
+                    policy.body,
+                )
                 .await;
         }
 
-        let query = Query::parse(parts.uri.query());
+        let query = Query::parse(parts.uri.query())?;
         let suffix = negotiate::split_suffix(path);
         let mut asked = Asked {
             suffix: suffix.map(|(_, emitter)| emitter),
@@ -180,7 +187,6 @@ impl Pipeline {
         };
         *format = negotiate::negotiate(asked)?;
         let plugin = target.plugin.spec.name.as_str();
-        let mut body = Some(body);
         let form = match body.take_if(|_| {
             method.has_body()
                 && is_form(&parts.headers)
@@ -208,7 +214,7 @@ impl Pipeline {
                 .filter
                 .narrow(query.fields.as_deref(), query.exclude.as_deref())
                 .map_err(|error| Problem::new(StatusCode::BAD_REQUEST).detail(error.to_string()))?;
-            let data = match (form, body) {
+            let data = match (form, body.take()) {
                 (Some(form), _) => decode::decode(&parts.headers, &form, policy.body.max_depth)?,
                 (None, Some(body)) if method.has_body() => {
                     decode::body(&parts.headers, body, policy.body).await?
@@ -276,7 +282,7 @@ impl Pipeline {
 
 /// The query string: the host's own parameters, and the rest for the guest.
 #[derive(Debug, Default)]
-struct Query {
+pub(crate) struct Query {
     /// `?format=`: the output format.
     format: Option<String>,
     /// `?indent=`: pretty-printing.
@@ -289,8 +295,11 @@ struct Query {
     pairs: Vec<(String, String)>,
 }
 
+/// The most query parameters a request may pass to a guest.
+const MAX_QUERY_PAIRS: usize = 256;
+
 impl Query {
-    fn parse(query: Option<&str>) -> Query {
+    pub(crate) fn parse(query: Option<&str>) -> Result<Query, Problem> {
         let mut parsed = Query::default();
         for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
             let slot = match &*name {
@@ -299,13 +308,18 @@ impl Query {
                 "fields" => &mut parsed.fields,
                 "exclude" => &mut parsed.exclude,
                 _ => {
+                    if parsed.pairs.len() == MAX_QUERY_PAIRS {
+                        return Err(Problem::new(StatusCode::BAD_REQUEST).detail(format!(
+                            "the query string has more than {MAX_QUERY_PAIRS} parameters"
+                        )));
+                    }
                     parsed.pairs.push((name.into_owned(), value.into_owned()));
                     continue;
                 }
             };
             *slot = Some(value.into_owned());
         }
-        parsed
+        Ok(parsed)
     }
 }
 
@@ -387,26 +401,40 @@ fn guest_headers(headers: &HeaderMap, resource: &ResourceSpec) -> Vec<(String, S
         .collect()
 }
 
-/// Step 8: a call into a warm (or fresh) instance.
+/// Step 8: a call into a warm (or fresh) instance, which the checkout returns to its
+/// pool, or discards, when it is dropped.
 async fn invoke(
     target: &RouteTarget,
     request: &wit::Request,
     request_id: &str,
-) -> Result<(Instance, GuestResponse), Problem> {
-    let pool = &target.plugin.pool;
+) -> Result<(Checkout, GuestResponse), Problem> {
     let plugin = target.plugin.spec.name.as_str();
-    let mut instance = pool.take().await.map_err(|error| {
-        Problem::new(StatusCode::SERVICE_UNAVAILABLE)
-            .detail("the handler could not be started")
-            .cause(format!("plugin `{plugin}` cannot be instantiated: {error}"))
-    })?;
+    let mut instance = target
+        .plugin
+        .pool
+        .checkout()
+        .await
+        .map_err(|error| checkout_problem(plugin, error))?;
     match instance.handle(request, request_id).await {
         Ok(Ok(answer)) => Ok((instance, answer)),
-        Ok(Err(error)) => {
-            pool.recycle(instance);
-            Err(guest_problem(plugin, error))
-        }
+        Ok(Err(error)) => Err(guest_problem(plugin, error)),
         Err(error) => Err(call_problem(plugin, error)),
+    }
+}
+
+/// No instance for the request: the plugin is at its concurrency cap, or a new
+/// instance would not start.
+fn checkout_problem(plugin: &str, error: CheckoutError) -> Problem {
+    match error {
+        CheckoutError::Busy(limit) => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+            .detail("the handler is busy; try again shortly")
+            .header(RETRY_AFTER, HeaderValue::from_static("1"))
+            .cause(format!(
+                "plugin `{plugin}` has all {limit} of its instances busy (limits.concurrency)"
+            )),
+        CheckoutError::Start(error) => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+            .detail("the handler could not be started")
+            .cause(format!("plugin `{plugin}` cannot be instantiated: {error}")),
     }
 }
 
@@ -415,9 +443,11 @@ fn call_problem(plugin: &str, error: CallError) -> Problem {
         CallError::Timeout(_) => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
             .detail("the handler did not answer in time")
             .cause(format!("plugin `{plugin}`: {error}")),
-        CallError::Trap(_) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
-            .detail("the handler failed")
-            .cause(format!("plugin `{plugin}`: {error}")),
+        CallError::Trap(_) | CallError::Memory(_) | CallError::TooMuchData(_) => {
+            Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+                .detail("the handler failed")
+                .cause(format!("plugin `{plugin}`: {error}"))
+        }
     }
 }
 
@@ -476,6 +506,17 @@ impl RequestIds {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_query_limit_counts_the_guests_parameters() {
+        let guests: Vec<String> = (0..MAX_QUERY_PAIRS).map(|i| format!("p{i}=")).collect();
+        let full = guests.join("&");
+        let query = Query::parse(Some(&format!("format=json&{full}&indent=2"))).unwrap();
+        assert_eq!(query.pairs.len(), MAX_QUERY_PAIRS);
+        assert_eq!(query.indent.as_deref(), Some("2"));
+        let problem = Query::parse(Some(&format!("{full}&one=more"))).unwrap_err();
+        assert_eq!(problem.status(), StatusCode::BAD_REQUEST);
+    }
 
     #[test]
     fn request_ids_are_unique() {

@@ -6,7 +6,7 @@ use crate::fields::FieldFilter;
 use crate::negotiate::Negotiated;
 use crate::problem::{FieldError, Problem};
 use crate::registry::RouteTarget;
-use crate::runtime::{Body as GuestBody, Instance, Response as GuestResponse, wit};
+use crate::runtime::{Body as GuestBody, Checkout, Response as GuestResponse, wit};
 use axum::body::Body;
 use axum::response::Response;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, VARY};
@@ -22,35 +22,39 @@ pub(super) struct Shaping<'a> {
     pub(super) public_url: &'a Arc<str>,
 }
 
-/// The guest's answer as an HTTP response. The instance goes back to its pool unless a
-/// stream still needs it.
+/// The most headers a guest's answer may set.
+const MAX_GUEST_HEADERS: usize = 64;
+
+/// The most bytes of header names and values a guest's answer may set.
+const MAX_GUEST_HEADER_BYTES: usize = 64 * 1024;
+
+/// The most field violations a guest's problem may list.
+const MAX_VIOLATIONS: usize = 1000;
+
+/// The guest's answer as an HTTP response. The instance goes back to its pool when
+/// the checkout is dropped: here, unless a stream still needs it.
 pub(super) fn respond(
     target: &RouteTarget,
-    instance: Instance,
+    mut instance: Checkout,
     answer: GuestResponse,
     shaping: Shaping<'_>,
     request_id: &str,
 ) -> Result<Response, Problem> {
-    let pool = &target.plugin.pool;
     let plugin = target.plugin.spec.name.as_str();
-    let status = StatusCode::from_u16(answer.status)
-        .ok()
-        .filter(|status| (200..600).contains(&status.as_u16()))
-        .ok_or_else(|| {
-            malformed(
-                plugin,
-                format!("status {} is not a final HTTP status", answer.status),
-            )
-        })?;
-    let headers = response_headers(plugin, answer.headers)?;
-    let bodiless = status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
-    if bodiless && !matches!(answer.body, GuestBody::None) {
-        pool.recycle(instance);
-        return Err(malformed(
-            plugin,
-            format!("a body with status {status}, which has none"),
-        ));
-    }
+    let checked = check_answer(&answer, instance.output_bytes())
+        .and_then(|()| status_of(&answer))
+        .map_err(|reason| malformed(plugin, reason))
+        .and_then(|status| Ok((status, response_headers(plugin, answer.headers)?)));
+    let (status, headers) = match checked {
+        Ok(checked) => checked,
+        Err(problem) => {
+            if matches!(answer.body, GuestBody::Items(_)) {
+                // The guest's stream is never drained or dropped: the instance keeps it.
+                instance.discard();
+            }
+            return Err(problem);
+        }
+    };
     let resource = target.resource();
     let uri = resource
         .uri_template
@@ -59,11 +63,11 @@ pub(super) fn respond(
     let content_type = HeaderValue::from_static(shaping.format.emitter.format().media_types[0]);
     let (content_type, body) = match answer.body {
         GuestBody::None => {
-            pool.recycle(instance);
+            drop(instance);
             (None, Body::empty())
         }
         GuestBody::Data(json) => {
-            pool.recycle(instance);
+            drop(instance);
             let view = View {
                 filter: &shaping.filter,
                 uri: uri.map(|template| (template, &**shaping.public_url)),
@@ -73,7 +77,7 @@ pub(super) fn respond(
             (Some(content_type), Body::from(bytes))
         }
         GuestBody::Raw(raw) => {
-            pool.recycle(instance);
+            drop(instance);
             let content_type = HeaderValue::from_str(&raw.content_type).map_err(|_| {
                 malformed(
                     plugin,
@@ -83,7 +87,7 @@ pub(super) fn respond(
             (Some(content_type), Body::from(raw.bytes))
         }
         GuestBody::Problem(problem) => {
-            pool.recycle(instance);
+            drop(instance);
             if status.as_u16() < 400 {
                 return Err(malformed(
                     plugin,
@@ -132,6 +136,67 @@ const RESERVED_HEADERS: [&str; 10] = [
     "vary",
     "x-request-id",
 ];
+
+/// The answer's status, if it is a final HTTP status that goes with its body.
+fn status_of(answer: &GuestResponse) -> Result<StatusCode, String> {
+    let status = StatusCode::from_u16(answer.status)
+        .ok()
+        .filter(|status| (200..600).contains(&status.as_u16()))
+        .ok_or_else(|| format!("status {} is not a final HTTP status", answer.status))?;
+    let bodiless = status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
+    if bodiless && !matches!(answer.body, GuestBody::None) {
+        return Err(format!("a body with status {status}, which has none"));
+    }
+    Ok(status)
+}
+
+/// Checks the sizes of everything in an answer against the host's limits, before any
+/// of it is copied again, parsed or emitted. (Copying it out of the guest was already
+/// bounded by the call's byte budget.)
+fn check_answer(answer: &GuestResponse, max_body: usize) -> Result<(), String> {
+    if answer.headers.len() > MAX_GUEST_HEADERS {
+        return Err(format!(
+            "{} headers (at most {MAX_GUEST_HEADERS})",
+            answer.headers.len()
+        ));
+    }
+    let header_bytes: usize = answer
+        .headers
+        .iter()
+        .map(|(name, value)| name.len() + value.len())
+        .sum();
+    if header_bytes > MAX_GUEST_HEADER_BYTES {
+        return Err(format!(
+            "{header_bytes} bytes of headers (at most {MAX_GUEST_HEADER_BYTES})"
+        ));
+    }
+    let body_bytes = match &answer.body {
+        GuestBody::None | GuestBody::Items(_) => 0,
+        GuestBody::Data(json) => json.len(),
+        GuestBody::Raw(raw) => raw.bytes.len() + raw.content_type.len(),
+        GuestBody::Problem(problem) => {
+            if problem.violations.len() > MAX_VIOLATIONS {
+                return Err(format!(
+                    "a problem with {} violations (at most {MAX_VIOLATIONS})",
+                    problem.violations.len()
+                ));
+            }
+            problem.title.len()
+                + problem.detail.as_ref().map_or(0, String::len)
+                + problem
+                    .violations
+                    .iter()
+                    .map(|violation| violation.pointer.len() + violation.message.len())
+                    .sum::<usize>()
+        }
+    };
+    if body_bytes > max_body {
+        return Err(format!(
+            "a body of {body_bytes} bytes (limits.response_bytes is {max_body})"
+        ));
+    }
+    Ok(())
+}
 
 fn response_headers(plugin: &str, pairs: Vec<(String, String)>) -> Result<HeaderMap, Problem> {
     let mut headers = HeaderMap::new();

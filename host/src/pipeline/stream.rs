@@ -6,7 +6,7 @@ use crate::emit::{self, ItemWriter, View};
 use crate::fields::{FieldFilter, UriTemplate};
 use crate::negotiate::Negotiated;
 use crate::registry::RouteTarget;
-use crate::runtime::{Instance, ResourceAny};
+use crate::runtime::{Checkout, ResourceAny};
 use axum::body::Body;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -36,10 +36,12 @@ impl StreamView {
 /// A streamed body: a task pulls batches from the guest, filters and emits them, at
 /// most two chunks ahead of the client, so memory stays flat however long the stream
 /// is. If the guest fails midway, the response is cut off: the client sees an
-/// incomplete body, never a well-formed but truncated one.
+/// incomplete body, never a well-formed but truncated one. A client that stops
+/// reading is dropped by the connection's send timeout, which ends the stream and
+/// frees the instance.
 pub(super) fn body(
     target: RouteTarget,
-    mut instance: Instance,
+    mut instance: Checkout,
     stream: ResourceAny,
     format: Negotiated,
     view: StreamView,
@@ -71,8 +73,11 @@ pub(super) fn body(
                 abort.reusable
             }
         };
-        if reusable && instance.drop_stream(stream).await.is_ok() {
-            target.plugin.pool.recycle(instance);
+        if reusable {
+            // A failed drop leaves the instance unsound: the checkout discards it.
+            let _ = instance.drop_stream(stream).await;
+        } else {
+            instance.discard();
         }
     });
     Body::from_stream(futures_util::stream::unfold(
@@ -92,7 +97,7 @@ struct Abort {
 /// Moves items from the guest to the client until the stream ends, the client goes
 /// away, or something fails.
 async fn pump(
-    instance: &mut Instance,
+    instance: &mut Checkout,
     stream: ResourceAny,
     writer: &mut dyn ItemWriter,
     view: &View<'_>,
@@ -134,6 +139,13 @@ async fn pump(
             return Err(polite(format!(
                 "the plugin returned {} items when asked for {BATCH}",
                 batch.len()
+            )));
+        }
+        let bytes: usize = batch.iter().map(String::len).sum();
+        if bytes > instance.output_bytes() {
+            return Err(polite(format!(
+                "the plugin returned a batch of {bytes} bytes (limits.response_bytes is {})",
+                instance.output_bytes()
             )));
         }
         emit::batch(writer, &batch, view, &mut chunk).map_err(|error| polite(error.to_string()))?;

@@ -28,6 +28,22 @@ pub enum FileError {
     /// The file could not be read.
     #[error("cannot read the file: {0}")]
     Read(#[from] std::io::Error),
+    /// It is a symbolic link, and links are not followed.
+    #[error(
+        "is a symbolic link; plugin files are loaded only as regular files unless server.follow_symlinks = true"
+    )]
+    Symlink,
+    /// It is not a regular file (a directory, a FIFO, a device).
+    #[error("is not a regular file")]
+    NotAFile,
+    /// It is larger than the operator allows.
+    #[error("is {size} bytes, larger than limits.plugin_file_mib ({limit} bytes)")]
+    TooLarge {
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// The runtime refused it.
     #[error(transparent)]
     Load(#[from] LoadError),
@@ -50,7 +66,8 @@ pub async fn load_directory(dir: &Path, options: LoadOptions<'_>) -> std::io::Re
     Ok(snapshot)
 }
 
-/// The `*.wasm` files in `dir`, in file-name order.
+/// The `*.wasm` entries in `dir`, in file-name order, whatever their kind: one that is
+/// not a regular file is refused with its reason when it is read.
 pub(super) fn wasm_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
@@ -58,7 +75,6 @@ pub(super) fn wasm_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         if path
             .extension()
             .is_some_and(|extension| extension == "wasm")
-            && path.is_file()
         {
             files.push(path);
         }
@@ -67,11 +83,62 @@ pub(super) fn wasm_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Reads a plugin file whole: only a regular file (or, if `follow_symlinks`, a link
+/// to one), at most `limit` bytes. The file is opened without blocking and checked
+/// once opened, so one swapped for a FIFO or a link after it was listed is refused,
+/// never waited on or followed.
+pub(super) fn read_plugin_file(
+    file: &Path,
+    follow_symlinks: bool,
+    limit: u64,
+) -> Result<Vec<u8>, FileError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut flags = libc::O_NONBLOCK;
+    if !follow_symlinks {
+        flags |= libc::O_NOFOLLOW;
+    }
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(file);
+    let handle = match opened {
+        Ok(handle) => handle,
+        // O_NOFOLLOW on a link fails with ELOOP.
+        Err(error) if error.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(FileError::Symlink);
+        }
+        Err(error) => return Err(FileError::Read(error)),
+    };
+    let metadata = handle.metadata()?;
+    if !metadata.file_type().is_file() {
+        return Err(FileError::NotAFile);
+    }
+    if metadata.len() > limit {
+        return Err(FileError::TooLarge {
+            size: metadata.len(),
+            limit,
+        });
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+    handle
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(FileError::TooLarge {
+            size: bytes.len() as u64,
+            limit,
+        });
+    }
+    Ok(bytes)
+}
+
 /// Loads one plugin file: a handler plugin or an authenticator plugin, by what it
 /// exports.
 pub async fn load_file(file: &Path, options: LoadOptions<'_>) -> Result<Loaded, FileError> {
     let started = Instant::now();
-    let wasm = std::fs::read(file)?;
+    let settings = options.settings;
+    let wasm = read_plugin_file(file, settings.follow_symlinks, settings.plugin_file_bytes)?;
     let digest = hex::encode(Sha256::digest(&wasm));
     let compiled = options.runtime.compile(&wasm)?;
     let linked = options.runtime.link(&compiled.component)?;
@@ -143,6 +210,7 @@ fn serving(name: &str, options: LoadOptions<'_>) -> (InstanceSetup, PluginSettin
             data: options.store.map(|store| PluginData {
                 namespace: label.clone(),
                 store: store.clone(),
+                quota_bytes: settings.limits.storage_bytes,
             }),
             config: Some(settings.config.clone()),
         }),
@@ -150,4 +218,43 @@ fn serving(name: &str, options: LoadOptions<'_>) -> (InstanceSetup, PluginSettin
         limits: settings.limits,
     };
     (setup, settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_regular_files_within_the_limit_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.wasm");
+        std::fs::write(&file, b"\0asm....").unwrap();
+        assert_eq!(read_plugin_file(&file, false, 8).unwrap(), b"\0asm....");
+        assert!(matches!(
+            read_plugin_file(&file, false, 7),
+            Err(FileError::TooLarge { size: 8, limit: 7 })
+        ));
+
+        let link = dir.path().join("link.wasm");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert!(matches!(
+            read_plugin_file(&link, false, 8),
+            Err(FileError::Symlink)
+        ));
+        assert!(read_plugin_file(&link, true, 8).is_ok());
+
+        let fifo = dir.path().join("fifo.wasm");
+        let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo(3) on a path in a temporary directory of this test.
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+        // Refused at once, not waited on for a writer.
+        assert!(matches!(
+            read_plugin_file(&fifo, false, 8),
+            Err(FileError::NotAFile)
+        ));
+        assert!(matches!(
+            read_plugin_file(dir.path(), false, 8),
+            Err(FileError::NotAFile)
+        ));
+    }
 }

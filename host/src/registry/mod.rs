@@ -6,6 +6,7 @@
 //! even if a new snapshot is swapped in meanwhile.
 
 mod load;
+mod overlap;
 mod reload;
 pub mod spec;
 mod watch;
@@ -19,7 +20,7 @@ use crate::config::PluginSettings;
 use crate::runtime::{AuthenticatorGuest, InstancePool};
 use arc_swap::ArcSwap;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -154,7 +155,7 @@ pub struct Routed {
 pub struct Snapshot {
     router: matchit::Router<RouteTarget>,
     /// Which plugin owns each route pattern, to name it in collision errors.
-    owners: HashMap<String, String>,
+    owners: BTreeMap<String, String>,
     entries: Vec<Entry>,
     /// Files whose new content was refused while their previous version still serves:
     /// why, and the refused content's SHA-256 (not tried again until it changes).
@@ -257,6 +258,9 @@ impl Snapshot {
                     let error = route_error(route, error, &owners);
                     return Err((Loaded::Plugin(plugin), error));
                 }
+                if let Some(error) = self.overlap_with_others(route, &plugin.spec.name) {
+                    return Err((Loaded::Plugin(plugin), error));
+                }
                 owners.insert(route.clone(), plugin.spec.name.clone());
             }
         }
@@ -264,6 +268,20 @@ impl Snapshot {
         self.owners = owners;
         self.entries.push(Entry::Loaded(plugin));
         Ok(())
+    }
+
+    /// Why the plugin `name`'s `route` cannot be routed beside the plugins already
+    /// routed: it can match a path another plugin's route matches.
+    fn overlap_with_others(&self, route: &str, name: &str) -> Option<String> {
+        self.owners
+            .iter()
+            .find(|(existing, owner)| *owner != name && overlap::overlaps(route, existing))
+            .map(|(existing, owner)| {
+                format!(
+                    "route `{route}` overlaps `{existing}` served by plugin `{owner}` \
+                     (some paths would match both)"
+                )
+            })
     }
 
     /// What loaded from `file`, if anything did.
@@ -328,7 +346,7 @@ fn entry_file(entry: &Entry) -> &Path {
 fn route_error(
     route: &str,
     error: matchit::InsertError,
-    owners: &HashMap<String, String>,
+    owners: &BTreeMap<String, String>,
 ) -> String {
     match error {
         matchit::InsertError::Conflict { with } => match owners.get(&with) {

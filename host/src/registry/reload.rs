@@ -9,7 +9,7 @@
 //! absent from the new snapshot; requests routed before the swap finish on it. A
 //! plugin whose settings in `piston.toml` changed is loaded again with the new ones.
 
-use super::load::{LoadOptions, load_file, wasm_files};
+use super::load::{FileError, LoadOptions, load_file, read_plugin_file, wasm_files};
 use super::{Held, Loaded, Snapshot};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -44,9 +44,25 @@ pub async fn reload(
                     .is_some_and(|failure| failure.digest.as_deref() == Some(digest))
         };
         // Only a file whose content changed waits for its writer to finish.
-        let digest = match digest_of(&file) {
-            Some(digest) if unchanged(&digest) => Some(digest),
-            _ => settled_digest(&file).await,
+        let digest = match digest_of(&file, options) {
+            Ok(digest) if unchanged(&digest) => Ok(Some(digest)),
+            Ok(_) | Err(FileError::Read(_)) => Ok(settled_digest(&file, options).await),
+            Err(refused) => Err(refused),
+        };
+        let digest = match digest {
+            Ok(digest) => digest,
+            Err(refused) => {
+                // Not a file Piston loads (a link, a FIFO, too large): refused like any
+                // broken update, the previous version serving if there is one.
+                match previous {
+                    Some(previous) => {
+                        keep(&mut next, previous, None);
+                        next.hold(file, refused.to_string(), String::new());
+                    }
+                    None => next.fail(file, refused.to_string(), None),
+                }
+                continue;
+            }
         };
         let Some(digest) = digest else {
             // Still being written, or gone: keep what serves, decide on the next change.
@@ -129,7 +145,7 @@ fn keep(next: &mut Snapshot, loaded: Loaded, held: Option<(std::path::PathBuf, H
 
 /// The SHA-256 of `file` once its size and modification time stop changing; `None`
 /// if it does not settle in time or cannot be read.
-async fn settled_digest(file: &Path) -> Option<String> {
+async fn settled_digest(file: &Path, options: LoadOptions<'_>) -> Option<String> {
     let waited = std::time::Instant::now();
     let mut last = stamp(file)?;
     loop {
@@ -143,13 +159,14 @@ async fn settled_digest(file: &Path) -> Option<String> {
         }
         last = now;
     }
-    digest_of(file)
+    digest_of(file, options).ok()
 }
 
-/// The SHA-256 of `file`, hex, as the registry records it.
-fn digest_of(file: &Path) -> Option<String> {
-    let bytes = std::fs::read(file).ok()?;
-    Some(hex::encode(Sha256::digest(&bytes)))
+/// The SHA-256 of `file`, hex, as the registry records it; read as loading reads it.
+fn digest_of(file: &Path, options: LoadOptions<'_>) -> Result<String, FileError> {
+    let settings = options.settings;
+    let bytes = read_plugin_file(file, settings.follow_symlinks, settings.plugin_file_bytes)?;
+    Ok(hex::encode(Sha256::digest(&bytes)))
 }
 
 fn stamp(file: &Path) -> Option<(u64, SystemTime)> {

@@ -290,6 +290,19 @@ pub struct SpecError {
     problems: Vec<String>,
 }
 
+/// The most resources one plugin may serve.
+pub const MAX_RESOURCES: usize = 256;
+
+/// The most routes one resource may have.
+pub const MAX_ROUTES: usize = 32;
+
+/// The longest route pattern, in bytes.
+pub const MAX_ROUTE_BYTES: usize = 1024;
+
+/// Path prefixes the host keeps for itself: the admin API's (answered 404 on the
+/// public listener) and the OAuth provider's endpoints.
+pub const RESERVED_PREFIXES: [&str; 2] = ["/_piston/", "/oauth/"];
+
 /// Checks `info` and converts it.
 pub fn validate(info: wit::PluginInfo) -> Result<PluginSpec, SpecError> {
     let mut problems = Vec::new();
@@ -297,6 +310,13 @@ pub fn validate(info: wit::PluginInfo) -> Result<PluginSpec, SpecError> {
     check_version(&info.version, &mut problems);
     if info.resources.is_empty() {
         problems.push("the plugin serves no resources".to_owned());
+    }
+    if info.resources.len() > MAX_RESOURCES {
+        problems.push(format!(
+            "the plugin serves {} resources (at most {MAX_RESOURCES})",
+            info.resources.len()
+        ));
+        return Err(SpecError { problems });
     }
     let mut resources = Vec::with_capacity(info.resources.len());
     for resource in info.resources {
@@ -374,10 +394,28 @@ fn resource_spec(spec: wit::ResourceSpec, problems: &mut Vec<String>) -> Resourc
     if spec.routes.is_empty() {
         problem("has no routes".to_owned());
     }
-    for route in &spec.routes {
-        if !route.starts_with('/') || route.contains(['?', '#']) {
+    if spec.routes.len() > MAX_ROUTES {
+        problem(format!(
+            "has {} routes (at most {MAX_ROUTES})",
+            spec.routes.len()
+        ));
+    }
+    for route in spec.routes.iter().take(MAX_ROUTES) {
+        if route.len() > MAX_ROUTE_BYTES {
+            problem(format!(
+                "a route of {} bytes (at most {MAX_ROUTE_BYTES})",
+                route.len()
+            ));
+        } else if !route.starts_with('/') || route.contains(['?', '#']) {
             problem(format!(
                 "route `{route}` must start with `/` and have no `?` or `#`"
+            ));
+        } else if let Some(prefix) = RESERVED_PREFIXES
+            .iter()
+            .find(|prefix| route.starts_with(**prefix) || route == prefix.trim_end_matches('/'))
+        {
+            problem(format!(
+                "route `{route}` is under `{prefix}`, which the host keeps for itself"
             ));
         }
     }

@@ -22,8 +22,11 @@ pub use self::bindings::piston::handler::types as wit;
 pub use self::bindings::{Plugin, PluginPre};
 pub use self::cache::CacheOutcome;
 pub use self::engine::{Allocator, EngineLimits};
+pub use self::guest_log::LogLimits;
 pub use self::instance::{CallError, Guest, Instance};
-pub use self::pool::{InstanceLimits, InstancePool, InstanceSetup, Isolation};
+pub use self::pool::{
+    Checkout, CheckoutError, InstanceLimits, InstancePool, InstanceSetup, Isolation,
+};
 pub use self::services::{PluginData, PluginServices};
 pub use self::state::HostState;
 pub use wasmtime::component::ResourceAny;
@@ -154,13 +157,14 @@ impl Runtime {
     }
 
     /// Instantiates the plugin once, without access to the store or settings, and asks
-    /// it what it serves.
+    /// it what it serves, within the setup's deadline (a `describe` that hangs fails the
+    /// load).
     pub async fn describe(
         &self,
         pre: &PluginPre<HostState>,
         setup: &InstanceSetup,
     ) -> Result<wit::PluginInfo, LoadError> {
-        let mut instance = setup.instantiate::<Plugin>(&self.engine, pre).await?;
+        let mut instance = InstancePool::<Plugin>::one_off(setup, &self.engine, pre).await?;
         Ok(instance.describe().await?)
     }
 
@@ -170,9 +174,8 @@ impl Runtime {
         pre: &AuthenticatorPre<HostState>,
         setup: &InstanceSetup,
     ) -> Result<auth_wit::AuthenticatorInfo, LoadError> {
-        let mut instance = setup
-            .instantiate::<AuthenticatorGuest>(&self.engine, pre)
-            .await?;
+        let mut instance =
+            InstancePool::<AuthenticatorGuest>::one_off(setup, &self.engine, pre).await?;
         Ok(instance.describe_authenticator().await?)
     }
 

@@ -4,6 +4,10 @@
 //! Both are scoped to the plugin: the key-value namespace is its name, the settings
 //! its own table. While the host runs `describe` (before it knows the plugin's name)
 //! neither is available, and commands that only inspect plugins give them no store.
+//!
+//! Writes obey the plugin's storage quota, which the store enforces; a write refused
+//! for it reaches the guest as `error::other` with what to do, and the operator's log
+//! as one line per plugin every few seconds at most.
 
 use super::bindings::piston::handler::types;
 use super::bindings::wasi::config::store as config;
@@ -11,7 +15,8 @@ use super::bindings::wasi::keyvalue::{atomics, batch, store};
 use super::state::HostState;
 use crate::store::{self as kv, KeyValueStore, Scope, StoreError};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 use wasmtime::component::{Resource, ResourceTableError};
 
 /// What one plugin's instances share: its data and settings.
@@ -29,6 +34,78 @@ pub struct PluginData {
     pub namespace: Arc<str>,
     /// The store.
     pub store: Arc<dyn KeyValueStore>,
+    /// The most bytes the namespace may hold (`limits.storage_mib`), counted as the
+    /// store counts them ([`entry_bytes`](crate::store::entry_bytes)): writes past it
+    /// fail.
+    pub quota_bytes: u64,
+}
+
+impl PluginData {
+    /// `error` as the guest gets it. A write refused for the quota is also logged, at
+    /// most once per plugin every [`QUOTA_LOG_INTERVAL`], so that a guest hammering a
+    /// full quota cannot flood the log.
+    fn write_error(&self, error: StoreError) -> KvError {
+        if let StoreError::QuotaExceeded {
+            quota_bytes,
+            used_bytes,
+            needed_bytes,
+        } = &error
+            && let Some(unlogged) = quota_log_due(&self.namespace, Instant::now())
+        {
+            tracing::warn!(
+                plugin = &*self.namespace,
+                quota_bytes,
+                used_bytes,
+                needed_bytes,
+                also_refused_since_last_line = unlogged,
+                "a write was refused: the plugin's storage quota is full"
+            );
+        }
+        error.into()
+    }
+}
+
+/// How often the host logs, per plugin, that writes are refused for its quota.
+const QUOTA_LOG_INTERVAL: Duration = Duration::from_secs(5);
+
+/// When a refused write was last logged, per plugin name, and how many were refused
+/// without a line since. Kept by name rather than in [`PluginData`] so that it outlives
+/// a reload of the plugin.
+static QUOTA_LOGGED: Mutex<BTreeMap<String, QuotaLogged>> = Mutex::new(BTreeMap::new());
+
+struct QuotaLogged {
+    at: Instant,
+    unlogged: u64,
+}
+
+/// Whether a write of `plugin`'s refused `now` for its quota is to be logged, and if so
+/// how many were refused without a line since the last one.
+fn quota_log_due(plugin: &str, now: Instant) -> Option<u64> {
+    let mut logged = QUOTA_LOGGED.lock().unwrap_or_else(PoisonError::into_inner);
+    match logged.get_mut(plugin) {
+        Some(last) if now.saturating_duration_since(last.at) < QUOTA_LOG_INTERVAL => {
+            last.unlogged += 1;
+            None
+        }
+        Some(last) => {
+            let unlogged = last.unlogged;
+            *last = QuotaLogged {
+                at: now,
+                unlogged: 0,
+            };
+            Some(unlogged)
+        }
+        None => {
+            logged.insert(
+                plugin.to_owned(),
+                QuotaLogged {
+                    at: now,
+                    unlogged: 0,
+                },
+            );
+            Some(0)
+        }
+    }
 }
 
 /// An open bucket: a name within the plugin's namespace.
@@ -58,18 +135,19 @@ impl From<ResourceTableError> for KvError {
 }
 
 impl HostState {
-    /// The plugin's store and where `bucket` is in it.
+    /// The plugin's data and where `bucket` is in it.
     fn bucket<'a>(
         &'a self,
         bucket: &'a Resource<BucketHandle>,
-    ) -> Result<(&'a dyn KeyValueStore, Scope<'a>), KvError> {
+    ) -> Result<(&'a PluginData, Scope<'a>), KvError> {
         let data = self.services().data.as_ref().ok_or(KvError::AccessDenied)?;
         let bucket = self.table().get(bucket)?;
         let scope = Scope {
             namespace: &data.namespace,
             bucket: &bucket.name,
+            quota_bytes: data.quota_bytes,
         };
-        Ok((&*data.store, scope))
+        Ok((data, scope))
     }
 
     fn config(&self) -> Result<&BTreeMap<String, String>, config::Error> {
@@ -103,8 +181,8 @@ impl store::HostBucket for HostState {
         key: String,
     ) -> Result<Option<Vec<u8>>, KvError> {
         kv::check_key(&key)?;
-        let (store, scope) = self.bucket(&bucket)?;
-        Ok(store.get(scope, &key)?)
+        let (data, scope) = self.bucket(&bucket)?;
+        Ok(data.store.get(scope, &key)?)
     }
 
     fn set(
@@ -115,20 +193,22 @@ impl store::HostBucket for HostState {
     ) -> Result<(), KvError> {
         kv::check_key(&key)?;
         kv::check_value(&value)?;
-        let (store, scope) = self.bucket(&bucket)?;
-        Ok(store.set(scope, &key, &value)?)
+        let (data, scope) = self.bucket(&bucket)?;
+        data.store
+            .set(scope, &key, &value)
+            .map_err(|error| data.write_error(error))
     }
 
     fn delete(&mut self, bucket: Resource<BucketHandle>, key: String) -> Result<(), KvError> {
         kv::check_key(&key)?;
-        let (store, scope) = self.bucket(&bucket)?;
-        Ok(store.delete(scope, &key)?)
+        let (data, scope) = self.bucket(&bucket)?;
+        Ok(data.store.delete(scope, &key)?)
     }
 
     fn exists(&mut self, bucket: Resource<BucketHandle>, key: String) -> Result<bool, KvError> {
         kv::check_key(&key)?;
-        let (store, scope) = self.bucket(&bucket)?;
-        Ok(store.exists(scope, &key)?)
+        let (data, scope) = self.bucket(&bucket)?;
+        Ok(data.store.exists(scope, &key)?)
     }
 
     fn list_keys(
@@ -136,8 +216,8 @@ impl store::HostBucket for HostState {
         bucket: Resource<BucketHandle>,
         cursor: Option<u64>,
     ) -> Result<store::KeyResponse, KvError> {
-        let (store, scope) = self.bucket(&bucket)?;
-        let page = store.list_keys(scope, cursor)?;
+        let (data, scope) = self.bucket(&bucket)?;
+        let page = data.store.list_keys(scope, cursor)?;
         Ok(store::KeyResponse {
             keys: page.keys,
             cursor: page.cursor,
@@ -158,8 +238,10 @@ impl atomics::Host for HostState {
         delta: u64,
     ) -> Result<u64, KvError> {
         kv::check_key(&key)?;
-        let (store, scope) = self.bucket(&bucket)?;
-        Ok(store.increment(scope, &key, delta)?)
+        let (data, scope) = self.bucket(&bucket)?;
+        data.store
+            .increment(scope, &key, delta)
+            .map_err(|error| data.write_error(error))
     }
 }
 
@@ -170,8 +252,8 @@ impl batch::Host for HostState {
         keys: Vec<String>,
     ) -> Result<Vec<Option<(String, Vec<u8>)>>, KvError> {
         kv::check_batch(keys.iter().map(String::as_str))?;
-        let (store, scope) = self.bucket(&bucket)?;
-        let values = store.get_many(scope, &keys)?;
+        let (data, scope) = self.bucket(&bucket)?;
+        let values = data.store.get_many(scope, &keys)?;
         Ok(keys
             .into_iter()
             .zip(values)
@@ -184,12 +266,11 @@ impl batch::Host for HostState {
         bucket: Resource<BucketHandle>,
         entries: Vec<(String, Vec<u8>)>,
     ) -> Result<(), KvError> {
-        kv::check_batch(entries.iter().map(|(key, _)| key.as_str()))?;
-        entries
-            .iter()
-            .try_for_each(|(_, value)| kv::check_value(value))?;
-        let (store, scope) = self.bucket(&bucket)?;
-        Ok(store.set_many(scope, &entries)?)
+        kv::check_entries(&entries)?;
+        let (data, scope) = self.bucket(&bucket)?;
+        data.store
+            .set_many(scope, &entries)
+            .map_err(|error| data.write_error(error))
     }
 
     fn delete_many(
@@ -198,8 +279,8 @@ impl batch::Host for HostState {
         keys: Vec<String>,
     ) -> Result<(), KvError> {
         kv::check_batch(keys.iter().map(String::as_str))?;
-        let (store, scope) = self.bucket(&bucket)?;
-        Ok(store.delete_many(scope, &keys)?)
+        let (data, scope) = self.bucket(&bucket)?;
+        Ok(data.store.delete_many(scope, &keys)?)
     }
 }
 
@@ -219,3 +300,20 @@ impl config::Host for HostState {
 }
 
 impl types::Host for HostState {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quota_refusals_are_logged_once_every_interval() {
+        let plugin = "quota-log-test";
+        let start = Instant::now();
+        assert_eq!(quota_log_due(plugin, start), Some(0));
+        assert_eq!(quota_log_due(plugin, start), None);
+        assert_eq!(quota_log_due(plugin, start + QUOTA_LOG_INTERVAL / 2), None);
+        assert_eq!(quota_log_due("quota-log-test-other", start), Some(0));
+        assert_eq!(quota_log_due(plugin, start + QUOTA_LOG_INTERVAL), Some(2));
+        assert_eq!(quota_log_due(plugin, start + QUOTA_LOG_INTERVAL), None);
+    }
+}

@@ -1,7 +1,11 @@
 //! The embedded backend: one SQLite file (WAL) under the data directory.
 
-use super::{KeyPage, KeyValueStore, MAX_BATCH, Scope, StoreError};
+use super::{
+    Bytes, ENTRY_OVERHEAD_BYTES, KeyPage, KeyValueStore, MAX_BATCH, MAX_GET_MANY_BYTES, Scope,
+    StoreError, check_quota, entry_bytes,
+};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -13,8 +17,36 @@ use std::time::Duration;
 /// transaction locked and unlocked the file, which was a fifth of a small request's
 /// cost). A second process pointed at the same data directory is refused at start.
 /// Operations take microseconds, so one connection behind a mutex serves the host.
+///
+/// Because no other process writes the file, each namespace's usage is counted once
+/// when the store opens and then kept in memory under the same mutex, updated by each
+/// write after it commits: exact, and free to check.
 pub struct SqliteStore {
-    connection: Mutex<Connection>,
+    inner: Mutex<Inner>,
+}
+
+/// The connection and each namespace's usage, changed together.
+struct Inner {
+    connection: Connection,
+    /// Bytes per namespace, by [`entry_bytes`]; a namespace holding nothing is absent.
+    usage: HashMap<String, u64>,
+}
+
+impl Inner {
+    fn used(&self, namespace: &str) -> u64 {
+        self.usage.get(namespace).copied().unwrap_or(0)
+    }
+
+    /// Records a committed write's result.
+    fn record(&mut self, namespace: &str, usage: u64) {
+        if usage == 0 {
+            self.usage.remove(namespace);
+        } else if let Some(used) = self.usage.get_mut(namespace) {
+            *used = usage;
+        } else {
+            self.usage.insert(namespace.to_owned(), usage);
+        }
+    }
 }
 
 const SCHEMA: &str = "
@@ -28,8 +60,9 @@ const SCHEMA: &str = "
 ";
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path`.
+    /// Opens (creating if needed) the database at `path`, private to the host's user.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        super::make_private(path)?;
         let connection = Connection::open(path).map_err(|error| {
             StoreError::Backend(format!("cannot open {}: {error}", path.display()))
         })?;
@@ -49,15 +82,22 @@ impl SqliteStore {
                 }
                 _ => StoreError::Backend(format!("cannot prepare {}: {error}", path.display())),
             })?;
+        let usage = count_usage(&connection).map_err(|error| {
+            StoreError::Backend(format!(
+                "cannot count what {} holds: {error}",
+                path.display()
+            ))
+        })?;
         Ok(SqliteStore {
-            connection: Mutex::new(connection),
+            inner: Mutex::new(Inner { connection, usage }),
         })
     }
 
-    fn connection(&self) -> MutexGuard<'_, Connection> {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave SQLite inconsistent (every write
-        // is a transaction), so a poisoned lock is still usable.
-        self.connection
+        // is a transaction), nor the usage (recorded only after a commit, in one
+        // assignment), so a poisoned lock is still usable.
+        self.inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -65,6 +105,26 @@ impl SqliteStore {
 
 fn backend(error: rusqlite::Error) -> StoreError {
     StoreError::Backend(error.to_string())
+}
+
+/// Every namespace's usage, by [`entry_bytes`]. `octet_length` counts bytes, where
+/// `length` would count a text's characters.
+fn count_usage(connection: &Connection) -> Result<HashMap<String, u64>, rusqlite::Error> {
+    let mut statement = connection.prepare(
+        "SELECT namespace,
+                SUM(octet_length(bucket) + octet_length(key) + octet_length(value))
+                    + ?1 * COUNT(*)
+         FROM kv GROUP BY namespace",
+    )?;
+    let rows = statement.query_map(params![ENTRY_OVERHEAD_BYTES as i64], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+    })?;
+    let mut usage = HashMap::new();
+    for row in rows {
+        let (namespace, bytes) = row?;
+        usage.insert(namespace, u64::try_from(bytes).unwrap_or(0));
+    }
+    Ok(usage)
 }
 
 fn get(
@@ -78,6 +138,23 @@ fn get(
             row.get(0)
         })
         .optional()
+}
+
+/// What the entry under `key` counts against the quota, if there is one.
+fn stored_bytes(
+    connection: &Connection,
+    scope: Scope<'_>,
+    key: &str,
+) -> Result<Option<u64>, rusqlite::Error> {
+    let length = connection
+        .prepare_cached(
+            "SELECT octet_length(value) FROM kv WHERE namespace = ?1 AND bucket = ?2 AND key = ?3",
+        )?
+        .query_row(params![scope.namespace, scope.bucket, key], |row| {
+            row.get::<_, i64>(0)
+        })
+        .optional()?;
+    Ok(length.map(|length| entry_bytes(scope.bucket, key, usize::try_from(length).unwrap_or(0))))
 }
 
 fn set(
@@ -104,19 +181,38 @@ fn delete(connection: &Connection, scope: Scope<'_>, key: &str) -> Result<(), ru
 
 impl KeyValueStore for SqliteStore {
     fn get(&self, scope: Scope<'_>, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        get(&self.connection(), scope, key).map_err(backend)
+        get(&self.lock().connection, scope, key).map_err(backend)
     }
 
     fn set(&self, scope: Scope<'_>, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        set(&self.connection(), scope, key, value).map_err(backend)
+        let mut inner = self.lock();
+        let replaced = stored_bytes(&inner.connection, scope, key).map_err(backend)?;
+        let usage = check_quota(
+            scope.quota_bytes,
+            inner.used(scope.namespace),
+            replaced.unwrap_or(0),
+            entry_bytes(scope.bucket, key, value.len()),
+        )?;
+        // One statement: its own transaction.
+        set(&inner.connection, scope, key, value).map_err(backend)?;
+        inner.record(scope.namespace, usage);
+        Ok(())
     }
 
     fn delete(&self, scope: Scope<'_>, key: &str) -> Result<(), StoreError> {
-        delete(&self.connection(), scope, key).map_err(backend)
+        let mut inner = self.lock();
+        let Some(replaced) = stored_bytes(&inner.connection, scope, key).map_err(backend)? else {
+            return Ok(());
+        };
+        let usage = check_quota(scope.quota_bytes, inner.used(scope.namespace), replaced, 0)?;
+        delete(&inner.connection, scope, key).map_err(backend)?;
+        inner.record(scope.namespace, usage);
+        Ok(())
     }
 
     fn exists(&self, scope: Scope<'_>, key: &str) -> Result<bool, StoreError> {
-        self.connection()
+        self.lock()
+            .connection
             .prepare_cached("SELECT 1 FROM kv WHERE namespace = ?1 AND bucket = ?2 AND key = ?3")
             .and_then(|mut statement| statement.exists(params![scope.namespace, scope.bucket, key]))
             .map_err(backend)
@@ -126,8 +222,9 @@ impl KeyValueStore for SqliteStore {
         let offset = cursor.unwrap_or(0);
         let offset = i64::try_from(offset)
             .map_err(|_| StoreError::Invalid(format!("cursor {offset} is out of range")))?;
-        let connection = self.connection();
-        let mut statement = connection
+        let inner = self.lock();
+        let mut statement = inner
+            .connection
             .prepare_cached(
                 "SELECT key FROM kv WHERE namespace = ?1 AND bucket = ?2
                  ORDER BY key LIMIT ?3 OFFSET ?4",
@@ -152,13 +249,17 @@ impl KeyValueStore for SqliteStore {
     }
 
     fn increment(&self, scope: Scope<'_>, key: &str, delta: u64) -> Result<u64, StoreError> {
-        let mut connection = self.connection();
-        let transaction = connection
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let used = inner.used(scope.namespace);
+        let transaction = inner
+            .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(backend)?;
-        let current = match get(&transaction, scope, key).map_err(backend)? {
+        let stored = get(&transaction, scope, key).map_err(backend)?;
+        let current = match &stored {
             None => 0,
-            Some(bytes) => std::str::from_utf8(&bytes)
+            Some(bytes) => std::str::from_utf8(bytes)
                 .ok()
                 .and_then(|text| text.parse::<u64>().ok())
                 .ok_or_else(|| StoreError::NotACounter {
@@ -168,8 +269,16 @@ impl KeyValueStore for SqliteStore {
         let next = current.checked_add(delta).ok_or_else(|| {
             StoreError::Invalid(format!("incrementing `{key}` by {delta} overflows"))
         })?;
-        set(&transaction, scope, key, next.to_string().as_bytes()).map_err(backend)?;
+        let next_text = next.to_string();
+        let usage = check_quota(
+            scope.quota_bytes,
+            used,
+            stored.map_or(0, |bytes| entry_bytes(scope.bucket, key, bytes.len())),
+            entry_bytes(scope.bucket, key, next_text.len()),
+        )?;
+        set(&transaction, scope, key, next_text.as_bytes()).map_err(backend)?;
         transaction.commit().map_err(backend)?;
+        inner.record(scope.namespace, usage);
         Ok(next)
     }
 
@@ -178,28 +287,91 @@ impl KeyValueStore for SqliteStore {
         scope: Scope<'_>,
         keys: &[String],
     ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        let connection = self.connection();
-        keys.iter()
-            .map(|key| get(&connection, scope, key).map_err(backend))
-            .collect()
+        let inner = self.lock();
+        let mut statement = inner
+            .connection
+            // The value only if it fits what is left of the answer's budget, so that an
+            // answer too large fails before the host holds it.
+            .prepare_cached(
+                "SELECT CASE WHEN octet_length(value) <= ?4 THEN value END
+                 FROM kv WHERE namespace = ?1 AND bucket = ?2 AND key = ?3",
+            )
+            .map_err(backend)?;
+        let mut left = MAX_GET_MANY_BYTES;
+        let mut values = Vec::with_capacity(keys.len());
+        for key in keys {
+            let found = statement
+                .query_row(
+                    params![scope.namespace, scope.bucket, key, left as i64],
+                    |row| row.get::<_, Option<Vec<u8>>>(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            match found {
+                None => values.push(None),
+                Some(Some(value)) => {
+                    left = left.saturating_sub(value.len());
+                    values.push(Some(value));
+                }
+                Some(None) => {
+                    return Err(StoreError::Invalid(format!(
+                        "the values of these {} keys add up to more than the {} one get-many \
+                         may return: ask for fewer keys at a time",
+                        keys.len(),
+                        Bytes(MAX_GET_MANY_BYTES as u64)
+                    )));
+                }
+            }
+        }
+        Ok(values)
     }
 
     fn set_many(&self, scope: Scope<'_>, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
-        let mut connection = self.connection();
-        let transaction = connection.transaction().map_err(backend)?;
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let used = inner.used(scope.namespace);
+        let transaction = inner.connection.transaction().map_err(backend)?;
+        // What the batch replaces and writes, counting a key given twice once, with
+        // its last value; checked before anything is written.
+        let last: HashMap<&str, usize> = entries
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.len()))
+            .collect();
+        let (mut replaced, mut written) = (0u64, 0u64);
+        for (key, value_bytes) in &last {
+            let stored = stored_bytes(&transaction, scope, key).map_err(backend)?;
+            replaced = replaced.saturating_add(stored.unwrap_or(0));
+            written = written.saturating_add(entry_bytes(scope.bucket, key, *value_bytes));
+        }
+        let usage = check_quota(scope.quota_bytes, used, replaced, written)?;
         for (key, value) in entries {
             set(&transaction, scope, key, value).map_err(backend)?;
         }
-        transaction.commit().map_err(backend)
+        transaction.commit().map_err(backend)?;
+        inner.record(scope.namespace, usage);
+        Ok(())
     }
 
     fn delete_many(&self, scope: Scope<'_>, keys: &[String]) -> Result<(), StoreError> {
-        let mut connection = self.connection();
-        let transaction = connection.transaction().map_err(backend)?;
-        for key in keys {
-            delete(&transaction, scope, key).map_err(backend)?;
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let used = inner.used(scope.namespace);
+        let transaction = inner.connection.transaction().map_err(backend)?;
+        let mut replaced = 0u64;
+        for key in keys.iter().map(String::as_str).collect::<BTreeSet<_>>() {
+            if let Some(stored) = stored_bytes(&transaction, scope, key).map_err(backend)? {
+                replaced = replaced.saturating_add(stored);
+                delete(&transaction, scope, key).map_err(backend)?;
+            }
         }
-        transaction.commit().map_err(backend)
+        let usage = check_quota(scope.quota_bytes, used, replaced, 0)?;
+        transaction.commit().map_err(backend)?;
+        inner.record(scope.namespace, usage);
+        Ok(())
+    }
+
+    fn usage(&self, namespace: &str) -> Result<u64, StoreError> {
+        Ok(self.lock().used(namespace))
     }
 }
 
@@ -207,14 +379,32 @@ impl KeyValueStore for SqliteStore {
 mod tests {
     use super::*;
 
+    use crate::store::MAX_VALUE_BYTES;
+    use std::os::unix::fs::PermissionsExt;
+
     const BLOG: Scope<'static> = Scope {
         namespace: "blog",
         bucket: "posts",
+        quota_bytes: u64::MAX,
     };
     const OTHER: Scope<'static> = Scope {
         namespace: "other",
         bucket: "posts",
+        quota_bytes: u64::MAX,
     };
+
+    /// `scope` with a quota of `quota_bytes`.
+    fn quota(scope: Scope<'static>, quota_bytes: u64) -> Scope<'static> {
+        Scope {
+            quota_bytes,
+            ..scope
+        }
+    }
+
+    /// What a `value_bytes` value under `key` in BLOG's bucket counts.
+    fn entry(key: &str, value_bytes: usize) -> u64 {
+        entry_bytes(BLOG.bucket, key, value_bytes)
+    }
 
     fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -293,5 +483,220 @@ mod tests {
             .unwrap();
         let reopened = SqliteStore::open(&path).unwrap();
         assert_eq!(reopened.get(BLOG, "kept").unwrap(), Some(b"yes".to_vec()));
+    }
+
+    #[test]
+    fn quota_refuses_the_write_that_would_pass_it_and_loses_nothing() {
+        let (_dir, store) = store();
+        let full = quota(BLOG, entry("a", 100) + entry("b", 100));
+        store.set(full, "a", &[1; 100]).unwrap();
+        store.set(full, "b", &[2; 100]).unwrap();
+        assert_eq!(store.usage("blog").unwrap(), full.quota_bytes);
+
+        let error = store.set(full, "c", b"").unwrap_err();
+        assert!(
+            matches!(
+                error,
+                StoreError::QuotaExceeded { quota_bytes, used_bytes, needed_bytes }
+                    if quota_bytes == full.quota_bytes
+                        && used_bytes == full.quota_bytes
+                        && needed_bytes == entry("c", 0)
+            ),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("limits.storage_mib"), "{error}");
+        // Growing an existing value is refused too, and keeps the old value.
+        assert!(matches!(
+            store.set(full, "a", &[9; 101]),
+            Err(StoreError::QuotaExceeded {
+                needed_bytes: 1,
+                ..
+            })
+        ));
+        assert_eq!(store.get(full, "c").unwrap(), None);
+        assert_eq!(store.get(full, "a").unwrap(), Some(vec![1; 100]));
+        assert_eq!(store.get(full, "b").unwrap(), Some(vec![2; 100]));
+        assert_eq!(store.usage("blog").unwrap(), full.quota_bytes);
+    }
+
+    #[test]
+    fn shrinking_and_deleting_succeed_at_and_over_the_quota() {
+        let (_dir, store) = store();
+        store.set(BLOG, "a", &[1; 100]).unwrap();
+        store.set(BLOG, "b", &[2; 100]).unwrap();
+        store.set(BLOG, "c", &[3; 100]).unwrap();
+        // The operator lowered the quota below what the plugin holds.
+        let over = quota(BLOG, entry("a", 100));
+        store.set(over, "a", &[4; 100]).unwrap();
+        store.set(over, "a", &[5; 10]).unwrap();
+        assert_eq!(store.get(over, "a").unwrap(), Some(vec![5; 10]));
+        store.delete(over, "b").unwrap();
+        assert_eq!(store.get(over, "b").unwrap(), None);
+        store
+            .delete_many(over, &["c".to_owned(), "c".to_owned(), "absent".to_owned()])
+            .unwrap();
+        assert_eq!(store.get(over, "c").unwrap(), None);
+        assert_eq!(store.usage("blog").unwrap(), entry("a", 10));
+        store.delete(over, "a").unwrap();
+        assert_eq!(store.usage("blog").unwrap(), 0);
+    }
+
+    #[test]
+    fn usage_is_recounted_exactly_on_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("piston.db");
+        let other_bucket = Scope {
+            bucket: "ведро",
+            ..BLOG
+        };
+        let counted = {
+            let store = SqliteStore::open(&path).unwrap();
+            store.set(BLOG, "plain", b"value").unwrap();
+            store.set(BLOG, "ключ", "значение".as_bytes()).unwrap();
+            store.set(BLOG, "nul\0inside", b"").unwrap();
+            store.set(other_bucket, "ключ", &[0; 1000]).unwrap();
+            store
+                .set_many(
+                    BLOG,
+                    &[
+                        ("x".to_owned(), vec![1; 10]),
+                        ("x".to_owned(), vec![1; 3]),
+                        ("y".to_owned(), vec![]),
+                    ],
+                )
+                .unwrap();
+            store.increment(BLOG, "n", 99).unwrap();
+            store.increment(BLOG, "n", 1).unwrap();
+            store.delete(BLOG, "plain").unwrap();
+            store.set(OTHER, "o", b"other").unwrap();
+            let expected = entry("ключ", "значение".len())
+                + entry("nul\0inside", 0)
+                + entry_bytes("ведро", "ключ", 1000)
+                + entry("x", 3)
+                + entry("y", 0)
+                + entry("n", 3);
+            assert_eq!(store.usage("blog").unwrap(), expected);
+            expected
+        };
+        let reopened = SqliteStore::open(&path).unwrap();
+        assert_eq!(reopened.usage("blog").unwrap(), counted);
+        assert_eq!(reopened.usage("other").unwrap(), entry("o", 5));
+        assert_eq!(reopened.usage("nobody").unwrap(), 0);
+    }
+
+    #[test]
+    fn set_many_is_all_or_nothing_at_the_boundary() {
+        let (_dir, store) = store();
+        store.set(BLOG, "kept", b"old").unwrap();
+        let batch: Vec<(String, Vec<u8>)> =
+            (0..10).map(|i| (format!("k{i}"), vec![i; 50])).collect();
+        let exact = entry("kept", 3) + (0..10).map(|i| entry(&format!("k{i}"), 50)).sum::<u64>();
+
+        // One byte short: none of the batch is stored, the old data is intact.
+        assert!(matches!(
+            store.set_many(quota(BLOG, exact - 1), &batch),
+            Err(StoreError::QuotaExceeded { .. })
+        ));
+        for (key, _) in &batch {
+            assert_eq!(store.get(BLOG, key).unwrap(), None);
+        }
+        assert_eq!(store.get(BLOG, "kept").unwrap(), Some(b"old".to_vec()));
+        assert_eq!(store.usage("blog").unwrap(), entry("kept", 3));
+
+        // Exactly enough: all of it.
+        store.set_many(quota(BLOG, exact), &batch).unwrap();
+        assert_eq!(store.usage("blog").unwrap(), exact);
+        assert_eq!(store.get(BLOG, "k9").unwrap(), Some(vec![9; 50]));
+
+        // At the quota, a batch that shrinks as a whole succeeds though one value grows.
+        store
+            .set_many(
+                quota(BLOG, exact),
+                &[("k0".to_owned(), vec![0; 60]), ("k1".to_owned(), vec![])],
+            )
+            .unwrap();
+        assert_eq!(store.usage("blog").unwrap(), exact - 40);
+    }
+
+    #[test]
+    fn namespaces_are_counted_separately() {
+        let (_dir, store) = store();
+        let limit = entry("a", 100);
+        store.set(quota(BLOG, limit), "a", &[1; 100]).unwrap();
+        assert!(matches!(
+            store.set(quota(BLOG, limit), "b", b""),
+            Err(StoreError::QuotaExceeded { .. })
+        ));
+        store.set(quota(OTHER, limit), "a", &[1; 100]).unwrap();
+        assert_eq!(store.usage("blog").unwrap(), limit);
+        assert_eq!(store.usage("other").unwrap(), limit);
+        store.delete(OTHER, "a").unwrap();
+        assert_eq!(store.usage("blog").unwrap(), limit);
+        assert_eq!(store.usage("other").unwrap(), 0);
+    }
+
+    #[test]
+    fn increment_is_counted() {
+        let (_dir, store) = store();
+        store.increment(BLOG, "n", 9).unwrap();
+        assert_eq!(store.usage("blog").unwrap(), entry("n", 1));
+        // 9 becomes 10: one byte more than the quota allows.
+        let full = quota(BLOG, entry("n", 1));
+        assert!(matches!(
+            store.increment(full, "n", 1),
+            Err(StoreError::QuotaExceeded {
+                needed_bytes: 1,
+                ..
+            })
+        ));
+        assert_eq!(store.get(BLOG, "n").unwrap(), Some(b"9".to_vec()));
+        assert_eq!(
+            store.increment(quota(BLOG, entry("n", 2)), "n", 1).unwrap(),
+            10
+        );
+        assert_eq!(store.usage("blog").unwrap(), entry("n", 2));
+        assert!(matches!(
+            store.increment(full, "fresh", 1),
+            Err(StoreError::QuotaExceeded { .. })
+        ));
+        assert_eq!(store.get(BLOG, "fresh").unwrap(), None);
+    }
+
+    #[test]
+    fn get_many_answers_are_bounded() {
+        let (_dir, store) = store();
+        let keys: Vec<String> = (0..3).map(|i| format!("big{i}")).collect();
+        for key in &keys {
+            store.set(BLOG, key, &vec![7; MAX_VALUE_BYTES]).unwrap();
+        }
+        let two = store.get_many(BLOG, &keys[..2]).unwrap();
+        assert!(
+            two.iter()
+                .all(|value| value.as_ref().map(Vec::len) == Some(MAX_VALUE_BYTES))
+        );
+        let error = store.get_many(BLOG, &keys).unwrap_err();
+        assert!(
+            matches!(&error, StoreError::Invalid(message) if message.contains("fewer keys")),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn database_files_are_made_private_on_opening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("piston.db");
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        SqliteStore::open(&path)
+            .unwrap()
+            .set(BLOG, "kept", b"yes")
+            .unwrap();
+        assert_eq!(mode(&path), 0o600);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let reopened = SqliteStore::open(&path).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(reopened.get(BLOG, "kept").unwrap(), Some(b"yes".to_vec()));
+        // The write-ahead log SQLite made beside it is private too.
+        reopened.set(BLOG, "more", b"data").unwrap();
+        assert_eq!(mode(&dir.path().join("piston.db-wal")), 0o600);
     }
 }

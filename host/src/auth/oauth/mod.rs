@@ -7,27 +7,45 @@
 //! request, nonces are remembered only for the timestamp window (and a replay within
 //! it is refused), tokens can be revoked, and no error shows the expected signature or
 //! the base string.
+//!
+//! Against abuse: the endpoints are throttled per client address (`throttle`); what a
+//! client sends is bounded before it is parsed (`signature`); cheap checks (the
+//! timestamp, the consumer, the token, all looked up by key) come before the
+//! signature is computed and the nonce is written; timestamps are compared without
+//! arithmetic that can overflow; expired temporary credentials and old nonces are
+//! purged as new ones are written (`store`). A failed login counts against the token
+//! the request names, else its consumer key.
 
 mod page;
 mod provider;
-mod signature;
+pub(crate) mod signature;
 mod store;
+mod throttle;
 
 pub use self::provider::{Endpoint, Provider, is_form};
+use self::store::NonceUse;
 pub(super) use self::store::SCHEMA;
 pub use self::store::{Consumer, OAuthToken, TokenKind};
+pub(super) use self::throttle::EndpointThrottle;
 
 use self::signature::Signed;
 use super::store::{AuthStore, AuthStoreError};
-use super::{Authenticator, Principal, Refusal, RequestHead, header_value, quoted};
+use super::{Account, Authenticator, Principal, Refusal, RequestHead, header_value, quoted};
 use async_trait::async_trait;
 use http::header::HOST;
 use http::{HeaderValue, StatusCode};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Checks a callback a consumer is to be registered with: an absolute http(s) URL
+/// without user name, password or fragment; else what is wrong with it.
+pub fn check_registered_callback(callback: &str) -> Result<(), &'static str> {
+    provider::web_url(callback).map(drop)
+}
+
 /// Registers a consumer called `name` with a new key and secret; `callback`, when
-/// given, is the prefix every callback it asks for must have.
+/// given, is where every callback it asks for must lead: the same scheme, host and
+/// port, and a path at or under its path (see `provider`).
 pub fn register_consumer(
     store: &AuthStore,
     name: &str,
@@ -53,6 +71,8 @@ pub struct OAuthError {
     pub status: StatusCode,
     /// What is wrong, for the client.
     pub detail: String,
+    /// For a 429: seconds until the client may try again.
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
@@ -60,6 +80,7 @@ impl OAuthError {
         OAuthError {
             status: StatusCode::BAD_REQUEST,
             detail: detail.into(),
+            retry_after: None,
         }
     }
 
@@ -67,6 +88,7 @@ impl OAuthError {
         OAuthError {
             status: StatusCode::UNAUTHORIZED,
             detail: detail.into(),
+            retry_after: None,
         }
     }
 }
@@ -77,6 +99,7 @@ impl From<AuthStoreError> for OAuthError {
         OAuthError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             detail: "the credentials cannot be checked right now".to_owned(),
+            retry_after: None,
         }
     }
 }
@@ -144,7 +167,9 @@ impl Verifier {
         )
     }
 
-    /// Checks the signature, timestamp, nonce, consumer and token of a request.
+    /// Checks the signature, timestamp, nonce, consumer and token of a request: the
+    /// cheap checks first, then the consumer and the token (by key), then the signature,
+    /// and last the nonce (a write).
     fn verify(&self, signed: &Signed, expect: Expect) -> Result<Verified, OAuthError> {
         if signed
             .get("oauth_version")
@@ -160,11 +185,9 @@ impl Verifier {
             .map_err(|_| OAuthError::bad_request("`oauth_timestamp` is not a number"))?;
         let nonce = signed.required("oauth_nonce")?;
         let now = super::now();
-        let window = self.window.as_secs() as i64;
-        if (now - timestamp).abs() > window {
-            return Err(OAuthError::unauthorized(format!(
-                "`oauth_timestamp` is more than {window} seconds from the server's clock (stale, or from the future)"
-            )));
+        let window = self.window.as_secs();
+        if !within_window(now, timestamp, window) {
+            return Err(stale_timestamp(window));
         }
 
         let consumer = self
@@ -213,16 +236,44 @@ impl Verifier {
         if !signed.verify(&consumer.secret, token_secret)? {
             return Err(OAuthError::unauthorized("the signature is invalid"));
         }
-        if !self
+        let oldest = now.saturating_sub(i64::try_from(window).unwrap_or(i64::MAX));
+        match self
             .store
-            .use_nonce(&consumer.key, nonce, timestamp, now - window)?
+            .use_nonce(&consumer.key, nonce, timestamp, oldest)?
         {
-            return Err(OAuthError::unauthorized(
+            NonceUse::Fresh => Ok(Verified { consumer, token }),
+            NonceUse::Replayed => Err(OAuthError::unauthorized(
                 "the nonce was already used with this timestamp (a replayed request)",
-            ));
+            )),
+            NonceUse::Forgotten => Err(stale_timestamp(window)),
         }
-        Ok(Verified { consumer, token })
     }
+}
+
+/// Whether a client's `timestamp` is within `window` seconds of `now`, whatever the
+/// numbers (no subtraction that can overflow).
+fn within_window(now: i64, timestamp: i64, window: u64) -> bool {
+    now.abs_diff(timestamp) <= window
+}
+
+fn stale_timestamp(window: u64) -> OAuthError {
+    OAuthError::unauthorized(format!(
+        "`oauth_timestamp` is more than {window} seconds from the server's clock (stale, or from the future)"
+    ))
+}
+
+/// The account a signed request's failed logins count against: its token, else its
+/// consumer key.
+fn claimed_account(signed: &Signed) -> Option<Account> {
+    signed
+        .get("oauth_token")
+        .filter(|token| !token.is_empty())
+        .map(|token| Account::named("oauth-token", token))
+        .or_else(|| {
+            signed
+                .get("oauth_consumer_key")
+                .map(|key| Account::named("oauth-consumer", key))
+        })
 }
 
 /// The `oauth1` authenticator: resource requests signed with token credentials.
@@ -256,20 +307,26 @@ impl Authenticator for OAuth1 {
         out.push(self.challenge.clone());
     }
 
+    fn account(&self, head: &RequestHead<'_>) -> Option<Account> {
+        claimed_account(&self.verifier.collect(head).ok()?)
+    }
+
     async fn authenticate(&self, head: &RequestHead<'_>) -> Result<Option<Principal>, Refusal> {
         let refuse = |error: OAuthError| Refusal {
             status: error.status,
             detail: error.detail.into(),
             stale: false,
+            account: None,
         };
         let signed = self.verifier.collect(head).map_err(refuse)?;
         if !signed.has_credentials() {
             return Ok(None);
         }
+        let account = claimed_account(&signed);
         let verified = self
             .verifier
             .verify(&signed, Expect::AccessToken)
-            .map_err(refuse)?;
+            .map_err(|error| refuse(error).for_account(account))?;
         let username = verified
             .token
             .and_then(|token| token.username)
@@ -287,5 +344,81 @@ impl Authenticator for OAuth1 {
             .get_or_insert_with(Default::default)
             .insert("consumer".to_owned(), verified.consumer.name.into());
         Ok(Some(principal))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_compare_without_overflow() {
+        let now = 1_700_000_000;
+        assert!(within_window(now, now, 300));
+        assert!(within_window(now, now - 300, 300));
+        assert!(!within_window(now, now - 301, 300));
+        assert!(!within_window(now, now + 301, 300));
+        assert!(!within_window(now, i64::MIN, 300));
+        assert!(!within_window(now, i64::MAX, 300));
+        assert!(!within_window(i64::MIN, i64::MAX, 300));
+        assert!(within_window(i64::MIN, i64::MAX, u64::MAX));
+        assert!(within_window(i64::MAX, i64::MAX, 0));
+    }
+
+    fn verifier() -> (tempfile::TempDir, Arc<AuthStore>, Verifier) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(AuthStore::open(&dir.path().join("auth.db")).unwrap());
+        let verifier = Verifier::new(
+            store.clone(),
+            Duration::from_secs(300),
+            "https://api.example",
+        );
+        (dir, store, verifier)
+    }
+
+    fn signed(params: &str) -> Signed {
+        Signed::collect(
+            "POST",
+            "https://api.example/x".to_owned(),
+            Some(params),
+            None,
+            None,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn extreme_timestamps_are_stale_not_a_panic() {
+        let (_dir, store, verifier) = verifier();
+        let consumer = register_consumer(&store, "App", None).unwrap();
+        for timestamp in ["-9223372036854775808", "9223372036854775807", "0"] {
+            let request = signed(&format!(
+                r#"oauth_consumer_key="{}", oauth_signature_method="PLAINTEXT", oauth_timestamp="{timestamp}", oauth_nonce="n", oauth_signature="x""#,
+                consumer.key
+            ));
+            let error = verifier.verify(&request, Expect::NoToken).unwrap_err();
+            assert_eq!(error.status, StatusCode::UNAUTHORIZED, "{timestamp}");
+            assert!(error.detail.contains("oauth_timestamp"), "{}", error.detail);
+        }
+        let request = signed(
+            r#"oauth_consumer_key="k", oauth_signature_method="PLAINTEXT", oauth_timestamp="99999999999999999999", oauth_nonce="n", oauth_signature="x""#,
+        );
+        let error = verifier.verify(&request, Expect::NoToken).unwrap_err();
+        assert_eq!(error.status, StatusCode::BAD_REQUEST, "{}", error.detail);
+    }
+
+    #[test]
+    fn failures_count_against_the_token_else_the_consumer() {
+        let with_token = signed(r#"oauth_consumer_key="k", oauth_token="t""#);
+        assert_eq!(
+            claimed_account(&with_token),
+            Some(Account::named("oauth-token", "t"))
+        );
+        let without = signed(r#"oauth_consumer_key="k", oauth_token="""#);
+        assert_eq!(
+            claimed_account(&without),
+            Some(Account::named("oauth-consumer", "k"))
+        );
+        assert_eq!(claimed_account(&signed(r#"oauth_nonce="n""#)), None);
     }
 }

@@ -8,18 +8,33 @@
 //!   shows the verifier for `oob`.
 //! - `POST /oauth/access_token`: signed with the approved temporary credentials, with
 //!   `oauth_verifier`; answers the token credentials. Temporary credentials work once.
+//!
+//! Each client address may call them `[auth.oauth1] throttle` times per period (429
+//! with `Retry-After` past it, before anything is read); the authorization form's
+//! wrong passwords count in the failed-login limit, against the username given. A
+//! consumer may have at most [`MAX_PENDING_REQUEST_TOKENS`] temporary credentials
+//! waiting at once.
+//!
+//! A callback must lead where the consumer's registered callback does, compared as
+//! parsed URLs (the way a browser will read the redirect): the same scheme, host
+//! (without case) and port (the scheme's default when none is given), and a path at
+//! or under the registered one, segment by segment (`/cb` admits `/cb` and `/cb/x`,
+//! not `/cbx`). A callback with a user name or password, or a fragment, is refused;
+//! the redirect goes to the callback as parsed.
 
 use super::page::{Page, csrf_cookie, csrf_from};
+use super::throttle::EndpointThrottle;
 use super::{Expect, OAuthError, OAuthToken, TokenKind, Verifier, challenge};
 use crate::auth::lockout::Lockout;
 use crate::auth::password::Checker;
+use crate::auth::settings::Rate;
 use crate::auth::store::{AuthStore, now};
-use crate::auth::{RequestHead, random_text};
+use crate::auth::{Account, RequestHead, random_text};
 use crate::decode::{self, BodyLimits};
 use crate::problem::Problem;
 use axum::body::Body;
 use axum::response::Response;
-use http::header::{ALLOW, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
+use http::header::{ALLOW, CONTENT_TYPE, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use std::sync::Arc;
@@ -28,6 +43,10 @@ use subtle::ConstantTimeEq;
 
 /// The largest body the endpoints read (their forms are a few short fields).
 const MAX_FORM_BYTES: u64 = 16 * 1024;
+/// The longest callback accepted.
+const MAX_CALLBACK_BYTES: usize = 4096;
+/// The most temporary credentials one consumer may have waiting for approval.
+pub const MAX_PENDING_REQUEST_TOKENS: u64 = 10_000;
 
 /// One of the provider's endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +65,8 @@ pub struct Provider {
     store: Arc<AuthStore>,
     passwords: Arc<Checker>,
     lockout: Arc<Lockout>,
+    throttle: Arc<EndpointThrottle>,
+    rate: Rate,
     request_token_lifetime: Duration,
     secure_cookies: bool,
     challenge: HeaderValue,
@@ -53,12 +74,14 @@ pub struct Provider {
 
 impl Provider {
     /// A provider issuing temporary credentials good for `request_token_lifetime`,
-    /// checking users' passwords with `passwords` under the failed-login `lockout`.
+    /// checking users' passwords with `passwords` under the failed-login `lockout`,
+    /// admitting each client address at `throttle`'s rate (counted in its table).
     pub fn new(
         verifier: Arc<Verifier>,
         store: Arc<AuthStore>,
         passwords: Arc<Checker>,
         lockout: Arc<Lockout>,
+        (throttle, rate): (Arc<EndpointThrottle>, Rate),
         request_token_lifetime: Duration,
         realm: &str,
     ) -> Provider {
@@ -68,6 +91,8 @@ impl Provider {
             store,
             passwords,
             lockout,
+            throttle,
+            rate,
             request_token_lifetime,
             secure_cookies,
             challenge: challenge(realm),
@@ -93,6 +118,19 @@ impl Provider {
         body: Body,
         limits: BodyLimits,
     ) -> Result<Response, Problem> {
+        if let Err(wait) = self.throttle.admit(head.client, self.rate) {
+            let seconds = wait
+                .as_secs()
+                .saturating_add(u64::from(wait.subsec_nanos() > 0));
+            return Err(Problem::new(StatusCode::TOO_MANY_REQUESTS)
+                .detail(format!(
+                    "too many requests to the OAuth endpoints from this address: {} per {} s; try again in {seconds} s",
+                    self.rate.requests,
+                    self.rate.period.as_secs()
+                ))
+                .header(RETRY_AFTER, HeaderValue::from(seconds))
+                .cause(format!("{} is over the OAuth endpoints' rate", head.client)));
+        }
         let allowed: &[Method] = match endpoint {
             Endpoint::Authorize => &[Method::GET, Method::POST],
             _ => &[Method::POST],
@@ -130,7 +168,10 @@ impl Provider {
     }
 
     fn problem(&self, error: OAuthError) -> Problem {
-        let problem = Problem::new(error.status).detail(error.detail.clone());
+        let mut problem = Problem::new(error.status).detail(error.detail.clone());
+        if let Some(seconds) = error.retry_after {
+            problem = problem.header(RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if error.status == StatusCode::UNAUTHORIZED {
             return problem
                 .header(WWW_AUTHENTICATE, self.challenge.clone())
@@ -142,22 +183,36 @@ impl Provider {
     fn request_token(&self, head: &RequestHead<'_>) -> Result<Response, OAuthError> {
         let signed = self.verifier.collect(head)?;
         let verified = self.verifier.verify(&signed, Expect::NoToken)?;
-        let callback = signed.required("oauth_callback")?;
-        check_callback(callback, verified.consumer.callback.as_deref())?;
+        let callback = check_callback(
+            signed.required("oauth_callback")?,
+            verified.consumer.callback.as_deref(),
+        )?;
         let now = now();
+        let lifetime = i64::try_from(self.request_token_lifetime.as_secs()).unwrap_or(i64::MAX);
         let token = OAuthToken {
             token: random_text(24)?,
             secret: random_text(24)?,
             kind: TokenKind::Request,
             consumer: verified.consumer.key,
             username: None,
-            callback: Some(callback.to_owned()),
+            callback: Some(callback),
             verifier: None,
-            expires_at: Some(now + self.request_token_lifetime.as_secs() as i64),
+            expires_at: Some(now.saturating_add(lifetime)),
             revoked: false,
             created_at: now,
         };
-        self.store.add_oauth_token(&token)?;
+        if !self
+            .store
+            .add_request_token(&token, now, MAX_PENDING_REQUEST_TOKENS)?
+        {
+            return Err(OAuthError {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                detail: format!(
+                    "this consumer has {MAX_PENDING_REQUEST_TOKENS} temporary credentials waiting for approval; try again when some have expired"
+                ),
+                retry_after: Some(self.request_token_lifetime.as_secs()),
+            });
+        }
         Ok(form_response(&[
             ("oauth_token", &token.token),
             ("oauth_token_secret", &token.secret),
@@ -168,7 +223,11 @@ impl Provider {
     fn access_token(&self, head: &RequestHead<'_>) -> Result<Response, OAuthError> {
         let signed = self.verifier.collect(head)?;
         let verified = self.verifier.verify(&signed, Expect::RequestToken)?;
-        let request = verified.token.expect("a request token was required");
+        let Some(request) = verified.token else {
+            return Err(OAuthError::unauthorized(
+                "the temporary credentials are not valid",
+            ));
+        };
         let (Some(username), Some(expected)) = (&request.username, &request.verifier) else {
             return Err(OAuthError::unauthorized(
                 "the temporary credentials have not been approved by the user",
@@ -282,18 +341,24 @@ impl Provider {
             }
             .respond(StatusCode::OK, None);
         }
-        if let Some(wait) = self.lockout.retry_after(head.client) {
-            let message = format!(
-                "Too many failed logins from this address; try again in {} s.",
-                wait.as_secs().max(1)
-            );
-            return Page::Error { message: &message }.respond(StatusCode::TOO_MANY_REQUESTS, None);
-        }
         let username = field("username");
+        let account = Account::user(&username);
+        if let Some(lock) = self.lockout.lock(head.client, Some(&account)) {
+            let message = format!(
+                "Too many failed logins; try again in {} s.",
+                lock.seconds().max(1)
+            );
+            let mut response =
+                Page::Error { message: &message }.respond(StatusCode::TOO_MANY_REQUESTS, None);
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(lock.seconds().max(1)));
+            return response;
+        }
         let user = self.store.user(&username).ok().flatten();
         let hash = user.as_ref().map(|user| user.password_hash.as_str());
         if !self.passwords.check(hash, &field("password")).await {
-            self.lockout.fail(head.client);
+            self.lockout.fail(head.client, Some(&account));
             tracing::info!(
                 "OAuth authorization: wrong password for `{username}` from {}",
                 head.client
@@ -335,28 +400,69 @@ impl Provider {
     }
 }
 
-/// `oob`, or an absolute http(s) URL; under the consumer's registered callback when it
-/// has one.
-fn check_callback(callback: &str, registered: Option<&str>) -> Result<(), OAuthError> {
+/// The callback to redirect to: `oob`, or an absolute http(s) URL without user name,
+/// password or fragment (as parsed: what a browser will follow) that leads where
+/// `registered` does, when the consumer registered one: the same scheme, host and port,
+/// and a path at or under the registered path, segment by segment.
+fn check_callback(callback: &str, registered: Option<&str>) -> Result<String, OAuthError> {
     if callback == "oob" {
-        return Ok(());
+        return Ok(callback.to_owned());
     }
-    let uri: http::Uri = callback
-        .parse()
-        .map_err(|_| OAuthError::bad_request("`oauth_callback` is not a URL (or `oob`)"))?;
-    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.authority().is_none() {
-        return Err(OAuthError::bad_request(
-            "`oauth_callback` must be an absolute http(s) URL, or `oob`",
-        ));
+    if callback.len() > MAX_CALLBACK_BYTES {
+        return Err(OAuthError::bad_request(format!(
+            "`oauth_callback` is longer than {MAX_CALLBACK_BYTES} bytes"
+        )));
     }
-    if let Some(registered) = registered
-        && !callback.starts_with(registered)
-    {
-        return Err(OAuthError::bad_request(
-            "`oauth_callback` is not under the consumer's registered callback",
-        ));
+    let parsed = web_url(callback).map_err(|problem| {
+        OAuthError::bad_request(format!(
+            "`oauth_callback` {problem}: it must be `oob`, or an absolute http(s) URL without user name, password or fragment"
+        ))
+    })?;
+    if let Some(registered) = registered {
+        let registered = web_url(registered).map_err(|problem| {
+            tracing::warn!("a consumer's registered callback {problem}: its callbacks are refused");
+            OAuthError::bad_request("the consumer's registered callback is not a valid URL")
+        })?;
+        if !leads_under(&parsed, &registered) {
+            return Err(OAuthError::bad_request(
+                "`oauth_callback` is not under the consumer's registered callback",
+            ));
+        }
     }
-    Ok(())
+    Ok(parsed.into())
+}
+
+/// `text` as an absolute http(s) URL with a host and no user name, password or
+/// fragment; else what is wrong with it.
+pub(super) fn web_url(text: &str) -> Result<url::Url, &'static str> {
+    let parsed = url::Url::parse(text).map_err(|_| "is not a URL")?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        return Err("is not an absolute http(s) URL");
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("holds a user name or password");
+    }
+    if parsed.fragment().is_some() {
+        return Err("has a fragment");
+    }
+    Ok(parsed)
+}
+
+/// Whether `callback` leads where `registered` does: same scheme, host (parsed hosts
+/// are lower-case) and port (defaults filled in), and a path at or under the
+/// registered path on a segment boundary. Queries lead nowhere else, and are not
+/// compared.
+fn leads_under(callback: &url::Url, registered: &url::Url) -> bool {
+    let same_origin = callback.scheme() == registered.scheme()
+        && callback.host() == registered.host()
+        && callback.port_or_known_default() == registered.port_or_known_default();
+    let base = registered.path();
+    let path = callback.path();
+    let under = match path.strip_prefix(base) {
+        Some(rest) => base.ends_with('/') || rest.is_empty() || rest.starts_with('/'),
+        None => false,
+    };
+    same_origin && under
 }
 
 fn redirect(callback: &str, token: &str, verifier: &str) -> Response {
@@ -412,6 +518,87 @@ mod tests {
         assert!(check_callback("https://evil.example/", Some("https://app.example/")).is_err());
         assert!(check_callback("/relative", None).is_err());
         assert!(check_callback("javascript:alert(1)", None).is_err());
+    }
+
+    fn admits(callback: &str, registered: &str) -> bool {
+        check_callback(callback, Some(registered)).is_ok()
+    }
+
+    #[test]
+    fn callbacks_must_lead_to_the_registered_host() {
+        let registered = "https://app.example";
+        assert!(admits("https://app.example/", registered));
+        assert!(admits("https://app.example/cb?state=1", registered));
+        assert!(
+            admits("https://APP.Example/cb", registered),
+            "hosts without case"
+        );
+        assert!(
+            admits("https://app.example:443/cb", registered),
+            "the default port"
+        );
+        assert!(
+            !admits("https://app.example.evil/cb", registered),
+            "a longer host"
+        );
+        assert!(!admits("https://app.example.evil", registered));
+        assert!(
+            !admits("https://app.example@evil/", registered),
+            "user info"
+        );
+        assert!(!admits("https://app.example:x@evil/", registered));
+        assert!(
+            !admits("https://app.example:444/", registered),
+            "another port"
+        );
+        assert!(!admits("http://app.example/", registered), "another scheme");
+        assert!(!admits("https://evil/?https://app.example", registered));
+        // Read as a browser reads it: the backslash ends the host.
+        assert_eq!(
+            check_callback("https://app.example\\@evil.example/", Some(registered)).unwrap(),
+            "https://app.example/@evil.example/"
+        );
+        assert!(!admits("https://app.example/cb#fragment", registered));
+        assert!(
+            !admits("https://ann@app.example/", registered),
+            "user info even there"
+        );
+    }
+
+    #[test]
+    fn callback_paths_compare_on_segment_boundaries() {
+        let registered = "https://app.example/cb";
+        assert!(admits("https://app.example/cb", registered));
+        assert!(admits("https://app.example/cb/x", registered));
+        assert!(admits("https://app.example/cb?x=1", registered));
+        assert!(!admits("https://app.example/cbx", registered));
+        assert!(!admits("https://app.example/", registered));
+        assert!(!admits("https://app.example/other/cb", registered));
+        assert!(
+            !admits("https://app.example/cb/../evil", registered),
+            "dot segments"
+        );
+        assert!(!admits("https://app.example/cb/%2e%2e/evil", registered));
+        assert!(!admits("https://app.example/cb%2F..%2Fevil", registered));
+        assert!(admits(
+            "https://app.example/cb/x",
+            "https://app.example/cb/"
+        ));
+        assert!(!admits("https://app.example/cb", "https://app.example/cb/"));
+        assert!(admits("http://localhost:8080/cb", "http://localhost:8080"));
+        assert!(!admits("http://localhost:8081/cb", "http://localhost:8080"));
+    }
+
+    #[test]
+    fn the_redirect_goes_where_the_callback_was_checked_to_lead() {
+        let checked = check_callback("https://APP.example:443/cb/./x?s=1", None).unwrap();
+        assert_eq!(checked, "https://app.example/cb/x?s=1");
+        assert_eq!(check_callback("oob", None).unwrap(), "oob");
+        let error = check_callback("https://app.example/", Some("not a url")).unwrap_err();
+        assert_eq!(error.status, StatusCode::BAD_REQUEST);
+        let huge = format!("https://app.example/{}", "a".repeat(1 << 20));
+        let error = check_callback(&huge, Some("https://app.example/")).unwrap_err();
+        assert!(error.detail.contains("longer than"), "{}", error.detail);
     }
 
     #[test]

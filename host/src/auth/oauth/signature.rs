@@ -1,7 +1,13 @@
 //! OAuth 1.0 signatures (RFC 5849 §3.4): collecting the request's parameters, the
 //! signature base string, and HMAC-SHA1, HMAC-SHA256 and PLAINTEXT.
+//!
+//! Collecting is bounded and linear: an `Authorization` header longer than
+//! [`MAX_CREDENTIAL_BYTES`] is refused unread, at most [`MAX_PROTOCOL_PARAMS`] protocol
+//! parameters are taken from all places together, and they are checked for repeats
+//! by sorting them (the base string sorts every parameter anyway).
 
 use super::OAuthError;
+use crate::auth::MAX_CREDENTIAL_BYTES;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
@@ -9,6 +15,10 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha1::Sha1;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
+
+/// The most protocol (`oauth_*`) parameters a request may carry, from its header, query
+/// and form together (a signed request has eight).
+pub const MAX_PROTOCOL_PARAMS: usize = 64;
 
 /// Everything but the unreserved characters is encoded (RFC 5849 §3.6).
 const ENCODED: &AsciiSet = &NON_ALPHANUMERIC
@@ -49,7 +59,8 @@ impl SignatureMethod {
 pub struct Signed {
     method: String,
     base_uri: String,
-    /// The protocol parameters (`oauth_*`, from whichever place they came).
+    /// The protocol parameters (`oauth_*`, from whichever place they came), sorted by
+    /// name, each once.
     protocol: Vec<(String, String)>,
     /// Every other parameter: query and form body.
     others: Vec<(String, String)>,
@@ -75,23 +86,30 @@ impl Signed {
                     protocol.push((name, value));
                 }
             }
+            if protocol.len() > MAX_PROTOCOL_PARAMS {
+                return Err(too_many());
+            }
         }
         let pairs = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
             .chain(form_urlencoded::parse(form.unwrap_or_default()));
         for (name, value) in pairs {
-            let pair = (name.into_owned(), value.into_owned());
-            if pair.0.starts_with("oauth_") {
-                protocol.push(pair);
+            if name.starts_with("oauth_") {
+                if protocol.len() >= MAX_PROTOCOL_PARAMS {
+                    return Err(too_many());
+                }
+                protocol.push((name.into_owned(), value.into_owned()));
             } else {
-                others.push(pair);
+                others.push((name.into_owned(), value.into_owned()));
             }
         }
-        for (index, (name, _)) in protocol.iter().enumerate() {
-            if protocol[..index].iter().any(|(earlier, _)| earlier == name) {
-                return Err(OAuthError::bad_request(format!(
-                    "`{name}` is given more than once"
-                )));
-            }
+        // Sorted (stably, so a repeat is found whatever its place), then compared with
+        // its neighbour: linear after the sort.
+        protocol.sort_by(|(one, _), (other, _)| one.cmp(other));
+        if let Some(repeated) = protocol.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+            return Err(OAuthError::bad_request(format!(
+                "`{}` is given more than once",
+                repeated[0].0
+            )));
         }
         Ok(Signed {
             method: method.to_ascii_uppercase(),
@@ -109,9 +127,9 @@ impl Signed {
     /// A protocol parameter.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.protocol
-            .iter()
-            .find(|(given, _)| given == name)
-            .map(|(_, value)| value.as_str())
+            .binary_search_by(|(given, _)| given.as_str().cmp(name))
+            .ok()
+            .map(|found| self.protocol[found].1.as_str())
     }
 
     /// A protocol parameter that must be there (400 if it is not).
@@ -180,8 +198,20 @@ impl Signed {
     }
 }
 
-/// The parameters of an `Authorization: OAuth` header, percent-decoded (§3.5.1).
+fn too_many() -> OAuthError {
+    OAuthError::bad_request(format!(
+        "the request has more than {MAX_PROTOCOL_PARAMS} `oauth_` parameters"
+    ))
+}
+
+/// The parameters of an `Authorization: OAuth` header, percent-decoded (§3.5.1): at most
+/// [`MAX_PROTOCOL_PARAMS`] (and `realm`), from at most [`MAX_CREDENTIAL_BYTES`].
 fn header_params(header: &str) -> Result<Vec<(String, String)>, OAuthError> {
+    if header.len() > MAX_CREDENTIAL_BYTES {
+        return Err(OAuthError::unauthorized(format!(
+            "the OAuth credentials are longer than {MAX_CREDENTIAL_BYTES} bytes"
+        )));
+    }
     let malformed = || OAuthError::bad_request("the OAuth Authorization header is malformed");
     let text = format!("OAuth {header}");
     let mut parsed = http_auth::parse_challenges(&text).map_err(|_| malformed())?;
@@ -189,6 +219,9 @@ fn header_params(header: &str) -> Result<Vec<(String, String)>, OAuthError> {
         return Err(malformed());
     }
     let challenge = parsed.pop().ok_or_else(malformed)?;
+    if challenge.params.len() > MAX_PROTOCOL_PARAMS + 1 {
+        return Err(too_many());
+    }
     challenge
         .params
         .into_iter()
@@ -247,9 +280,55 @@ mod tests {
         resigned
             .protocol
             .push(("oauth_signature".to_owned(), signature));
+        resigned.protocol.sort();
         assert!(resigned.verify("j49sk3j29djd", "dh893hdasih9").unwrap());
         assert!(!resigned.verify("j49sk3j29djd", "wrong").unwrap());
         assert!(!example().verify("j49sk3j29djd", "dh893hdasih9").unwrap());
+    }
+
+    #[test]
+    fn oversized_headers_are_refused_unread() {
+        let huge = format!(r#"oauth_consumer_key="{}""#, "k".repeat(1 << 20));
+        let error = Signed::collect(
+            "GET",
+            "http://example.com/".to_owned(),
+            Some(&huge),
+            None,
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(error.status, http::StatusCode::UNAUTHORIZED);
+        assert!(error.detail.contains("longer than"), "{}", error.detail);
+    }
+
+    #[test]
+    fn protocol_parameters_are_bounded() {
+        let params = |count: usize| -> Vec<String> {
+            (0..count)
+                .map(|index| format!("oauth_p{index}=\"x\""))
+                .collect()
+        };
+        let at_most = params(MAX_PROTOCOL_PARAMS).join(", ");
+        let collect = |header: Option<&str>, query: Option<&str>| {
+            Signed::collect("GET", "http://example.com/".to_owned(), header, query, None)
+        };
+        let signed = collect(Some(&at_most), None).unwrap();
+        assert_eq!(signed.get("oauth_p7"), Some("x"));
+        assert_eq!(signed.get("oauth_p64"), None);
+        let over = params(MAX_PROTOCOL_PARAMS + 1).join(", ");
+        let error = collect(Some(&over), None).unwrap_err();
+        assert!(error.detail.contains("more than 64"), "{}", error.detail);
+        // The header and the query together.
+        let error = collect(Some(&at_most), Some("oauth_extra=1")).unwrap_err();
+        assert!(error.detail.contains("more than 64"), "{}", error.detail);
+        // A megabyte of query parameters: bounded before they are all kept.
+        let query = "oauth_x=1&".repeat(100_000);
+        let error = collect(None, Some(&query)).unwrap_err();
+        assert!(error.detail.contains("more than 64"), "{}", error.detail);
+        // Other parameters are not protocol parameters: many of them only cost their
+        // sort in the base string.
+        let others = "a=1&".repeat(100_000);
+        assert!(collect(None, Some(&others)).is_ok());
     }
 
     #[test]
@@ -263,6 +342,19 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(error.status, http::StatusCode::BAD_REQUEST);
+        // Wherever the repeat is among many.
+        let many: Vec<String> = (0..40)
+            .map(|index| format!("oauth_p{index}=\"x\""))
+            .collect();
+        let error = Signed::collect(
+            "GET",
+            "http://example.com/".to_owned(),
+            Some(&many.join(", ")),
+            Some("oauth_p0=y"),
+            None,
+        )
+        .unwrap_err();
+        assert!(error.detail.contains("`oauth_p0`"), "{}", error.detail);
     }
 
     #[test]

@@ -1,11 +1,22 @@
 //! OAuth consumers, tokens and nonces in the credentials database.
 //!
 //! Consumer and token secrets are kept as they are: HMAC signatures can only be
-//! checked with them (the file is readable by its owner only). Nonces are kept only as
-//! long as their timestamp could still be accepted.
+//! checked with them (the file is readable by its owner only).
+//!
+//! Nothing a client can make grows without bound:
+//!
+//! - temporary credentials are deleted once expired (whether approved, denied or left),
+//!   each time new ones are made, and a consumer may have at most a bounded number
+//!   waiting at once;
+//! - nonces are kept only as long as their timestamp could still be accepted, and at
+//!   most [`MAX_NONCES`] of them (checked every [`CHECK_NONCES_EVERY`] writes). Whenever
+//!   nonces are forgotten, a floor rises past their timestamps, and a request stamped
+//!   below the floor is refused like a stale one: a forgotten nonce (after the window
+//!   grew on a reload, or after a flood) can never be replayed.
 
 use crate::auth::store::{AuthStore, AuthStoreError};
 use rusqlite::{Connection, OptionalExtension, params};
+use std::sync::atomic::Ordering;
 
 pub(in crate::auth) const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS oauth_consumers (
@@ -35,7 +46,29 @@ pub(in crate::auth) const SCHEMA: &str = "
         PRIMARY KEY (consumer, nonce, timestamp)
     );
     CREATE INDEX IF NOT EXISTS oauth_nonces_by_time ON oauth_nonces (timestamp);
+    CREATE TABLE IF NOT EXISTS oauth_nonce_floor (
+        id    INTEGER PRIMARY KEY CHECK (id = 0),
+        floor INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS oauth_tokens_by_expiry ON oauth_tokens (kind, expires_at);
+    CREATE INDEX IF NOT EXISTS oauth_tokens_by_consumer ON oauth_tokens (consumer, kind);
 ";
+
+/// The most nonces remembered: past it, the oldest are forgotten (and the floor rises).
+pub const MAX_NONCES: u64 = 200_000;
+/// How many nonce writes (by this process) between two checks of the table's size.
+pub const CHECK_NONCES_EVERY: u64 = 256;
+
+/// What became of a nonce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonceUse {
+    /// First seen: recorded.
+    Fresh,
+    /// Seen before with this consumer and timestamp: a replay.
+    Replayed,
+    /// Its timestamp is below the floor: it might have been seen and forgotten.
+    Forgotten,
+}
 
 /// A client application registered to use OAuth.
 #[derive(Debug, Clone)]
@@ -156,6 +189,32 @@ impl AuthStore {
         Ok(())
     }
 
+    /// Stores temporary credentials, after deleting every expired one: `false` (and
+    /// nothing stored) when their consumer already has `max_pending` waiting.
+    pub fn add_request_token(
+        &self,
+        token: &OAuthToken,
+        now: i64,
+        max_pending: u64,
+    ) -> Result<bool, AuthStoreError> {
+        let mut connection = self.connection();
+        let transaction = connection.transaction()?;
+        transaction
+            .prepare_cached("DELETE FROM oauth_tokens WHERE kind = 'request' AND expires_at <= ?1")?
+            .execute(params![now])?;
+        let pending: u64 = transaction
+            .prepare_cached(
+                "SELECT count(*) FROM oauth_tokens WHERE consumer = ?1 AND kind = 'request'",
+            )?
+            .query_row(params![token.consumer], |row| row.get(0))?;
+        if pending >= max_pending {
+            return Ok(false);
+        }
+        insert_token(&transaction, token)?;
+        transaction.commit()?;
+        Ok(true)
+    }
+
     /// A token by its public value.
     pub fn oauth_token(&self, token: &str) -> Result<Option<OAuthToken>, AuthStoreError> {
         let connection = self.connection();
@@ -227,25 +286,95 @@ impl AuthStore {
     }
 
     /// Records a nonce, forgetting those older than `oldest` (whose timestamps are no
-    /// longer accepted anyway): `false` if it was already used.
+    /// longer accepted anyway) and, now and then, the oldest past [`MAX_NONCES`].
     pub fn use_nonce(
         &self,
         consumer: &str,
         nonce: &str,
         timestamp: i64,
         oldest: i64,
-    ) -> Result<bool, AuthStoreError> {
-        let connection = self.connection();
-        connection
+    ) -> Result<NonceUse, AuthStoreError> {
+        self.use_nonce_within(
+            consumer,
+            nonce,
+            timestamp,
+            oldest,
+            MAX_NONCES,
+            CHECK_NONCES_EVERY,
+        )
+    }
+
+    fn use_nonce_within(
+        &self,
+        consumer: &str,
+        nonce: &str,
+        timestamp: i64,
+        oldest: i64,
+        max: u64,
+        check_every: u64,
+    ) -> Result<NonceUse, AuthStoreError> {
+        let check_size = self
+            .nonce_writes
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(check_every.max(1));
+        let mut connection = self.connection();
+        let transaction = connection.transaction()?;
+        transaction
             .prepare_cached("DELETE FROM oauth_nonces WHERE timestamp < ?1")?
             .execute(params![oldest])?;
-        let inserted = connection
+        let mut floor = oldest;
+        if check_size {
+            let remembered: u64 = transaction
+                .prepare_cached("SELECT count(*) FROM oauth_nonces")?
+                .query_row([], |row| row.get(0))?;
+            if remembered > max {
+                // Keep the newest half; everything at or below the cutoff goes.
+                let cutoff: i64 = transaction
+                    .prepare_cached(
+                        "SELECT timestamp FROM oauth_nonces ORDER BY timestamp DESC LIMIT 1 OFFSET ?1",
+                    )?
+                    .query_row(params![max / 2], |row| row.get(0))?;
+                transaction
+                    .prepare_cached("DELETE FROM oauth_nonces WHERE timestamp <= ?1")?
+                    .execute(params![cutoff])?;
+                floor = floor.max(cutoff.saturating_add(1));
+            }
+        }
+        transaction
+            .prepare_cached(
+                "INSERT INTO oauth_nonce_floor (id, floor) VALUES (0, ?1)
+                 ON CONFLICT (id) DO UPDATE SET floor = max(floor, excluded.floor)",
+            )?
+            .execute(params![floor])?;
+        let floor: i64 = transaction
+            .prepare_cached("SELECT floor FROM oauth_nonce_floor WHERE id = 0")?
+            .query_row([], |row| row.get(0))?;
+        if timestamp < floor {
+            transaction.commit()?;
+            return Ok(NonceUse::Forgotten);
+        }
+        let inserted = transaction
             .prepare_cached(
                 "INSERT INTO oauth_nonces (consumer, nonce, timestamp) VALUES (?1, ?2, ?3)
                  ON CONFLICT DO NOTHING",
             )?
             .execute(params![consumer, nonce, timestamp])?;
-        Ok(inserted == 1)
+        transaction.commit()?;
+        Ok(if inserted == 1 {
+            NonceUse::Fresh
+        } else {
+            NonceUse::Replayed
+        })
+    }
+
+    /// How many temporary credentials are stored.
+    #[cfg(test)]
+    pub fn request_tokens(&self) -> Result<i64, AuthStoreError> {
+        Ok(self.connection().query_row(
+            "SELECT count(*) FROM oauth_tokens WHERE kind = 'request'",
+            [],
+            |row| row.get(0),
+        )?)
     }
 
     /// How many nonces are remembered.
@@ -312,23 +441,105 @@ fn token_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OAuthToken> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn nonces_are_single_use_and_forgotten_after_their_window() {
+    fn store() -> (tempfile::TempDir, AuthStore) {
         let dir = tempfile::tempdir().unwrap();
         let store = AuthStore::open(&dir.path().join("auth.db")).unwrap();
-        assert!(store.use_nonce("app", "n1", 1000, 700).unwrap());
-        assert!(
-            !store.use_nonce("app", "n1", 1000, 700).unwrap(),
-            "replayed"
-        );
-        assert!(store.use_nonce("other", "n1", 1000, 700).unwrap());
-        assert!(store.use_nonce("app", "n1", 1001, 700).unwrap());
+        (dir, store)
+    }
+
+    #[test]
+    fn nonces_are_single_use_and_forgotten_after_their_window() {
+        let (_dir, store) = store();
+        let fresh = |nonce: &str, consumer: &str, timestamp: i64, oldest: i64| {
+            store.use_nonce(consumer, nonce, timestamp, oldest).unwrap()
+        };
+        assert_eq!(fresh("n1", "app", 1000, 700), NonceUse::Fresh);
+        assert_eq!(fresh("n1", "app", 1000, 700), NonceUse::Replayed);
+        assert_eq!(fresh("n1", "other", 1000, 700), NonceUse::Fresh);
+        assert_eq!(fresh("n1", "app", 1001, 700), NonceUse::Fresh);
         assert_eq!(store.remembered_nonces().unwrap(), 3);
-        assert!(store.use_nonce("app", "n2", 2000, 1700).unwrap());
+        assert_eq!(fresh("n2", "app", 2000, 1700), NonceUse::Fresh);
         assert_eq!(
             store.remembered_nonces().unwrap(),
             1,
             "the old ones are gone"
         );
+        // A wider window later (a reload) does not bring the forgotten ones back.
+        assert_eq!(fresh("n1", "app", 1000, 0), NonceUse::Forgotten);
+        assert_eq!(fresh("n3", "app", 1700, 0), NonceUse::Fresh);
+    }
+
+    #[test]
+    fn nonces_are_bounded_and_the_forgotten_are_refused() {
+        let (_dir, store) = store();
+        let use_nonce = |nonce: &str, timestamp: i64| {
+            store
+                .use_nonce_within("app", nonce, timestamp, 0, 10, 1)
+                .unwrap()
+        };
+        for index in 0..30 {
+            assert_eq!(
+                use_nonce(&format!("n{index}"), 100 + index),
+                NonceUse::Fresh
+            );
+        }
+        assert!(store.remembered_nonces().unwrap() <= 11);
+        assert_eq!(use_nonce("n0", 100), NonceUse::Forgotten, "never a replay");
+        assert_eq!(use_nonce("n29", 129), NonceUse::Replayed);
+        assert_eq!(use_nonce("extreme", i64::MIN), NonceUse::Forgotten);
+        assert_eq!(use_nonce("extreme", i64::MAX), NonceUse::Fresh);
+    }
+
+    fn request_token(consumer: &str, token: &str, expires_at: i64) -> OAuthToken {
+        OAuthToken {
+            token: token.to_owned(),
+            secret: "s".to_owned(),
+            kind: TokenKind::Request,
+            consumer: consumer.to_owned(),
+            username: None,
+            callback: Some("oob".to_owned()),
+            verifier: None,
+            expires_at: Some(expires_at),
+            revoked: false,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn expired_request_tokens_are_purged_and_pending_ones_bounded() {
+        let (_dir, store) = store();
+        for index in 0..3 {
+            let token = request_token("app", &format!("old{index}"), 100);
+            assert!(store.add_request_token(&token, 50, 10).unwrap());
+        }
+        store.revoke_oauth_token("old0").unwrap();
+        assert_eq!(store.request_tokens().unwrap(), 3);
+        // Made later: every expired one (denied or left waiting) is gone.
+        assert!(
+            store
+                .add_request_token(&request_token("app", "new", 500), 200, 10)
+                .unwrap()
+        );
+        assert_eq!(store.request_tokens().unwrap(), 1);
+        assert!(store.oauth_token("old1").unwrap().is_none());
+
+        for index in 0..9 {
+            let token = request_token("app", &format!("more{index}"), 500);
+            assert!(store.add_request_token(&token, 200, 10).unwrap());
+        }
+        let over = request_token("app", "over", 500);
+        assert!(
+            !store.add_request_token(&over, 200, 10).unwrap(),
+            "ten are waiting"
+        );
+        assert!(store.oauth_token("over").unwrap().is_none());
+        let other = request_token("other", "theirs", 500);
+        assert!(
+            store.add_request_token(&other, 200, 10).unwrap(),
+            "per consumer"
+        );
+        // Once they expire, there is room again.
+        assert!(store.add_request_token(&over, 500, 10).unwrap());
+        assert_eq!(store.request_tokens().unwrap(), 1);
     }
 }
