@@ -17,6 +17,7 @@ pub mod config;
 pub mod decode;
 pub mod emit;
 pub mod fields;
+pub mod fuzzing;
 pub mod negotiate;
 pub mod pipeline;
 pub mod problem;

@@ -13,6 +13,11 @@
 //!   (with a private `redis-server` unless `PISTON_TEST_REDIS_URL` names one).
 //! - `bench [-- ARGS]`: the load benchmarks in `bench/`, written to
 //!   `docs/benchmarks.md`.
+//! - `fuzz [TARGET] [--seconds N]`: run the fuzz targets in `fuzz/` (every one, or the
+//!   one named) for N seconds each (default 600) with cargo-fuzz and libFuzzer, each on
+//!   its corpus in `fuzz/corpus/TARGET/`, installing the nightly toolchain and
+//!   cargo-fuzz first if they are missing; then say which found something (the inputs
+//!   are in `fuzz/artifacts/TARGET/`). `cargo test` replays the corpora on stable.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -38,6 +43,7 @@ fn main() -> ExitCode {
         "run" => run(&Workspace::new(), &passthrough),
         "test" => test(&Workspace::new(), &passthrough),
         "bench" => bench(&Workspace::new(), &passthrough),
+        "fuzz" => fuzz(&Workspace::new(), rest),
         "help" | "--help" | "-h" => {
             println!("{}", HELP.trim());
             Ok(())
@@ -62,6 +68,10 @@ tasks:
   run [-- SERVE-ARGS]     build plugins and host, serve them on 127.0.0.1:8000
   test [-- TEST-FILTER]   everything CI runs (format, lints, plugins, all tests)
   bench [-- BENCH-ARGS]   load benchmarks; writes docs/benchmarks.md
+  fuzz [TARGET] [--seconds N]
+                          run each fuzz target (or the one named) for N seconds
+                          (default 600) on its corpus in fuzz/corpus; needs nightly
+                          and cargo-fuzz, installed if missing
 ";
 
 type Result<T = (), E = String> = std::result::Result<T, E>;
@@ -536,4 +546,110 @@ fn bench(workspace: &Workspace, args: &[String]) -> Result {
             .arg(workspace.lang_plugin_dir())
             .args(args),
     )
+}
+
+/// How long `cargo xtask fuzz` runs each target unless told.
+const FUZZ_SECONDS: u64 = 600;
+
+/// `cargo xtask fuzz [TARGET] [--seconds N]`: each target in turn, one process each,
+/// stopping at its first finding; then the list of those that found something.
+fn fuzz(workspace: &Workspace, args: &[String]) -> Result {
+    let mut seconds = FUZZ_SECONDS;
+    let mut only = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--seconds" => {
+                seconds = args
+                    .next()
+                    .and_then(|value| value.parse().ok())
+                    .filter(|value| *value > 0)
+                    .ok_or("--seconds takes a whole number of seconds")?;
+            }
+            name if !name.starts_with('-') && only.is_none() => only = Some(name.to_owned()),
+            other => return Err(format!("unexpected `{other}`\n\n{}", HELP.trim())),
+        }
+    }
+    let fuzz_dir = workspace.root.join("fuzz");
+    let mut targets = Vec::new();
+    let listed = fuzz_dir.join("fuzz_targets");
+    for entry in std::fs::read_dir(&listed)
+        .map_err(|error| format!("cannot read {}: {error}", listed.display()))?
+    {
+        let path = entry.map_err(|error| error.to_string())?.path();
+        if let Some(name) = path.file_stem().and_then(|name| name.to_str()) {
+            targets.push(name.to_owned());
+        }
+    }
+    targets.sort();
+    if let Some(name) = only {
+        if !targets.contains(&name) {
+            return Err(format!(
+                "there is no fuzz target `{name}`; there are: {}",
+                targets.join(", ")
+            ));
+        }
+        targets = vec![name];
+    }
+    ensure_fuzz_tools()?;
+    let mut found = Vec::new();
+    for target in &targets {
+        // Bodies may be large; headers, query strings and piston.toml are not.
+        let max_len = if target.starts_with("decode_") {
+            65536
+        } else {
+            16384
+        };
+        let mut run = Command::new("cargo");
+        run.current_dir(&fuzz_dir)
+            .env_remove("CARGO_TARGET_DIR")
+            .args(["+nightly", "fuzz", "run", target])
+            .arg(fuzz_dir.join("corpus").join(target))
+            .arg("--")
+            .arg(format!("-max_total_time={seconds}"))
+            .arg(format!("-max_len={max_len}"))
+            .args(["-timeout=2", "-rss_limit_mb=2048", "-print_final_stats=1"]);
+        if let Err(error) = run_command(&mut run) {
+            eprintln!("xtask: {error}");
+            found.push(target.as_str());
+        }
+    }
+    if found.is_empty() {
+        eprintln!(
+            "xtask: nothing found in {} target(s), {seconds} s each",
+            targets.len()
+        );
+        Ok(())
+    } else {
+        Err(format!(
+            "found something in: {} (the inputs are in fuzz/artifacts/<target>/; reproduce \
+             one with `cargo +nightly fuzz run <target> <file>` in fuzz/)",
+            found.join(", ")
+        ))
+    }
+}
+
+/// Installs what fuzzing needs if it is missing: the nightly toolchain (libFuzzer's
+/// sanitizers need it) and cargo-fuzz.
+fn ensure_fuzz_tools() -> Result {
+    let works = |args: &[&str]| {
+        Command::new("cargo")
+            .args(args)
+            .output()
+            .is_ok_and(|output| output.status.success())
+    };
+    if !works(&["+nightly", "--version"]) {
+        run_command(Command::new("rustup").args([
+            "toolchain",
+            "install",
+            "nightly",
+            "--profile",
+            "minimal",
+        ]))
+        .map_err(|error| format!("{error}; fuzzing needs the nightly toolchain"))?;
+    }
+    if !works(&["+nightly", "fuzz", "--version"]) {
+        run_command(Command::new("cargo").args(["install", "cargo-fuzz", "--locked"]))?;
+    }
+    Ok(())
 }
