@@ -1,56 +1,85 @@
 //! `GET /posts/hello-world` on the blog plugin — warm instance pool, then one instance
 //! per request — against native axum: serializing the same JSON from memory, and doing
-//! the plugin's own work (SQLite read, JSON in and out).
+//! the plugin's own work (SQLite read, JSON in and out). With `--compare PISTON`, an
+//! earlier build is measured beside this one, in the same rounds.
 
 use crate::harness::{
     Bench, Load, NATIVE_SAME_WORK, Server, machine, median, request_isolation, wrk,
 };
 use crate::{Options, Result};
+use std::path::PathBuf;
 
 /// What serves in one contender.
 enum Kind {
     /// The native baseline, at this path.
     Native(&'static str),
-    /// Piston, with a fresh instance for every request if set.
-    Piston { per_request: bool },
+    /// Piston (this build, or the binary given), with a fresh instance for every
+    /// request if set.
+    Piston {
+        per_request: bool,
+        binary: Option<PathBuf>,
+    },
 }
 
 struct Contender {
-    label: &'static str,
+    label: String,
     kind: Kind,
 }
 
-const CONTENDERS: [Contender; 4] = [
-    Contender {
-        label: "native axum: the JSON built in memory",
-        kind: Kind::Native("/posts/hello-world"),
-    },
-    Contender {
-        label: NATIVE_SAME_WORK.0,
-        kind: Kind::Native(NATIVE_SAME_WORK.1),
-    },
-    Contender {
-        label: "Piston, warm instance pool",
-        kind: Kind::Piston { per_request: false },
-    },
-    Contender {
-        label: "Piston, `isolation = \"request\"`",
-        kind: Kind::Piston { per_request: true },
-    },
-];
+/// The native baselines and this build, then the compared build if there is one.
+fn contenders(compare: Option<&PathBuf>) -> Vec<Contender> {
+    let mut contenders = vec![
+        Contender {
+            label: "native axum: the JSON built in memory".to_owned(),
+            kind: Kind::Native("/posts/hello-world"),
+        },
+        Contender {
+            label: NATIVE_SAME_WORK.0.to_owned(),
+            kind: Kind::Native(NATIVE_SAME_WORK.1),
+        },
+    ];
+    let builds = [None].into_iter().chain(compare.map(Some));
+    for binary in builds {
+        let which = match &binary {
+            None => "Piston".to_owned(),
+            Some(path) => format!("Piston `{}`", path.display()),
+        };
+        contenders.push(Contender {
+            label: format!("{which}, warm instance pool"),
+            kind: Kind::Piston {
+                per_request: false,
+                binary: binary.cloned(),
+            },
+        });
+        contenders.push(Contender {
+            label: format!("{which}, `isolation = \"request\"`"),
+            kind: Kind::Piston {
+                per_request: true,
+                binary: binary.cloned(),
+            },
+        });
+    }
+    contenders
+}
 
 /// Starts a contender and returns it with the path to load.
 fn start(bench: &Bench, kind: &Kind) -> Result<(Server, &'static str)> {
     match kind {
         Kind::Native(path) => Ok((bench.native()?, path)),
-        Kind::Piston { per_request } => {
+        Kind::Piston {
+            per_request,
+            binary,
+        } => {
             let plugins = bench.plugin_dir("foundation-plugins", &["blog"])?;
             let (data, config) = if *per_request {
                 ("foundation-request", Some(request_isolation("blog")))
             } else {
                 ("foundation-pool", None)
             };
-            let server = bench.piston(&plugins, data, config.as_deref())?;
+            let server = match binary {
+                None => bench.piston(&plugins, data, config.as_deref())?,
+                Some(binary) => bench.piston_binary(binary, &plugins, data, config.as_deref())?,
+            };
             server.seed_hello_world()?;
             Ok((server, "/posts/hello-world"))
         }
@@ -58,9 +87,10 @@ fn start(bench: &Bench, kind: &Kind) -> Result<(Server, &'static str)> {
 }
 
 pub fn run(options: &Options, bench: &Bench) -> Result<String> {
-    let mut results: Vec<Vec<Load>> = CONTENDERS.iter().map(|_| Vec::new()).collect();
+    let contenders = contenders(options.compare.as_ref());
+    let mut results: Vec<Vec<Load>> = contenders.iter().map(|_| Vec::new()).collect();
     for round in 1..=options.rounds {
-        for (contender, loads) in CONTENDERS.iter().zip(&mut results) {
+        for (contender, loads) in contenders.iter().zip(&mut results) {
             let (server, path) = start(bench, &contender.kind)?;
             let url = format!("{}{path}", server.url);
             server.expect_ok(path)?;
@@ -85,7 +115,7 @@ pub fn run(options: &Options, bench: &Bench) -> Result<String> {
         "| server | requests/s | p50 latency | p99 latency | vs native | vs native doing the plugin's work |\n\
          |---|---:|---:|---:|---:|---:|\n",
     );
-    for (contender, load) in CONTENDERS.iter().zip(&medians) {
+    for (contender, load) in contenders.iter().zip(&medians) {
         table.push_str(&format!(
             "| {} | {:.0} | {:.0} µs | {:.0} µs | {:.2} | {:.2} |\n",
             contender.label,
@@ -98,6 +128,16 @@ pub fn run(options: &Options, bench: &Bench) -> Result<String> {
     }
     let pool_ratio = medians[2].requests_per_second / native;
     let pool_same_work = medians[2].requests_per_second / same_work;
+    let compared = match (&options.compare, medians.get(4), medians.get(5)) {
+        (Some(binary), Some(pool), Some(per_request)) => format!(
+            "This build against `{}`: warm pool {:.3}, per-request isolation {:.3} \
+             (requests/s, this build's over the other's).\n\n",
+            binary.display(),
+            medians[2].requests_per_second / pool.requests_per_second,
+            medians[3].requests_per_second / per_request.requests_per_second,
+        ),
+        _ => String::new(),
+    };
     Ok(format!(
         "## Foundation: `GET /posts/hello-world`\n\n\
          {machine}. Server pinned to CPU 0, wrk (1 thread, {connections} connections, {seconds} s \
@@ -110,6 +150,7 @@ pub fn run(options: &Options, bench: &Bench) -> Result<String> {
          Target: the warm pool reaches at least 0.60 of native. Against native serializing \
          from memory: **{pool_ratio:.2}, {verdict}**. Against native doing the same work as \
          the plugin: **{pool_same_work:.2}**.\n\n\
+         {compared}\
          Reproduce: `cargo xtask bench -- foundation`.\n",
         machine = machine(),
         connections = options.connections,

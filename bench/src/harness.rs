@@ -61,7 +61,18 @@ impl Bench {
 
     /// `piston serve` on a free port, pinned to CPU 0, over `plugins`, with `config`.
     pub fn piston(&self, plugins: &Path, data: &str, config: Option<&str>) -> Result<Server> {
-        let mut command = pinned(&self.bin_dir.join("piston"), 0);
+        self.piston_binary(&self.bin_dir.join("piston"), plugins, data, config)
+    }
+
+    /// As [`Bench::piston`], with another `piston` binary.
+    pub fn piston_binary(
+        &self,
+        binary: &Path,
+        plugins: &Path,
+        data: &str,
+        config: Option<&str>,
+    ) -> Result<Server> {
+        let mut command = pinned(binary, 0);
         command
             .arg("serve")
             .arg("--listen")

@@ -40,6 +40,9 @@ struct Options {
     rounds: usize,
     connections: u32,
     suites: Vec<String>,
+    /// Another `piston` binary (an earlier build) measured beside this one in the
+    /// foundation suite, to see what a change costs.
+    compare: Option<PathBuf>,
 }
 
 /// Every suite, in the order they run.
@@ -61,6 +64,7 @@ impl Options {
             rounds: 3,
             connections: 32,
             suites: Vec::new(),
+            compare: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(flag) = args.next() {
@@ -72,11 +76,12 @@ impl Options {
                 "--seconds" => options.seconds = number(&value()?)?,
                 "--rounds" => options.rounds = number(&value()?)?,
                 "--connections" => options.connections = number(&value()?)?,
+                "--compare" => options.compare = Some(value()?.into()),
                 suite if SUITES.contains(&suite) => options.suites.push(suite.to_owned()),
                 other => {
                     return Err(format!(
                         "unknown argument `{other}`; usage: piston-bench [--plugins DIR] [--lang-plugins DIR] \
-                         [--out FILE] [--seconds N] [--rounds N] [--connections N] [{}]...",
+                         [--out FILE] [--seconds N] [--rounds N] [--connections N] [--compare PISTON] [{}]...",
                         SUITES.join("|")
                     ));
                 }
