@@ -12,9 +12,12 @@ use crate::negotiate::Negotiated;
 use crate::pipeline::REQUEST_ID;
 use crate::problem::Problem;
 use crate::registry::{Entry, Registry, Snapshot};
+use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::{ConnectInfo, Extension, Request, State};
+use axum::middleware::{self, Next};
 use axum::response::Response;
+use axum::routing::any;
 use http::HeaderValue;
 use http::StatusCode;
 use http::header::AUTHORIZATION;
@@ -50,34 +53,6 @@ impl Admin {
         self.token.store(token.map(Arc::new));
     }
 
-    /// Answers one request to the admin listener.
-    pub fn handle(&self, request: Request) -> Response {
-        let id = format!(
-            "admin-{:08x}",
-            self.answered.fetch_add(1, Ordering::Relaxed) + 1
-        );
-        let mut response = match self.answer(&request) {
-            Ok(response) => response,
-            Err(problem) => problem.into_response(&id, Negotiated::json()),
-        };
-        if let Ok(value) = HeaderValue::from_str(&id) {
-            response.headers_mut().insert(REQUEST_ID, value);
-        }
-        response
-    }
-
-    fn answer(&self, request: &Request) -> Result<Response, Problem> {
-        self.admit(request)?;
-        let path = request.uri().path();
-        let endpoint = path.strip_prefix(PREFIX).ok_or_else(|| not_found(path))?;
-        let snapshot = self.registry.current();
-        match endpoint {
-            "health" => Ok(json_response(&health(&snapshot))),
-            "resources" => Ok(json_response(&resources_document(&snapshot))),
-            _ => Err(not_found(path)),
-        }
-    }
-
     fn admit(&self, request: &Request) -> Result<(), Problem> {
         if let Some(token) = &*self.token.load() {
             let offered = request
@@ -101,6 +76,53 @@ impl Admin {
             "the admin API answers loopback clients, or clients with the admin token (server.admin_token)",
         ))
     }
+}
+
+/// The admin API's routes: `health` and `resources`, behind the admission check, with
+/// a request id on every answer.
+pub fn routes(admin: Arc<Admin>) -> Router {
+    Router::new()
+        .route(&format!("{PREFIX}health"), any(health_endpoint))
+        .route(&format!("{PREFIX}resources"), any(resources_endpoint))
+        .fallback(
+            async |Extension(AdminRequest(id)): Extension<AdminRequest>, request: Request| {
+                not_found(request.uri().path()).into_response(&id, Negotiated::json())
+            },
+        )
+        .layer(middleware::from_fn_with_state(admin.clone(), admitted))
+        .with_state(admin)
+}
+
+/// The id of an admitted admin request, for the endpoints that refuse it.
+#[derive(Clone)]
+struct AdminRequest(Arc<str>);
+
+/// Admits the request or refuses it, and names the answer either way.
+async fn admitted(State(admin): State<Arc<Admin>>, mut request: Request, next: Next) -> Response {
+    let id: Arc<str> = format!(
+        "admin-{:08x}",
+        admin.answered.fetch_add(1, Ordering::Relaxed) + 1
+    )
+    .into();
+    let mut response = match admin.admit(&request) {
+        Ok(()) => {
+            request.extensions_mut().insert(AdminRequest(id.clone()));
+            next.run(request).await
+        }
+        Err(problem) => problem.into_response(&id, Negotiated::json()),
+    };
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+async fn health_endpoint(State(admin): State<Arc<Admin>>) -> Response {
+    json_response(&health(&admin.registry.current()))
+}
+
+async fn resources_endpoint(State(admin): State<Arc<Admin>>) -> Response {
+    json_response(&resources_document(&admin.registry.current()))
 }
 
 fn is_mapped_loopback(address: std::net::IpAddr) -> bool {

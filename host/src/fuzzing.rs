@@ -456,7 +456,8 @@ pub fn query(data: &[u8]) {
         .count();
     match Query::parse(Some(text)) {
         Ok(_) => assert!(for_the_guest <= 256, "{for_the_guest} parameters accepted"),
-        Err(problem) => {
+        Err(refusal) => {
+            let problem = crate::problem::Problem::from(refusal);
             assert_eq!(problem.status(), 400, "{problem:?}");
             assert!(
                 for_the_guest > 256,

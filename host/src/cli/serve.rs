@@ -5,15 +5,12 @@ use super::{
     table, tokio_runtime,
 };
 use crate::admin::{self, Admin, PREFIX};
+use crate::auth::AuthStore;
 use crate::auth::settings::BUILT_IN;
-use crate::auth::{AuthStore, Gate};
-use crate::client::ClientAddresses;
 use crate::config::{Overrides, Settings};
-use crate::decode::BodyLimits;
 use crate::pipeline::{Pipeline, Policy};
 use crate::registry::{Registry, Snapshot, load_directory, watch};
 use crate::server;
-use crate::throttle::Throttler;
 use arc_swap::ArcSwap;
 use clap::Args;
 use std::io::Write;
@@ -110,7 +107,7 @@ async fn serve(host: Host, overrides: Overrides) -> Result<(), CliError> {
         settings.plugins.display()
     );
     let auth_store = host.auth_store()?;
-    let policy = policy(settings, &auth_store, None).map_err(CliError::Failed)?;
+    let policy = Policy::new(settings, &auth_store, None).map_err(CliError::Failed)?;
     tracing::info!("throttling: {}", policy.throttle.describe());
     let pipeline = Arc::new(Pipeline::new(registry.clone(), policy));
     let admin = Arc::new(Admin::new(registry.clone(), settings.admin_token.clone()));
@@ -208,36 +205,6 @@ fn raise_file_limit(connections: usize) {
     }
 }
 
-/// The policy `settings` describe. `previous`, when reconfiguring, hands over what
-/// must survive a reload (the throttle counters, failed logins, replay state).
-fn policy(
-    settings: &Settings,
-    auth_store: &Arc<AuthStore>,
-    previous: Option<&Policy>,
-) -> Result<Policy, String> {
-    let gate = Gate::new(
-        &settings.auth,
-        auth_store.clone(),
-        &settings.public_url,
-        previous.map(|policy| &policy.gate),
-    )
-    .map_err(|error| format!("authentication: {error}"))?;
-    let throttle = Throttler::new(&settings.throttle, previous.map(|policy| &policy.throttle))
-        .map_err(|error| format!("throttling: {error}"))?;
-    let clients = ClientAddresses::new(settings.trusted_proxies.clone(), settings.forwarded_header);
-    Ok(Policy {
-        gate,
-        throttle,
-        clients,
-        body: BodyLimits {
-            max_bytes: settings.body_bytes,
-            max_depth: settings.max_depth,
-            timeout: settings.body_timeout,
-        },
-        public_url: settings.public_url.trim_end_matches('/').into(),
-    })
-}
-
 /// What a running server applies a new configuration to.
 struct Running<'a> {
     settings: &'a ArcSwap<Settings>,
@@ -293,7 +260,7 @@ fn reconfigure(overrides: &Overrides, running: &Running<'_>) {
             tracing::warn!("{key} changed: it takes effect at the next start");
         }
     }
-    match policy(&next, auth_store, Some(&pipeline.policy())) {
+    match Policy::new(&next, auth_store, Some(&pipeline.policy())) {
         Ok(policy) => {
             pipeline.reconfigure(policy);
             admin.set_token(next.admin_token.clone());

@@ -119,16 +119,6 @@ pub fn supported() -> String {
     types.join(", ")
 }
 
-/// Reads and decodes the body: `None` when it is empty, else its JSON text.
-pub async fn body(
-    headers: &HeaderMap,
-    body: Body,
-    limits: BodyLimits,
-) -> Result<Option<String>, Problem> {
-    let bytes = read_body(headers, body, limits).await?;
-    decode_off_the_workers(headers, bytes, limits.max_depth).await
-}
-
 /// Bodies up to this size are decoded where they were read: it takes microseconds.
 const INLINE_DECODE_BYTES: usize = 64 * 1024;
 
@@ -440,8 +430,18 @@ mod tests {
         headers
     }
 
+    /// Reads and decodes as the pipeline does.
+    async fn body(
+        headers: &HeaderMap,
+        body: Body,
+        limits: BodyLimits,
+    ) -> Result<Option<String>, Problem> {
+        let bytes = read_body(headers, body, limits).await?;
+        decode_off_the_workers(headers, bytes, limits.max_depth).await
+    }
+
     async fn decode(content_type: &str, body: &'static str) -> Result<Option<String>, Problem> {
-        super::body(&headers(content_type), Body::from(body), LIMITS).await
+        self::body(&headers(content_type), Body::from(body), LIMITS).await
     }
 
     #[tokio::test]
@@ -486,7 +486,7 @@ mod tests {
     async fn declared_oversize_is_refused_before_reading() {
         let mut headers = headers("application/json");
         headers.insert(CONTENT_LENGTH, HeaderValue::from_static("1000000"));
-        let problem = super::body(&headers, Body::from("{}"), LIMITS)
+        let problem = self::body(&headers, Body::from("{}"), LIMITS)
             .await
             .unwrap_err();
         assert_eq!(problem.status(), 413);
@@ -556,7 +556,7 @@ mod tests {
     #[tokio::test]
     async fn invalid_utf8_gives_the_offset() {
         let body = Body::from(vec![b'"', b'a', 0xff, b'"']);
-        let problem = super::body(&headers("application/json"), body, LIMITS)
+        let problem = self::body(&headers("application/json"), body, LIMITS)
             .await
             .unwrap_err();
         assert!(format!("{problem:?}").contains("offset 2"));

@@ -1,38 +1,46 @@
-//! The request flow: one function a step, each failing with the problem it answers.
+//! The request flow: one function a step, each failing with its own [`Refusal`], which
+//! becomes a problem document in one place.
 //!
 //! ```text
-//! route → method → negotiate → auth → throttle → fields → decode → validate → invoke → respond
-//!  404     405       406   401/403/429 429/503    400   413/415/400   400      500/503
+//! route → method → negotiate → admit → fields → body → validate → invoke → respond
+//!  404     405       406    401/403/429   400   400/408    400   500/503    500
+//!                             429/503           413/415
 //! ```
 //!
-//! Every answer after the throttle step carries the `RateLimit-*` headers of a
-//! throttled resource, errors included. Every
-//! error becomes an RFC 9457 problem in the negotiated format (JSON if negotiation
-//! itself failed) carrying the request id, which is also on every log line of the
-//! request.
+//! Every answer after the admission step carries the `RateLimit-*` headers of a
+//! throttled resource, errors included. Every error becomes an RFC 9457 problem in the
+//! negotiated format (JSON if negotiation itself failed, or came after the error)
+//! carrying the request id, which is also on every log line of the request.
 
+mod body;
+mod refusal;
 mod respond;
 mod stream;
+#[cfg(test)]
+mod tests;
 
+use self::body::RequestBody;
+pub(crate) use self::refusal::Refusal;
 use self::respond::{Shaping, respond, without_body};
-use crate::auth::oauth::is_form;
-use crate::auth::{Gate, RequestHead};
+use crate::auth::oauth::{Endpoint, is_form};
+use crate::auth::{AuthStore, Gate, Principal, RequestHead};
 use crate::client::ClientAddresses;
+use crate::config::Settings;
 use crate::decode::{self, BodyLimits};
 use crate::negotiate::{self, Asked, Negotiated};
 use crate::problem::Problem;
 use crate::registry::{Method, Registry, ResourceSpec, RouteTarget, Routed};
-use crate::runtime::{CallError, Checkout, CheckoutError, Response as GuestResponse, wit};
-use crate::throttle::{Caller, Throttler};
+use crate::runtime::{Checkout, Response as GuestResponse, wit};
+use crate::throttle::{Caller, RateLimit, Throttler};
 use arc_swap::ArcSwap;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
-use http::header::{ACCEPT, ALLOW, HeaderName, HeaderValue, RETRY_AFTER};
+use http::header::{ACCEPT, ALLOW, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{HeaderMap, StatusCode};
 use std::hash::{BuildHasher, RandomState};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -62,6 +70,64 @@ pub struct Policy {
     pub public_url: Arc<str>,
 }
 
+/// A refusal, and the format its problem document is written in: the negotiated one
+/// once negotiation has succeeded, JSON before.
+struct Refused {
+    problem: Problem,
+    format: Negotiated,
+}
+
+impl Policy {
+    /// The policy `settings` describe. `previous`, when reconfiguring, hands over what
+    /// must survive a reload (the throttle counters, failed logins, replay state).
+    pub fn new(
+        settings: &Settings,
+        auth_store: &Arc<AuthStore>,
+        previous: Option<&Policy>,
+    ) -> Result<Policy, String> {
+        let gate = Gate::new(
+            &settings.auth,
+            auth_store.clone(),
+            &settings.public_url,
+            previous.map(|policy| &policy.gate),
+        )
+        .map_err(|error| format!("authentication: {error}"))?;
+        let throttle = Throttler::new(&settings.throttle, previous.map(|policy| &policy.throttle))
+            .map_err(|error| format!("throttling: {error}"))?;
+        let clients =
+            ClientAddresses::new(settings.trusted_proxies.clone(), settings.forwarded_header);
+        Ok(Policy {
+            gate,
+            throttle,
+            clients,
+            body: BodyLimits {
+                max_bytes: settings.body_bytes,
+                max_depth: settings.max_depth,
+                timeout: settings.body_timeout,
+            },
+            public_url: settings.public_url.trim_end_matches('/').into(),
+        })
+    }
+}
+
+impl Refused {
+    fn in_json(refusal: Refusal) -> Refused {
+        Refused {
+            problem: refusal.into(),
+            format: Negotiated::json(),
+        }
+    }
+}
+
+/// What every step may read of the request.
+struct Incoming<'a> {
+    parts: &'a Parts,
+    body: &'a mut RequestBody,
+    id: &'a str,
+    policy: &'a Policy,
+    client: IpAddr,
+}
+
 impl Pipeline {
     /// A pipeline routing through `registry` under `policy`.
     pub fn new(registry: Arc<Registry>, policy: Policy) -> Pipeline {
@@ -82,26 +148,78 @@ impl Pipeline {
         self.policy.store(Arc::new(policy));
     }
 
-    /// Answers one request. Never fails: errors are problem documents.
+    /// Answers one request for a plugin resource. Never fails: errors are problem
+    /// documents.
     ///
     /// There is no tracing span per request (creating and formatting one cost more than
     /// a tenth of a request's time); every log line about a request carries its id.
     pub async fn handle(&self, request: Request) -> Response {
+        self.answer(request, async |incoming| self.run(incoming).await)
+            .await
+    }
+
+    /// Answers one request to an OAuth 1.0a endpoint, or, when the provider is not
+    /// configured, as any other path (no resource may be served there: 404).
+    pub async fn oauth(&self, endpoint: Endpoint, request: Request) -> Response {
+        if self.policy.load().gate.oauth_provider().is_none() {
+            return self.handle(request).await;
+        }
+        self.answer(request, async |incoming| {
+            let Incoming {
+                parts,
+                body,
+                id,
+                policy,
+                client,
+            } = incoming;
+            let provider = policy.gate.oauth_provider().expect("checked above");
+            let head = RequestHead {
+                method: &parts.method,
+                uri: &parts.uri,
+                headers: &parts.headers,
+                client,
+                form: None,
+                request_id: id,
+            };
+            provider
+                .handle(endpoint, &head, parts, body.take_unread(), policy.body)
+                .await
+                .map_err(|problem| Refused {
+                    problem,
+                    format: Negotiated::json(),
+                })
+        })
+        .await
+    }
+
+    /// What every answer shares: the request id, the log line of a refusal, the
+    /// problem document, and draining an unread body.
+    async fn answer(
+        &self,
+        request: Request,
+        steps: impl AsyncFnOnce(Incoming<'_>) -> Result<Response, Refused>,
+    ) -> Response {
         let id = self.ids.next();
         let started = Instant::now();
+        let policy = self.policy.load_full();
         let (parts, body) = request.into_parts();
-        let mut format = Negotiated::json();
-        let mut body = Some(body);
-        let mut response = match self.run(&parts, &mut body, &id, &mut format).await {
+        let mut body = RequestBody::new(body, policy.body);
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(Ipv4Addr::UNSPECIFIED.into(), |connected| connected.0.ip());
+        let incoming = Incoming {
+            parts: &parts,
+            body: &mut body,
+            id: &id,
+            policy: &policy,
+            client: policy.clients.resolve(peer, &parts.headers),
+        };
+        let mut response = match steps(incoming).await {
             Ok(response) => response,
-            Err(problem) => {
+            Err(Refused { problem, format }) => {
                 log_problem(&problem, &id, &parts);
-                if let Some(unread) = body {
-                    // Read what the client is still sending, so that it gets the answer
-                    // (not a reset connection) and can send its next request on it —
-                    // a Digest client repeats its PUT after the first 401.
-                    decode::discard(&parts.headers, unread, self.policy().body).await;
-                }
+                body.discard_unread(&parts.headers).await;
                 problem.into_response(&id, format)
             }
         };
@@ -119,130 +237,74 @@ impl Pipeline {
         response
     }
 
-    /// The steps. `format` is updated as soon as the output format is known, so that
-    /// errors are emitted in it.
-    async fn run(
-        &self,
-        parts: &Parts,
-        body: &mut Option<Body>,
-        id: &str,
-        format: &mut Negotiated,
-    ) -> Result<Response, Problem> {
-        let policy = self.policy.load_full();
-        let path = parts.uri.path();
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(Ipv4Addr::UNSPECIFIED.into(), |connected| connected.0.ip());
-        let mut head = RequestHead {
-            method: &parts.method,
-            uri: &parts.uri,
-            headers: &parts.headers,
-            client: policy.clients.resolve(peer, &parts.headers),
-            form: None,
-            request_id: id,
-        };
-        if let Some(provider) = policy.gate.oauth_provider()
-            && let Some(endpoint) = provider.endpoint(path)
-        {
-            return provider
-                .handle(
-                    endpoint,
-                    &head,
-                    parts,
-                    body.take().unwrap_or_default(),
-                    policy.body,
-                )
-                .await;
-        }
-
-        let query = Query::parse(parts.uri.query())?;
-        let suffix = negotiate::split_suffix(path);
-        let mut asked = Asked {
-            suffix: suffix.map(|(_, emitter)| emitter),
+    /// The steps, top to bottom.
+    async fn run(&self, mut incoming: Incoming<'_>) -> Result<Response, Refused> {
+        let Incoming {
+            parts, id, policy, ..
+        } = incoming;
+        let query = Query::parse(parts.uri.query()).map_err(Refused::in_json)?;
+        let (routed, suffix) = self.route(parts.uri.path());
+        // Negotiated once, here, so that even the route's and the method's refusals
+        // are written in the format asked for; its own refusal waits its turn.
+        let negotiated = negotiate::negotiate(Asked {
+            suffix,
             format: query.format.as_deref(),
             indent: query.indent.as_deref(),
             accept: parts
                 .headers
                 .get(ACCEPT)
                 .and_then(|accept| accept.to_str().ok()),
+        });
+        let error_format = negotiated
+            .as_ref()
+            .map_or(Negotiated::json(), |format| *format);
+        let refuse = |refusal: Refusal| Refused {
+            problem: refusal.into(),
+            format: error_format,
         };
-        if let Ok(negotiated) = negotiate::negotiate(asked) {
-            *format = negotiated;
-        }
 
-        let (
-            Routed {
-                target,
-                params: raw_params,
-            },
-            suffixed,
-        ) = self.route(path, suffix)?;
-        if !suffixed {
-            asked.suffix = None;
-        }
-        let (method, head_only) = match check_method(&parts.method, target.resource())? {
-            Verb::Options => return Ok(options(target.resource())),
+        let Routed { target, params } = routed.map_err(refuse)?;
+        let resource = target.resource();
+        let (method, head_only) = match check_method(&parts.method, resource).map_err(refuse)? {
+            Verb::Options => return Ok(options(resource)),
             Verb::Call { method, head } => (method, head),
         };
-        *format = negotiate::negotiate(asked)?;
-        let plugin = target.plugin.spec.name.as_str();
-        let form = match body.take_if(|_| {
-            method.has_body()
-                && is_form(&parts.headers)
-                && policy.gate.reads_forms(plugin, &target.resource().name)
-        }) {
-            Some(body) => Some(decode::read_body(&parts.headers, body, policy.body).await?),
-            None => None,
-        };
-        head.form = form.as_deref();
-        let principal = policy
-            .gate
-            .check(plugin, target.resource(), method, &head, &*self.registry)
-            .await?;
-        let caller = match &principal {
-            Some(principal) => Caller::Principal(&principal.id),
-            None => Caller::Address(head.client),
-        };
-        let limit = policy
-            .throttle
-            .check(plugin, target.resource(), method, caller)
-            .await?;
+        let format = negotiated.map_err(|problem| refuse(Refusal::Format(problem)))?;
+        let (principal, limit) = self
+            .admit(&target, method, &mut incoming)
+            .await
+            .map_err(refuse)?;
         let served = async {
-            let filter = target
-                .resource()
+            let filter = resource
                 .filter
                 .narrow(query.fields.as_deref(), query.exclude.as_deref())
-                .map_err(|error| Problem::new(StatusCode::BAD_REQUEST).detail(error.to_string()))?;
-            let data = match (form, body.take()) {
-                (Some(form), _) => decode::decode(&parts.headers, &form, policy.body.max_depth)?,
-                (None, Some(body)) if method.has_body() => {
-                    decode::body(&parts.headers, body, policy.body).await?
-                }
-                (None, _) => None,
-            };
-            if let Some(schema) = target.resource().schema(method) {
-                schema.validator.check(method, data.as_deref())?;
+                .map_err(Refusal::Fields)?;
+            let data = read_data(method, &mut incoming).await?;
+            if let Some(schema) = resource.schema(method) {
+                schema
+                    .validator
+                    .check(method, data.as_deref())
+                    .map_err(Refusal::Invalid)?;
             }
-
             let request = wit::Request {
-                resource_name: target.resource().name.clone(),
+                resource_name: resource.name.clone(),
                 method: method.to_wit(),
                 path: parts.uri.path().to_owned(),
-                params: decode_params(raw_params)?,
+                params: decode_params(params)?,
                 query: query.pairs,
-                headers: guest_headers(&parts.headers, target.resource()),
-                principal: principal.map(crate::auth::Principal::into_wit),
+                headers: guest_headers(&parts.headers, resource),
+                principal: principal.map(Principal::into_wit),
                 data,
             };
             let (instance, answer) = invoke(&target, &request, id).await?;
             let shaping = Shaping {
-                format: *format,
+                format,
                 filter,
                 public_url: &policy.public_url,
             };
-            let response = respond(&target, instance, answer, shaping, id)?;
-            Ok::<Response, Problem>(if head_only {
+            let response =
+                respond(&target, instance, answer, shaping, id).map_err(Refusal::Answer)?;
+            Ok::<Response, Refusal>(if head_only {
                 without_body(response)
             } else {
                 response
@@ -250,34 +312,115 @@ impl Pipeline {
         }
         .await;
         match (limit, served) {
-            (None, served) => served,
+            (None, served) => served.map_err(refuse),
             (Some(limit), Ok(mut response)) => {
                 limit.apply(response.headers_mut());
                 Ok(response)
             }
-            (Some(limit), Err(problem)) => Err(limit.annotate(problem)),
+            (Some(limit), Err(refusal)) => Err(Refused {
+                problem: limit.annotate(refusal.into()),
+                format,
+            }),
         }
     }
 
-    /// Step 1: the resource for the path, the raw path params, and whether a format
-    /// suffix was split off to find it (`/posts/hello.yaml` routes as `/posts/hello`
-    /// unless the whole path has a route of its own).
+    /// Step 4: who is calling (authentication, which may read an OAuth form body),
+    /// and whether they may call now (throttling).
+    async fn admit(
+        &self,
+        target: &RouteTarget,
+        method: Method,
+        incoming: &mut Incoming<'_>,
+    ) -> Result<(Option<Principal>, Option<RateLimit>), Refusal> {
+        let Incoming {
+            parts,
+            id,
+            policy,
+            client,
+            ..
+        } = *incoming;
+        let plugin = target.plugin.spec.name.as_str();
+        let resource = target.resource();
+        let form = if method.has_body()
+            && is_form(&parts.headers)
+            && policy.gate.reads_forms(plugin, &resource.name)
+        {
+            Some(
+                incoming
+                    .body
+                    .read(&parts.headers)
+                    .await
+                    .map_err(Refusal::Body)?,
+            )
+        } else {
+            None
+        };
+        let head = RequestHead {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+            client,
+            form,
+            request_id: id,
+        };
+        let principal = policy
+            .gate
+            .check(plugin, resource, method, &head, &*self.registry)
+            .await
+            .map_err(Refusal::Admission)?;
+        let caller = match &principal {
+            Some(principal) => Caller::Principal(&principal.id),
+            None => Caller::Address(client),
+        };
+        let limit = policy
+            .throttle
+            .check(plugin, resource, method, caller)
+            .await
+            .map_err(Refusal::Admission)?;
+        Ok((principal, limit))
+    }
+
+    /// Step 1: the resource for the path and its raw path params, and the format
+    /// suffix that applies: `/posts/hello.yaml` routes as `/posts/hello` in YAML
+    /// unless the whole path has a route of its own.
     fn route(
         &self,
         path: &str,
-        suffix: Option<(&str, &'static dyn crate::emit::Emitter)>,
-    ) -> Result<(Routed, bool), Problem> {
+    ) -> (
+        Result<Routed, Refusal>,
+        Option<&'static dyn crate::emit::Emitter>,
+    ) {
         let snapshot = self.registry.snapshot();
-        if let Some((stem, _)) = suffix
+        let suffix = negotiate::split_suffix(path);
+        if let Some((stem, emitter)) = suffix
             && let Some(routed) = snapshot.route(stem)
         {
-            return Ok((routed, true));
+            return (Ok(routed), Some(emitter));
         }
-        let routed = snapshot.route(path).ok_or_else(|| {
-            Problem::new(StatusCode::NOT_FOUND).detail(format!("no resource is served at `{path}`"))
-        })?;
-        Ok((routed, false))
+        match snapshot.route(path) {
+            Some(routed) => (Ok(routed), None),
+            None => (
+                Err(Refusal::NotFound {
+                    path: path.to_owned(),
+                }),
+                suffix.map(|(_, emitter)| emitter),
+            ),
+        }
     }
+}
+
+/// Step 6: the body, read (unless authentication already did) and decoded into the
+/// one JSON text the guest receives; `None` for methods without a body, or an empty
+/// one.
+async fn read_data(method: Method, incoming: &mut Incoming<'_>) -> Result<Option<String>, Refusal> {
+    if !method.has_body() {
+        return Ok(None);
+    }
+    let headers = &incoming.parts.headers;
+    let bytes = incoming.body.take(headers).await.map_err(Refusal::Body)?;
+    decode::decode_off_the_workers(headers, bytes, incoming.policy.body.max_depth)
+        .await
+        .map_err(Refusal::Body)
 }
 
 /// The query string: the host's own parameters, and the rest for the guest.
@@ -299,7 +442,7 @@ pub(crate) struct Query {
 const MAX_QUERY_PAIRS: usize = 256;
 
 impl Query {
-    pub(crate) fn parse(query: Option<&str>) -> Result<Query, Problem> {
+    pub(crate) fn parse(query: Option<&str>) -> Result<Query, Refusal> {
         let mut parsed = Query::default();
         for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
             let slot = match &*name {
@@ -309,9 +452,9 @@ impl Query {
                 "exclude" => &mut parsed.exclude,
                 _ => {
                     if parsed.pairs.len() == MAX_QUERY_PAIRS {
-                        return Err(Problem::new(StatusCode::BAD_REQUEST).detail(format!(
-                            "the query string has more than {MAX_QUERY_PAIRS} parameters"
-                        )));
+                        return Err(Refusal::TooManyQueryParameters {
+                            max: MAX_QUERY_PAIRS,
+                        });
                     }
                     parsed.pairs.push((name.into_owned(), value.into_owned()));
                     continue;
@@ -332,7 +475,7 @@ enum Verb {
 }
 
 /// Step 2: the method must be allowed — checked before anything else runs.
-fn check_method(method: &http::Method, resource: &ResourceSpec) -> Result<Verb, Problem> {
+fn check_method(method: &http::Method, resource: &ResourceSpec) -> Result<Verb, Refusal> {
     let allowed = resource.allowed_methods;
     let verb = match *method {
         http::Method::OPTIONS => Some(Verb::Options),
@@ -347,14 +490,9 @@ fn check_method(method: &http::Method, resource: &ResourceSpec) -> Result<Verb, 
                 head: false,
             }),
     };
-    verb.ok_or_else(|| {
-        let allow = allowed.allow_header();
-        Problem::new(StatusCode::METHOD_NOT_ALLOWED)
-            .detail(format!("{method} is not allowed here; allowed: {allow}"))
-            .header(
-                ALLOW,
-                HeaderValue::from_str(&allow).unwrap_or(HeaderValue::from_static("OPTIONS")),
-            )
+    verb.ok_or_else(|| Refusal::MethodNotAllowed {
+        method: method.clone(),
+        allowed,
     })
 }
 
@@ -368,19 +506,14 @@ fn options(resource: &ResourceSpec) -> Response {
 }
 
 /// Path params reach the guest percent-decoded.
-fn decode_params(raw: Vec<(String, String)>) -> Result<Vec<(String, String)>, Problem> {
+fn decode_params(raw: Vec<(String, String)>) -> Result<Vec<(String, String)>, Refusal> {
     raw.into_iter()
-        .map(|(name, value)| {
-            let decoded = percent_encoding::percent_decode_str(&value)
-                .decode_utf8()
-                .map_err(|_| {
-                    Problem::new(StatusCode::BAD_REQUEST).detail(format!(
-                        "path parameter `{name}` is not valid UTF-8 once percent-decoded"
-                    ))
-                })?
-                .into_owned();
-            Ok((name, decoded))
-        })
+        .map(
+            |(name, value)| match percent_encoding::percent_decode_str(&value).decode_utf8() {
+                Ok(decoded) => Ok((name, decoded.into_owned())),
+                Err(_) => Err(Refusal::PathParameter { name }),
+            },
+        )
         .collect()
 }
 
@@ -401,73 +534,34 @@ fn guest_headers(headers: &HeaderMap, resource: &ResourceSpec) -> Vec<(String, S
         .collect()
 }
 
-/// Step 8: a call into a warm (or fresh) instance, which the checkout returns to its
+/// Step 7: a call into a warm (or fresh) instance, which the checkout returns to its
 /// pool, or discards, when it is dropped.
 async fn invoke(
     target: &RouteTarget,
     request: &wit::Request,
     request_id: &str,
-) -> Result<(Checkout, GuestResponse), Problem> {
-    let plugin = target.plugin.spec.name.as_str();
+) -> Result<(Checkout, GuestResponse), Refusal> {
+    let plugin = || target.plugin.spec.name.clone();
     let mut instance = target
         .plugin
         .pool
         .checkout()
         .await
-        .map_err(|error| checkout_problem(plugin, error))?;
+        .map_err(|error| Refusal::Checkout {
+            plugin: plugin(),
+            error,
+        })?;
     match instance.handle(request, request_id).await {
         Ok(Ok(answer)) => Ok((instance, answer)),
-        Ok(Err(error)) => Err(guest_problem(plugin, error)),
-        Err(error) => Err(call_problem(plugin, error)),
+        Ok(Err(error)) => Err(Refusal::Guest {
+            plugin: plugin(),
+            error,
+        }),
+        Err(error) => Err(Refusal::Call {
+            plugin: plugin(),
+            error,
+        }),
     }
-}
-
-/// No instance for the request: the plugin is at its concurrency cap, or a new
-/// instance would not start.
-fn checkout_problem(plugin: &str, error: CheckoutError) -> Problem {
-    match error {
-        CheckoutError::Busy(limit) => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
-            .detail("the handler is busy; try again shortly")
-            .header(RETRY_AFTER, HeaderValue::from_static("1"))
-            .cause(format!(
-                "plugin `{plugin}` has all {limit} of its instances busy (limits.concurrency)"
-            )),
-        CheckoutError::Start(error) => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
-            .detail("the handler could not be started")
-            .cause(format!("plugin `{plugin}` cannot be instantiated: {error}")),
-    }
-}
-
-fn call_problem(plugin: &str, error: CallError) -> Problem {
-    match error {
-        CallError::Timeout(_) => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
-            .detail("the handler did not answer in time")
-            .cause(format!("plugin `{plugin}`: {error}")),
-        CallError::Trap(_) | CallError::Memory(_) | CallError::TooMuchData(_) => {
-            Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
-                .detail("the handler failed")
-                .cause(format!("plugin `{plugin}`: {error}"))
-        }
-    }
-}
-
-fn guest_problem(plugin: &str, error: wit::GuestError) -> Problem {
-    Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
-        .detail("the handler failed")
-        .cause(format!(
-            "plugin `{plugin}` reported an error: {}{}",
-            error.message,
-            trace_suffix(&error.trace)
-        ))
-}
-
-/// A guest's trace for a log line: escaped onto the same line, so that one log line is
-/// one event however many lines the traceback has.
-fn trace_suffix(trace: &Option<String>) -> String {
-    trace
-        .as_ref()
-        .map(|trace| format!("; trace: {trace:?}"))
-        .unwrap_or_default()
 }
 
 fn log_problem(problem: &Problem, request_id: &str, parts: &Parts) {
@@ -500,29 +594,5 @@ impl RequestIds {
     fn next(&self) -> String {
         let sequence = self.next.fetch_add(1, Ordering::Relaxed);
         format!("{:08x}-{sequence:08x}", self.prefix)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_query_limit_counts_the_guests_parameters() {
-        let guests: Vec<String> = (0..MAX_QUERY_PAIRS).map(|i| format!("p{i}=")).collect();
-        let full = guests.join("&");
-        let query = Query::parse(Some(&format!("format=json&{full}&indent=2"))).unwrap();
-        assert_eq!(query.pairs.len(), MAX_QUERY_PAIRS);
-        assert_eq!(query.indent.as_deref(), Some("2"));
-        let problem = Query::parse(Some(&format!("{full}&one=more"))).unwrap_err();
-        assert_eq!(problem.status(), StatusCode::BAD_REQUEST);
-    }
-
-    #[test]
-    fn request_ids_are_unique() {
-        let ids = RequestIds::new();
-        let first = ids.next();
-        assert_ne!(first, ids.next());
-        assert_eq!(first.len(), 17);
     }
 }

@@ -1,7 +1,7 @@
 //! Streamed answers: items pulled from the guest a batch at a time and emitted as they
 //! come.
 
-use super::trace_suffix;
+use super::refusal::trace_suffix;
 use crate::emit::{self, ItemWriter, View};
 use crate::fields::{FieldFilter, UriTemplate};
 use crate::negotiate::Negotiated;
@@ -118,7 +118,7 @@ async fn pump(
                 return Err(polite(format!(
                     "{}{}",
                     error.message,
-                    trace_suffix(&error.trace)
+                    trace_suffix(error.trace.as_deref())
                 )));
             }
             Err(error) => {

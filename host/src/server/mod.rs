@@ -13,11 +13,13 @@ mod connection;
 
 use self::connection::{Activity, Timed};
 use crate::admin::Admin;
+use crate::auth::oauth::Endpoint;
 use crate::pipeline::Pipeline;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
+use axum::routing::any;
 use http_body::Frame;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -51,24 +53,32 @@ pub struct ConnectionLimits {
     pub send_timeout: Duration,
 }
 
-/// The public app: every request goes through the pipeline, which does its own
-/// routing from the live registry (routes change while serving; axum's router is
-/// built once).
+/// The public app: the OAuth 1.0a endpoints, and every other path through the
+/// pipeline to the plugin resources, which it routes itself from the live registry
+/// (plugin routes change while serving; axum's router is built once).
 pub fn app(pipeline: Arc<Pipeline>) -> Router {
-    Router::new().fallback(handle).with_state(pipeline)
+    let oauth = |endpoint: Endpoint| {
+        any(
+            async move |State(pipeline): State<Arc<Pipeline>>, request: Request| {
+                pipeline.oauth(endpoint, request).await
+            },
+        )
+    };
+    Router::new()
+        .route("/oauth/request_token", oauth(Endpoint::RequestToken))
+        .route("/oauth/authorize", oauth(Endpoint::Authorize))
+        .route("/oauth/access_token", oauth(Endpoint::AccessToken))
+        .fallback(resource)
+        .with_state(pipeline)
 }
 
-async fn handle(State(pipeline): State<Arc<Pipeline>>, request: Request) -> Response {
+async fn resource(State(pipeline): State<Arc<Pipeline>>, request: Request) -> Response {
     pipeline.handle(request).await
 }
 
 /// The admin app, for the admin listener only.
 pub fn admin_app(admin: Arc<Admin>) -> Router {
-    Router::new().fallback(admin_handle).with_state(admin)
-}
-
-async fn admin_handle(State(admin): State<Arc<Admin>>, request: Request) -> Response {
-    admin.handle(request)
+    crate::admin::routes(admin)
 }
 
 /// One listening socket and what it serves.

@@ -99,16 +99,6 @@ impl Provider {
         }
     }
 
-    /// The endpoint at `path`, if it is one.
-    pub fn endpoint(&self, path: &str) -> Option<Endpoint> {
-        match path {
-            "/oauth/request_token" => Some(Endpoint::RequestToken),
-            "/oauth/authorize" => Some(Endpoint::Authorize),
-            "/oauth/access_token" => Some(Endpoint::AccessToken),
-            _ => None,
-        }
-    }
-
     /// Answers a request to `endpoint`.
     pub async fn handle(
         &self,
