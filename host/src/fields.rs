@@ -159,6 +159,9 @@ impl FieldFilter {
         fields: Option<&str>,
         exclude: Option<&str>,
     ) -> Result<FieldFilter, FieldError> {
+        if fields.is_none() && exclude.is_none() {
+            return Ok(self.clone());
+        }
         let mut root = (*self.root).clone();
         let mut everywhere_names = BTreeSet::new();
         let mut resource_uri = self.resource_uri;
