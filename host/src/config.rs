@@ -60,6 +60,7 @@ use crate::throttle::settings::{
     OverrideSection, PluginSection as PluginThrottleSection, RuleSection, ThrottleSection,
     ThrottleSettings,
 };
+use crate::vocab::{ConfigError, check_range};
 use ipnet::IpNet;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -113,24 +114,6 @@ const SHUTDOWN_TIMEOUT_RANGE: (Duration, Duration) = (Duration::ZERO, Duration::
 const MAX_CONNECTIONS_RANGE: (usize, usize) = (1, 1_000_000);
 const CONNECTION_TIMEOUT_RANGE: (Duration, Duration) =
     (Duration::from_millis(100), Duration::from_secs(3600));
-
-/// A configuration value that cannot be used. Its message names the key.
-#[derive(Debug, thiserror::Error)]
-#[error("{origin}: {message}")]
-pub struct ConfigError {
-    origin: String,
-    message: String,
-}
-
-impl ConfigError {
-    /// An error about the key (or file position) `origin`.
-    pub fn new(origin: impl Into<String>, message: impl Into<String>) -> ConfigError {
-        ConfigError {
-            origin: origin.into(),
-            message: message.into(),
-        }
-    }
-}
 
 /// Values given on the command line (or in their `PISTON_*` variables).
 #[derive(Debug, Default, Clone)]
@@ -631,21 +614,6 @@ impl InstanceOverrides {
             },
         })
     }
-}
-
-/// Checks that `value`, given for `key`, is within the inclusive range.
-pub fn check_range<T: PartialOrd + std::fmt::Debug>(
-    key: &str,
-    value: T,
-    (low, high): (T, T),
-) -> Result<T, ConfigError> {
-    if value < low || value > high {
-        return Err(ConfigError::new(
-            key,
-            format!("{value:?} is out of range (allowed: {low:?} to {high:?})"),
-        ));
-    }
-    Ok(value)
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {

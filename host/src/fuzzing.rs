@@ -431,7 +431,7 @@ pub fn forwarded(data: &[u8]) {
     );
 }
 
-/// `piston.toml`: the file's text. Errors must be [`ConfigError`](crate::config::ConfigError)s.
+/// `piston.toml`: the file's text. Errors must be [`ConfigError`](crate::vocab::ConfigError)s.
 pub fn config(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;

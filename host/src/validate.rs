@@ -12,7 +12,7 @@
 //! an `email` and is not is refused.
 
 use crate::problem::{FieldError, Problem};
-use crate::registry::Method;
+use crate::vocab::Method;
 use http::StatusCode;
 
 /// At most this many violations are listed; the detail says how many there were.

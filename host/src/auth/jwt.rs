@@ -27,7 +27,7 @@ use super::bearer::bearer_challenge;
 use super::{
     Account, Authenticator, MAX_CREDENTIAL_BYTES, Principal, Refusal, RequestHead, quoted,
 };
-use crate::config::{ConfigError, check_range};
+use crate::vocab::{ConfigError, check_range};
 use async_trait::async_trait;
 use http::HeaderValue;
 use jsonwebtoken::errors::ErrorKind;

@@ -14,7 +14,8 @@ mod table;
 mod tokens;
 mod users;
 
-use crate::config::{ConfigError, Overrides, Settings};
+use crate::config::{Overrides, Settings};
+use crate::vocab::ConfigError;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -5,7 +5,6 @@ use super::{
     table, tokio_runtime,
 };
 use crate::admin::{self, Admin, PREFIX};
-use crate::auth::settings::BUILT_IN;
 use crate::auth::{AuthStore, Gate};
 use crate::client::ClientAddresses;
 use crate::config::{Overrides, Settings};
@@ -14,6 +13,7 @@ use crate::pipeline::{Pipeline, Policy};
 use crate::registry::{Registry, Snapshot, load_directory, watch};
 use crate::server;
 use crate::throttle::Throttler;
+use crate::vocab::BUILT_IN;
 use arc_swap::ArcSwap;
 use clap::Args;
 use std::io::Write;

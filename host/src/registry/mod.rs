@@ -13,7 +13,7 @@ mod watch;
 
 pub use self::load::{LoadOptions, load_directory, load_file};
 pub use self::reload::reload;
-pub use self::spec::{AuthenticatorSpec, Method, MethodSet, PluginSpec, ResourceSpec, is_name};
+pub use self::spec::{AuthenticatorSpec, PluginSpec, ResourceSpec};
 pub use self::watch::{Reloads, Sources, watch};
 
 use crate::config::PluginSettings;
