@@ -83,7 +83,7 @@ impl BodyValidator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::negotiate::Negotiated;
+    use crate::emit::Negotiated;
     use serde_json::{Value, json};
 
     async fn document(problem: Problem) -> Value {
