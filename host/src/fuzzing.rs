@@ -442,7 +442,10 @@ pub fn config(data: &[u8]) {
     };
     if let Ok(settings) = Settings::resolve(parsed, &Overrides::default(), "piston.toml") {
         assert!((1..=1024).contains(&settings.max_depth));
-        assert!(settings.listen != settings.admin_listen || settings.listen.port() == 0);
+        assert!(
+            settings.server.listen != settings.server.admin_listen
+                || settings.server.listen.port() == 0
+        );
     }
 }
 

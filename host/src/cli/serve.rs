@@ -10,7 +10,7 @@ use crate::client::ClientAddresses;
 use crate::config::{Overrides, Settings};
 use crate::decode::BodyLimits;
 use crate::pipeline::{Pipeline, Policy};
-use crate::registry::{Registry, Snapshot, load_directory, watch};
+use crate::registry::{LoadSettings, Registry, Snapshot, load_directory, watch};
 use crate::server;
 use crate::throttle::Throttler;
 use crate::vocab::BUILT_IN;
@@ -66,7 +66,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         ..args.common.overrides()
     };
     let settings = settings(&overrides)?;
-    check_plugin_dir(&settings.plugins, "--plugins / server.plugins")?;
+    check_plugin_dir(&settings.server.plugins, "--plugins / server.plugins")?;
     init_logging("info");
     tokio_runtime()?.block_on(serve(Host::start(settings, true)?, overrides))?;
     Ok(ExitCode::SUCCESS)
@@ -81,15 +81,15 @@ async fn serve(host: Host, overrides: Overrides) -> Result<(), CliError> {
             .await
             .map_err(|error| CliError::Failed(format!("cannot listen on {address}: {error}")))
     };
-    let listener = bind(settings.listen).await?;
-    let admin_listener = bind(settings.admin_listen).await?;
-    raise_file_limit(settings.connections.max + ADMIN_CONNECTIONS);
-    let snapshot = load_directory(&settings.plugins, host.load_options())
+    let listener = bind(settings.server.listen).await?;
+    let admin_listener = bind(settings.server.admin_listen).await?;
+    raise_file_limit(settings.server.connections.max + ADMIN_CONNECTIONS);
+    let snapshot = load_directory(&settings.server.plugins, host.load_options())
         .await
         .map_err(|error| {
             CliError::Failed(format!(
                 "cannot read {}: {error}",
-                settings.plugins.display()
+                settings.server.plugins.display()
             ))
         })?;
     warn_about_unused_settings(settings, &snapshot);
@@ -102,23 +102,28 @@ async fn serve(host: Host, overrides: Overrides) -> Result<(), CliError> {
 
     let registry = Arc::new(Registry::new(snapshot));
     let sources = host.sources();
-    let current_settings = sources.settings.clone();
-    let reloads = watch(settings.plugins.clone(), registry.clone(), sources)
+    let current_loading = sources.settings.clone();
+    let current_settings = ArcSwap::new(host.settings.clone());
+    let reloads = watch(settings.server.plugins.clone(), registry.clone(), sources)
         .map_err(|error| CliError::Failed(format!("hot reloading: {error}")))?;
     tracing::info!(
         "watching {} for new, changed and removed plugins (SIGHUP also reloads piston.toml)",
-        settings.plugins.display()
+        settings.server.plugins.display()
     );
     let auth_store = host.auth_store()?;
     let policy = policy(settings, &auth_store, None).map_err(CliError::Failed)?;
     tracing::info!("throttling: {}", policy.throttle.describe());
     let pipeline = Arc::new(Pipeline::new(registry.clone(), policy));
-    let admin = Arc::new(Admin::new(registry.clone(), settings.admin_token.clone()));
+    let admin = Arc::new(Admin::new(
+        registry.clone(),
+        settings.server.admin_token.clone(),
+    ));
     let reconfigure = {
         let (pipeline, registry, admin) = (pipeline.clone(), registry.clone(), admin.clone());
         move || {
             let applied = Running {
                 settings: &current_settings,
+                loading: &current_loading,
                 auth_store: &auth_store,
                 registry: &registry,
                 pipeline: &pipeline,
@@ -156,7 +161,7 @@ async fn serve(host: Host, overrides: Overrides) -> Result<(), CliError> {
         server::Listener {
             socket: listener,
             app: server::app(pipeline),
-            max_connections: settings.connections.max,
+            max_connections: settings.server.connections.max,
         },
         server::Listener {
             socket: admin_listener,
@@ -166,9 +171,9 @@ async fn serve(host: Host, overrides: Overrides) -> Result<(), CliError> {
     ];
     server::serve(
         listeners,
-        settings.connections,
+        settings.server.connections,
         shutdown,
-        settings.shutdown_timeout,
+        settings.server.shutdown_timeout,
     )
     .await
     .map_err(|error| CliError::Failed(format!("serving failed: {error}")))?;
@@ -218,13 +223,16 @@ fn policy(
     let gate = Gate::new(
         &settings.auth,
         auth_store.clone(),
-        &settings.public_url,
+        &settings.server.public_url,
         previous.map(|policy| &policy.gate),
     )
     .map_err(|error| format!("authentication: {error}"))?;
     let throttle = Throttler::new(&settings.throttle, previous.map(|policy| &policy.throttle))
         .map_err(|error| format!("throttling: {error}"))?;
-    let clients = ClientAddresses::new(settings.trusted_proxies.clone(), settings.forwarded_header);
+    let clients = ClientAddresses::new(
+        settings.server.trusted_proxies.clone(),
+        settings.server.forwarded_header,
+    );
     Ok(Policy {
         gate,
         throttle,
@@ -232,15 +240,16 @@ fn policy(
         body: BodyLimits {
             max_bytes: settings.body_bytes,
             max_depth: settings.max_depth,
-            timeout: settings.body_timeout,
+            timeout: settings.server.body_timeout,
         },
-        public_url: settings.public_url.trim_end_matches('/').into(),
+        public_url: settings.server.public_url.trim_end_matches('/').into(),
     })
 }
 
 /// What a running server applies a new configuration to.
 struct Running<'a> {
     settings: &'a ArcSwap<Settings>,
+    loading: &'a ArcSwap<LoadSettings>,
     auth_store: &'a Arc<AuthStore>,
     registry: &'a Arc<Registry>,
     pipeline: &'a Pipeline,
@@ -253,6 +262,7 @@ struct Running<'a> {
 fn reconfigure(overrides: &Overrides, running: &Running<'_>) {
     let Running {
         settings: current,
+        loading,
         auth_store,
         registry,
         pipeline,
@@ -267,22 +277,25 @@ fn reconfigure(overrides: &Overrides, running: &Running<'_>) {
     };
     let before = current.load();
     let restart_only = [
-        ("server.listen", before.listen != next.listen),
+        ("server.listen", before.server.listen != next.server.listen),
         (
             "server.admin_listen",
-            before.admin_listen != next.admin_listen,
+            before.server.admin_listen != next.server.admin_listen,
         ),
         (
             "server.max_connections, header_timeout, idle_timeout, send_timeout",
-            before.connections != next.connections,
+            before.server.connections != next.server.connections,
         ),
         (
             "server.shutdown_timeout",
-            before.shutdown_timeout != next.shutdown_timeout,
+            before.server.shutdown_timeout != next.server.shutdown_timeout,
         ),
-        ("server.plugins", before.plugins != next.plugins),
-        ("server.data", before.data != next.data),
-        ("server.cache", before.cache != next.cache),
+        (
+            "server.plugins",
+            before.server.plugins != next.server.plugins,
+        ),
+        ("server.data", before.server.data != next.server.data),
+        ("server.cache", before.server.cache != next.server.cache),
         (
             "limits.max_instances",
             before.max_instances != next.max_instances,
@@ -296,8 +309,9 @@ fn reconfigure(overrides: &Overrides, running: &Running<'_>) {
     match policy(&next, auth_store, Some(&pipeline.policy())) {
         Ok(policy) => {
             pipeline.reconfigure(policy);
-            admin.set_token(next.admin_token.clone());
+            admin.set_token(next.server.admin_token.clone());
             warn_about_unused_settings(&next, &registry.current());
+            loading.store(next.loading.clone());
             current.store(Arc::new(next));
             tracing::info!("configuration reloaded");
         }
@@ -309,7 +323,7 @@ fn reconfigure(overrides: &Overrides, running: &Running<'_>) {
 
 /// Settings for plugins, authenticators or resources that are not loaded: likely typos.
 fn warn_about_unused_settings(settings: &Settings, snapshot: &Snapshot) {
-    for name in settings.configured_plugins() {
+    for name in settings.loading.plugins.keys() {
         if snapshot.plugin(name).is_none() && snapshot.authenticator(name).is_none() {
             tracing::warn!("piston.toml configures plugin `{name}`, which is not loaded");
         }
