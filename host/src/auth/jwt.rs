@@ -1,3 +1,4 @@
+// Over 600 lines: a third is tests; the key loading and the checks of a token read best together.
 //! JSON Web Tokens (`Authorization: Bearer eyJ...`, RFC 7519) from an identity provider.
 //!
 //! The key decides the algorithm, never the token: a token whose header names another

@@ -1,3 +1,4 @@
+// Over 600 lines: a quarter is tests; every auth key and its check are kept in one place.
 //! The `[auth]` section of `piston.toml`, and the per-plugin and per-resource choices
 //! in `[plugins.NAME]`, resolved and checked.
 //!
