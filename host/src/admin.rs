@@ -8,7 +8,7 @@
 //! `server.admin_token` is set: then any client presenting it as a bearer token is
 //! served too (for an admin listener bound beyond loopback).
 
-use crate::negotiate::Negotiated;
+use crate::emit::Negotiated;
 use crate::pipeline::REQUEST_ID;
 use crate::problem::Problem;
 use crate::registry::{Entry, Registry, Snapshot};

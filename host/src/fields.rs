@@ -1,3 +1,4 @@
+// Over 600 lines: a third is tests; filters, shapes and URI templates share the dotted-path syntax.
 //! Which fields of the data a client sees: django-piston's `fields` and `exclude`,
 //! narrowed per request by `?fields=` and `?exclude=`, and `resource_uri`.
 //!

@@ -431,7 +431,7 @@ pub fn forwarded(data: &[u8]) {
     );
 }
 
-/// `piston.toml`: the file's text. Errors must be [`ConfigError`](crate::config::ConfigError)s.
+/// `piston.toml`: the file's text. Errors must be [`ConfigError`](crate::vocab::ConfigError)s.
 pub fn config(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -442,7 +442,10 @@ pub fn config(data: &[u8]) {
     };
     if let Ok(settings) = Settings::resolve(parsed, &Overrides::default(), "piston.toml") {
         assert!((1..=1024).contains(&settings.max_depth));
-        assert!(settings.listen != settings.admin_listen || settings.listen.port() == 0);
+        assert!(
+            settings.server.listen != settings.server.admin_listen
+                || settings.server.listen.port() == 0
+        );
     }
 }
 

@@ -5,7 +5,8 @@
 //! in the [`runtime`], and its data emitted ([`emit`]); every error is a [`problem`]
 //! document; [`auth`] decides who is calling. [`server`] is the axum app around it,
 //! [`config`] the settings, [`store`] the plugins' persistent data, [`cli`] the `piston`
-//! command, and [`project`] the plugin projects it creates and builds.
+//! command, and [`project`] the plugin projects it creates and builds. [`vocab`] holds
+//! the words all of them share, so that no two of them depend on each other for it.
 
 #![warn(missing_docs)]
 
@@ -29,6 +30,7 @@ pub mod store;
 pub mod throttle;
 pub mod transcode;
 pub mod validate;
+pub mod vocab;
 
 #[cfg(test)]
 mod round_trips;

@@ -7,7 +7,7 @@
 //! the answer is 406, listing them, and the handler is never called — django-piston
 //! ran the handler (and its side effects) before noticing an unknown format.
 
-use crate::emit::{EMITTERS, Emitter, Options};
+use crate::emit::{EMITTERS, Emitter, Negotiated, Options};
 use crate::problem::Problem;
 use http::StatusCode;
 
@@ -17,25 +17,6 @@ const MAX_INDENT: u8 = 16;
 /// The most media ranges of an `Accept` header considered; the rest are ignored (no
 /// client lists more than a handful).
 const MAX_RANGES: usize = 32;
-
-/// The chosen format.
-#[derive(Clone, Copy)]
-pub struct Negotiated {
-    /// Its emitter.
-    pub emitter: &'static dyn Emitter,
-    /// How to emit.
-    pub options: Options,
-}
-
-impl Negotiated {
-    /// JSON, compact: the default, and the format of errors when negotiation fails.
-    pub fn json() -> Negotiated {
-        Negotiated {
-            emitter: EMITTERS[0],
-            options: Options::default(),
-        }
-    }
-}
 
 /// What the client said about formats.
 #[derive(Debug, Default, Clone, Copy)]

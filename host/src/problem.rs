@@ -7,9 +7,9 @@
 //! pipeline logs the problem's internal cause (never sent to the client) with the
 //! request id.
 
+use crate::emit::Negotiated;
 use crate::emit::{Data, View};
 use crate::fields::FieldFilter;
-use crate::negotiate::Negotiated;
 use axum::body::Body;
 use axum::response::Response;
 use http::StatusCode;

@@ -12,7 +12,7 @@
 //! an `email` and is not is refused.
 
 use crate::problem::{FieldError, Problem};
-use crate::registry::Method;
+use crate::vocab::Method;
 use http::StatusCode;
 
 /// At most this many violations are listed; the detail says how many there were.
@@ -83,7 +83,7 @@ impl BodyValidator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::negotiate::Negotiated;
+    use crate::emit::Negotiated;
     use serde_json::{Value, json};
 
     async fn document(problem: Problem) -> Value {

@@ -1,3 +1,4 @@
+// Over 600 lines: a quarter is tests; nonces, replay counts and the challenge are one protocol.
 //! HTTP Digest authentication (RFC 7616), `qop=auth`, SHA-256 and MD5.
 //!
 //! The server keeps no state per challenge: a nonce is the time it was made, random

@@ -1,3 +1,4 @@
+// Over 600 lines: a third is tests; the key loading and the checks of a token read best together.
 //! JSON Web Tokens (`Authorization: Bearer eyJ...`, RFC 7519) from an identity provider.
 //!
 //! The key decides the algorithm, never the token: a token whose header names another
@@ -27,7 +28,7 @@ use super::bearer::bearer_challenge;
 use super::{
     Account, Authenticator, MAX_CREDENTIAL_BYTES, Principal, Refusal, RequestHead, quoted,
 };
-use crate::config::{ConfigError, check_range};
+use crate::vocab::{ConfigError, check_range};
 use async_trait::async_trait;
 use http::HeaderValue;
 use jsonwebtoken::errors::ErrorKind;

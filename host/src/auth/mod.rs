@@ -23,6 +23,7 @@ mod gate;
 pub(crate) mod jwt;
 mod lockout;
 pub mod oauth;
+mod oauth_schema;
 mod password;
 mod plugin;
 pub mod settings;

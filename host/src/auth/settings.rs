@@ -1,3 +1,4 @@
+// Over 600 lines: a quarter is tests; every auth key and its check are kept in one place.
 //! The `[auth]` section of `piston.toml`, and the per-plugin and per-resource choices
 //! in `[plugins.NAME]`, resolved and checked.
 //!
@@ -37,14 +38,10 @@
 
 use super::digest::DigestAlgorithm;
 use super::jwt::{JwtSection, JwtSettings};
-use crate::config::ConfigError;
-use crate::registry::{Method, is_name};
+use crate::vocab::{BUILT_IN, ConfigError, Method, check_range, is_name};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-/// The authenticators built into the host, by the names the configuration uses.
-pub const BUILT_IN: [&str; 5] = ["basic", "digest", "bearer", "jwt", "oauth1"];
 
 const DEFAULT_REALM: &str = "piston";
 const DEFAULT_MAX_FAILURES: u32 = 10;
@@ -304,7 +301,7 @@ impl AuthSection {
             None => defaults.realm,
         };
         let digest = DigestSettings {
-            nonce_lifetime: crate::config::check_range(
+            nonce_lifetime: check_range(
                 &key("auth.digest.nonce_lifetime"),
                 self.digest
                     .nonce_lifetime
@@ -318,14 +315,14 @@ impl AuthSection {
         };
         let jwt = self.jwt.map(|section| section.resolve(key)).transpose()?;
         let oauth1 = OAuthSettings {
-            timestamp_window: crate::config::check_range(
+            timestamp_window: check_range(
                 &key("auth.oauth1.timestamp_window"),
                 self.oauth1
                     .timestamp_window
                     .unwrap_or(defaults.oauth1.timestamp_window),
                 TIMESTAMP_WINDOW_RANGE,
             )?,
-            request_token_lifetime: crate::config::check_range(
+            request_token_lifetime: check_range(
                 &key("auth.oauth1.request_token_lifetime"),
                 self.oauth1
                     .request_token_lifetime
@@ -336,12 +333,12 @@ impl AuthSection {
                 let section = self.oauth1.throttle.unwrap_or_default();
                 let defaults = defaults.oauth1.throttle;
                 Rate {
-                    requests: crate::config::check_range(
+                    requests: check_range(
                         &key("auth.oauth1.throttle.requests"),
                         section.requests.unwrap_or(defaults.requests),
                         OAUTH_REQUESTS_RANGE,
                     )?,
-                    period: crate::config::check_range(
+                    period: check_range(
                         &key("auth.oauth1.throttle.period"),
                         section.period.unwrap_or(defaults.period),
                         OAUTH_PERIOD_RANGE,
@@ -350,24 +347,24 @@ impl AuthSection {
             },
         };
         let failures = {
-            let max = crate::config::check_range(
+            let max = check_range(
                 &key("auth.failures.max"),
                 self.failures.max.unwrap_or(defaults.failures.max),
                 MAX_FAILURES_RANGE,
             )?;
-            let window = crate::config::check_range(
+            let window = check_range(
                 &key("auth.failures.window"),
                 self.failures.window.unwrap_or(defaults.failures.window),
                 FAILURE_WINDOW_RANGE,
             )?;
             let derived = FailureLimit::from_max(max, window);
             FailureLimit {
-                account_max: crate::config::check_range(
+                account_max: check_range(
                     &key("auth.failures.account_max"),
                     self.failures.account_max.unwrap_or(derived.account_max),
                     (max, MAX_TOTAL_FAILURES),
                 )?,
-                address_max: crate::config::check_range(
+                address_max: check_range(
                     &key("auth.failures.address_max"),
                     self.failures.address_max.unwrap_or(derived.address_max),
                     (max, MAX_TOTAL_FAILURES),

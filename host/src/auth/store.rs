@@ -144,7 +144,7 @@ impl AuthStore {
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.execute_batch(SCHEMA)?;
-        connection.execute_batch(super::oauth::SCHEMA)?;
+        connection.execute_batch(super::oauth_schema::SCHEMA)?;
         Ok(AuthStore {
             connection: Mutex::new(connection),
             nonce_writes: AtomicU64::new(0),

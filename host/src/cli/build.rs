@@ -27,7 +27,7 @@ pub fn run(args: BuildArgs) -> Result<ExitCode, CliError> {
     let project = Project::open(&args.project).map_err(usage_or_failure)?;
     let out_dir = match args.out {
         Some(out) => out,
-        None => settings(&args.common.overrides())?.plugins.clone(),
+        None => settings(&args.common.overrides())?.server.plugins.clone(),
     };
     eprintln!(
         "building {} ({}) from {}",

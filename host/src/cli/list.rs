@@ -71,15 +71,18 @@ fn load(dir: Option<PathBuf>, common: &CommonArgs) -> Result<Value, CliError> {
         ..common.overrides()
     };
     let settings = settings(&overrides)?;
-    check_plugin_dir(&settings.plugins, "DIR")?;
+    check_plugin_dir(&settings.server.plugins, "DIR")?;
     init_logging("warn");
     let host = Host::start(settings, false)?;
     let snapshot = tokio_runtime()?
-        .block_on(load_directory(&host.settings.plugins, host.load_options()))
+        .block_on(load_directory(
+            &host.settings.server.plugins,
+            host.load_options(),
+        ))
         .map_err(|error| {
             CliError::Failed(format!(
                 "cannot read {}: {error}",
-                host.settings.plugins.display()
+                host.settings.server.plugins.display()
             ))
         })?;
     Ok(admin::resources_document(&snapshot))

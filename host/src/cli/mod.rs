@@ -14,7 +14,8 @@ mod table;
 mod tokens;
 mod users;
 
-use crate::config::{ConfigError, Overrides, Settings};
+use crate::config::{Overrides, Settings};
+use crate::vocab::ConfigError;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -163,8 +164,8 @@ fn init_logging(default: &str) {
 fn settings(overrides: &Overrides) -> Result<Settings, CliError> {
     let settings = Settings::load(overrides)?;
     for (flag, dir) in [
-        ("--data / server.data", &settings.data),
-        ("--cache / server.cache", &settings.cache),
+        ("--data / server.data", &settings.server.data),
+        ("--cache / server.cache", &settings.server.cache),
     ] {
         std::fs::create_dir_all(dir).map_err(|error| {
             CliError::Usage(format!(
@@ -202,8 +203,9 @@ impl Host {
         } else {
             None
         };
-        let runtime = crate::runtime::Runtime::new(settings.engine_limits(), &settings.cache)
-            .map_err(|error| CliError::Failed(error.to_string()))?;
+        let runtime =
+            crate::runtime::Runtime::new(settings.engine_limits(), &settings.server.cache)
+                .map_err(|error| CliError::Failed(error.to_string()))?;
         if let crate::runtime::Allocator::OnDemand { reason } = runtime.allocator() {
             tracing::warn!(
                 "using on-demand instance allocation (slower): the pooling allocator is unavailable: {reason}"
@@ -226,7 +228,7 @@ impl Host {
         crate::registry::Sources {
             runtime: self.runtime.clone(),
             store: self.store.clone(),
-            settings: std::sync::Arc::new(arc_swap::ArcSwap::new(self.settings.clone())),
+            settings: std::sync::Arc::new(arc_swap::ArcSwap::new(self.settings.loading.clone())),
         }
     }
 
@@ -234,7 +236,7 @@ impl Host {
         crate::registry::LoadOptions {
             runtime: &self.runtime,
             store: self.store.as_ref(),
-            settings: &self.settings,
+            settings: &self.settings.loading,
         }
     }
 }

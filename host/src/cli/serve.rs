@@ -6,11 +6,11 @@ use super::{
 };
 use crate::admin::{self, Admin, PREFIX};
 use crate::auth::AuthStore;
-use crate::auth::settings::BUILT_IN;
 use crate::config::{Overrides, Settings};
 use crate::pipeline::{Pipeline, Policy};
-use crate::registry::{Registry, Snapshot, load_directory, watch};
+use crate::registry::{LoadSettings, Registry, Snapshot, load_directory, watch};
 use crate::server;
+use crate::vocab::BUILT_IN;
 use arc_swap::ArcSwap;
 use clap::Args;
 use std::io::Write;
@@ -63,7 +63,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         ..args.common.overrides()
     };
     let settings = settings(&overrides)?;
-    check_plugin_dir(&settings.plugins, "--plugins / server.plugins")?;
+    check_plugin_dir(&settings.server.plugins, "--plugins / server.plugins")?;
     init_logging("info");
     tokio_runtime()?.block_on(serve(Host::start(settings, true)?, overrides))?;
     Ok(ExitCode::SUCCESS)
@@ -78,15 +78,15 @@ async fn serve(host: Host, overrides: Overrides) -> Result<(), CliError> {
             .await
             .map_err(|error| CliError::Failed(format!("cannot listen on {address}: {error}")))
     };
-    let listener = bind(settings.listen).await?;
-    let admin_listener = bind(settings.admin_listen).await?;
-    raise_file_limit(settings.connections.max + ADMIN_CONNECTIONS);
-    let snapshot = load_directory(&settings.plugins, host.load_options())
+    let listener = bind(settings.server.listen).await?;
+    let admin_listener = bind(settings.server.admin_listen).await?;
+    raise_file_limit(settings.server.connections.max + ADMIN_CONNECTIONS);
+    let snapshot = load_directory(&settings.server.plugins, host.load_options())
         .await
         .map_err(|error| {
             CliError::Failed(format!(
                 "cannot read {}: {error}",
-                settings.plugins.display()
+                settings.server.plugins.display()
             ))
         })?;
     warn_about_unused_settings(settings, &snapshot);
@@ -99,23 +99,28 @@ async fn serve(host: Host, overrides: Overrides) -> Result<(), CliError> {
 
     let registry = Arc::new(Registry::new(snapshot));
     let sources = host.sources();
-    let current_settings = sources.settings.clone();
-    let reloads = watch(settings.plugins.clone(), registry.clone(), sources)
+    let current_loading = sources.settings.clone();
+    let current_settings = ArcSwap::new(host.settings.clone());
+    let reloads = watch(settings.server.plugins.clone(), registry.clone(), sources)
         .map_err(|error| CliError::Failed(format!("hot reloading: {error}")))?;
     tracing::info!(
         "watching {} for new, changed and removed plugins (SIGHUP also reloads piston.toml)",
-        settings.plugins.display()
+        settings.server.plugins.display()
     );
     let auth_store = host.auth_store()?;
     let policy = Policy::new(settings, &auth_store, None).map_err(CliError::Failed)?;
     tracing::info!("throttling: {}", policy.throttle.describe());
     let pipeline = Arc::new(Pipeline::new(registry.clone(), policy));
-    let admin = Arc::new(Admin::new(registry.clone(), settings.admin_token.clone()));
+    let admin = Arc::new(Admin::new(
+        registry.clone(),
+        settings.server.admin_token.clone(),
+    ));
     let reconfigure = {
         let (pipeline, registry, admin) = (pipeline.clone(), registry.clone(), admin.clone());
         move || {
             let applied = Running {
                 settings: &current_settings,
+                loading: &current_loading,
                 auth_store: &auth_store,
                 registry: &registry,
                 pipeline: &pipeline,
@@ -153,7 +158,7 @@ async fn serve(host: Host, overrides: Overrides) -> Result<(), CliError> {
         server::Listener {
             socket: listener,
             app: server::app(pipeline),
-            max_connections: settings.connections.max,
+            max_connections: settings.server.connections.max,
         },
         server::Listener {
             socket: admin_listener,
@@ -163,9 +168,9 @@ async fn serve(host: Host, overrides: Overrides) -> Result<(), CliError> {
     ];
     server::serve(
         listeners,
-        settings.connections,
+        settings.server.connections,
         shutdown,
-        settings.shutdown_timeout,
+        settings.server.shutdown_timeout,
     )
     .await
     .map_err(|error| CliError::Failed(format!("serving failed: {error}")))?;
@@ -208,6 +213,7 @@ fn raise_file_limit(connections: usize) {
 /// What a running server applies a new configuration to.
 struct Running<'a> {
     settings: &'a ArcSwap<Settings>,
+    loading: &'a ArcSwap<LoadSettings>,
     auth_store: &'a Arc<AuthStore>,
     registry: &'a Arc<Registry>,
     pipeline: &'a Pipeline,
@@ -220,6 +226,7 @@ struct Running<'a> {
 fn reconfigure(overrides: &Overrides, running: &Running<'_>) {
     let Running {
         settings: current,
+        loading,
         auth_store,
         registry,
         pipeline,
@@ -234,22 +241,25 @@ fn reconfigure(overrides: &Overrides, running: &Running<'_>) {
     };
     let before = current.load();
     let restart_only = [
-        ("server.listen", before.listen != next.listen),
+        ("server.listen", before.server.listen != next.server.listen),
         (
             "server.admin_listen",
-            before.admin_listen != next.admin_listen,
+            before.server.admin_listen != next.server.admin_listen,
         ),
         (
             "server.max_connections, header_timeout, idle_timeout, send_timeout",
-            before.connections != next.connections,
+            before.server.connections != next.server.connections,
         ),
         (
             "server.shutdown_timeout",
-            before.shutdown_timeout != next.shutdown_timeout,
+            before.server.shutdown_timeout != next.server.shutdown_timeout,
         ),
-        ("server.plugins", before.plugins != next.plugins),
-        ("server.data", before.data != next.data),
-        ("server.cache", before.cache != next.cache),
+        (
+            "server.plugins",
+            before.server.plugins != next.server.plugins,
+        ),
+        ("server.data", before.server.data != next.server.data),
+        ("server.cache", before.server.cache != next.server.cache),
         (
             "limits.max_instances",
             before.max_instances != next.max_instances,
@@ -263,8 +273,9 @@ fn reconfigure(overrides: &Overrides, running: &Running<'_>) {
     match Policy::new(&next, auth_store, Some(&pipeline.policy())) {
         Ok(policy) => {
             pipeline.reconfigure(policy);
-            admin.set_token(next.admin_token.clone());
+            admin.set_token(next.server.admin_token.clone());
             warn_about_unused_settings(&next, &registry.current());
+            loading.store(next.loading.clone());
             current.store(Arc::new(next));
             tracing::info!("configuration reloaded");
         }
@@ -276,7 +287,7 @@ fn reconfigure(overrides: &Overrides, running: &Running<'_>) {
 
 /// Settings for plugins, authenticators or resources that are not loaded: likely typos.
 fn warn_about_unused_settings(settings: &Settings, snapshot: &Snapshot) {
-    for name in settings.configured_plugins() {
+    for name in settings.loading.plugins.keys() {
         if snapshot.plugin(name).is_none() && snapshot.authenticator(name).is_none() {
             tracing::warn!("piston.toml configures plugin `{name}`, which is not loaded");
         }

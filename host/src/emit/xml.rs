@@ -8,7 +8,8 @@
 //! parsers do not fold them. Problem documents use RFC 9457's `<problem>` root and
 //! namespace.
 
-use super::{Data, EmitError, Emitter, Format, ItemWriter, KeyText, Options, SerializeError};
+use super::scaffold::{KeyText, SerializeError};
+use super::{Data, EmitError, Emitter, Format, ItemWriter, Options};
 use base64::Engine as _;
 use serde::ser::{self, Impossible, Serialize};
 use std::fmt::Display;

@@ -8,7 +8,8 @@
 //! double-quoted, and floats always carry a dot and a signed exponent. A stream is one
 //! block sequence, each item written as it arrives.
 
-use super::{Data, EmitError, Emitter, Format, ItemWriter, KeyText, Options, SerializeError};
+use super::scaffold::{KeyText, SerializeError};
+use super::{Data, EmitError, Emitter, Format, ItemWriter, Options};
 use serde::ser::{self, Impossible, Serialize};
 use std::fmt::Display;
 

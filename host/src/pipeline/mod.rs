@@ -27,11 +27,13 @@ use crate::auth::{AuthStore, Gate, Principal, RequestHead};
 use crate::client::ClientAddresses;
 use crate::config::Settings;
 use crate::decode::{self, BodyLimits};
-use crate::negotiate::{self, Asked, Negotiated};
+use crate::emit::Negotiated;
+use crate::negotiate::{self, Asked};
 use crate::problem::Problem;
-use crate::registry::{Method, Registry, ResourceSpec, RouteTarget, Routed};
+use crate::registry::{Registry, ResourceSpec, RouteTarget, Routed};
 use crate::runtime::{Checkout, Response as GuestResponse, wit};
 use crate::throttle::{Caller, RateLimit, Throttler};
+use crate::vocab::Method;
 use arc_swap::ArcSwap;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
@@ -88,14 +90,16 @@ impl Policy {
         let gate = Gate::new(
             &settings.auth,
             auth_store.clone(),
-            &settings.public_url,
+            &settings.server.public_url,
             previous.map(|policy| &policy.gate),
         )
         .map_err(|error| format!("authentication: {error}"))?;
         let throttle = Throttler::new(&settings.throttle, previous.map(|policy| &policy.throttle))
             .map_err(|error| format!("throttling: {error}"))?;
-        let clients =
-            ClientAddresses::new(settings.trusted_proxies.clone(), settings.forwarded_header);
+        let clients = ClientAddresses::new(
+            settings.server.trusted_proxies.clone(),
+            settings.server.forwarded_header,
+        );
         Ok(Policy {
             gate,
             throttle,
@@ -103,9 +107,9 @@ impl Policy {
             body: BodyLimits {
                 max_bytes: settings.body_bytes,
                 max_depth: settings.max_depth,
-                timeout: settings.body_timeout,
+                timeout: settings.server.body_timeout,
             },
-            public_url: settings.public_url.trim_end_matches('/').into(),
+            public_url: settings.server.public_url.trim_end_matches('/').into(),
         })
     }
 }

@@ -8,8 +8,8 @@
 
 use crate::fields::FieldError;
 use crate::problem::Problem;
-use crate::registry::MethodSet;
 use crate::runtime::{CallError, CheckoutError, wit};
+use crate::vocab::MethodSet;
 use http::header::{ALLOW, RETRY_AFTER};
 use http::{HeaderValue, StatusCode};
 

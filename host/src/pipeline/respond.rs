@@ -1,9 +1,9 @@
 //! Steps 9–10: the guest's answer, checked, shaped and emitted as an HTTP response.
 
 use super::stream::{self, StreamView};
+use crate::emit::Negotiated;
 use crate::emit::{self, View};
 use crate::fields::FieldFilter;
-use crate::negotiate::Negotiated;
 use crate::problem::{FieldError, Problem};
 use crate::registry::RouteTarget;
 use crate::runtime::{Body as GuestBody, Checkout, Response as GuestResponse, wit};

@@ -2,9 +2,9 @@
 //! come.
 
 use super::refusal::trace_suffix;
+use crate::emit::Negotiated;
 use crate::emit::{self, ItemWriter, View};
 use crate::fields::{FieldFilter, UriTemplate};
-use crate::negotiate::Negotiated;
 use crate::registry::RouteTarget;
 use crate::runtime::{Checkout, ResourceAny};
 use axum::body::Body;

@@ -76,15 +76,17 @@ async fn blog(config: &str) -> Apps {
         ..Overrides::default()
     })
     .unwrap();
-    std::fs::create_dir_all(&settings.data).unwrap();
-    let runtime = Runtime::new(settings.engine_limits(), &settings.cache).unwrap();
+    std::fs::create_dir_all(&settings.server.data).unwrap();
+    let runtime = Runtime::new(settings.engine_limits(), &settings.server.cache).unwrap();
     let store: Arc<dyn KeyValueStore> = Arc::new(SqliteStore::open(&settings.database()).unwrap());
     let options = LoadOptions {
         runtime: &runtime,
         store: Some(&store),
-        settings: &settings,
+        settings: &settings.loading,
     };
-    let snapshot = load_directory(&settings.plugins, options).await.unwrap();
+    let snapshot = load_directory(&settings.server.plugins, options)
+        .await
+        .unwrap();
     let registry = Arc::new(Registry::new(snapshot));
     let auth_store = Arc::new(AuthStore::open(&settings.auth_database()).unwrap());
     let policy = Policy::new(&settings, &auth_store, None).unwrap();

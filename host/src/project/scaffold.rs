@@ -199,8 +199,7 @@ pub fn create(
     language: Language,
     sdk: &RustSdk,
 ) -> Result<Vec<PathBuf>, ProjectError> {
-    if !crate::registry::spec::is_name(name) || !name.starts_with(|c: char| c.is_ascii_lowercase())
-    {
+    if !crate::vocab::is_name(name) || !name.starts_with(|c: char| c.is_ascii_lowercase()) {
         return Err(ProjectError::BadName(name.to_owned()));
     }
     let dir = parent.join(name);

@@ -1,12 +1,13 @@
 //! Loading plugin files: compile, link, describe, validate, pool.
 
 use super::{Loaded, LoadedAuthenticator, LoadedPlugin, Snapshot, spec};
-use crate::config::{PluginSettings, Settings};
 use crate::runtime::{
-    CacheOutcome, InstanceSetup, Linked, LoadError, PluginData, PluginServices, Runtime,
+    CacheOutcome, InstanceLimits, InstanceSetup, Linked, LoadError, PluginData, PluginServices,
+    PluginSettings, Runtime,
 };
 use crate::store::KeyValueStore;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,7 +20,31 @@ pub struct LoadOptions<'a> {
     /// Where plugin data lives; `None` when plugins are only inspected, not served.
     pub store: Option<&'a Arc<dyn KeyValueStore>>,
     /// Per-plugin isolation, limits and settings.
-    pub settings: &'a Settings,
+    pub settings: &'a LoadSettings,
+}
+
+/// What loading takes from the configuration: which files are loaded, and what each
+/// plugin's instances get. Replaced whole when the configuration is reloaded.
+#[derive(Debug, Clone)]
+pub struct LoadSettings {
+    /// Whether plugin files that are symbolic links are loaded.
+    pub follow_symlinks: bool,
+    /// The largest plugin file loaded, in bytes.
+    pub plugin_file_bytes: u64,
+    /// The limits a plugin gets unless its section overrides them.
+    pub defaults: InstanceLimits,
+    /// The plugins the configuration has a section for, by name.
+    pub plugins: BTreeMap<String, PluginSettings>,
+}
+
+impl LoadSettings {
+    /// The settings of the plugin called `name`.
+    pub(crate) fn plugin(&self, name: &str) -> PluginSettings {
+        self.plugins
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| PluginSettings::with_defaults(self.defaults))
+    }
 }
 
 /// Why one file did not load.
@@ -152,7 +177,7 @@ pub async fn load_file(file: &Path, options: LoadOptions<'_>) -> Result<Loaded, 
             )
             .into(),
         services: Arc::new(PluginServices::default()),
-        limits: options.settings.default_instance_limits(),
+        limits: options.settings.defaults,
     };
     let loaded = match linked {
         Linked::Handler(pre) => {

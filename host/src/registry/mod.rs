@@ -11,13 +11,12 @@ mod reload;
 pub mod spec;
 mod watch;
 
-pub use self::load::{LoadOptions, load_directory, load_file};
+pub use self::load::{LoadOptions, LoadSettings, load_directory, load_file};
 pub use self::reload::reload;
-pub use self::spec::{AuthenticatorSpec, Method, MethodSet, PluginSpec, ResourceSpec, is_name};
+pub use self::spec::{AuthenticatorSpec, PluginSpec, ResourceSpec};
 pub use self::watch::{Reloads, Sources, watch};
 
-use crate::config::PluginSettings;
-use crate::runtime::{AuthenticatorGuest, InstancePool};
+use crate::runtime::{AuthenticatorGuest, InstancePool, PluginSettings};
 use arc_swap::ArcSwap;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};

@@ -3,8 +3,7 @@
 //! compiling a large plugin never holds up a request; the new snapshot is swapped in
 //! atomically.
 
-use super::{LoadOptions, Registry, reload};
-use crate::config::Settings;
+use super::{LoadOptions, LoadSettings, Registry, reload};
 use crate::runtime::Runtime;
 use crate::store::KeyValueStore;
 use arc_swap::ArcSwap;
@@ -24,7 +23,7 @@ pub struct Sources {
     /// Plugin data.
     pub store: Option<Arc<dyn KeyValueStore>>,
     /// Per-plugin settings; replaced when `piston.toml` is reloaded.
-    pub settings: Arc<ArcSwap<Settings>>,
+    pub settings: Arc<ArcSwap<LoadSettings>>,
 }
 
 /// Asks the reload thread for a reload.

@@ -13,6 +13,7 @@ mod guest_log;
 mod instance;
 mod pool;
 mod services;
+mod settings;
 mod state;
 
 pub use self::bindings::authenticator::exports::piston::handler::authentication as auth_wit;
@@ -28,6 +29,8 @@ pub use self::pool::{
     Checkout, CheckoutError, InstanceLimits, InstancePool, InstanceSetup, Isolation,
 };
 pub use self::services::{PluginData, PluginServices};
+pub use self::settings::PluginSettings;
+pub(crate) use self::settings::{InstanceOverrides, LimitsSection};
 pub use self::state::HostState;
 pub use wasmtime::component::ResourceAny;
 

@@ -10,6 +10,7 @@
 //! shutdown timeout ends.
 
 mod connection;
+pub(crate) mod settings;
 
 use self::connection::{Activity, Timed};
 use crate::admin::Admin;

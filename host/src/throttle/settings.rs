@@ -20,9 +20,7 @@
 //! anonymous callers get `throttle_anonymous` where one is set, else the same rules.
 //! `throttle = []` turns throttling off.
 
-use crate::config::{ConfigError, check_range};
-use crate::registry::spec::Throttle;
-use crate::registry::{Method, MethodSet};
+use crate::vocab::{ConfigError, Method, MethodSet, Throttle, check_range};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;

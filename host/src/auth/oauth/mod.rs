@@ -24,7 +24,6 @@ mod throttle;
 
 pub use self::provider::{Endpoint, Provider, is_form};
 use self::store::NonceUse;
-pub(super) use self::store::SCHEMA;
 pub use self::store::{Consumer, OAuthToken, TokenKind};
 pub(super) use self::throttle::EndpointThrottle;
 

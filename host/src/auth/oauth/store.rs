@@ -18,42 +18,6 @@ use crate::auth::store::{AuthStore, AuthStoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::sync::atomic::Ordering;
 
-pub(in crate::auth) const SCHEMA: &str = "
-    CREATE TABLE IF NOT EXISTS oauth_consumers (
-        key        TEXT PRIMARY KEY,
-        secret     TEXT NOT NULL,
-        name       TEXT NOT NULL,
-        callback   TEXT,
-        revoked    INTEGER NOT NULL DEFAULT 0,
-        created_at INTEGER NOT NULL
-    );
-    CREATE TABLE IF NOT EXISTS oauth_tokens (
-        token      TEXT PRIMARY KEY,
-        secret     TEXT NOT NULL,
-        kind       TEXT NOT NULL,
-        consumer   TEXT NOT NULL,
-        username   TEXT,
-        callback   TEXT,
-        verifier   TEXT,
-        expires_at INTEGER,
-        revoked    INTEGER NOT NULL DEFAULT 0,
-        created_at INTEGER NOT NULL
-    );
-    CREATE TABLE IF NOT EXISTS oauth_nonces (
-        consumer  TEXT NOT NULL,
-        nonce     TEXT NOT NULL,
-        timestamp INTEGER NOT NULL,
-        PRIMARY KEY (consumer, nonce, timestamp)
-    );
-    CREATE INDEX IF NOT EXISTS oauth_nonces_by_time ON oauth_nonces (timestamp);
-    CREATE TABLE IF NOT EXISTS oauth_nonce_floor (
-        id    INTEGER PRIMARY KEY CHECK (id = 0),
-        floor INTEGER NOT NULL
-    );
-    CREATE INDEX IF NOT EXISTS oauth_tokens_by_expiry ON oauth_tokens (kind, expires_at);
-    CREATE INDEX IF NOT EXISTS oauth_tokens_by_consumer ON oauth_tokens (consumer, kind);
-";
-
 /// The most nonces remembered: past it, the oldest are forgotten (and the floor rises).
 pub const MAX_NONCES: u64 = 200_000;
 /// How many nonce writes (by this process) between two checks of the table's size.
