@@ -10,27 +10,27 @@
 
 #![warn(missing_docs)]
 
-pub mod admin;
-pub mod auth;
+pub(crate) mod admin;
+pub(crate) mod auth;
 pub mod cli;
-pub mod client;
-pub mod config;
-pub mod decode;
-pub mod emit;
-pub mod fields;
+pub(crate) mod client;
+pub(crate) mod config;
+pub(crate) mod decode;
+pub(crate) mod emit;
+pub(crate) mod fields;
 pub mod fuzzing;
-pub mod negotiate;
-pub mod pipeline;
-pub mod problem;
-pub mod project;
-pub mod registry;
-pub mod runtime;
-pub mod server;
+pub(crate) mod negotiate;
+pub(crate) mod pipeline;
+pub(crate) mod problem;
+pub(crate) mod project;
+pub(crate) mod registry;
+pub(crate) mod runtime;
+pub(crate) mod server;
 pub mod store;
-pub mod throttle;
-pub mod transcode;
-pub mod validate;
-pub mod vocab;
+pub(crate) mod throttle;
+pub(crate) mod transcode;
+pub(crate) mod validate;
+pub(crate) mod vocab;
 
 #[cfg(test)]
 mod round_trips;

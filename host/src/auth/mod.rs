@@ -30,10 +30,9 @@ pub mod settings;
 mod store;
 
 pub use self::bearer::{TOKEN_PREFIX, issue_token};
-pub use self::gate::{AuthenticatorPlugins, Gate};
+pub use self::gate::Gate;
 pub use self::password::{digest_secrets, hash as hash_password};
-pub use self::settings::AuthSettings;
-pub use self::store::{AuthStore, AuthStoreError, DigestSecrets, Token, User, now};
+pub use self::store::{AuthStore, AuthStoreError, Token, User, now};
 
 use crate::runtime::wit;
 use async_trait::async_trait;

@@ -249,16 +249,6 @@ impl AuthStore {
             .optional()?)
     }
 
-    /// A user's current version: cheaper than the whole record.
-    pub fn user_version(&self, username: &str) -> Result<Option<i64>, AuthStoreError> {
-        let connection = self.connection();
-        let mut statement =
-            connection.prepare_cached("SELECT version FROM users WHERE username = ?1")?;
-        Ok(statement
-            .query_row(params![username], |row| row.get(0))
-            .optional()?)
-    }
-
     /// Every user, by name.
     pub fn users(&self) -> Result<Vec<User>, AuthStoreError> {
         let connection = self.connection();

@@ -14,7 +14,7 @@ mod watch;
 pub use self::load::{LoadOptions, LoadSettings, load_directory, load_file};
 pub use self::reload::reload;
 pub use self::spec::{AuthenticatorSpec, PluginSpec, ResourceSpec};
-pub use self::watch::{Reloads, Sources, watch};
+pub use self::watch::{Sources, watch};
 
 use crate::runtime::{AuthenticatorGuest, InstancePool, PluginSettings};
 use arc_swap::ArcSwap;

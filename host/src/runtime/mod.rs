@@ -18,13 +18,13 @@ mod state;
 
 pub use self::bindings::authenticator::exports::piston::handler::authentication as auth_wit;
 pub use self::bindings::authenticator::{Authenticator as AuthenticatorGuest, AuthenticatorPre};
-pub use self::bindings::exports::piston::handler::handler::{Body, RawBody, Response};
+pub use self::bindings::exports::piston::handler::handler::{Body, Response};
 pub use self::bindings::piston::handler::types as wit;
 pub use self::bindings::{Plugin, PluginPre};
 pub use self::cache::CacheOutcome;
 pub use self::engine::{Allocator, EngineLimits};
 pub use self::guest_log::LogLimits;
-pub use self::instance::{CallError, Guest, Instance};
+pub use self::instance::{CallError, Guest};
 pub use self::pool::{
     Checkout, CheckoutError, InstanceLimits, InstancePool, InstanceSetup, Isolation,
 };

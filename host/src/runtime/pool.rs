@@ -174,16 +174,6 @@ impl<G: Guest> InstancePool<G> {
         let log = Arc::new(LogBudget::new(setup.limits.log));
         setup.instantiate(engine, pre, &log).await
     }
-
-    /// How many instances are idle.
-    pub fn idle(&self) -> usize {
-        lock(&self.shared.idle).len()
-    }
-
-    /// How many instances are checked out.
-    pub fn busy(&self) -> usize {
-        self.shared.setup.limits.concurrency - self.shared.slots.available_permits()
-    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

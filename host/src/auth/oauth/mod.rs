@@ -105,13 +105,13 @@ impl From<AuthStoreError> for OAuthError {
 
 /// Which token a signed request must carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expect {
+pub enum ExpectedToken {
     /// None: a request for temporary credentials.
-    NoToken,
+    Absent,
     /// Approved temporary credentials, to exchange.
-    RequestToken,
+    Request,
     /// Token credentials, to call a resource.
-    AccessToken,
+    Access,
 }
 
 /// A request whose signature, timestamp and nonce checked out.
@@ -169,7 +169,7 @@ impl Verifier {
     /// Checks the signature, timestamp, nonce, consumer and token of a request: the
     /// cheap checks first, then the consumer and the token (by key), then the signature,
     /// and last the nonce (a write).
-    fn verify(&self, signed: &Signed, expect: Expect) -> Result<Verified, OAuthError> {
+    fn verify(&self, signed: &Signed, expect: ExpectedToken) -> Result<Verified, OAuthError> {
         if signed
             .get("oauth_version")
             .is_some_and(|version| version != "1.0")
@@ -197,7 +197,7 @@ impl Verifier {
             return Err(OAuthError::unauthorized("the consumer has been revoked"));
         }
         let token = match expect {
-            Expect::NoToken => {
+            ExpectedToken::Absent => {
                 if signed
                     .get("oauth_token")
                     .is_some_and(|token| !token.is_empty())
@@ -208,8 +208,8 @@ impl Verifier {
                 }
                 None
             }
-            Expect::RequestToken | Expect::AccessToken => {
-                let kind = if expect == Expect::RequestToken {
+            ExpectedToken::Request | ExpectedToken::Access => {
+                let kind = if expect == ExpectedToken::Request {
                     TokenKind::Request
                 } else {
                     TokenKind::Access
@@ -324,7 +324,7 @@ impl Authenticator for OAuth1 {
         let account = claimed_account(&signed);
         let verified = self
             .verifier
-            .verify(&signed, Expect::AccessToken)
+            .verify(&signed, ExpectedToken::Access)
             .map_err(|error| refuse(error).for_account(account))?;
         let username = verified
             .token
@@ -395,14 +395,18 @@ mod tests {
                 r#"oauth_consumer_key="{}", oauth_signature_method="PLAINTEXT", oauth_timestamp="{timestamp}", oauth_nonce="n", oauth_signature="x""#,
                 consumer.key
             ));
-            let error = verifier.verify(&request, Expect::NoToken).unwrap_err();
+            let error = verifier
+                .verify(&request, ExpectedToken::Absent)
+                .unwrap_err();
             assert_eq!(error.status, StatusCode::UNAUTHORIZED, "{timestamp}");
             assert!(error.detail.contains("oauth_timestamp"), "{}", error.detail);
         }
         let request = signed(
             r#"oauth_consumer_key="k", oauth_signature_method="PLAINTEXT", oauth_timestamp="99999999999999999999", oauth_nonce="n", oauth_signature="x""#,
         );
-        let error = verifier.verify(&request, Expect::NoToken).unwrap_err();
+        let error = verifier
+            .verify(&request, ExpectedToken::Absent)
+            .unwrap_err();
         assert_eq!(error.status, StatusCode::BAD_REQUEST, "{}", error.detail);
     }
 

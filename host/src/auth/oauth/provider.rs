@@ -24,7 +24,7 @@
 
 use super::page::{Page, csrf_cookie, csrf_from};
 use super::throttle::EndpointThrottle;
-use super::{Expect, OAuthError, OAuthToken, TokenKind, Verifier, challenge};
+use super::{ExpectedToken, OAuthError, OAuthToken, TokenKind, Verifier, challenge};
 use crate::auth::lockout::Lockout;
 use crate::auth::password::Checker;
 use crate::auth::settings::Rate;
@@ -172,7 +172,7 @@ impl Provider {
 
     fn request_token(&self, head: &RequestHead<'_>) -> Result<Response, OAuthError> {
         let signed = self.verifier.collect(head)?;
-        let verified = self.verifier.verify(&signed, Expect::NoToken)?;
+        let verified = self.verifier.verify(&signed, ExpectedToken::Absent)?;
         let callback = check_callback(
             signed.required("oauth_callback")?,
             verified.consumer.callback.as_deref(),
@@ -212,7 +212,7 @@ impl Provider {
 
     fn access_token(&self, head: &RequestHead<'_>) -> Result<Response, OAuthError> {
         let signed = self.verifier.collect(head)?;
-        let verified = self.verifier.verify(&signed, Expect::RequestToken)?;
+        let verified = self.verifier.verify(&signed, ExpectedToken::Request)?;
         let Some(request) = verified.token else {
             return Err(OAuthError::unauthorized(
                 "the temporary credentials are not valid",

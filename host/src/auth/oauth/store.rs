@@ -147,12 +147,6 @@ impl AuthStore {
         Ok(())
     }
 
-    /// Stores a token.
-    pub fn add_oauth_token(&self, token: &OAuthToken) -> Result<(), AuthStoreError> {
-        insert_token(&self.connection(), token)?;
-        Ok(())
-    }
-
     /// Stores temporary credentials, after deleting every expired one: `false` (and
     /// nothing stored) when their consumer already has `max_pending` waiting.
     pub fn add_request_token(
