@@ -24,6 +24,23 @@ const WORLD = 'plugin';
 /** The host links no wasi:http: build without fetch() and the fetch event. */
 const DISABLED_FEATURES = ['http', 'fetch-event'];
 
+/**
+ * Removes work from the glue code componentize-js generates for the plugin's imports and
+ * exports, which runs on every call between the host and the plugin.
+ *
+ * componentize-js runs JavaScript in an interpreter, where iterating a string runs the
+ * iterator protocol a character at a time: several microseconds per character. The glue
+ * that copies a string to the host counted its code points that way (`[...s].length`)
+ * into a field nothing reads, so every request paid for walking its response body, and
+ * every store call for walking its key. The count is dropped; the copy itself is
+ * unchanged (`TextEncoder.encode`).
+ *
+ * The glue is generated inside the package, so the change is applied to what its splicer
+ * returns, before componentize-js evaluates it. A rewrite whose text is not found (another
+ * version generates different glue) is skipped: the build is correct either way.
+ */
+const GLUE_REWRITES = [[', codepoints: [...s].length }', ' }']];
+
 function fail(message, status = 1) {
   process.stderr.write(`error: ${message}\n`);
   process.exit(status);
@@ -50,6 +67,7 @@ try {
   );
 }
 const { componentize } = await import(componentizeUrl);
+await trimBindings(componentizeUrl);
 
 // Map the directory that holds every local module, and load the entry relative to it.
 const root = commonDirectory(localModules(entry));
@@ -85,6 +103,23 @@ try {
 }
 // `piston build` reports the file it renames into place itself.
 if (ranAsFile) process.stdout.write(`built ${out} (${Math.round(component.length / 1024)} KiB)\n`);
+
+async function trimBindings(componentizeUrl) {
+  let splicer;
+  try {
+    ({ splicer } = await import(new URL('../lib/spidermonkey-embedding-splicer.js', componentizeUrl)));
+  } catch {
+    return;
+  }
+  if (typeof splicer?.spliceBindings !== 'function') return;
+  const splice = splicer.spliceBindings;
+  splicer.spliceBindings = (...args) => {
+    const spliced = splice(...args);
+    let glue = spliced.jsBindings;
+    for (const [from, to] of GLUE_REWRITES) glue = glue.split(from).join(to);
+    return { ...spliced, jsBindings: glue };
+  };
+}
 
 function isFile(path) {
   try {

@@ -15,7 +15,7 @@
 export function toJson(value, what) {
   let text;
   try {
-    text = JSON.stringify(value, bigIntsAsNumbers);
+    text = stringify(value);
   } catch (error) {
     throw new TypeError(`cannot serialize ${what}: ${error?.message ?? error}`);
   }
@@ -23,6 +23,19 @@ export function toJson(value, what) {
     throw new TypeError(`cannot serialize ${what}: ${typeof value} is not JSON`);
   }
   return text;
+}
+
+/**
+ * `JSON.stringify` with {@link bigIntsAsNumbers}, which the engine would call for every
+ * key and value: tried without it first, as only a BigInt makes that fail.
+ */
+function stringify(value) {
+  try {
+    return JSON.stringify(value);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    return JSON.stringify(value, bigIntsAsNumbers);
+  }
 }
 
 function bigIntsAsNumbers(_key, value) {

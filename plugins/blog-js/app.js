@@ -27,11 +27,18 @@ const MAX_SLUG_CHARS = 100;
 /** What Unicode calls white space (Rust's `char::is_whitespace`, which `trim` uses). */
 const BLANK = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$/u;
 
-/** The number of Unicode characters (code points, not UTF-16 units) in `text`. */
+/** Two UTF-16 units that together make one character. */
+const SURROGATE_PAIR = /[\uD800-\uDBFF][\uDC00-\uDFFF]/g;
+
+/**
+ * The number of Unicode characters (code points, not UTF-16 units) in `text`: its length
+ * less one for each surrogate pair. One regular-expression search rather than a loop over
+ * the string, which the engine runs a character at a time through the iterator protocol
+ * (several microseconds per character, on every request for `content_size`).
+ */
 function chars(text) {
-  let count = 0;
-  for (const _ of text) count += 1;
-  return count;
+  const pairs = text.match(SURROGATE_PAIR);
+  return text.length - (pairs === null ? 0 : pairs.length);
 }
 
 /**
