@@ -26,7 +26,7 @@ pub(crate) mod project;
 pub(crate) mod registry;
 pub(crate) mod runtime;
 pub(crate) mod server;
-pub mod store;
+pub(crate) mod store;
 pub(crate) mod throttle;
 pub(crate) mod transcode;
 pub(crate) mod validate;

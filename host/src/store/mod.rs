@@ -145,8 +145,6 @@ pub trait KeyValueStore: Send + Sync {
     fn set_many(&self, scope: Scope<'_>, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError>;
     /// Removes every key, atomically. Never refused for the quota.
     fn delete_many(&self, scope: Scope<'_>, keys: &[String]) -> Result<(), StoreError>;
-    /// How many bytes `namespace` holds, counted by [`entry_bytes`].
-    fn usage(&self, namespace: &str) -> Result<u64, StoreError>;
 }
 
 /// What one entry counts against its namespace's quota: its bucket's, key's and

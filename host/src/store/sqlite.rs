@@ -369,10 +369,6 @@ impl KeyValueStore for SqliteStore {
         inner.record(scope.namespace, usage);
         Ok(())
     }
-
-    fn usage(&self, namespace: &str) -> Result<u64, StoreError> {
-        Ok(self.lock().used(namespace))
-    }
 }
 
 #[cfg(test)]
@@ -491,7 +487,7 @@ mod tests {
         let full = quota(BLOG, entry("a", 100) + entry("b", 100));
         store.set(full, "a", &[1; 100]).unwrap();
         store.set(full, "b", &[2; 100]).unwrap();
-        assert_eq!(store.usage("blog").unwrap(), full.quota_bytes);
+        assert_eq!(store.lock().used("blog"), full.quota_bytes);
 
         let error = store.set(full, "c", b"").unwrap_err();
         assert!(
@@ -516,7 +512,7 @@ mod tests {
         assert_eq!(store.get(full, "c").unwrap(), None);
         assert_eq!(store.get(full, "a").unwrap(), Some(vec![1; 100]));
         assert_eq!(store.get(full, "b").unwrap(), Some(vec![2; 100]));
-        assert_eq!(store.usage("blog").unwrap(), full.quota_bytes);
+        assert_eq!(store.lock().used("blog"), full.quota_bytes);
     }
 
     #[test]
@@ -536,9 +532,9 @@ mod tests {
             .delete_many(over, &["c".to_owned(), "c".to_owned(), "absent".to_owned()])
             .unwrap();
         assert_eq!(store.get(over, "c").unwrap(), None);
-        assert_eq!(store.usage("blog").unwrap(), entry("a", 10));
+        assert_eq!(store.lock().used("blog"), entry("a", 10));
         store.delete(over, "a").unwrap();
-        assert_eq!(store.usage("blog").unwrap(), 0);
+        assert_eq!(store.lock().used("blog"), 0);
     }
 
     #[test]
@@ -575,13 +571,13 @@ mod tests {
                 + entry("x", 3)
                 + entry("y", 0)
                 + entry("n", 3);
-            assert_eq!(store.usage("blog").unwrap(), expected);
+            assert_eq!(store.lock().used("blog"), expected);
             expected
         };
         let reopened = SqliteStore::open(&path).unwrap();
-        assert_eq!(reopened.usage("blog").unwrap(), counted);
-        assert_eq!(reopened.usage("other").unwrap(), entry("o", 5));
-        assert_eq!(reopened.usage("nobody").unwrap(), 0);
+        assert_eq!(reopened.lock().used("blog"), counted);
+        assert_eq!(reopened.lock().used("other"), entry("o", 5));
+        assert_eq!(reopened.lock().used("nobody"), 0);
     }
 
     #[test]
@@ -601,11 +597,11 @@ mod tests {
             assert_eq!(store.get(BLOG, key).unwrap(), None);
         }
         assert_eq!(store.get(BLOG, "kept").unwrap(), Some(b"old".to_vec()));
-        assert_eq!(store.usage("blog").unwrap(), entry("kept", 3));
+        assert_eq!(store.lock().used("blog"), entry("kept", 3));
 
         // Exactly enough: all of it.
         store.set_many(quota(BLOG, exact), &batch).unwrap();
-        assert_eq!(store.usage("blog").unwrap(), exact);
+        assert_eq!(store.lock().used("blog"), exact);
         assert_eq!(store.get(BLOG, "k9").unwrap(), Some(vec![9; 50]));
 
         // At the quota, a batch that shrinks as a whole succeeds though one value grows.
@@ -615,7 +611,7 @@ mod tests {
                 &[("k0".to_owned(), vec![0; 60]), ("k1".to_owned(), vec![])],
             )
             .unwrap();
-        assert_eq!(store.usage("blog").unwrap(), exact - 40);
+        assert_eq!(store.lock().used("blog"), exact - 40);
     }
 
     #[test]
@@ -628,18 +624,18 @@ mod tests {
             Err(StoreError::QuotaExceeded { .. })
         ));
         store.set(quota(OTHER, limit), "a", &[1; 100]).unwrap();
-        assert_eq!(store.usage("blog").unwrap(), limit);
-        assert_eq!(store.usage("other").unwrap(), limit);
+        assert_eq!(store.lock().used("blog"), limit);
+        assert_eq!(store.lock().used("other"), limit);
         store.delete(OTHER, "a").unwrap();
-        assert_eq!(store.usage("blog").unwrap(), limit);
-        assert_eq!(store.usage("other").unwrap(), 0);
+        assert_eq!(store.lock().used("blog"), limit);
+        assert_eq!(store.lock().used("other"), 0);
     }
 
     #[test]
     fn increment_is_counted() {
         let (_dir, store) = store();
         store.increment(BLOG, "n", 9).unwrap();
-        assert_eq!(store.usage("blog").unwrap(), entry("n", 1));
+        assert_eq!(store.lock().used("blog"), entry("n", 1));
         // 9 becomes 10: one byte more than the quota allows.
         let full = quota(BLOG, entry("n", 1));
         assert!(matches!(
@@ -654,7 +650,7 @@ mod tests {
             store.increment(quota(BLOG, entry("n", 2)), "n", 1).unwrap(),
             10
         );
-        assert_eq!(store.usage("blog").unwrap(), entry("n", 2));
+        assert_eq!(store.lock().used("blog"), entry("n", 2));
         assert!(matches!(
             store.increment(full, "fresh", 1),
             Err(StoreError::QuotaExceeded { .. })
