@@ -2,14 +2,10 @@
 //! [`View`] (its field filter and `resource_uri`s), copied event by event into a
 //! format's serializer.
 
+use super::filtered::transcode;
 use super::resource_uri;
-use crate::fields::{FieldFilter, Shape, UriTemplate};
-use crate::transcode::Transcoder;
-use serde::ser::Error as _;
+use crate::fields::{FieldFilter, UriTemplate};
 use serde::{Serialize, Serializer};
-
-/// The deepest the guest's data may nest (serde_json refuses deeper documents anyway).
-pub(super) const MAX_DEPTH: usize = 128;
 
 /// What of the guest's data a client sees: the field filter, and how to make
 /// `resource_uri`s (the template and the public base URL).
@@ -67,27 +63,4 @@ impl Serialize for Data<'_, '_> {
             None => transcode(self.json, shape, serializer),
         }
     }
-}
-
-/// A piece of guest JSON copied through a shape.
-pub(super) struct Raw<'a> {
-    pub(super) json: &'a str,
-    pub(super) shape: Shape<'a>,
-}
-
-impl Serialize for Raw<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        transcode(self.json, self.shape, serializer)
-    }
-}
-
-pub(super) fn transcode<S: Serializer>(
-    json: &str,
-    shape: Shape<'_>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    let mut deserializer = serde_json::Deserializer::from_str(json);
-    let ok = Transcoder::new(&mut deserializer, Some(shape), MAX_DEPTH).serialize(serializer)?;
-    deserializer.end().map_err(S::Error::custom)?;
-    Ok(ok)
 }

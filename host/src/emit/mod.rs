@@ -16,6 +16,7 @@
 mod scaffold;
 
 mod data;
+mod filtered;
 mod json;
 mod jsonl;
 mod msgpack;

@@ -1,7 +1,7 @@
 //! `resource_uri`: each item of a resource with an item URI template gets the URI of
 //! itself, filled from its own fields, as it is copied out.
 
-use super::data::{MAX_DEPTH, Raw, transcode};
+use super::filtered::{MAX_DEPTH, Raw, transcode};
 use crate::fields::{RESOURCE_URI, Shape, UriTemplate};
 use crate::transcode::{copy_value, keep};
 use serde::ser::{Error as _, SerializeMap, SerializeSeq};

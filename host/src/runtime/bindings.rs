@@ -11,10 +11,10 @@ wasmtime::component::bindgen!({
     imports: { default: trappable },
     exports: { default: async },
     with: {
-        "wasi:keyvalue/store.bucket": crate::runtime::services::BucketHandle,
+        "wasi:keyvalue/store.bucket": crate::runtime::plugin_data::BucketHandle,
     },
     trappable_error_type: {
-        "wasi:keyvalue/store.error" => crate::runtime::services::KvError,
+        "wasi:keyvalue/store.error" => crate::runtime::plugin_data::KvError,
     },
 });
 

@@ -11,6 +11,7 @@ mod cache;
 mod engine;
 mod guest_log;
 mod instance;
+mod plugin_data;
 mod pool;
 mod services;
 mod settings;
@@ -25,10 +26,10 @@ pub use self::cache::CacheOutcome;
 pub use self::engine::{Allocator, EngineLimits};
 pub use self::guest_log::LogLimits;
 pub use self::instance::{CallError, Guest};
+pub use self::plugin_data::{PluginData, PluginServices};
 pub use self::pool::{
     Checkout, CheckoutError, InstanceLimits, InstancePool, InstanceSetup, Isolation,
 };
-pub use self::services::{PluginData, PluginServices};
 pub use self::settings::PluginSettings;
 pub(crate) use self::settings::{InstanceOverrides, LimitsSection};
 pub use self::state::HostState;

@@ -16,7 +16,7 @@
 use super::bindings::Plugin;
 use super::guest_log::{LogBudget, LogLimits};
 use super::instance::{CallError, Guest, Instance};
-use super::services::PluginServices;
+use super::plugin_data::PluginServices;
 use super::state::HostState;
 use serde::{Deserialize, Serialize};
 use std::ops::{Deref, DerefMut};

@@ -1,7 +1,7 @@
 //! The data each wasmtime `Store` carries for one plugin instance.
 
 use super::guest_log::{GuestLog, GuestStream, LogBudget};
-use super::services::PluginServices;
+use super::plugin_data::PluginServices;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::ResourceLimiter;
