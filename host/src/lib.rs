@@ -4,8 +4,8 @@
 //! resource, the method is checked, the body decoded ([`decode`]), the plugin called
 //! in the [`runtime`], and its data emitted ([`emit`]); every error is a [`problem`]
 //! document; [`auth`] decides who is calling. [`server`] is the axum app around it,
-//! [`config`] the settings, [`store`] the plugins' persistent data, [`cli`] the `piston`
-//! command, and [`project`] the plugin projects it creates and builds.
+//! [`config`] the settings, [`store`] the plugins' persistent data ([`sqlite`] what its
+//! database and the credentials' share), [`cli`] the `piston` command, and [`project`] the plugin projects it creates and builds.
 
 #![warn(missing_docs)]
 
@@ -25,6 +25,7 @@ pub mod project;
 pub mod registry;
 pub mod runtime;
 pub mod server;
+pub mod sqlite;
 pub mod store;
 pub mod throttle;
 pub mod transcode;
