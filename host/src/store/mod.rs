@@ -13,6 +13,7 @@ mod sqlite;
 
 pub use self::sqlite::SqliteStore;
 
+use crate::sqlite::Lane;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -96,7 +97,19 @@ pub struct Scope<'a> {
     pub quota_bytes: u64,
 }
 
+/// Whether a store call only reads, or writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// `get`, `exists`, `list_keys`, `get_many`, `usage`.
+    Read,
+    /// Everything else.
+    Write,
+}
+
 /// Persistent key-value data for plugins.
+///
+/// Every method blocks until its work is done; async callers run it on the store's
+/// [`lane`](KeyValueStore::lane) for its kind of call.
 ///
 /// # Quota
 ///
@@ -147,6 +160,9 @@ pub trait KeyValueStore: Send + Sync {
     fn delete_many(&self, scope: Scope<'_>, keys: &[String]) -> Result<(), StoreError>;
     /// How many bytes `namespace` holds, counted by [`entry_bytes`].
     fn usage(&self, namespace: &str) -> Result<u64, StoreError>;
+    /// The threads calls of `access` run on for async callers: reads never queue
+    /// behind writes.
+    fn lane(&self, access: Access) -> &Lane;
 }
 
 /// What one entry counts against its namespace's quota: its bucket's, key's and
