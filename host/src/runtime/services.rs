@@ -9,9 +9,10 @@
 //! for it reaches the guest as `error::other` with what to do, and the operator's log
 //! as one line per plugin every few seconds at most.
 //!
-//! Store calls block (on the disk, on the single writer), so each runs on a blocking
-//! thread and the guest's call awaits it: the async worker serves other requests
-//! meanwhile, and the call's timeout still applies.
+//! Store calls block (on the disk, on the single writer), so each runs on one of the
+//! store's threads and the guest's call awaits it: the async worker serves other
+//! requests meanwhile, and the call's timeout still applies. A `get` the store answers
+//! from memory is answered at once.
 
 use super::bindings::piston::handler::types;
 use super::bindings::wasi::config::store as config;
@@ -172,6 +173,19 @@ impl HostState {
         }
     }
 
+    /// The value under `key` in `bucket` if the store has it in memory; `None` also
+    /// when the call is refused, which the call on the lane then reports.
+    fn cached(&self, bucket: &Resource<BucketHandle>, key: &str) -> Option<Vec<u8>> {
+        let data = self.services().data.as_ref()?;
+        let bucket = self.table().get(bucket).ok()?;
+        let scope = Scope {
+            namespace: &data.namespace,
+            bucket: &bucket.name,
+            quota_bytes: data.quota_bytes,
+        };
+        data.store.cached(scope, key)
+    }
+
     fn config(&self) -> Result<&BTreeMap<String, String>, config::Error> {
         self.services().config.as_deref().ok_or_else(|| {
             config::Error::Upstream("plugin settings are not available while describing".to_owned())
@@ -205,6 +219,9 @@ impl store::HostBucket for HostState {
         key: String,
     ) -> Result<Option<Vec<u8>>, KvError> {
         kv::check_key(&key)?;
+        if let Some(value) = self.cached(&bucket, &key) {
+            return Ok(Some(value));
+        }
         self.in_bucket(&bucket, Access::Read, move |data, scope| {
             Ok(data.store.get(scope, &key)?)
         })

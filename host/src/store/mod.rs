@@ -9,6 +9,7 @@
 //! [`entry_bytes`]), and the database files are kept private to the host's user
 //! ([`make_private`]).
 
+mod cache;
 mod sqlite;
 
 pub use self::sqlite::SqliteStore;
@@ -133,6 +134,10 @@ pub enum Access {
 /// [`MAX_BATCH`] keys (each at most [`MAX_KEY_BYTES`]), and `get_many` fails rather than
 /// return more than [`MAX_GET_MANY_BYTES`] of values.
 pub trait KeyValueStore: Send + Sync {
+    /// The value under `key`, if the store has it in memory: answered without blocking,
+    /// so async callers ask here before [`get`](KeyValueStore::get) on a lane. `None`
+    /// says nothing about whether the key holds a value.
+    fn cached(&self, scope: Scope<'_>, key: &str) -> Option<Vec<u8>>;
     /// The value under `key`.
     fn get(&self, scope: Scope<'_>, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Stores `value` under `key`, within the quota.

@@ -19,7 +19,14 @@
 //! shared-mode read locked and unlocked the file, which was a fifth of a small
 //! request's cost), and a second process pointed at the same data directory is refused
 //! at start. Within the process, [`Held`] refuses a second store on the same file.
+//!
+//! # Cache
+//!
+//! Because the file is this process's alone, values read lately are kept in memory
+//! ([`Cache`]) and stay exact: every write marks the keys it changes in the cache for
+//! as long as it runs.
 
+use super::cache::{CACHE_BYTES, Cache};
 use super::{
     Access, Bytes, ENTRY_OVERHEAD_BYTES, KeyPage, KeyValueStore, MAX_BATCH, MAX_GET_MANY_BYTES,
     Scope, StoreError, check_quota, entry_bytes,
@@ -42,6 +49,7 @@ pub struct SqliteStore {
     /// As many threads as readers, and one for the writer.
     reads: Lane,
     writes: Lane,
+    cache: Cache,
     /// Declared last: released after every connection is closed.
     _held: Held,
 }
@@ -128,6 +136,7 @@ impl SqliteStore {
             readers,
             reads,
             writes,
+            cache: Cache::new(CACHE_BYTES),
             _held: held,
         })
     }
@@ -266,14 +275,28 @@ fn delete(connection: &Connection, scope: Scope<'_>, key: &str) -> Result<(), ru
 }
 
 impl KeyValueStore for SqliteStore {
+    fn cached(&self, scope: Scope<'_>, key: &str) -> Option<Vec<u8>> {
+        self.cache.get(scope, key).ok()
+    }
+
     fn get(&self, scope: Scope<'_>, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.readers
+        let ticket = match self.cache.get(scope, key) {
+            Ok(value) => return Ok(Some(value)),
+            Err(ticket) => ticket,
+        };
+        let value = self
+            .readers
             .read(|connection| get(connection, scope, key))
-            .map_err(backend)
+            .map_err(backend)?;
+        if let Some(value) = &value {
+            self.cache.fill(ticket, value);
+        }
+        Ok(value)
     }
 
     fn set(&self, scope: Scope<'_>, key: &str, value: &[u8]) -> Result<(), StoreError> {
         let mut writer = self.writer();
+        let _writing = self.cache.writing(scope, [key]);
         let replaced = stored_bytes(&writer.connection, scope, key).map_err(backend)?;
         let usage = check_quota(
             scope.quota_bytes,
@@ -289,6 +312,7 @@ impl KeyValueStore for SqliteStore {
 
     fn delete(&self, scope: Scope<'_>, key: &str) -> Result<(), StoreError> {
         let mut writer = self.writer();
+        let _writing = self.cache.writing(scope, [key]);
         let Some(replaced) = stored_bytes(&writer.connection, scope, key).map_err(backend)? else {
             return Ok(());
         };
@@ -342,6 +366,7 @@ impl KeyValueStore for SqliteStore {
     fn increment(&self, scope: Scope<'_>, key: &str, delta: u64) -> Result<u64, StoreError> {
         let mut guard = self.writer();
         let writer = &mut *guard;
+        let _writing = self.cache.writing(scope, [key]);
         let used = writer.used(scope.namespace);
         let transaction = writer
             .connection
@@ -420,6 +445,9 @@ impl KeyValueStore for SqliteStore {
     fn set_many(&self, scope: Scope<'_>, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
         let mut guard = self.writer();
         let writer = &mut *guard;
+        let _writing = self
+            .cache
+            .writing(scope, entries.iter().map(|(key, _)| key.as_str()));
         let used = writer.used(scope.namespace);
         let transaction = writer.connection.transaction().map_err(backend)?;
         // What the batch replaces and writes, counting a key given twice once, with
@@ -446,6 +474,7 @@ impl KeyValueStore for SqliteStore {
     fn delete_many(&self, scope: Scope<'_>, keys: &[String]) -> Result<(), StoreError> {
         let mut guard = self.writer();
         let writer = &mut *guard;
+        let _writing = self.cache.writing(scope, keys.iter().map(String::as_str));
         let used = writer.used(scope.namespace);
         let transaction = writer.connection.transaction().map_err(backend)?;
         let mut replaced = 0u64;
@@ -815,6 +844,7 @@ mod tests {
                 lane.lane(Access::Write)
                     .run(move || {
                         let mut writer = store.writer();
+                        let _writing = store.cache.writing(BLOG, ["a"]);
                         let transaction = writer.connection.transaction().unwrap();
                         set(&transaction, BLOG, "a", b"new").unwrap();
                         written.wait();
@@ -907,5 +937,47 @@ mod tests {
         assert_eq!(stored, 5);
         assert_eq!(store.usage("blog").unwrap(), full.quota_bytes);
         assert_eq!(store.list_keys(BLOG, None).unwrap().keys.len(), 5);
+    }
+
+    #[test]
+    fn cached_values_follow_every_write() {
+        let (_dir, store) = store();
+        // Each write comes after a read that cached the key: the next read sees it.
+        let read = |key: &str| {
+            let value = store.get(BLOG, key).unwrap();
+            assert_eq!(store.cached(BLOG, key), value);
+            value
+        };
+        store.set(BLOG, "a", b"1").unwrap();
+        assert_eq!(read("a"), Some(b"1".to_vec()));
+        store.set(BLOG, "a", b"2").unwrap();
+        assert_eq!(read("a"), Some(b"2".to_vec()));
+        store.increment(BLOG, "n", 1).unwrap();
+        read("n");
+        store.increment(BLOG, "n", 1).unwrap();
+        assert_eq!(read("n"), Some(b"2".to_vec()));
+        store
+            .set_many(
+                BLOG,
+                &[
+                    ("a".to_owned(), b"3".to_vec()),
+                    ("b".to_owned(), b"4".to_vec()),
+                ],
+            )
+            .unwrap();
+        assert_eq!(read("a"), Some(b"3".to_vec()));
+        store.delete_many(BLOG, &["a".to_owned()]).unwrap();
+        assert_eq!(read("a"), None);
+        assert_eq!(read("b"), Some(b"4".to_vec()));
+        store.delete(BLOG, "b").unwrap();
+        assert_eq!(read("b"), None);
+        // A write refused for the quota leaves the value, cached or not.
+        store.set(BLOG, "c", b"1").unwrap();
+        read("c");
+        assert!(store.set(quota(BLOG, 0), "c", b"longer").is_err());
+        assert_eq!(read("c"), Some(b"1".to_vec()));
+        // Another plugin's key of the same name is its own.
+        assert_eq!(store.cached(OTHER, "c"), None);
+        assert_eq!(store.get(OTHER, "c").unwrap(), None);
     }
 }
