@@ -4,9 +4,10 @@
 //! resource, the method is checked, the body decoded ([`decode`]), the plugin called
 //! in the [`runtime`], and its data emitted ([`emit`]); every error is a [`problem`]
 //! document; [`auth`] decides who is calling. [`server`] is the axum app around it,
-//! [`config`] the settings, [`store`] the plugins' persistent data, [`cli`] the `piston`
-//! command, and [`project`] the plugin projects it creates and builds. [`vocab`] holds
-//! the words all of them share, so that no two of them depend on each other for it.
+//! [`config`] the settings, [`store`] the plugins' persistent data ([`sqlite`] what its
+//! database and the credentials' share), [`cli`] the `piston` command, and [`project`]
+//! the plugin projects it creates and builds. [`vocab`] holds the words all of them
+//! share, so that no two of them depend on each other for it.
 
 #![warn(missing_docs)]
 
@@ -26,6 +27,7 @@ pub(crate) mod project;
 pub(crate) mod registry;
 pub(crate) mod runtime;
 pub(crate) mod server;
+pub(crate) mod sqlite;
 pub(crate) mod store;
 pub(crate) mod throttle;
 pub(crate) mod transcode;

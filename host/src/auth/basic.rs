@@ -75,10 +75,15 @@ impl Authenticator for Basic {
         };
         let (username, password) = decode(encoded)?;
         let wrong = || wrong().for_account(Some(Account::user(&username)));
-        let user = self.users.user(&username).map_err(|error| {
-            tracing::error!("cannot read the user: {error}");
-            Refusal::unauthorized("the credentials cannot be checked right now")
-        })?;
+        let name = username.clone();
+        let user = self
+            .users
+            .reading(move |users| users.user(&name))
+            .await
+            .map_err(|error| {
+                tracing::error!("cannot read the user: {error}");
+                Refusal::unauthorized("the credentials cannot be checked right now")
+            })?;
         let Some(user) = user else {
             self.passwords.check(None, &password).await;
             return Err(wrong());

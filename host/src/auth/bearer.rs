@@ -108,27 +108,31 @@ impl Authenticator for ApiTokens {
             return Err(Refusal::too_long("Bearer"));
         }
         let account = Some(token_account(token));
-        let record = self
+        let hash = token_hash(token);
+        // The token and its user, in one trip to the store.
+        let (record, user) = self
             .store
-            .token_by_hash(&token_hash(token))
+            .reading(move |store| {
+                let record = store.token_by_hash(&hash)?;
+                let user = record
+                    .as_ref()
+                    .and_then(|record| store.user(&record.username).ok().flatten());
+                Ok::<_, AuthStoreError>((record, user))
+            })
+            .await
             .map_err(|error| {
                 tracing::error!("cannot read the token: {error}");
                 Refusal::unauthorized("the token cannot be checked right now")
-            })?
-            .filter(|record| !record.revoked)
-            .ok_or_else(|| {
-                Refusal::unauthorized("the token is not valid (unknown or revoked)")
-                    .for_account(account)
             })?;
+        let record = record.filter(|record| !record.revoked).ok_or_else(|| {
+            Refusal::unauthorized("the token is not valid (unknown or revoked)")
+                .for_account(account)
+        })?;
         if record.expires_at.is_some_and(|expires| expires <= now()) {
             return Err(Refusal::unauthorized("the token has expired").for_account(account));
         }
-        let user = self
-            .store
-            .user(&record.username)
-            .ok()
-            .flatten()
-            .ok_or_else(|| Refusal::unauthorized("the token's user no longer exists"))?;
+        let user =
+            user.ok_or_else(|| Refusal::unauthorized("the token's user no longer exists"))?;
         let mut principal = user.principal("bearer");
         if !record.scopes.is_empty() {
             principal.scopes = Some(record.scopes);
@@ -158,6 +162,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(AuthStore::open(&dir.path().join("auth.db")).unwrap());
         let tokens = ApiTokens::new(store, "piston");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let (method, uri) = (http::Method::GET, http::Uri::from_static("/"));
         let answer = |headers: &http::HeaderMap| -> Result<Option<Principal>, Refusal> {
             let head = RequestHead {
@@ -169,8 +176,7 @@ mod tests {
                 request_id: "test",
             };
             let account = tokens.account(&head);
-            let answer = futures_util::FutureExt::now_or_never(tokens.authenticate(&head))
-                .expect("no waiting");
+            let answer = runtime.block_on(tokens.authenticate(&head));
             if let Err(refusal) = &answer {
                 assert_eq!(refusal.account, account, "the account the gate checked");
             }

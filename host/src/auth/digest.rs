@@ -237,7 +237,7 @@ impl Digest {
         })
     }
 
-    fn check(&self, head: &RequestHead<'_>, credentials: &str) -> Result<Principal, Refusal> {
+    async fn check(&self, head: &RequestHead<'_>, credentials: &str) -> Result<Principal, Refusal> {
         let params = Params::parse(credentials)?;
         let username = params.username()?;
         let account = Some(Account::user(&username));
@@ -278,9 +278,11 @@ impl Digest {
             .ok_or_else(|| Refusal::unauthorized("the nonce was not issued by this server"))?;
         let wrong = || wrong().for_account(account);
 
+        let name = username.clone();
         let user = self
             .users
-            .user(&username)
+            .reading(move |users| users.user(&name))
+            .await
             .map_err(|error| {
                 tracing::error!("cannot read the user: {error}");
                 Refusal::unauthorized("the credentials cannot be checked right now")
@@ -358,7 +360,7 @@ impl Authenticator for Digest {
 
     async fn authenticate(&self, head: &RequestHead<'_>) -> Result<Option<Principal>, Refusal> {
         match head.credentials("Digest") {
-            Some(credentials) => self.check(head, credentials).map(Some),
+            Some(credentials) => self.check(head, credentials).await.map(Some),
             None => Ok(None),
         }
     }

@@ -183,8 +183,8 @@ impl Gate {
     }
 
     /// The OAuth 1.0a provider's endpoints, when `oauth1` is configured.
-    pub fn oauth_provider(&self) -> Option<&Provider> {
-        self.oauth.as_deref()
+    pub fn oauth_provider(&self) -> Option<&Arc<Provider>> {
+        self.oauth.as_ref()
     }
 
     /// Whether a resource's chain needs a form body before it can authenticate (an

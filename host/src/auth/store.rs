@@ -5,12 +5,18 @@
 //! change on the next request. Passwords are stored only as argon2id hashes, tokens only
 //! as SHA-256 hashes. Digest's per-realm secrets and OAuth's shared secrets must be kept
 //! as such to check signatures: the file is created readable by its owner only.
+//!
+//! Like plugin data, the file has one writer and a few readers (see [`crate::sqlite`]),
+//! and the server runs its calls on the store's lanes: a lookup must not hold up an
+//! async worker, least of all while a command holds the file's write lock. Nothing is
+//! cached in memory, since the commands change the file behind the server's back.
 
 use super::Principal;
+use crate::sqlite::{Lane, Readers};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 /// Why an operation on the credentials failed.
@@ -127,35 +133,87 @@ const SCHEMA: &str = "
 
 /// The credentials database.
 pub struct AuthStore {
-    connection: Mutex<Connection>,
+    writer: Mutex<Connection>,
+    readers: Readers,
+    /// As many threads as readers, and one for the writer.
+    reads: Lane,
+    writes: Lane,
     /// OAuth nonces recorded by this process, to check their table's size now and then.
     pub(super) nonce_writes: AtomicU64,
 }
+
+/// How long a call waits for another process's lock on the file (a command writing).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl AuthStore {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<AuthStore, AuthStoreError> {
         crate::store::make_private(path)
             .map_err(|error| AuthStoreError::Backend(error.to_string()))?;
-        let connection = Connection::open(path).map_err(|error| {
+        let connect = || {
+            let connection = Connection::open(path)?;
+            connection.busy_timeout(BUSY_TIMEOUT)?;
+            Ok(connection)
+        };
+        let connection = connect().map_err(|error: rusqlite::Error| {
             AuthStoreError::Backend(format!("cannot open {}: {error}", path.display()))
         })?;
-        connection.busy_timeout(Duration::from_secs(5))?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.execute_batch(SCHEMA)?;
         connection.execute_batch(super::oauth_schema::SCHEMA)?;
+        let count = Readers::count();
+        let readers = Readers::open(count, || {
+            let reader = connect()?;
+            reader.pragma_update(None, "query_only", true)?;
+            Ok(reader)
+        })?;
+        let lanes = Lane::start("auth-read", count)
+            .and_then(|reads| Ok((reads, Lane::start("auth-write", 1)?)));
+        let (reads, writes) = lanes.map_err(|error| {
+            AuthStoreError::Backend(format!("cannot start the credentials' threads: {error}"))
+        })?;
         Ok(AuthStore {
-            connection: Mutex::new(connection),
+            writer: Mutex::new(connection),
+            readers,
+            reads,
+            writes,
             nonce_writes: AtomicU64::new(0),
         })
     }
 
-    pub(super) fn connection(&self) -> MutexGuard<'_, Connection> {
+    /// The connection every write goes through.
+    pub(super) fn writer(&self) -> MutexGuard<'_, Connection> {
         // Every write is one statement or one transaction: a panic cannot leave it half done.
-        self.connection
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `read` on one of the reading connections.
+    pub(super) fn read<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, AuthStoreError> {
+        Ok(self.readers.read(read)?)
+    }
+
+    /// Runs `call`, which only reads, on the store's read lane, and waits for it without
+    /// holding up the async worker.
+    pub async fn reading<T: Send + 'static>(
+        self: &Arc<Self>,
+        call: impl FnOnce(&AuthStore) -> T + Send + 'static,
+    ) -> T {
+        let store = self.clone();
+        self.reads.run(move || call(&store)).await
+    }
+
+    /// Runs `call`, which writes, on the store's write lane, and waits for it without
+    /// holding up the async worker.
+    pub async fn writing<T: Send + 'static>(
+        self: &Arc<Self>,
+        call: impl FnOnce(&AuthStore) -> T + Send + 'static,
+    ) -> T {
+        let store = self.clone();
+        self.writes.run(move || call(&store)).await
     }
 
     /// The server secret called `name` (32 random bytes), made the first time it is
@@ -165,7 +223,7 @@ impl AuthStore {
         let mut fresh = [0u8; 32];
         getrandom::fill(&mut fresh)
             .map_err(|error| AuthStoreError::Backend(format!("no randomness: {error}")))?;
-        let connection = self.connection();
+        let connection = self.writer();
         connection.execute(
             "INSERT INTO secrets (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
             params![name, fresh.as_slice()],
@@ -182,7 +240,7 @@ impl AuthStore {
 
     /// Adds a user.
     pub fn add_user(&self, user: &User) -> Result<(), AuthStoreError> {
-        let inserted = self.connection().execute(
+        let inserted = self.writer().execute(
             "INSERT INTO users (username, password_hash, digest_realm, digest_md5, digest_sha256, first_name, version, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (username) DO NOTHING",
             params![
@@ -209,7 +267,7 @@ impl AuthStore {
         password_hash: &str,
         digest: &DigestSecrets,
     ) -> Result<(), AuthStoreError> {
-        let updated = self.connection().execute(
+        let updated = self.writer().execute(
             "UPDATE users SET password_hash = ?2, digest_realm = ?3, digest_md5 = ?4, digest_sha256 = ?5,
              version = version + 1 WHERE username = ?1",
             params![username, password_hash, digest.realm, digest.md5, digest.sha256],
@@ -222,7 +280,7 @@ impl AuthStore {
 
     /// Removes a user, and revokes their API tokens.
     pub fn remove_user(&self, username: &str) -> Result<(), AuthStoreError> {
-        let mut connection = self.connection();
+        let mut connection = self.writer();
         let transaction = connection.transaction()?;
         let removed =
             transaction.execute("DELETE FROM users WHERE username = ?1", params![username])?;
@@ -239,27 +297,28 @@ impl AuthStore {
 
     /// A user by name.
     pub fn user(&self, username: &str) -> Result<Option<User>, AuthStoreError> {
-        let connection = self.connection();
-        let mut statement = connection.prepare_cached(
-            "SELECT username, password_hash, digest_realm, digest_md5, digest_sha256, first_name, version, created_at
-             FROM users WHERE username = ?1",
-        )?;
-        Ok(statement
-            .query_row(params![username], user_row)
-            .optional()?)
+        self.read(|connection| {
+            connection
+                .prepare_cached(
+                    "SELECT username, password_hash, digest_realm, digest_md5, digest_sha256, first_name, version, created_at
+                     FROM users WHERE username = ?1",
+                )?
+                .query_row(params![username], user_row)
+                .optional()
+        })
     }
 
     /// Every user, by name.
     pub fn users(&self) -> Result<Vec<User>, AuthStoreError> {
-        let connection = self.connection();
-        let mut statement = connection.prepare(
-            "SELECT username, password_hash, digest_realm, digest_md5, digest_sha256, first_name, version, created_at
-             FROM users ORDER BY username",
-        )?;
-        let users = statement
-            .query_map([], user_row)?
-            .collect::<Result<_, _>>()?;
-        Ok(users)
+        self.read(|connection| {
+            connection
+                .prepare(
+                    "SELECT username, password_hash, digest_realm, digest_md5, digest_sha256, first_name, version, created_at
+                     FROM users ORDER BY username",
+                )?
+                .query_map([], user_row)?
+                .collect()
+        })
     }
 
     /// Stores a new API token (its hash).
@@ -269,7 +328,7 @@ impl AuthStore {
         }
         let scopes = serde_json::to_string(&token.scopes)
             .map_err(|error| AuthStoreError::Backend(error.to_string()))?;
-        self.connection().execute(
+        self.writer().execute(
             "INSERT INTO api_tokens (id, hash, username, scopes, expires_at, revoked, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
             params![
@@ -286,28 +345,31 @@ impl AuthStore {
 
     /// The token with this hash.
     pub fn token_by_hash(&self, hash: &[u8]) -> Result<Option<Token>, AuthStoreError> {
-        let connection = self.connection();
-        let mut statement = connection.prepare_cached(
-            "SELECT id, hash, username, scopes, expires_at, revoked, created_at FROM api_tokens WHERE hash = ?1",
-        )?;
-        Ok(statement.query_row(params![hash], token_row).optional()?)
+        self.read(|connection| {
+            connection
+                .prepare_cached(
+                    "SELECT id, hash, username, scopes, expires_at, revoked, created_at FROM api_tokens WHERE hash = ?1",
+                )?
+                .query_row(params![hash], token_row)
+                .optional()
+        })
     }
 
     /// Every token, newest first.
     pub fn tokens(&self) -> Result<Vec<Token>, AuthStoreError> {
-        let connection = self.connection();
-        let mut statement = connection.prepare(
-            "SELECT id, hash, username, scopes, expires_at, revoked, created_at FROM api_tokens ORDER BY created_at DESC, id",
-        )?;
-        let tokens = statement
-            .query_map([], token_row)?
-            .collect::<Result<_, _>>()?;
-        Ok(tokens)
+        self.read(|connection| {
+            connection
+                .prepare(
+                    "SELECT id, hash, username, scopes, expires_at, revoked, created_at FROM api_tokens ORDER BY created_at DESC, id",
+                )?
+                .query_map([], token_row)?
+                .collect()
+        })
     }
 
     /// Revokes a token by its id.
     pub fn revoke_token(&self, id: &str) -> Result<(), AuthStoreError> {
-        let revoked = self.connection().execute(
+        let revoked = self.writer().execute(
             "UPDATE api_tokens SET revoked = 1 WHERE id = ?1",
             params![id],
         )?;

@@ -8,7 +8,18 @@
 wasmtime::component::bindgen!({
     world: "piston:handler/plugin",
     path: "../wit",
-    imports: { default: trappable },
+    // The calls that reach the store are async: they wait for it off the async worker
+    // (see `services`), and the guest's call waits with them.
+    imports: {
+        "wasi:keyvalue/store.[method]bucket.get": async | trappable,
+        "wasi:keyvalue/store.[method]bucket.set": async | trappable,
+        "wasi:keyvalue/store.[method]bucket.delete": async | trappable,
+        "wasi:keyvalue/store.[method]bucket.exists": async | trappable,
+        "wasi:keyvalue/store.[method]bucket.list-keys": async | trappable,
+        "wasi:keyvalue/atomics": async | trappable,
+        "wasi:keyvalue/batch": async | trappable,
+        default: trappable,
+    },
     exports: { default: async },
     with: {
         "wasi:keyvalue/store.bucket": crate::runtime::plugin_data::BucketHandle,

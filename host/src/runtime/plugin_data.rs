@@ -18,6 +18,7 @@ pub struct PluginServices {
 }
 
 /// Where one plugin's data lives.
+#[derive(Clone)]
 pub struct PluginData {
     /// The plugin's namespace in the store: its name.
     pub namespace: Arc<str>,
@@ -99,7 +100,7 @@ fn quota_log_due(plugin: &str, now: Instant) -> Option<u64> {
 
 /// An open bucket: a name within the plugin's namespace.
 pub struct BucketHandle {
-    pub(super) name: String,
+    pub(super) name: Arc<str>,
 }
 
 /// A `wasi:keyvalue` error, before it is converted for the guest.

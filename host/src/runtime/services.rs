@@ -8,30 +8,65 @@
 //! Writes obey the plugin's storage quota, which the store enforces; a write refused
 //! for it reaches the guest as `error::other` with what to do, and the operator's log
 //! as one line per plugin every few seconds at most.
+//!
+//! Store calls block (on the disk, on the single writer), so each runs on one of the
+//! store's threads and the guest's call awaits it: the async worker serves other
+//! requests meanwhile, and the call's timeout still applies. A `get` the store answers
+//! from memory is answered at once.
 
 use super::bindings::piston::handler::types;
 use super::bindings::wasi::config::store as config;
 use super::bindings::wasi::keyvalue::{atomics, batch, store};
 use super::plugin_data::{BucketHandle, KvError, PluginData};
 use super::state::HostState;
-use crate::store::{self as kv, Scope};
+use crate::store::{self as kv, Access, Scope};
 use std::collections::BTreeMap;
+use std::future::Future;
 use wasmtime::component::Resource;
 
 impl HostState {
-    /// The plugin's data and where `bucket` is in it.
-    fn bucket<'a>(
-        &'a self,
-        bucket: &'a Resource<BucketHandle>,
-    ) -> Result<(&'a PluginData, Scope<'a>), KvError> {
-        let data = self.services().data.as_ref().ok_or(KvError::AccessDenied)?;
-        let bucket = self.table().get(bucket)?;
+    /// Runs `call` with the plugin's data and where `bucket` is in it on the store's
+    /// lane for `access`, and waits for it without holding up the async worker.
+    fn in_bucket<T: Send + 'static>(
+        &self,
+        bucket: &Resource<BucketHandle>,
+        access: Access,
+        call: impl FnOnce(&PluginData, Scope<'_>) -> Result<T, KvError> + Send + 'static,
+    ) -> impl Future<Output = Result<T, KvError>> + Send + 'static {
+        let place = self
+            .services()
+            .data
+            .clone()
+            .ok_or(KvError::AccessDenied)
+            .and_then(|data| Ok((data, self.table().get(bucket)?.name.clone())));
+        async move {
+            let (data, bucket) = place?;
+            let store = data.store.clone();
+            store
+                .lane(access)
+                .run(move || {
+                    let scope = Scope {
+                        namespace: &data.namespace,
+                        bucket: &bucket,
+                        quota_bytes: data.quota_bytes,
+                    };
+                    call(&data, scope)
+                })
+                .await
+        }
+    }
+
+    /// The value under `key` in `bucket` if the store has it in memory; `None` also
+    /// when the call is refused, which the call on the lane then reports.
+    fn cached(&self, bucket: &Resource<BucketHandle>, key: &str) -> Option<Vec<u8>> {
+        let data = self.services().data.as_ref()?;
+        let bucket = self.table().get(bucket).ok()?;
         let scope = Scope {
             namespace: &data.namespace,
             bucket: &bucket.name,
             quota_bytes: data.quota_bytes,
         };
-        Ok((data, scope))
+        data.store.cached(scope, key)
     }
 
     fn config(&self) -> Result<&BTreeMap<String, String>, config::Error> {
@@ -47,7 +82,9 @@ impl store::Host for HostState {
             return Err(KvError::AccessDenied);
         }
         kv::check_bucket(&identifier)?;
-        Ok(self.table_mut().push(BucketHandle { name: identifier })?)
+        Ok(self.table_mut().push(BucketHandle {
+            name: identifier.into(),
+        })?)
     }
 
     fn convert_error(&mut self, error: KvError) -> wasmtime::Result<store::Error> {
@@ -59,17 +96,22 @@ impl store::Host for HostState {
 }
 
 impl store::HostBucket for HostState {
-    fn get(
+    async fn get(
         &mut self,
         bucket: Resource<BucketHandle>,
         key: String,
     ) -> Result<Option<Vec<u8>>, KvError> {
         kv::check_key(&key)?;
-        let (data, scope) = self.bucket(&bucket)?;
-        Ok(data.store.get(scope, &key)?)
+        if let Some(value) = self.cached(&bucket, &key) {
+            return Ok(Some(value));
+        }
+        self.in_bucket(&bucket, Access::Read, move |data, scope| {
+            Ok(data.store.get(scope, &key)?)
+        })
+        .await
     }
 
-    fn set(
+    async fn set(
         &mut self,
         bucket: Resource<BucketHandle>,
         key: String,
@@ -77,31 +119,44 @@ impl store::HostBucket for HostState {
     ) -> Result<(), KvError> {
         kv::check_key(&key)?;
         kv::check_value(&value)?;
-        let (data, scope) = self.bucket(&bucket)?;
-        data.store
-            .set(scope, &key, &value)
-            .map_err(|error| data.write_error(error))
+        self.in_bucket(&bucket, Access::Write, move |data, scope| {
+            data.store
+                .set(scope, &key, &value)
+                .map_err(|error| data.write_error(error))
+        })
+        .await
     }
 
-    fn delete(&mut self, bucket: Resource<BucketHandle>, key: String) -> Result<(), KvError> {
+    async fn delete(&mut self, bucket: Resource<BucketHandle>, key: String) -> Result<(), KvError> {
         kv::check_key(&key)?;
-        let (data, scope) = self.bucket(&bucket)?;
-        Ok(data.store.delete(scope, &key)?)
+        self.in_bucket(&bucket, Access::Write, move |data, scope| {
+            Ok(data.store.delete(scope, &key)?)
+        })
+        .await
     }
 
-    fn exists(&mut self, bucket: Resource<BucketHandle>, key: String) -> Result<bool, KvError> {
+    async fn exists(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        key: String,
+    ) -> Result<bool, KvError> {
         kv::check_key(&key)?;
-        let (data, scope) = self.bucket(&bucket)?;
-        Ok(data.store.exists(scope, &key)?)
+        self.in_bucket(&bucket, Access::Read, move |data, scope| {
+            Ok(data.store.exists(scope, &key)?)
+        })
+        .await
     }
 
-    fn list_keys(
+    async fn list_keys(
         &mut self,
         bucket: Resource<BucketHandle>,
         cursor: Option<u64>,
     ) -> Result<store::KeyResponse, KvError> {
-        let (data, scope) = self.bucket(&bucket)?;
-        let page = data.store.list_keys(scope, cursor)?;
+        let page = self
+            .in_bucket(&bucket, Access::Read, move |data, scope| {
+                Ok(data.store.list_keys(scope, cursor)?)
+            })
+            .await?;
         Ok(store::KeyResponse {
             keys: page.keys,
             cursor: page.cursor,
@@ -115,56 +170,64 @@ impl store::HostBucket for HostState {
 }
 
 impl atomics::Host for HostState {
-    fn increment(
+    async fn increment(
         &mut self,
         bucket: Resource<BucketHandle>,
         key: String,
         delta: u64,
     ) -> Result<u64, KvError> {
         kv::check_key(&key)?;
-        let (data, scope) = self.bucket(&bucket)?;
-        data.store
-            .increment(scope, &key, delta)
-            .map_err(|error| data.write_error(error))
+        self.in_bucket(&bucket, Access::Write, move |data, scope| {
+            data.store
+                .increment(scope, &key, delta)
+                .map_err(|error| data.write_error(error))
+        })
+        .await
     }
 }
 
 impl batch::Host for HostState {
-    fn get_many(
+    async fn get_many(
         &mut self,
         bucket: Resource<BucketHandle>,
         keys: Vec<String>,
     ) -> Result<Vec<Option<(String, Vec<u8>)>>, KvError> {
         kv::check_batch(keys.iter().map(String::as_str))?;
-        let (data, scope) = self.bucket(&bucket)?;
-        let values = data.store.get_many(scope, &keys)?;
-        Ok(keys
-            .into_iter()
-            .zip(values)
-            .map(|(key, value)| value.map(|value| (key, value)))
-            .collect())
+        self.in_bucket(&bucket, Access::Read, move |data, scope| {
+            let values = data.store.get_many(scope, &keys)?;
+            Ok(keys
+                .into_iter()
+                .zip(values)
+                .map(|(key, value)| value.map(|value| (key, value)))
+                .collect())
+        })
+        .await
     }
 
-    fn set_many(
+    async fn set_many(
         &mut self,
         bucket: Resource<BucketHandle>,
         entries: Vec<(String, Vec<u8>)>,
     ) -> Result<(), KvError> {
         kv::check_entries(&entries)?;
-        let (data, scope) = self.bucket(&bucket)?;
-        data.store
-            .set_many(scope, &entries)
-            .map_err(|error| data.write_error(error))
+        self.in_bucket(&bucket, Access::Write, move |data, scope| {
+            data.store
+                .set_many(scope, &entries)
+                .map_err(|error| data.write_error(error))
+        })
+        .await
     }
 
-    fn delete_many(
+    async fn delete_many(
         &mut self,
         bucket: Resource<BucketHandle>,
         keys: Vec<String>,
     ) -> Result<(), KvError> {
         kv::check_batch(keys.iter().map(String::as_str))?;
-        let (data, scope) = self.bucket(&bucket)?;
-        Ok(data.store.delete_many(scope, &keys)?)
+        self.in_bucket(&bucket, Access::Write, move |data, scope| {
+            Ok(data.store.delete_many(scope, &keys)?)
+        })
+        .await
     }
 }
 

@@ -9,10 +9,12 @@
 //! [`entry_bytes`]), and the database files are kept private to the host's user
 //! ([`make_private`]).
 
+mod cache;
 mod sqlite;
 
 pub use self::sqlite::SqliteStore;
 
+use crate::sqlite::Lane;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -96,7 +98,19 @@ pub struct Scope<'a> {
     pub quota_bytes: u64,
 }
 
+/// Whether a store call only reads, or writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// `get`, `exists`, `list_keys`, `get_many`, `usage`.
+    Read,
+    /// Everything else.
+    Write,
+}
+
 /// Persistent key-value data for plugins.
+///
+/// Every method blocks until its work is done; async callers run it on the store's
+/// [`lane`](KeyValueStore::lane) for its kind of call.
 ///
 /// # Quota
 ///
@@ -120,6 +134,10 @@ pub struct Scope<'a> {
 /// [`MAX_BATCH`] keys (each at most [`MAX_KEY_BYTES`]), and `get_many` fails rather than
 /// return more than [`MAX_GET_MANY_BYTES`] of values.
 pub trait KeyValueStore: Send + Sync {
+    /// The value under `key`, if the store has it in memory: answered without blocking,
+    /// so async callers ask here before [`get`](KeyValueStore::get) on a lane. `None`
+    /// says nothing about whether the key holds a value.
+    fn cached(&self, scope: Scope<'_>, key: &str) -> Option<Vec<u8>>;
     /// The value under `key`.
     fn get(&self, scope: Scope<'_>, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Stores `value` under `key`, within the quota.
@@ -145,6 +163,9 @@ pub trait KeyValueStore: Send + Sync {
     fn set_many(&self, scope: Scope<'_>, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError>;
     /// Removes every key, atomically. Never refused for the quota.
     fn delete_many(&self, scope: Scope<'_>, keys: &[String]) -> Result<(), StoreError>;
+    /// The threads calls of `access` run on for async callers: reads never queue
+    /// behind writes.
+    fn lane(&self, access: Access) -> &Lane;
 }
 
 /// What one entry counts against its namespace's quota: its bucket's, key's and

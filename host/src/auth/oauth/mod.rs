@@ -322,21 +322,25 @@ impl Authenticator for OAuth1 {
             return Ok(None);
         }
         let account = claimed_account(&signed);
-        let verified = self
-            .verifier
-            .verify(&signed, ExpectedToken::Access)
-            .map_err(|error| refuse(error).for_account(account))?;
-        let username = verified
-            .token
-            .and_then(|token| token.username)
-            .unwrap_or_default();
-        let user = self
+        // Checked on the store's write lane: it records the nonce.
+        let verifier = self.verifier.clone();
+        let (verified, user) = self
             .verifier
             .store
-            .user(&username)
-            .ok()
-            .flatten()
-            .ok_or_else(|| Refusal::unauthorized("the token's user no longer exists"))?;
+            .writing(move |store| {
+                let verified = verifier.verify(&signed, ExpectedToken::Access)?;
+                let username = verified
+                    .token
+                    .as_ref()
+                    .and_then(|token| token.username.as_deref())
+                    .unwrap_or_default();
+                let user = store.user(username).ok().flatten();
+                Ok::<_, OAuthError>((verified, user))
+            })
+            .await
+            .map_err(|error| refuse(error).for_account(account))?;
+        let user =
+            user.ok_or_else(|| Refusal::unauthorized("the token's user no longer exists"))?;
         let mut principal = user.principal("oauth1");
         principal
             .claims

@@ -23,6 +23,7 @@
 //! the redirect goes to the callback as parsed.
 
 use super::page::{Page, csrf_cookie, csrf_from};
+use super::signature::Signed;
 use super::throttle::EndpointThrottle;
 use super::{ExpectedToken, OAuthError, OAuthToken, TokenKind, Verifier, challenge};
 use crate::auth::lockout::Lockout;
@@ -99,9 +100,10 @@ impl Provider {
         }
     }
 
-    /// Answers a request to `endpoint`.
+    /// Answers a request to `endpoint`. What it reads and writes in the credentials runs
+    /// on the store's lanes.
     pub async fn handle(
-        &self,
+        self: &Arc<Self>,
         endpoint: Endpoint,
         head: &RequestHead<'_>,
         parts: &Parts,
@@ -148,11 +150,26 @@ impl Provider {
             ..*head
         };
         match endpoint {
-            Endpoint::RequestToken => self
-                .request_token(head)
-                .map_err(|error| self.problem(error)),
-            Endpoint::AccessToken => self.access_token(head).map_err(|error| self.problem(error)),
-            Endpoint::Authorize if head.method == Method::GET => Ok(self.authorize_page(head)),
+            Endpoint::RequestToken | Endpoint::AccessToken => {
+                let signed = self
+                    .verifier
+                    .collect(head)
+                    .map_err(|error| self.problem(error))?;
+                let provider = self.clone();
+                self.store
+                    .writing(move |_| {
+                        if endpoint == Endpoint::RequestToken {
+                            provider.request_token(&signed)
+                        } else {
+                            provider.access_token(&signed)
+                        }
+                    })
+                    .await
+                    .map_err(|error| self.problem(error))
+            }
+            Endpoint::Authorize if head.method == Method::GET => {
+                Ok(self.authorize_page(head).await)
+            }
             Endpoint::Authorize => Ok(self.authorize(head, head.form.unwrap_or_default()).await),
         }
     }
@@ -170,9 +187,8 @@ impl Provider {
         problem
     }
 
-    fn request_token(&self, head: &RequestHead<'_>) -> Result<Response, OAuthError> {
-        let signed = self.verifier.collect(head)?;
-        let verified = self.verifier.verify(&signed, ExpectedToken::Absent)?;
+    fn request_token(&self, signed: &Signed) -> Result<Response, OAuthError> {
+        let verified = self.verifier.verify(signed, ExpectedToken::Absent)?;
         let callback = check_callback(
             signed.required("oauth_callback")?,
             verified.consumer.callback.as_deref(),
@@ -210,9 +226,8 @@ impl Provider {
         ]))
     }
 
-    fn access_token(&self, head: &RequestHead<'_>) -> Result<Response, OAuthError> {
-        let signed = self.verifier.collect(head)?;
-        let verified = self.verifier.verify(&signed, ExpectedToken::Request)?;
+    fn access_token(&self, signed: &Signed) -> Result<Response, OAuthError> {
+        let verified = self.verifier.verify(signed, ExpectedToken::Request)?;
         let Some(request) = verified.token else {
             return Err(OAuthError::unauthorized(
                 "the temporary credentials are not valid",
@@ -252,10 +267,15 @@ impl Provider {
 
     /// The request token a page is about, if it can still be approved, with its
     /// consumer's name.
-    fn pending(&self, token: &str) -> Result<(OAuthToken, String), &'static str> {
+    async fn pending(&self, token: String) -> Result<(OAuthToken, String), &'static str> {
+        self.store
+            .reading(move |store| Provider::pending_in(store, &token))
+            .await
+    }
+
+    fn pending_in(store: &AuthStore, token: &str) -> Result<(OAuthToken, String), &'static str> {
         let invalid = "This authorization link is invalid, expired or already used. Start again from the application.";
-        let token = self
-            .store
+        let token = store
             .oauth_token(token)
             .ok()
             .flatten()
@@ -266,8 +286,7 @@ impl Provider {
                     && token.expires_at.is_none_or(|expires| expires > now())
             })
             .ok_or(invalid)?;
-        let consumer = self
-            .store
+        let consumer = store
             .consumer(&token.consumer)
             .ok()
             .flatten()
@@ -276,12 +295,12 @@ impl Provider {
         Ok((token, consumer.name))
     }
 
-    fn authorize_page(&self, head: &RequestHead<'_>) -> Response {
+    async fn authorize_page(&self, head: &RequestHead<'_>) -> Response {
         let token = form_urlencoded::parse(head.uri.query().unwrap_or_default().as_bytes())
             .find(|(name, _)| name == "oauth_token")
             .map(|(_, value)| value.into_owned())
             .unwrap_or_default();
-        let (token, consumer) = match self.pending(&token) {
+        let (token, consumer) = match self.pending(token).await {
             Ok(pending) => pending,
             Err(message) => return Page::Error { message }.respond(StatusCode::BAD_REQUEST, None),
         };
@@ -318,12 +337,17 @@ impl Provider {
             }
             .respond(StatusCode::FORBIDDEN, None);
         }
-        let (token, consumer) = match self.pending(&field("oauth_token")) {
+        let (token, consumer) = match self.pending(field("oauth_token")).await {
             Ok(pending) => pending,
             Err(message) => return Page::Error { message }.respond(StatusCode::BAD_REQUEST, None),
         };
         if field("decision") != "allow" {
-            if let Err(error) = self.store.revoke_oauth_token(&token.token) {
+            let denied = token.token.clone();
+            let revoked = self
+                .store
+                .writing(move |store| store.revoke_oauth_token(&denied))
+                .await;
+            if let Err(error) = revoked {
                 tracing::error!("cannot revoke a denied OAuth token: {error}");
             }
             return Page::Denied {
@@ -345,7 +369,13 @@ impl Provider {
                 .insert(RETRY_AFTER, HeaderValue::from(lock.seconds().max(1)));
             return response;
         }
-        let user = self.store.user(&username).ok().flatten();
+        let name = username.clone();
+        let user = self
+            .store
+            .reading(move |store| store.user(&name))
+            .await
+            .ok()
+            .flatten();
         let hash = user.as_ref().map(|user| user.password_hash.as_str());
         if !self.passwords.check(hash, &field("password")).await {
             self.lockout.fail(head.client, Some(&account));
@@ -367,10 +397,12 @@ impl Provider {
             }
             .respond(StatusCode::SERVICE_UNAVAILABLE, None);
         };
-        match self
+        let (approved, approver, code) = (token.token.clone(), username.clone(), verifier.clone());
+        let approval = self
             .store
-            .approve_request_token(&token.token, &username, &verifier)
-        {
+            .writing(move |store| store.approve_request_token(&approved, &approver, &code))
+            .await;
+        match approval {
             Ok(true) => {}
             _ => {
                 return Page::Error {

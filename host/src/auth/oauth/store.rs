@@ -100,7 +100,7 @@ const TOKEN_COLUMNS: &str =
 impl AuthStore {
     /// Registers a consumer.
     pub fn add_consumer(&self, consumer: &Consumer) -> Result<(), AuthStoreError> {
-        self.connection().execute(
+        self.writer().execute(
             "INSERT INTO oauth_consumers (key, secret, name, callback, revoked, created_at)
              VALUES (?1, ?2, ?3, ?4, 0, ?5)",
             params![
@@ -116,28 +116,31 @@ impl AuthStore {
 
     /// A consumer by key.
     pub fn consumer(&self, key: &str) -> Result<Option<Consumer>, AuthStoreError> {
-        let connection = self.connection();
-        let mut statement = connection.prepare_cached(
-            "SELECT key, secret, name, callback, revoked, created_at FROM oauth_consumers WHERE key = ?1",
-        )?;
-        Ok(statement.query_row(params![key], consumer_row).optional()?)
+        self.read(|connection| {
+            connection
+                .prepare_cached(
+                    "SELECT key, secret, name, callback, revoked, created_at FROM oauth_consumers WHERE key = ?1",
+                )?
+                .query_row(params![key], consumer_row)
+                .optional()
+        })
     }
 
     /// Every consumer, oldest first.
     pub fn consumers(&self) -> Result<Vec<Consumer>, AuthStoreError> {
-        let connection = self.connection();
-        let mut statement = connection.prepare(
-            "SELECT key, secret, name, callback, revoked, created_at FROM oauth_consumers ORDER BY created_at, key",
-        )?;
-        let consumers = statement
-            .query_map([], consumer_row)?
-            .collect::<Result<_, _>>()?;
-        Ok(consumers)
+        self.read(|connection| {
+            connection
+                .prepare(
+                    "SELECT key, secret, name, callback, revoked, created_at FROM oauth_consumers ORDER BY created_at, key",
+                )?
+                .query_map([], consumer_row)?
+                .collect()
+        })
     }
 
     /// Revokes a consumer (and with it, every token it holds).
     pub fn revoke_consumer(&self, key: &str) -> Result<(), AuthStoreError> {
-        let revoked = self.connection().execute(
+        let revoked = self.writer().execute(
             "UPDATE oauth_consumers SET revoked = 1 WHERE key = ?1",
             params![key],
         )?;
@@ -155,7 +158,7 @@ impl AuthStore {
         now: i64,
         max_pending: u64,
     ) -> Result<bool, AuthStoreError> {
-        let mut connection = self.connection();
+        let mut connection = self.writer();
         let transaction = connection.transaction()?;
         transaction
             .prepare_cached("DELETE FROM oauth_tokens WHERE kind = 'request' AND expires_at <= ?1")?
@@ -175,11 +178,14 @@ impl AuthStore {
 
     /// A token by its public value.
     pub fn oauth_token(&self, token: &str) -> Result<Option<OAuthToken>, AuthStoreError> {
-        let connection = self.connection();
-        let mut statement = connection.prepare_cached(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM oauth_tokens WHERE token = ?1"
-        ))?;
-        Ok(statement.query_row(params![token], token_row).optional()?)
+        self.read(|connection| {
+            connection
+                .prepare_cached(&format!(
+                    "SELECT {TOKEN_COLUMNS} FROM oauth_tokens WHERE token = ?1"
+                ))?
+                .query_row(params![token], token_row)
+                .optional()
+        })
     }
 
     /// Records `username`'s approval of a request token, once: `false` if it was
@@ -190,7 +196,7 @@ impl AuthStore {
         username: &str,
         verifier: &str,
     ) -> Result<bool, AuthStoreError> {
-        let approved = self.connection().execute(
+        let approved = self.writer().execute(
             "UPDATE oauth_tokens SET username = ?2, verifier = ?3
              WHERE token = ?1 AND kind = 'request' AND username IS NULL AND revoked = 0",
             params![token, username, verifier],
@@ -205,7 +211,7 @@ impl AuthStore {
         request: &str,
         access: &OAuthToken,
     ) -> Result<bool, AuthStoreError> {
-        let mut connection = self.connection();
+        let mut connection = self.writer();
         let transaction = connection.transaction()?;
         let consumed = transaction.execute(
             "DELETE FROM oauth_tokens WHERE token = ?1 AND kind = 'request' AND username IS NOT NULL",
@@ -221,19 +227,19 @@ impl AuthStore {
 
     /// Every access token, newest first.
     pub fn access_tokens(&self) -> Result<Vec<OAuthToken>, AuthStoreError> {
-        let connection = self.connection();
-        let mut statement = connection.prepare(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM oauth_tokens WHERE kind = 'access' ORDER BY created_at DESC, token"
-        ))?;
-        let tokens = statement
-            .query_map([], token_row)?
-            .collect::<Result<_, _>>()?;
-        Ok(tokens)
+        self.read(|connection| {
+            connection
+                .prepare(&format!(
+                    "SELECT {TOKEN_COLUMNS} FROM oauth_tokens WHERE kind = 'access' ORDER BY created_at DESC, token"
+                ))?
+                .query_map([], token_row)?
+                .collect()
+        })
     }
 
     /// Revokes a token.
     pub fn revoke_oauth_token(&self, token: &str) -> Result<(), AuthStoreError> {
-        let revoked = self.connection().execute(
+        let revoked = self.writer().execute(
             "UPDATE oauth_tokens SET revoked = 1 WHERE token = ?1",
             params![token],
         )?;
@@ -275,7 +281,7 @@ impl AuthStore {
             .nonce_writes
             .fetch_add(1, Ordering::Relaxed)
             .is_multiple_of(check_every.max(1));
-        let mut connection = self.connection();
+        let mut connection = self.writer();
         let transaction = connection.transaction()?;
         transaction
             .prepare_cached("DELETE FROM oauth_nonces WHERE timestamp < ?1")?
@@ -328,19 +334,21 @@ impl AuthStore {
     /// How many temporary credentials are stored.
     #[cfg(test)]
     pub fn request_tokens(&self) -> Result<i64, AuthStoreError> {
-        Ok(self.connection().query_row(
-            "SELECT count(*) FROM oauth_tokens WHERE kind = 'request'",
-            [],
-            |row| row.get(0),
-        )?)
+        self.read(|connection| {
+            connection.query_row(
+                "SELECT count(*) FROM oauth_tokens WHERE kind = 'request'",
+                [],
+                |row| row.get(0),
+            )
+        })
     }
 
     /// How many nonces are remembered.
     #[cfg(test)]
     pub fn remembered_nonces(&self) -> Result<i64, AuthStoreError> {
-        Ok(self
-            .connection()
-            .query_row("SELECT count(*) FROM oauth_nonces", [], |row| row.get(0))?)
+        self.read(|connection| {
+            connection.query_row("SELECT count(*) FROM oauth_nonces", [], |row| row.get(0))
+        })
     }
 }
 
