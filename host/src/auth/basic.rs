@@ -16,7 +16,7 @@ use super::password::Checker;
 use super::store::{AuthStore, User};
 use super::{
     Account, Authenticator, MAX_CREDENTIAL_BYTES, Principal, Refusal, RequestHead, header_value,
-    quoted,
+    quoted, read_user,
 };
 use async_trait::async_trait;
 use base64::Engine;
@@ -75,15 +75,7 @@ impl Authenticator for Basic {
         };
         let (username, password) = decode(encoded)?;
         let wrong = || wrong().for_account(Some(Account::user(&username)));
-        let name = username.clone();
-        let user = self
-            .users
-            .reading(move |users| users.user(&name))
-            .await
-            .map_err(|error| {
-                tracing::error!("cannot read the user: {error}");
-                Refusal::unauthorized("the credentials cannot be checked right now")
-            })?;
+        let user = read_user(&self.users, &username).await?;
         let Some(user) = user else {
             self.passwords.check(None, &password).await;
             return Err(wrong());

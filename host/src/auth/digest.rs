@@ -26,7 +26,7 @@
 use super::store::{AuthStore, User};
 use super::{
     Account, Authenticator, MAX_CREDENTIAL_BYTES, Principal, Refusal, RequestHead, header_value,
-    quoted,
+    quoted, read_user,
 };
 use async_trait::async_trait;
 use base64::Engine;
@@ -278,16 +278,7 @@ impl Digest {
             .ok_or_else(|| Refusal::unauthorized("the nonce was not issued by this server"))?;
         let wrong = || wrong().for_account(account);
 
-        let name = username.clone();
-        let user = self
-            .users
-            .reading(move |users| users.user(&name))
-            .await
-            .map_err(|error| {
-                tracing::error!("cannot read the user: {error}");
-                Refusal::unauthorized("the credentials cannot be checked right now")
-            })?
-            .ok_or_else(wrong)?;
+        let user = read_user(&self.users, &username).await?.ok_or_else(wrong)?;
         if user.digest.realm != self.realm {
             tracing::warn!(
                 "the password of `{}` was set for realm {:?}, not {:?}: set it again with `piston users passwd` to use Digest",

@@ -41,6 +41,7 @@ use http::header::{AUTHORIZATION, HeaderValue};
 use http::{HeaderMap, StatusCode};
 use std::borrow::Cow;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq)]
@@ -290,4 +291,18 @@ fn quoted(text: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// The user called `username`, read on the credentials' read lane. A database that
+/// cannot be read refuses the request (and says why in the log) rather than letting it
+/// through.
+async fn read_user(users: &Arc<AuthStore>, username: &str) -> Result<Option<User>, Refusal> {
+    let name = username.to_owned();
+    users
+        .reading(move |users| users.user(&name))
+        .await
+        .map_err(|error| {
+            tracing::error!("cannot read the user: {error}");
+            Refusal::unauthorized("the credentials cannot be checked right now")
+        })
 }
