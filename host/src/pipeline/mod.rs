@@ -165,10 +165,12 @@ impl Pipeline {
     /// Answers one request to an OAuth 1.0a endpoint, or, when the provider is not
     /// configured, as any other path (no resource may be served there: 404).
     pub async fn oauth(&self, endpoint: Endpoint, request: Request) -> Response {
-        if self.policy.load().gate.oauth_provider().is_none() {
-            return self.handle(request).await;
-        }
         self.answer(request, async |incoming| {
+            // Asked of the policy this request is served under: a reload meanwhile
+            // cannot take the provider away halfway.
+            let Some(provider) = incoming.policy.gate.oauth_provider() else {
+                return self.run(incoming).await;
+            };
             let Incoming {
                 parts,
                 body,
@@ -176,7 +178,6 @@ impl Pipeline {
                 policy,
                 client,
             } = incoming;
-            let provider = policy.gate.oauth_provider().expect("checked above");
             let head = RequestHead {
                 method: &parts.method,
                 uri: &parts.uri,
