@@ -78,6 +78,10 @@ impl Readers {
 
 /// Threads dedicated to one kind of a database's calls, taking them from a channel.
 /// They end when the lane is dropped, after the calls already sent.
+///
+/// The channel needs no bound of its own: every caller waits for its call's answer, so
+/// it holds at most one call per waiting task, which the connection cap and the
+/// per-plugin concurrency caps already bound.
 pub struct Lane {
     calls: crossbeam_channel::Sender<Call>,
 }

@@ -1,3 +1,5 @@
+// Over 600 lines: half is tests, against real SQLite files; the writer, the readers, the
+// quota and the cache have to be read together to see that usage stays exact.
 //! The embedded backend: one SQLite file (WAL) under the data directory.
 //!
 //! # Connections

@@ -1,3 +1,5 @@
+// Over 600 lines: a sixth is tests; the three endpoints and the authorization page share
+// the signed-request checks and the token life cycle.
 //! The provider's three endpoints (RFC 5849 §2): temporary credentials, the user's
 //! authorization, and the exchange for token credentials.
 //!
