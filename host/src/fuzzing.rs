@@ -118,7 +118,8 @@ fn decode_within(content_type: &str, body: &[u8], max_depth: usize) -> Option<us
             assert!(json.len() <= max_output, "{} bytes of JSON", json.len());
             Some(depth)
         }
-        Err(problem) => {
+        Err(error) => {
+            let problem = crate::problem::Problem::from(error);
             assert!(problem.status().is_client_error(), "{problem:?}");
             None
         }
@@ -180,10 +181,13 @@ pub fn negotiate(data: &[u8]) {
                 assert_eq!(chosen, "json", "JSON is the default");
             }
         }
-        Err(problem) => assert!(
-            matches!(problem.status().as_u16(), 400 | 406),
-            "{problem:?}"
-        ),
+        Err(error) => {
+            let problem = crate::problem::Problem::from(error);
+            assert!(
+                matches!(problem.status().as_u16(), 400 | 406),
+                "{problem:?}"
+            );
+        }
     }
 }
 

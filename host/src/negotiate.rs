@@ -44,8 +44,42 @@ pub fn split_suffix(path: &str) -> Option<(&str, &'static dyn Emitter)> {
     Some((stem, *emitter))
 }
 
-/// Chooses the format, or answers 406 (or 400 for a malformed `?indent=`).
-pub fn negotiate(asked: Asked<'_>) -> Result<Negotiated, Problem> {
+/// Why no format could be chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FormatError {
+    /// `?indent=` is not a width from 0 to [`MAX_INDENT`] (400).
+    Indent(String),
+    /// `?format=` names no format (406).
+    Unknown(String),
+    /// No format matches the `Accept` header (406).
+    NotAcceptable(String),
+}
+
+impl From<FormatError> for Problem {
+    fn from(error: FormatError) -> Problem {
+        let detail = match error {
+            FormatError::Indent(text) => {
+                return Problem::new(StatusCode::BAD_REQUEST).detail(format!(
+                    "indent must be a number of spaces from 0 to {MAX_INDENT}, not `{text}`"
+                ));
+            }
+            FormatError::Unknown(name) => format!("there is no format `{name}`"),
+            FormatError::NotAcceptable(accept) => {
+                format!("no available format is acceptable to `Accept: {accept}`")
+            }
+        };
+        let available: Vec<&str> = EMITTERS
+            .iter()
+            .map(|emitter| emitter.format().media_types[0])
+            .collect();
+        Problem::new(StatusCode::NOT_ACCEPTABLE)
+            .detail(format!("{detail}; available: {}", available.join(", ")))
+            .extension("available", serde_json::json!(available))
+    }
+}
+
+/// Chooses the format, or says why none can be.
+pub fn negotiate(asked: Asked<'_>) -> Result<Negotiated, FormatError> {
     let mut indent = asked.indent.map(parse_indent).transpose()?;
     let emitter = if let Some(emitter) = asked.suffix {
         emitter
@@ -56,13 +90,10 @@ pub fn negotiate(asked: Asked<'_>) -> Result<Negotiated, Problem> {
                 emitter.format().name.eq_ignore_ascii_case(name)
                     || emitter.format().media_types.contains(&name)
             })
-            .ok_or_else(|| not_acceptable(format!("there is no format `{name}`")))?
+            .ok_or_else(|| FormatError::Unknown(name.to_owned()))?
     } else if let Some(accept) = asked.accept {
-        let (emitter, accept_indent) = from_accept(accept).ok_or_else(|| {
-            not_acceptable(format!(
-                "no available format is acceptable to `Accept: {accept}`"
-            ))
-        })?;
+        let (emitter, accept_indent) =
+            from_accept(accept).ok_or_else(|| FormatError::NotAcceptable(accept.to_owned()))?;
         indent = indent.or(accept_indent);
         emitter
     } else {
@@ -74,25 +105,11 @@ pub fn negotiate(asked: Asked<'_>) -> Result<Negotiated, Problem> {
     })
 }
 
-fn parse_indent(text: &str) -> Result<u8, Problem> {
+fn parse_indent(text: &str) -> Result<u8, FormatError> {
     text.parse::<u8>()
         .ok()
         .filter(|width| *width <= MAX_INDENT)
-        .ok_or_else(|| {
-            Problem::new(StatusCode::BAD_REQUEST).detail(format!(
-                "indent must be a number of spaces from 0 to {MAX_INDENT}, not `{text}`"
-            ))
-        })
-}
-
-fn not_acceptable(detail: String) -> Problem {
-    let available: Vec<&str> = EMITTERS
-        .iter()
-        .map(|emitter| emitter.format().media_types[0])
-        .collect();
-    Problem::new(StatusCode::NOT_ACCEPTABLE)
-        .detail(format!("{detail}; available: {}", available.join(", ")))
-        .extension("available", serde_json::json!(available))
+        .ok_or_else(|| FormatError::Indent(text.to_owned()))
 }
 
 /// One media range of an `Accept` header.
@@ -199,7 +216,7 @@ mod tests {
     fn chosen(asked: Asked<'_>) -> Result<(&'static str, Option<u8>), u16> {
         negotiate(asked)
             .map(|negotiated| (negotiated.emitter.format().name, negotiated.options.indent))
-            .map_err(|problem| problem.status().as_u16())
+            .map_err(|error| Problem::from(error).status().as_u16())
     }
 
     fn accept(header: &str) -> Result<(&'static str, Option<u8>), u16> {

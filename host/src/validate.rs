@@ -18,6 +18,31 @@ use http::StatusCode;
 /// At most this many violations are listed; the detail says how many there were.
 const MAX_LISTED: usize = 100;
 
+/// Why a body was refused by its schema.
+#[derive(Debug)]
+pub enum Invalid {
+    /// The body does not match (400): what the request did wrong, and the violations
+    /// listed.
+    Violations {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
+    /// What the decoder produced is not JSON (500: the host's fault).
+    NotJson(String),
+}
+
+impl From<Invalid> for Problem {
+    fn from(invalid: Invalid) -> Problem {
+        match invalid {
+            Invalid::Violations { detail, errors } => Problem::new(StatusCode::BAD_REQUEST)
+                .detail(detail)
+                .errors(errors),
+            Invalid::NotJson(error) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+                .cause(format!("a decoded body is not JSON: {error}")),
+        }
+    }
+}
+
 /// A compiled body schema.
 #[derive(Debug)]
 pub struct BodyValidator {
@@ -36,12 +61,11 @@ impl BodyValidator {
     }
 
     /// Checks the decoded body (`None`: the request had none, checked as `null`).
-    pub fn check(&self, method: Method, data: Option<&str>) -> Result<(), Problem> {
+    pub fn check(&self, method: Method, data: Option<&str>) -> Result<(), Invalid> {
         let body = match data {
-            Some(text) => serde_json::from_str(text).map_err(|error| {
-                Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
-                    .cause(format!("a decoded body is not JSON: {error}"))
-            })?,
+            Some(text) => {
+                serde_json::from_str(text).map_err(|error| Invalid::NotJson(error.to_string()))?
+            }
             None => serde_json::Value::Null,
         };
         let mut found = 0;
@@ -74,9 +98,7 @@ impl BodyValidator {
                 "the request body does not match the {method} schema: {found} {violations}{listed}"
             ),
         };
-        Err(Problem::new(StatusCode::BAD_REQUEST)
-            .detail(detail)
-            .errors(errors))
+        Err(Invalid::Violations { detail, errors })
     }
 }
 
@@ -86,8 +108,8 @@ mod tests {
     use crate::emit::Negotiated;
     use serde_json::{Value, json};
 
-    async fn document(problem: Problem) -> Value {
-        let response = problem.into_response("r-1", Negotiated::json());
+    async fn document(invalid: Invalid) -> Value {
+        let response = Problem::from(invalid).into_response("r-1", Negotiated::json());
         assert_eq!(response.status(), 400);
         let body = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await

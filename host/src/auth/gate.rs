@@ -45,6 +45,83 @@ pub struct Gate {
     oauth: Option<Arc<Provider>>,
 }
 
+/// Why a request was not let in.
+#[derive(Debug)]
+pub enum Denied {
+    /// No credentials the chain accepts, or credentials one of its authenticators
+    /// refused (401), with every challenge of the chain.
+    Unauthenticated {
+        detail: String,
+        challenges: Vec<HeaderValue>,
+        cause: Option<String>,
+    },
+    /// An authenticator refused the credentials with a status of its own (400 for
+    /// malformed ones, 403 from a custom authenticator).
+    Refused {
+        status: StatusCode,
+        detail: String,
+        cause: String,
+    },
+    /// The credential lacks a scope the method requires (403).
+    InsufficientScope {
+        scope: String,
+        challenge: HeaderValue,
+        cause: String,
+    },
+    /// The credentials are over a failed-login limit (429).
+    LockedOut { lock: Lock, cause: String },
+    /// An authenticator plugin of the chain is not loaded (503).
+    AuthenticatorMissing { name: String },
+}
+
+impl From<Denied> for Problem {
+    fn from(denied: Denied) -> Problem {
+        match denied {
+            Denied::Unauthenticated {
+                detail,
+                challenges,
+                cause,
+            } => {
+                let problem = challenges.into_iter().fold(
+                    Problem::new(StatusCode::UNAUTHORIZED).detail(detail),
+                    |problem, challenge| problem.header(WWW_AUTHENTICATE, challenge),
+                );
+                match cause {
+                    Some(cause) => problem.cause(cause),
+                    None => problem,
+                }
+            }
+            Denied::Refused {
+                status,
+                detail,
+                cause,
+            } => Problem::new(status).detail(detail).cause(cause),
+            Denied::InsufficientScope {
+                scope,
+                challenge,
+                cause,
+            } => Problem::new(StatusCode::FORBIDDEN)
+                .detail(format!(
+                    "this credential lacks the scopes this needs: {scope}"
+                ))
+                .header(WWW_AUTHENTICATE, challenge)
+                .cause(cause),
+            Denied::LockedOut { lock, cause } => {
+                let seconds = lock.seconds();
+                Problem::new(StatusCode::TOO_MANY_REQUESTS)
+                    .detail(format!("{}; try again in {seconds} s", lock.reason()))
+                    .header(RETRY_AFTER, HeaderValue::from(seconds))
+                    .cause(cause)
+            }
+            Denied::AuthenticatorMissing { name } => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+                .detail("the request cannot be authenticated right now")
+                .cause(format!(
+                    "authenticator plugin `{name}` is not loaded: requests that need it are refused"
+                )),
+        }
+    }
+}
+
 /// Finds a loaded authenticator plugin by name. Plugins come and go while the host
 /// serves, so chains hold plugin names and look them up for each request.
 pub trait AuthenticatorPlugins: Sync {
@@ -205,7 +282,7 @@ impl Gate {
         method: Method,
         head: &RequestHead<'_>,
         plugins: &dyn AuthenticatorPlugins,
-    ) -> Result<Option<Principal>, Problem> {
+    ) -> Result<Option<Principal>, Denied> {
         let (chain, scopes) = self.policy(plugin, &resource.name, method);
         if chain.is_empty() {
             return Ok(None);
@@ -256,13 +333,19 @@ impl Gate {
                         head.client,
                         refusal.detail
                     );
-                    let problem = if refusal.status == StatusCode::UNAUTHORIZED {
-                        let detail = refusal.detail.to_string();
-                        unauthorized(chain, plugins, Some((index, &refusal)), detail)
+                    return Err(if refusal.status == StatusCode::UNAUTHORIZED {
+                        Denied::Unauthenticated {
+                            detail: refusal.detail.to_string(),
+                            challenges: challenges(chain, plugins, Some((index, &refusal))),
+                            cause: Some(cause),
+                        }
                     } else {
-                        Problem::new(refusal.status).detail(refusal.detail.into_owned())
-                    };
-                    return Err(problem.cause(cause));
+                        Denied::Refused {
+                            status: refusal.status,
+                            detail: refusal.detail.into_owned(),
+                            cause,
+                        }
+                    });
                 }
             }
         }
@@ -270,11 +353,9 @@ impl Gate {
             return Ok(None);
         }
         if let Some(name) = missing {
-            return Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE)
-                .detail("the request cannot be authenticated right now")
-                .cause(format!(
-                    "authenticator plugin `{name}` is not loaded: requests that need it are refused"
-                )));
+            return Err(Denied::AuthenticatorMissing {
+                name: name.to_owned(),
+            });
         }
         let accepted = accepted_schemes(chain);
         let detail = match head.scheme() {
@@ -284,7 +365,11 @@ impl Gate {
             None if offered => format!("these credentials are not accepted here; use {accepted}"),
             None => format!("this request needs credentials: {accepted}"),
         };
-        Err(unauthorized(chain, plugins, None, detail))
+        Err(Denied::Unauthenticated {
+            detail,
+            challenges: challenges(chain, plugins, None),
+            cause: None,
+        })
     }
 
     /// The chain and the scopes required for `method` on a resource.
@@ -306,7 +391,7 @@ impl Gate {
         &self,
         principal: Principal,
         required: &[String],
-    ) -> Result<Option<Principal>, Problem> {
+    ) -> Result<Option<Principal>, Denied> {
         if principal.has_scopes(required) {
             return Ok(Some(principal));
         }
@@ -316,15 +401,15 @@ impl Gate {
             self.quoted_realm,
             quoted(&scope)
         ));
-        Err(Problem::new(StatusCode::FORBIDDEN)
-            .detail(format!(
-                "this credential lacks the scopes this needs: {scope}"
-            ))
-            .header(WWW_AUTHENTICATE, challenge)
-            .cause(format!(
-                "`{}` (by {}) lacks scopes {scope}",
-                principal.id, principal.scheme
-            )))
+        let cause = format!(
+            "`{}` (by {}) lacks scopes {scope}",
+            principal.id, principal.scheme
+        );
+        Err(Denied::InsufficientScope {
+            scope,
+            challenge,
+            cause,
+        })
     }
 }
 
@@ -346,13 +431,12 @@ impl Link {
     }
 }
 
-/// 401 with one challenge per available authenticator of the chain (each once).
-fn unauthorized(
+/// The challenges of a 401: one per available authenticator of the chain (each once).
+fn challenges(
     chain: &[Link],
     plugins: &dyn AuthenticatorPlugins,
     refused: Option<(usize, &Refusal)>,
-    detail: String,
-) -> Problem {
+) -> Vec<HeaderValue> {
     let mut challenges = Vec::new();
     for (index, link) in chain.iter().enumerate() {
         if let Some(authenticator) = link.resolve(plugins) {
@@ -362,15 +446,13 @@ fn unauthorized(
             authenticator.challenges(refusal, &mut challenges);
         }
     }
-    let mut problem = Problem::new(StatusCode::UNAUTHORIZED).detail(detail);
-    let mut sent: Vec<&HeaderValue> = Vec::new();
-    for challenge in &challenges {
-        if !sent.contains(&challenge) {
-            problem = problem.header(WWW_AUTHENTICATE, challenge.clone());
-            sent.push(challenge);
+    let mut unique: Vec<HeaderValue> = Vec::with_capacity(challenges.len());
+    for challenge in challenges {
+        if !unique.contains(&challenge) {
+            unique.push(challenge);
         }
     }
-    problem
+    unique
 }
 
 /// The schemes a chain accepts, for a client reading a 401.
@@ -385,14 +467,11 @@ fn accepted_schemes(chain: &[Link]) -> String {
     schemes.join(", ")
 }
 
-/// 429 for credentials over a failed-login limit.
-fn locked_out(lock: Lock, head: &RequestHead<'_>) -> Problem {
-    let seconds = lock.seconds();
-    Problem::new(StatusCode::TOO_MANY_REQUESTS)
-        .detail(format!("{}; try again in {seconds} s", lock.reason()))
-        .header(RETRY_AFTER, HeaderValue::from(seconds))
-        .cause(format!(
-            "{} is over a failed-login limit ({:?})",
-            head.client, lock.scope
-        ))
+/// Credentials over a failed-login limit.
+fn locked_out(lock: Lock, head: &RequestHead<'_>) -> Denied {
+    let cause = format!(
+        "{} is over a failed-login limit ({:?})",
+        head.client, lock.scope
+    );
+    Denied::LockedOut { lock, cause }
 }

@@ -30,7 +30,7 @@ pub mod settings;
 mod store;
 
 pub use self::bearer::{TOKEN_PREFIX, issue_token};
-pub use self::gate::Gate;
+pub use self::gate::{Denied, Gate};
 pub use self::password::{digest_secrets, hash as hash_password};
 pub use self::store::{AuthStore, AuthStoreError, Token, User, now};
 

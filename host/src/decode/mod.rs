@@ -89,6 +89,42 @@ pub enum DecodeError {
     Unsupported(String),
 }
 
+/// Why a request's body was refused.
+#[derive(Debug)]
+pub enum BodyError {
+    /// The body, or its `Content-Length`, is not what it claims to be; the message says
+    /// what and where (400).
+    Malformed(String),
+    /// The body is larger than `max_bytes` (413).
+    TooLarge { max_bytes: u64 },
+    /// The body did not arrive in time (408).
+    Timeout(Duration),
+    /// No decoder reads the body's media type, or one of its parameters (415).
+    Unsupported(String),
+    /// The decoder panicked (500).
+    DecoderPanicked,
+}
+
+impl From<BodyError> for Problem {
+    fn from(error: BodyError) -> Problem {
+        match error {
+            BodyError::Malformed(detail) => Problem::new(StatusCode::BAD_REQUEST)
+                .title("Malformed Body")
+                .detail(detail),
+            BodyError::TooLarge { max_bytes } => Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
+                .detail(format!("the request body is larger than {max_bytes} bytes")),
+            BodyError::Timeout(timeout) => Problem::new(StatusCode::REQUEST_TIMEOUT).detail(
+                format!("the request body did not arrive within {timeout:?}"),
+            ),
+            BodyError::Unsupported(what) => Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+                .detail(format!("{what}; supported: {}", supported())),
+            BodyError::DecoderPanicked => Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+                .detail("the request body could not be decoded")
+                .cause("the body decoder panicked"),
+        }
+    }
+}
+
 /// One body format.
 pub trait Decoder: Send + Sync {
     /// The media types it reads (`type/subtype`, lower-case).
@@ -129,7 +165,7 @@ pub async fn decode_off_the_workers(
     headers: &HeaderMap,
     bytes: Vec<u8>,
     max_depth: usize,
-) -> Result<Option<String>, Problem> {
+) -> Result<Option<String>, BodyError> {
     static DECODING: std::sync::LazyLock<std::sync::Arc<tokio::sync::Semaphore>> =
         std::sync::LazyLock::new(|| {
             let cpus = std::thread::available_parallelism().map_or(1, usize::from);
@@ -148,11 +184,7 @@ pub async fn decode_off_the_workers(
         decode(&headers, &bytes, max_depth)
     })
     .await
-    .unwrap_or_else(|_| {
-        Err(Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
-            .detail("the request body could not be decoded")
-            .cause("the body decoder panicked"))
-    })
+    .unwrap_or(Err(BodyError::DecoderPanicked))
 }
 
 /// Reads the whole body within the size limit and the read timeout.
@@ -160,13 +192,15 @@ pub async fn read_body(
     headers: &HeaderMap,
     body: Body,
     limits: BodyLimits,
-) -> Result<Vec<u8>, Problem> {
+) -> Result<Vec<u8>, BodyError> {
     if let Some(length) = content_length(headers)? {
         if length > limits.max_bytes {
             if length <= limits.max_bytes + DRAIN_BYTES {
                 drain(body, limits.timeout).await;
             }
-            return Err(too_large(limits.max_bytes));
+            return Err(BodyError::TooLarge {
+                max_bytes: limits.max_bytes,
+            });
         }
         if length == 0 {
             return Ok(Vec::new());
@@ -176,13 +210,12 @@ pub async fn read_body(
         Ok(Read::Whole(bytes)) => Ok(bytes),
         Ok(Read::TooLarge(rest)) => {
             drain(rest, limits.timeout).await;
-            Err(too_large(limits.max_bytes))
+            Err(BodyError::TooLarge {
+                max_bytes: limits.max_bytes,
+            })
         }
-        Ok(Read::Failed(problem)) => Err(problem),
-        Err(_) => Err(Problem::new(StatusCode::REQUEST_TIMEOUT).detail(format!(
-            "the request body did not arrive within {:?}",
-            limits.timeout
-        ))),
+        Ok(Read::Failed(error)) => Err(error),
+        Err(_) => Err(BodyError::Timeout(limits.timeout)),
     }
 }
 
@@ -192,7 +225,7 @@ pub fn decode(
     headers: &HeaderMap,
     bytes: &[u8],
     max_depth: usize,
-) -> Result<Option<String>, Problem> {
+) -> Result<Option<String>, BodyError> {
     if bytes.is_empty() {
         return Ok(None);
     }
@@ -207,28 +240,32 @@ pub fn decode(
     let json = decoder
         .decode(bytes, &mime, decode_limits)
         .map_err(|error| match error {
-            DecodeError::Unsupported(_) => unsupported(error.to_string()),
+            DecodeError::Unsupported(what) => BodyError::Unsupported(what),
             DecodeError::Malformed(_) | DecodeError::TooDeep(_) | DecodeError::TooLarge(_) => {
-                bad_body(error.to_string())
+                BodyError::Malformed(error.to_string())
             }
         })?;
     // Decoders write keys unescaped; the JSON decoder also refuses an escaped one.
     if json.contains(RESERVED_KEY) {
-        return Err(bad_body(format!("`{RESERVED_KEY}` is reserved")));
+        return Err(BodyError::Malformed(format!(
+            "`{RESERVED_KEY}` is reserved"
+        )));
     }
     Ok(Some(json))
 }
 
 /// The decoder for a `Content-Type`, or 415.
-fn decoder_for(content_type: Option<&str>) -> Result<(&'static dyn Decoder, mime::Mime), Problem> {
+fn decoder_for(
+    content_type: Option<&str>,
+) -> Result<(&'static dyn Decoder, mime::Mime), BodyError> {
     let Some(content_type) = content_type else {
-        return Err(unsupported(
+        return Err(BodyError::Unsupported(
             "the request has a body but no Content-Type".to_owned(),
         ));
     };
     let mime: mime::Mime = content_type
         .parse()
-        .map_err(|_| unsupported(format!("`{content_type}` is not a media type")))?;
+        .map_err(|_| BodyError::Unsupported(format!("`{content_type}` is not a media type")))?;
     let essence = mime.essence_str().to_ascii_lowercase();
     let suffix = mime
         .suffix()
@@ -242,12 +279,9 @@ fn decoder_for(content_type: Option<&str>) -> Result<(&'static dyn Decoder, mime
                     && decoder.suffix() == suffix.as_deref())
         })
         .map(|decoder| (*decoder, mime.clone()))
-        .ok_or_else(|| unsupported(format!("Content-Type `{content_type}` is not supported")))
-}
-
-fn unsupported(what: String) -> Problem {
-    Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
-        .detail(format!("{what}; supported: {}", supported()))
+        .ok_or_else(|| {
+            BodyError::Unsupported(format!("Content-Type `{content_type}` is not supported"))
+        })
 }
 
 /// Only UTF-8 text is read; a body declaring another charset is refused.
@@ -334,7 +368,7 @@ fn transcode_to_json<'de, D: serde::Deserializer<'de>>(
     }
 }
 
-fn content_length(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
+fn content_length(headers: &HeaderMap) -> Result<Option<u64>, BodyError> {
     let Some(value) = headers.get(CONTENT_LENGTH) else {
         return Ok(None);
     };
@@ -343,14 +377,14 @@ fn content_length(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
         .ok()
         .and_then(|text| text.trim().parse().ok())
         .map(Some)
-        .ok_or_else(|| bad_body("the Content-Length header is not a number".to_owned()))
+        .ok_or_else(|| BodyError::Malformed("the Content-Length header is not a number".to_owned()))
 }
 
 enum Read {
     Whole(Vec<u8>),
     /// Over the limit; what is kept is the unread rest.
     TooLarge(Body),
-    Failed(Problem),
+    Failed(BodyError),
 }
 
 /// Reads at most `max_bytes`; a longer body is given up as soon as it is seen to be,
@@ -361,7 +395,7 @@ async fn read(mut body: Body, max_bytes: u64) -> Read {
         let frame = match frame {
             Ok(frame) => frame,
             Err(error) => {
-                return Read::Failed(bad_body(format!(
+                return Read::Failed(BodyError::Malformed(format!(
                     "the request body could not be read: {error}"
                 )));
             }
@@ -402,17 +436,6 @@ async fn drain(mut body: Body, timeout: Duration) {
     let _ = tokio::time::timeout(timeout, discard).await;
 }
 
-fn too_large(max_bytes: u64) -> Problem {
-    Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
-        .detail(format!("the request body is larger than {max_bytes} bytes"))
-}
-
-fn bad_body(detail: String) -> Problem {
-    Problem::new(StatusCode::BAD_REQUEST)
-        .title("Malformed Body")
-        .detail(detail)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,7 +460,7 @@ mod tests {
         limits: BodyLimits,
     ) -> Result<Option<String>, Problem> {
         let bytes = read_body(headers, body, limits).await?;
-        decode_off_the_workers(headers, bytes, limits.max_depth).await
+        Ok(decode_off_the_workers(headers, bytes, limits.max_depth).await?)
     }
 
     async fn decode(content_type: &str, body: &'static str) -> Result<Option<String>, Problem> {
@@ -529,8 +552,11 @@ mod tests {
             ),
             ("application/yaml", "$serde_json::private::RawValue: 1"),
         ] {
-            let problem = super::decode(&headers(content_type), body.as_bytes(), 4).unwrap_err();
-            assert_eq!(problem.status(), StatusCode::BAD_REQUEST, "{body}");
+            let error = super::decode(&headers(content_type), body.as_bytes(), 4).unwrap_err();
+            assert!(
+                matches!(error, BodyError::Malformed(_)),
+                "{body}: {error:?}"
+            );
         }
     }
 
@@ -538,7 +564,7 @@ mod tests {
     fn forms_and_multipart_nest_within_the_bound() {
         let depth_of = |content_type: &str, body: &str, max_depth| {
             super::decode(&headers(content_type), body.as_bytes(), max_depth)
-                .map_err(|problem| problem.status())
+                .map_err(|error| Problem::from(error).status())
         };
         let form = "application/x-www-form-urlencoded";
         assert!(depth_of(form, "tag=a&tag=b", 2).is_ok());

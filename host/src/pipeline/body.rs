@@ -2,8 +2,7 @@
 //! carries the signature parameters, else by the decode step; and drained, if nobody
 //! read it, when the request is refused.
 
-use crate::decode::{self, BodyLimits};
-use crate::problem::Problem;
+use crate::decode::{self, BodyError, BodyLimits};
 use axum::body::Body;
 use http::HeaderMap;
 
@@ -28,7 +27,7 @@ impl RequestBody {
     }
 
     /// The whole body, read within its limits the first time it is asked for.
-    pub(super) async fn read(&mut self, headers: &HeaderMap) -> Result<&[u8], Problem> {
+    pub(super) async fn read(&mut self, headers: &HeaderMap) -> Result<&[u8], BodyError> {
         if let State::Unread(_) = self.state
             && let State::Unread(body) = std::mem::replace(&mut self.state, State::Taken)
         {
@@ -41,7 +40,7 @@ impl RequestBody {
     }
 
     /// The whole body, read if it was not yet, for the decoder to own.
-    pub(super) async fn take(&mut self, headers: &HeaderMap) -> Result<Vec<u8>, Problem> {
+    pub(super) async fn take(&mut self, headers: &HeaderMap) -> Result<Vec<u8>, BodyError> {
         self.read(headers).await?;
         match std::mem::replace(&mut self.state, State::Taken) {
             State::Read(bytes) => Ok(bytes),

@@ -72,11 +72,13 @@ pub struct Policy {
     pub public_url: Arc<str>,
 }
 
-/// A refusal, and the format its problem document is written in: the negotiated one
-/// once negotiation has succeeded, JSON before.
+/// A refusal, the format its problem document is written in (the negotiated one once
+/// negotiation has succeeded, JSON before), and the rate limit it reports once the
+/// request has been counted.
 struct Refused {
-    problem: Problem,
+    refusal: Refusal,
     format: Negotiated,
+    limit: Option<RateLimit>,
 }
 
 impl Policy {
@@ -116,9 +118,23 @@ impl Policy {
 
 impl Refused {
     fn in_json(refusal: Refusal) -> Refused {
+        Refused::in_format(refusal, Negotiated::json())
+    }
+
+    fn in_format(refusal: Refusal, format: Negotiated) -> Refused {
         Refused {
-            problem: refusal.into(),
-            format: Negotiated::json(),
+            refusal,
+            format,
+            limit: None,
+        }
+    }
+
+    /// The problem document: the one place a refusal is put into words.
+    fn into_problem(self) -> Problem {
+        let problem = Problem::from(self.refusal);
+        match self.limit {
+            Some(limit) => limit.annotate(problem),
+            None => problem,
         }
     }
 }
@@ -189,10 +205,7 @@ impl Pipeline {
             provider
                 .handle(endpoint, &head, parts, body.take_unread(), policy.body)
                 .await
-                .map_err(|problem| Refused {
-                    problem,
-                    format: Negotiated::json(),
-                })
+                .map_err(|problem| Refused::in_json(Refusal::Endpoint(problem)))
         })
         .await
     }
@@ -222,7 +235,9 @@ impl Pipeline {
         };
         let mut response = match steps(incoming).await {
             Ok(response) => response,
-            Err(Refused { problem, format }) => {
+            Err(refused) => {
+                let format = refused.format;
+                let problem = refused.into_problem();
                 log_problem(&problem, &id, &parts);
                 body.discard_unread(&parts.headers).await;
                 problem.into_response(&id, format)
@@ -263,10 +278,7 @@ impl Pipeline {
         let error_format = negotiated
             .as_ref()
             .map_or(Negotiated::json(), |format| *format);
-        let refuse = |refusal: Refusal| Refused {
-            problem: refusal.into(),
-            format: error_format,
-        };
+        let refuse = |refusal: Refusal| Refused::in_format(refusal, error_format);
 
         let Routed { target, params } = routed.map_err(refuse)?;
         let resource = target.resource();
@@ -274,7 +286,7 @@ impl Pipeline {
             Verb::Options => return Ok(options(resource)),
             Verb::Call { method, head } => (method, head),
         };
-        let format = negotiated.map_err(|problem| refuse(Refusal::Format(problem)))?;
+        let format = negotiated.map_err(|error| refuse(Refusal::Format(error)))?;
         let (principal, limit) = self
             .admit(&target, method, &mut incoming)
             .await
@@ -307,8 +319,7 @@ impl Pipeline {
                 filter,
                 public_url: &policy.public_url,
             };
-            let response =
-                respond(&target, instance, answer, shaping, id).map_err(Refusal::Answer)?;
+            let response = respond(&target, instance, answer, shaping, id)?;
             Ok::<Response, Refusal>(if head_only {
                 without_body(response)
             } else {
@@ -323,8 +334,9 @@ impl Pipeline {
                 Ok(response)
             }
             (Some(limit), Err(refusal)) => Err(Refused {
-                problem: limit.annotate(refusal.into()),
+                refusal,
                 format,
+                limit: Some(limit),
             }),
         }
     }
@@ -372,7 +384,7 @@ impl Pipeline {
             .gate
             .check(plugin, resource, method, &head, &*self.registry)
             .await
-            .map_err(Refusal::Admission)?;
+            .map_err(Refusal::Denied)?;
         let caller = match &principal {
             Some(principal) => Caller::Principal(&principal.id),
             None => Caller::Address(client),
@@ -381,7 +393,7 @@ impl Pipeline {
             .throttle
             .check(plugin, resource, method, caller)
             .await
-            .map_err(Refusal::Admission)?;
+            .map_err(Refusal::Throttled)?;
         Ok((principal, limit))
     }
 

@@ -1,17 +1,24 @@
 //! Why a request was refused, step by step, and the one place a refusal becomes the
 //! problem document the client reads.
 //!
-//! Steps whose modules already answer with a problem of their own (authentication
-//! carries its challenges, throttling its `Retry-After`, body decoding the position of
-//! the error, validation the violations) hand it through unchanged; the pipeline's own
-//! steps say what went wrong as data, and only [`From<Refusal> for Problem`] words it.
+//! Every step says what went wrong as data: the pipeline's own steps with a variant
+//! here, the steps other modules own with their module's error (authentication's
+//! [`Denied`] carries its challenges, throttling's [`Throttled`] its wait, the body's
+//! [`BodyError`] where decoding failed, validation's [`Invalid`] the violations), which
+//! that module words. [`From<Refusal> for Problem`] is where all of them are turned
+//! into the problem the client reads, once, when the request is answered.
 
+use crate::auth::Denied;
+use crate::decode::BodyError;
 use crate::fields::FieldError;
-use crate::problem::Problem;
+use crate::negotiate::FormatError;
+use crate::problem::{FieldError as Violation, Problem};
 use crate::runtime::{CallError, CheckoutError, wit};
+use crate::throttle::Throttled;
+use crate::validate::Invalid;
 use crate::vocab::MethodSet;
 use http::header::{ALLOW, RETRY_AFTER};
-use http::{HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode};
 
 /// A request the pipeline will not carry further.
 #[derive(Debug)]
@@ -26,15 +33,17 @@ pub(crate) enum Refusal {
         allowed: MethodSet,
     },
     /// No output format the client accepts (or a bad `?indent=`).
-    Format(Problem),
-    /// Authentication or throttling said no.
-    Admission(Problem),
+    Format(FormatError),
+    /// Authentication said no.
+    Denied(Denied),
+    /// Throttling said no.
+    Throttled(Throttled),
     /// `?fields=` / `?exclude=` cannot be applied.
     Fields(FieldError),
     /// The body could not be read or decoded.
-    Body(Problem),
+    Body(BodyError),
     /// The body does not match the method's schema.
-    Invalid(Problem),
+    Invalid(Invalid),
     /// A path parameter is not UTF-8 once percent-decoded.
     PathParameter { name: String },
     /// No instance could serve the request.
@@ -49,8 +58,12 @@ pub(crate) enum Refusal {
         plugin: String,
         error: wit::GuestError,
     },
-    /// The guest's answer cannot be sent as it is.
-    Answer(Problem),
+    /// The guest's answer breaks the contract and cannot be sent as it is.
+    Malformed { plugin: String, reason: String },
+    /// An OAuth 1.0a endpoint refused the request, in its own words.
+    Endpoint(Problem),
+    /// The guest answered with a problem of its own, written like the host's.
+    GuestProblem(Box<GuestProblem>),
 }
 
 impl From<Refusal> for Problem {
@@ -104,12 +117,55 @@ impl From<Refusal> for Problem {
                     error.message,
                     trace_suffix(error.trace.as_deref())
                 )),
-            Refusal::Format(problem)
-            | Refusal::Admission(problem)
-            | Refusal::Body(problem)
-            | Refusal::Invalid(problem)
-            | Refusal::Answer(problem) => problem,
+            Refusal::Format(error) => error.into(),
+            Refusal::Denied(denied) => denied.into(),
+            Refusal::Throttled(throttled) => throttled.into(),
+            Refusal::Body(error) => error.into(),
+            Refusal::Invalid(invalid) => invalid.into(),
+            Refusal::Malformed { plugin, reason } => {
+                Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+                    .detail("the handler's response is malformed")
+                    .cause(format!(
+                        "plugin `{plugin}` answered with a malformed response: {reason}"
+                    ))
+            }
+            Refusal::GuestProblem(answer) => answer.into_problem(),
+            Refusal::Endpoint(problem) => problem,
         }
+    }
+}
+
+/// A problem the guest chose to answer with: its status, the problem and its headers.
+#[derive(Debug)]
+pub(crate) struct GuestProblem {
+    pub(crate) status: StatusCode,
+    pub(crate) problem: wit::Problem,
+    pub(crate) headers: HeaderMap,
+}
+
+impl GuestProblem {
+    fn into_problem(self) -> Problem {
+        let GuestProblem {
+            status,
+            problem,
+            headers,
+        } = self;
+        let errors = problem
+            .violations
+            .into_iter()
+            .map(|violation| Violation {
+                pointer: violation.pointer,
+                detail: violation.message,
+            })
+            .collect();
+        let mut answer = Problem::new(status).title(problem.title).errors(errors);
+        if let Some(detail) = problem.detail {
+            answer = answer.detail(detail);
+        }
+        headers
+            .into_iter()
+            .filter_map(|(name, value)| Some((name?, value)))
+            .fold(answer, |answer, (name, value)| answer.header(name, value))
     }
 }
 

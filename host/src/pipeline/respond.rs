@@ -1,12 +1,12 @@
 //! Steps 9–10: the guest's answer, checked, shaped and emitted as an HTTP response.
 
+use super::refusal::{GuestProblem, Refusal};
 use super::stream::{self, StreamView};
 use crate::emit::Negotiated;
 use crate::emit::{self, View};
 use crate::fields::FieldFilter;
-use crate::problem::{FieldError, Problem};
 use crate::registry::RouteTarget;
-use crate::runtime::{Body as GuestBody, Checkout, Response as GuestResponse, wit};
+use crate::runtime::{Body as GuestBody, Checkout, Response as GuestResponse};
 use axum::body::Body;
 use axum::response::Response;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, VARY};
@@ -39,7 +39,7 @@ pub(super) fn respond(
     answer: GuestResponse,
     shaping: Shaping<'_>,
     request_id: &str,
-) -> Result<Response, Problem> {
+) -> Result<Response, Refusal> {
     let plugin = target.plugin.spec.name.as_str();
     let checked = check_answer(&answer, instance.output_bytes())
         .and_then(|()| status_of(&answer))
@@ -47,12 +47,12 @@ pub(super) fn respond(
         .and_then(|status| Ok((status, response_headers(plugin, answer.headers)?)));
     let (status, headers) = match checked {
         Ok(checked) => checked,
-        Err(problem) => {
+        Err(refusal) => {
             if matches!(answer.body, GuestBody::Items(_)) {
                 // The guest's stream is never drained or dropped: the instance keeps it.
                 instance.discard();
             }
-            return Err(problem);
+            return Err(refusal);
         }
     };
     let resource = target.resource();
@@ -94,7 +94,11 @@ pub(super) fn respond(
                     format!("a problem body with the success status {status}"),
                 ));
             }
-            return Err(guest_answered(status, problem, headers));
+            return Err(Refusal::GuestProblem(Box::new(GuestProblem {
+                status,
+                problem,
+                headers,
+            })));
         }
         GuestBody::Items(items) => {
             let view = StreamView {
@@ -198,7 +202,7 @@ fn check_answer(answer: &GuestResponse, max_body: usize) -> Result<(), String> {
     Ok(())
 }
 
-fn response_headers(plugin: &str, pairs: Vec<(String, String)>) -> Result<HeaderMap, Problem> {
+fn response_headers(plugin: &str, pairs: Vec<(String, String)>) -> Result<HeaderMap, Refusal> {
     let mut headers = HeaderMap::new();
     for (name, value) in pairs {
         let name = HeaderName::from_bytes(name.as_bytes())
@@ -229,30 +233,9 @@ pub(super) fn without_body(response: Response) -> Response {
     Response::from_parts(parts, Body::empty())
 }
 
-fn malformed(plugin: &str, reason: String) -> Problem {
-    Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
-        .detail("the handler's response is malformed")
-        .cause(format!(
-            "plugin `{plugin}` answered with a malformed response: {reason}"
-        ))
-}
-
-/// A problem the guest chose to answer with.
-fn guest_answered(status: StatusCode, problem: wit::Problem, headers: HeaderMap) -> Problem {
-    let errors = problem
-        .violations
-        .into_iter()
-        .map(|violation| FieldError {
-            pointer: violation.pointer,
-            detail: violation.message,
-        })
-        .collect();
-    let mut answer = Problem::new(status).title(problem.title).errors(errors);
-    if let Some(detail) = problem.detail {
-        answer = answer.detail(detail);
+fn malformed(plugin: &str, reason: String) -> Refusal {
+    Refusal::Malformed {
+        plugin: plugin.to_owned(),
+        reason,
     }
-    headers
-        .into_iter()
-        .filter_map(|(name, value)| Some((name?, value)))
-        .fold(answer, |answer, (name, value)| answer.header(name, value))
 }

@@ -75,6 +75,42 @@ impl RateLimit {
     }
 }
 
+/// Why a request was not admitted.
+#[derive(Debug)]
+pub enum Throttled {
+    /// A rule is at its limit (429): the rule, how long to wait, and the headers.
+    Limited {
+        rule: Throttle,
+        retry_after_seconds: u64,
+        limit: RateLimit,
+    },
+    /// The counters cannot be reached and the resource fails closed (503).
+    Unavailable { reason: String },
+}
+
+impl From<Throttled> for Problem {
+    fn from(throttled: Throttled) -> Problem {
+        match throttled {
+            Throttled::Limited {
+                rule,
+                retry_after_seconds: seconds,
+                limit,
+            } => limit.annotate(
+                Problem::new(StatusCode::TOO_MANY_REQUESTS)
+                    .detail(format!(
+                        "too many requests: this resource allows {} per {} s; try again in {seconds} s",
+                        rule.requests, rule.period_seconds
+                    ))
+                    .header(RETRY_AFTER, HeaderValue::from(seconds)),
+            ),
+            Throttled::Unavailable { reason } => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+                .detail("this resource's rate limit cannot be checked right now; try again shortly")
+                .header(RETRY_AFTER, HeaderValue::from(1))
+                .cause(format!("throttle counters unreachable: {reason}")),
+        }
+    }
+}
+
 /// What a backend decided for one request.
 pub struct Outcome {
     /// Whether every rule admitted it.
@@ -143,15 +179,14 @@ impl Throttler {
     }
 
     /// Counts a `method` request to `resource` of `plugin` by `caller`: the headers
-    /// to report when it is admitted (none when no rule applies), or the answer that
-    /// refuses it.
+    /// to report when it is admitted (none when no rule applies), or why it is not.
     pub async fn check(
         &self,
         plugin: &str,
         resource: &ResourceSpec,
         method: Method,
         caller: Caller<'_>,
-    ) -> Result<Option<RateLimit>, Problem> {
+    ) -> Result<Option<RateLimit>, Throttled> {
         let anonymous = matches!(caller, Caller::Address(_));
         let rules = self.rules(plugin, resource, anonymous);
         let applicable: Vec<(usize, Gcra)> = rules
@@ -193,14 +228,11 @@ impl Throttler {
             .zip(&outcome.tats)
             .find(|((_, rule), tat)| !rule.admits(outcome.now, **tat))
             .map_or(&rules[applicable[0].0], |((slot, _), _)| &rules[*slot]);
-        Err(limit.annotate(
-            Problem::new(StatusCode::TOO_MANY_REQUESTS)
-                .detail(format!(
-                    "too many requests: this resource allows {} per {} s; try again in {seconds} s",
-                    rule.requests, rule.period_seconds
-                ))
-                .header(RETRY_AFTER, HeaderValue::from(seconds)),
-        ))
+        Err(Throttled::Limited {
+            rule: rule.clone(),
+            retry_after_seconds: seconds,
+            limit,
+        })
     }
 
     /// The rules for a caller of a resource: the resource's section, else the
@@ -229,7 +261,7 @@ impl Throttler {
     }
 
     /// The answer when the counters cannot be reached, per `on_error`.
-    fn unavailable(&self, reason: String) -> Result<Option<RateLimit>, Problem> {
+    fn unavailable(&self, reason: String) -> Result<Option<RateLimit>, Throttled> {
         let policy = match self.on_error {
             OnError::Closed => "throttled resources answer 503",
             OnError::Open => "throttled resources admit requests uncounted",
@@ -243,10 +275,7 @@ impl Throttler {
         }
         match self.on_error {
             OnError::Open => Ok(None),
-            OnError::Closed => Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE)
-                .detail("this resource's rate limit cannot be checked right now; try again shortly")
-                .header(RETRY_AFTER, HeaderValue::from(1))
-                .cause(format!("throttle counters unreachable: {reason}"))),
+            OnError::Closed => Err(Throttled::Unavailable { reason }),
         }
     }
 }

@@ -143,7 +143,11 @@ impl Provider {
             ..limits
         };
         let form = if is_form(head.headers) {
-            Some(decode::read_body(&parts.headers, body, limits).await?)
+            Some(
+                decode::read_body(&parts.headers, body, limits)
+                    .await
+                    .map_err(Problem::from)?,
+            )
         } else {
             None
         };
