@@ -13,6 +13,7 @@
 //! carrying the request id, which is also on every log line of the request.
 
 mod body;
+mod query;
 mod refusal;
 mod respond;
 mod stream;
@@ -20,6 +21,7 @@ mod stream;
 mod tests;
 
 use self::body::RequestBody;
+pub(crate) use self::query::Query;
 pub(crate) use self::refusal::Refusal;
 use self::respond::{Shaping, respond, without_body};
 use crate::auth::oauth::{Endpoint, is_form};
@@ -438,49 +440,6 @@ async fn read_data(method: Method, incoming: &mut Incoming<'_>) -> Result<Option
     decode::decode_off_the_workers(headers, bytes, incoming.policy.body.max_depth)
         .await
         .map_err(Refusal::Body)
-}
-
-/// The query string: the host's own parameters, and the rest for the guest.
-#[derive(Debug, Default)]
-pub(crate) struct Query {
-    /// `?format=`: the output format.
-    format: Option<String>,
-    /// `?indent=`: pretty-printing.
-    indent: Option<String>,
-    /// `?fields=`: fewer fields.
-    fields: Option<String>,
-    /// `?exclude=`: fields to hide.
-    exclude: Option<String>,
-    /// Everything else, in order, for the guest.
-    pairs: Vec<(String, String)>,
-}
-
-/// The most query parameters a request may pass to a guest.
-const MAX_QUERY_PAIRS: usize = 256;
-
-impl Query {
-    pub(crate) fn parse(query: Option<&str>) -> Result<Query, Refusal> {
-        let mut parsed = Query::default();
-        for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-            let slot = match &*name {
-                "format" => &mut parsed.format,
-                "indent" => &mut parsed.indent,
-                "fields" => &mut parsed.fields,
-                "exclude" => &mut parsed.exclude,
-                _ => {
-                    if parsed.pairs.len() == MAX_QUERY_PAIRS {
-                        return Err(Refusal::TooManyQueryParameters {
-                            max: MAX_QUERY_PAIRS,
-                        });
-                    }
-                    parsed.pairs.push((name.into_owned(), value.into_owned()));
-                    continue;
-                }
-            };
-            *slot = Some(value.into_owned());
-        }
-        Ok(parsed)
-    }
 }
 
 /// What the method step decided.

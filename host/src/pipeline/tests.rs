@@ -2,6 +2,7 @@
 //! (built by `cargo xtask test`, or found in `target/plugins`) loaded into a registry,
 //! requests sent with `tower::ServiceExt::oneshot`.
 
+use super::query::MAX_QUERY_PAIRS;
 use super::*;
 use crate::admin::Admin;
 use crate::config::Overrides;
