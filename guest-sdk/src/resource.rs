@@ -34,7 +34,9 @@ pub trait Resource: 'static {
     /// it by hand.
     const IMPLEMENTED: &'static [Method];
 
-    /// The resource's spec: name, routes, fields, limits. Called when the plugin loads.
+    /// The resource's spec: name, routes, fields, limits. Called when the plugin loads,
+    /// and once in every new instance, which finds its resources by name: keep it cheap
+    /// (with `isolation = "request"`, that is once a request).
     fn spec() -> Spec;
 
     /// `GET`: return one item or a listing.

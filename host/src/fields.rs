@@ -440,14 +440,17 @@ impl UriTemplate {
             .any(|part| matches!(part, Part::Field(path) if path[0] == key))
     }
 
-    /// The URI for an object, looking field paths up with `lookup` (which returns a
-    /// field's value as text: a string's contents, or a number's digits). `None` when a
-    /// field is missing. Values are percent-encoded as path segments.
+    /// The URI for an object after `base` (the public URL, or nothing), looking field
+    /// paths up with `lookup` (which returns a field's value as text: a string's
+    /// contents, or a number's digits). `None` when a field is missing. Values are
+    /// percent-encoded as path segments.
     pub fn fill<'v>(
         &self,
+        base: &str,
         mut lookup: impl FnMut(&[String]) -> Option<std::borrow::Cow<'v, str>>,
     ) -> Option<String> {
-        let mut uri = String::new();
+        let mut uri = String::with_capacity(base.len() + 64);
+        uri.push_str(base);
         for part in &self.parts {
             match part {
                 Part::Literal(text) => uri.push_str(text),
@@ -650,13 +653,13 @@ mod tests {
     #[test]
     fn uri_templates() {
         let template = UriTemplate::parse("/posts/{slug}/by/{author.username}").unwrap();
-        let uri = template.fill(|path| match path.join(".").as_str() {
+        let uri = template.fill("", |path| match path.join(".").as_str() {
             "slug" => Some("a b/c".into()),
             "author.username" => Some("jane".into()),
             _ => None,
         });
         assert_eq!(uri.as_deref(), Some("/posts/a%20b%2Fc/by/jane"));
-        assert_eq!(template.fill(|_| None), None);
+        assert_eq!(template.fill("", |_| None), None);
         for bad in [
             "posts/{slug}",
             "/posts/{slug",

@@ -126,11 +126,11 @@ impl<'de, S: Serializer> serde::de::Visitor<'de> for ItemFields<'_, '_, S> {
                 entries.next_value::<serde::de::IgnoredAny>()?;
             }
         }
-        if let Some(uri) = self.template.fill(|path| field_text(&captured, path)) {
-            keep(
-                failure,
-                out.serialize_entry(RESOURCE_URI, &format!("{}{uri}", self.base)),
-            )?;
+        if let Some(uri) = self
+            .template
+            .fill(self.base, |path| field_text(&captured, path))
+        {
+            keep(failure, out.serialize_entry(RESOURCE_URI, &uri))?;
         }
         keep(failure, out.end())
     }
