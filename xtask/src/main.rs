@@ -4,8 +4,9 @@
 //!   `Cargo.toml`) for `wasm32-wasip2` into `target/plugins/`, adding the target with
 //!   rustup if it is missing; the Python and JavaScript ones (`pyproject.toml`,
 //!   `package.json`) with `piston build` and the C ones with their `build.sh` into
-//!   `target/lang-plugins/`, installing componentize-py into `.venv` and the npm
-//!   packages into `node_modules` first.
+//!   `target/lang-plugins/`, installing componentize-py into `.venv`, the npm
+//!   packages into `node_modules` and weval (which compiles the JavaScript ones ahead
+//!   of time) into `.tools` first.
 //! - `run [-- SERVE-ARGS]`: build the plugins and the host (release) and serve them on
 //!   127.0.0.1:8000 with the embedded defaults.
 //! - `test [-- TEST-FILTER]`: everything CI runs: formatting, lints, the plugins and
@@ -247,8 +248,12 @@ fn build_plugins(workspace: &Workspace) -> Result<PathBuf> {
 fn build_all_plugins(workspace: &Workspace) -> Result {
     build_plugins(workspace)?;
     run_command(workspace.cargo().args(["build", "-p", "piston-host"]))?;
-    install_guest_toolchains(workspace, &[PLUGIN_REQUIREMENTS])?;
-    build_lang_plugins(workspace, &workspace.target.join("debug/piston"))?;
+    let toolchains = install_guest_toolchains(workspace, &[PLUGIN_REQUIREMENTS])?;
+    build_lang_plugins(
+        workspace,
+        &workspace.target.join("debug/piston"),
+        &toolchains,
+    )?;
     eprintln!(
         "xtask: Python, JavaScript and C example plugins are in {}",
         workspace.lang_plugin_dir().display()
@@ -256,17 +261,64 @@ fn build_all_plugins(workspace: &Workspace) -> Result {
     Ok(())
 }
 
+/// What builds Python and JavaScript plugins, installed in the repository.
+struct GuestToolchains {
+    /// The `.venv`'s Python, with componentize-py.
+    python: PathBuf,
+    /// weval, for componentize-js's ahead-of-time mode.
+    weval: PathBuf,
+}
+
 /// Installs what builds Python and JavaScript plugins into the repository
 /// (componentize-py and the other `requirements` into `.venv`, jco and
-/// componentize-js into `node_modules`); returns the venv's Python.
-fn install_guest_toolchains(workspace: &Workspace, requirements: &[&str]) -> Result<PathBuf> {
+/// componentize-js into `node_modules`, weval into `.tools`).
+fn install_guest_toolchains(
+    workspace: &Workspace,
+    requirements: &[&str],
+) -> Result<GuestToolchains> {
     let python = python_env(workspace, requirements)?;
     node_env(workspace)?;
-    Ok(python)
+    let weval = weval(workspace)?;
+    Ok(GuestToolchains { python, weval })
+}
+
+/// The weval version componentize-js (`package-lock.json`) is made for: its AOT mode
+/// reads a cache of the engine's inline caches that this version wrote.
+const WEVAL_VERSION: &str = "0.4.1";
+
+/// weval, built from crates.io into `.tools/weval-VERSION` the first time (a few
+/// minutes: it embeds its own wasmtime); the npm package would download a binary.
+fn weval(workspace: &Workspace) -> Result<PathBuf> {
+    let root = workspace
+        .root
+        .join(".tools")
+        .join(format!("weval-{WEVAL_VERSION}"));
+    let binary = root.join("bin/weval");
+    if binary.is_file() {
+        return Ok(binary);
+    }
+    run_command(
+        workspace
+            .cargo()
+            .args([
+                "install",
+                "weval",
+                "--locked",
+                "--version",
+                WEVAL_VERSION,
+                "--root",
+            ])
+            .arg(&root),
+    )?;
+    Ok(binary)
 }
 
 /// Builds every non-Rust plugin project, and returns the files.
-fn build_lang_plugins(workspace: &Workspace, piston: &Path) -> Result<Vec<PathBuf>> {
+fn build_lang_plugins(
+    workspace: &Workspace,
+    piston: &Path,
+    toolchains: &GuestToolchains,
+) -> Result<Vec<PathBuf>> {
     let mut built = Vec::new();
     for (projects, out) in [
         (
@@ -290,6 +342,7 @@ fn build_lang_plugins(workspace: &Workspace, piston: &Path) -> Result<Vec<PathBu
             } else {
                 run_command(
                     Command::new(piston)
+                        .env("PISTON_WEVAL", &toolchains.weval)
                         .arg("build")
                         .arg(&project)
                         .arg("--out")
@@ -374,8 +427,10 @@ fn test(workspace: &Workspace, filter: &[String]) -> Result {
 
     run_command(workspace.cargo().args(["build", "-p", "piston-host"]))?;
     let binary = workspace.target.join("debug/piston");
-    let python = install_guest_toolchains(workspace, &[PLUGIN_REQUIREMENTS, TEST_REQUIREMENTS])?;
-    let built = build_lang_plugins(workspace, &binary)?;
+    let toolchains =
+        install_guest_toolchains(workspace, &[PLUGIN_REQUIREMENTS, TEST_REQUIREMENTS])?;
+    let built = build_lang_plugins(workspace, &binary, &toolchains)?;
+    let python = &toolchains.python;
     warm_compile_cache(workspace, &binary, &built)?;
     run_command(
         Command::new("curl")
@@ -390,7 +445,7 @@ fn test(workspace: &Workspace, filter: &[String]) -> Result {
         command
             .env("PISTON_TEST_REDIS_URL", &redis.url)
             .env("PISTON_BIN", &binary)
-            .env("PISTON_TEST_PYTHON", &python)
+            .env("PISTON_TEST_PYTHON", python)
             .env("PISTON_EXAMPLE_PLUGINS", workspace.plugin_dir())
             .env("PISTON_LANG_PLUGINS", workspace.lang_plugin_dir())
             .env("PISTON_TEST_PLUGINS", workspace.fixture_dir());
@@ -535,8 +590,13 @@ fn bench(workspace: &Workspace, args: &[String]) -> Result {
         "-p",
         "piston-bench",
     ]))?;
-    install_guest_toolchains(workspace, &[PLUGIN_REQUIREMENTS, BENCH_REQUIREMENTS])?;
-    build_lang_plugins(workspace, &workspace.target.join("release/piston"))?;
+    let toolchains =
+        install_guest_toolchains(workspace, &[PLUGIN_REQUIREMENTS, BENCH_REQUIREMENTS])?;
+    build_lang_plugins(
+        workspace,
+        &workspace.target.join("release/piston"),
+        &toolchains,
+    )?;
     run_command(
         Command::new(workspace.target.join("release/piston-bench"))
             .current_dir(&workspace.root)
