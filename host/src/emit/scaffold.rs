@@ -1,6 +1,6 @@
 //! Scaffolding shared by the hand-written serializers of the text formats (YAML and
-//! XML): macros for the `Serializer` methods they write alike, their error type, and
-//! the serializer that turns a map key into text.
+//! XML): macros for the `Serializer` methods they write alike, their error type, the
+//! serializer that turns a map key into text, and the scan that escapes text.
 //!
 //! Declared first in [`super`] with `#[macro_use]`, so the format modules after it see
 //! the macros.
@@ -116,25 +116,61 @@ impl serde::ser::Error for SerializeError {
     }
 }
 
-/// Turns a map key into text, for formats whose keys are text.
-pub(super) struct KeyText;
+/// Writes `text` escaped: scans its bytes for the few at which `stop` holds, copies
+/// each run between them in one go, and asks `escape` about the character at each stop:
+/// `Ok(None)` keeps it, `Ok(Some(replacement))` writes the replacement instead, and an
+/// error ends the text there. `stop` must hold for the first byte of every character
+/// `escape` would not keep; it may hold for more, and only there is a character decoded.
+pub(super) fn write_escaped<R: AsRef<[u8]>, E>(
+    text: &str,
+    out: &mut Vec<u8>,
+    stop: impl Fn(u8) -> bool,
+    escape: impl Fn(char) -> Result<Option<R>, E>,
+) -> Result<(), E> {
+    let bytes = text.as_bytes();
+    let mut run = 0;
+    let mut at = 0;
+    while let Some(offset) = bytes[at..].iter().position(|byte| stop(*byte)) {
+        at += offset;
+        // A stop inside a character (a `stop` that holds for continuation bytes) is
+        // part of the run.
+        let Some(c) = text.get(at..).and_then(|tail| tail.chars().next()) else {
+            at += 1;
+            continue;
+        };
+        let next = at + c.len_utf8();
+        if let Some(replacement) = escape(c)? {
+            out.extend_from_slice(&bytes[run..at]);
+            out.extend_from_slice(replacement.as_ref());
+            run = next;
+        }
+        at = next;
+    }
+    out.extend_from_slice(&bytes[run..]);
+    Ok(())
+}
 
-impl KeyText {
-    fn display(self, value: impl std::fmt::Display) -> Result<String, SerializeError> {
-        Ok(value.to_string())
+/// Hands a map key's text to a function, for formats whose keys are text: a string key,
+/// as every key of guest JSON is, without being copied first.
+pub(super) struct KeyText<F>(pub(super) F);
+
+impl<F: FnOnce(&str)> KeyText<F> {
+    fn display(self, value: impl std::fmt::Display) -> Result<(), SerializeError> {
+        (self.0)(&value.to_string());
+        Ok(())
     }
 }
 
-impl serde::Serializer for KeyText {
-    type Ok = String;
+impl<F: FnOnce(&str)> serde::Serializer for KeyText<F> {
+    type Ok = ();
     type Error = SerializeError;
-    type SerializeSeq = Impossible<String, SerializeError>;
-    type SerializeTuple = Impossible<String, SerializeError>;
-    type SerializeTupleStruct = Impossible<String, SerializeError>;
-    type SerializeTupleVariant = Impossible<String, SerializeError>;
-    type SerializeMap = Impossible<String, SerializeError>;
-    type SerializeStruct = Impossible<String, SerializeError>;
-    type SerializeStructVariant = Impossible<String, SerializeError>;
+    type SerializeSeq = Impossible<(), SerializeError>;
+    type SerializeTuple = Impossible<(), SerializeError>;
+    type SerializeTupleStruct = Impossible<(), SerializeError>;
+    type SerializeTupleVariant = Impossible<(), SerializeError>;
+    type SerializeMap = Impossible<(), SerializeError>;
+    type SerializeStruct = Impossible<(), SerializeError>;
+    type SerializeStructVariant = Impossible<(), SerializeError>;
 
     scalars_as_text!(
         serialize_bool: bool,
@@ -150,31 +186,32 @@ impl serde::Serializer for KeyText {
         serialize_f64: f64,
     );
 
-    fn serialize_str(self, value: &str) -> Result<String, SerializeError> {
-        Ok(value.to_owned())
+    fn serialize_str(self, value: &str) -> Result<(), SerializeError> {
+        (self.0)(value);
+        Ok(())
     }
 
-    fn serialize_char(self, value: char) -> Result<String, SerializeError> {
-        Ok(value.to_string())
+    fn serialize_char(self, value: char) -> Result<(), SerializeError> {
+        self.serialize_str(value.encode_utf8(&mut [0; 4]))
     }
 
-    fn serialize_bytes(self, _: &[u8]) -> Result<String, SerializeError> {
+    fn serialize_bytes(self, _: &[u8]) -> Result<(), SerializeError> {
         Err(SerializeError("object keys must be text".into()))
     }
 
-    fn serialize_none(self) -> Result<String, SerializeError> {
+    fn serialize_none(self) -> Result<(), SerializeError> {
         Err(SerializeError("object keys must be text".into()))
     }
 
-    fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Result<String, SerializeError> {
+    fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Result<(), SerializeError> {
         value.serialize(self)
     }
 
-    fn serialize_unit(self) -> Result<String, SerializeError> {
+    fn serialize_unit(self) -> Result<(), SerializeError> {
         Err(SerializeError("object keys must be text".into()))
     }
 
-    fn serialize_unit_struct(self, _: &'static str) -> Result<String, SerializeError> {
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), SerializeError> {
         Err(SerializeError("object keys must be text".into()))
     }
 
@@ -183,15 +220,15 @@ impl serde::Serializer for KeyText {
         _: &'static str,
         _: u32,
         variant: &'static str,
-    ) -> Result<String, SerializeError> {
-        Ok(variant.to_owned())
+    ) -> Result<(), SerializeError> {
+        self.serialize_str(variant)
     }
 
     fn serialize_newtype_struct<T: ?Sized + Serialize>(
         self,
         _: &'static str,
         value: &T,
-    ) -> Result<String, SerializeError> {
+    ) -> Result<(), SerializeError> {
         value.serialize(self)
     }
 
@@ -201,7 +238,7 @@ impl serde::Serializer for KeyText {
         _: u32,
         _: &'static str,
         _: &T,
-    ) -> Result<String, SerializeError> {
+    ) -> Result<(), SerializeError> {
         Err(SerializeError("object keys must be text".into()))
     }
 

@@ -8,11 +8,12 @@
 //! parsers do not fold them. Problem documents use RFC 9457's `<problem>` root and
 //! namespace.
 
-use super::scaffold::{KeyText, SerializeError};
+use super::scaffold::{KeyText, SerializeError, write_escaped};
 use super::{Data, EmitError, Emitter, Format, ItemWriter, Options};
 use base64::Engine as _;
-use serde::ser::{self, Impossible, Serialize};
+use serde::ser::{self, Error as _, Impossible, Serialize};
 use std::fmt::Display;
+use std::io::Write as _;
 
 /// XML.
 pub struct Xml;
@@ -36,7 +37,7 @@ impl Emitter for Xml {
         out: &mut Vec<u8>,
     ) -> Result<(), EmitError> {
         out.extend_from_slice(DECLARATION);
-        write(value, Name::Root("response", ""), out)
+        write(value, Name::Tag("response", ""), out)
     }
 
     fn problem(
@@ -48,7 +49,7 @@ impl Emitter for Xml {
         out.extend_from_slice(DECLARATION);
         write(
             value,
-            Name::Root("problem", " xmlns=\"urn:ietf:rfc:7807\""),
+            Name::Tag("problem", " xmlns=\"urn:ietf:rfc:7807\""),
             out,
         )
     }
@@ -75,9 +76,7 @@ impl ItemWriter for Resources {
     }
 
     fn batch(&mut self, items: &[Data<'_, '_>], out: &mut Vec<u8>) -> Result<(), EmitError> {
-        items
-            .iter()
-            .try_for_each(|item| write(item, Name::Resource, out))
+        items.iter().try_for_each(|item| write(item, RESOURCE, out))
     }
 
     fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), EmitError> {
@@ -89,36 +88,45 @@ impl ItemWriter for Resources {
 /// The element a value is written as.
 #[derive(Clone, Copy)]
 enum Name<'a> {
-    /// The document's root, with extra attributes.
-    Root(&'static str, &'static str),
-    /// A list item.
-    Resource,
-    /// An object member.
-    Key(&'a str),
+    /// Named as is (the root, a list item, an object member whose key is a safe name),
+    /// with extra attributes (the root's namespace).
+    Tag(&'a str, &'static str),
+    /// An object member whose key is not a safe name: `<item key="...">`.
+    Item(&'a str),
 }
 
-impl Name<'_> {
+/// A list item's element.
+const RESOURCE: Name<'static> = Name::Tag("resource", "");
+
+impl<'a> Name<'a> {
+    /// An object member's element, its key's safety decided once for both its tags.
+    fn key(key: &'a str) -> Name<'a> {
+        if is_safe_name(key) {
+            Name::Tag(key, "")
+        } else {
+            Name::Item(key)
+        }
+    }
+
     fn open(self, out: &mut Vec<u8>, extra: &str) {
         out.push(b'<');
         match self {
-            Name::Root(tag, attributes) => {
+            Name::Tag(tag, attributes) => {
                 out.extend_from_slice(tag.as_bytes());
                 out.extend_from_slice(attributes.as_bytes());
             }
-            Name::Resource => out.extend_from_slice(b"resource"),
-            Name::Key(key) if is_safe_name(key) => out.extend_from_slice(key.as_bytes()),
-            Name::Key(key) if is_xml_text(key) => {
+            Name::Item(key) => {
+                let start = out.len();
                 out.extend_from_slice(b"item key=\"");
-                escape(key, true, out);
-                out.push(b'"');
-            }
-            Name::Key(key) => {
-                out.extend_from_slice(b"item key-base64=\"");
-                out.extend_from_slice(
-                    base64::engine::general_purpose::STANDARD
-                        .encode(key)
-                        .as_bytes(),
-                );
+                if escape(key, true, out).is_err() {
+                    out.truncate(start);
+                    out.extend_from_slice(b"item key-base64=\"");
+                    out.extend_from_slice(
+                        base64::engine::general_purpose::STANDARD
+                            .encode(key)
+                            .as_bytes(),
+                    );
+                }
                 out.push(b'"');
             }
         }
@@ -129,10 +137,8 @@ impl Name<'_> {
     fn close(self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"</");
         out.extend_from_slice(match self {
-            Name::Root(tag, _) => tag.as_bytes(),
-            Name::Resource => b"resource",
-            Name::Key(key) if is_safe_name(key) => key.as_bytes(),
-            Name::Key(_) => b"item",
+            Name::Tag(tag, _) => tag.as_bytes(),
+            Name::Item(_) => b"item",
         });
         out.push(b'>');
     }
@@ -162,29 +168,35 @@ fn is_safe_name(name: &str) -> bool {
             .is_some_and(|prefix| prefix.eq_ignore_ascii_case("xml"))
 }
 
-/// Whether XML 1.0 can carry every character of `text`.
-fn is_xml_text(text: &str) -> bool {
-    text.chars().all(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..))
+/// Whether XML 1.0 can carry `c`.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
+/// Text with a character XML 1.0 cannot carry.
+struct NotXmlText;
+
 /// Escapes text for element content, or for an attribute value (where whitespace
-/// other than spaces must be referenced to survive normalization).
-fn escape(text: &str, attribute: bool, out: &mut Vec<u8>) {
-    for c in text.chars() {
-        match c {
-            '&' => out.extend_from_slice(b"&amp;"),
-            '<' => out.extend_from_slice(b"&lt;"),
-            '>' => out.extend_from_slice(b"&gt;"),
-            '"' if attribute => out.extend_from_slice(b"&quot;"),
-            '\r' => out.extend_from_slice(b"&#xD;"),
-            '\t' if attribute => out.extend_from_slice(b"&#x9;"),
-            '\n' if attribute => out.extend_from_slice(b"&#xA;"),
-            c => {
-                let mut buffer = [0; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buffer).as_bytes());
-            }
-        }
-    }
+/// other than spaces must be referenced to survive normalization). Stops at the first
+/// character XML cannot carry, having written part of the text: the caller takes it
+/// back and writes the text as base64.
+fn escape(text: &str, attribute: bool, out: &mut Vec<u8>) -> Result<(), NotXmlText> {
+    // ASCII controls, the marks with references, and the first byte of U+FFFE and
+    // U+FFFF: the only characters beyond ASCII that XML cannot carry.
+    let stop = |byte| matches!(byte, 0..=0x1F | b'&' | b'<' | b'>' | b'"' | 0xEF);
+    write_escaped(text, out, stop, |c| {
+        Ok(Some(match c {
+            '&' => b"&amp;".as_slice(),
+            '<' => b"&lt;",
+            '>' => b"&gt;",
+            '"' if attribute => b"&quot;",
+            '\r' => b"&#xD;",
+            '\t' if attribute => b"&#x9;",
+            '\n' if attribute => b"&#xA;",
+            c if is_xml_char(c) => return Ok(None),
+            _ => return Err(NotXmlText),
+        }))
+    })
 }
 
 /// Serializes one value as one element.
@@ -195,10 +207,10 @@ struct Element<'o, 'n> {
 
 impl Element<'_, '_> {
     fn text(self, text: &str) -> Result<(), SerializeError> {
-        if is_xml_text(text) {
-            self.name.open(self.out, "");
-            escape(text, false, self.out);
-        } else {
+        let start = self.out.len();
+        self.name.open(self.out, "");
+        if escape(text, false, self.out).is_err() {
+            self.out.truncate(start);
             self.name.open(self.out, " encoding=\"base64\"");
             self.out.extend_from_slice(
                 base64::engine::general_purpose::STANDARD
@@ -210,8 +222,21 @@ impl Element<'_, '_> {
         Ok(())
     }
 
+    /// An element whose text `text` writes straight into the output: text that needs
+    /// no escaping.
+    fn verbatim<E: Display>(
+        self,
+        text: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), SerializeError> {
+        self.name.open(self.out, "");
+        text(self.out).map_err(SerializeError::custom)?;
+        self.name.close(self.out);
+        Ok(())
+    }
+
+    /// A number or boolean.
     fn display(self, value: impl Display) -> Result<(), SerializeError> {
-        self.text(&value.to_string())
+        self.verbatim(|out| write!(out, "{value}"))
     }
 }
 
@@ -245,10 +270,8 @@ impl<'o, 'n> ser::Serializer for Element<'o, 'n> {
     }
 
     fn serialize_f64(self, value: f64) -> Result<(), SerializeError> {
-        // JSON's spelling of the number (`1e300`, not three hundred digits).
-        let text =
-            serde_json::to_string(&value).map_err(|error| SerializeError(error.to_string()))?;
-        self.text(&text)
+        // JSON's spelling of the number (`1e+300`, not three hundred digits).
+        self.verbatim(|out| serde_json::to_writer(out, &value))
     }
 
     fn serialize_char(self, value: char) -> Result<(), SerializeError> {
@@ -323,7 +346,8 @@ impl<'o, 'n> ser::Serializer for Element<'o, 'n> {
         Ok(Members {
             out: self.out,
             name: self.name,
-            key: None,
+            key: String::new(),
+            keyed: false,
         })
     }
 
@@ -364,7 +388,7 @@ impl ser::SerializeSeq for Children<'_, '_> {
     ) -> Result<(), SerializeError> {
         value.serialize(Element {
             out: self.out,
-            name: Name::Resource,
+            name: RESOURCE,
         })
     }
 
@@ -380,7 +404,10 @@ tuples_as_lists!(Children<'_, '_>);
 struct Members<'o, 'n> {
     out: &'o mut Vec<u8>,
     name: Name<'n>,
-    key: Option<String>,
+    /// The last key's text, kept between entries so that its buffer is reused.
+    key: String,
+    /// Whether `key` awaits its value.
+    keyed: bool,
 }
 
 impl ser::SerializeMap for Members<'_, '_> {
@@ -388,21 +415,20 @@ impl ser::SerializeMap for Members<'_, '_> {
     type Error = SerializeError;
 
     fn serialize_key<T: ?Sized + Serialize>(&mut self, key: &T) -> Result<(), SerializeError> {
-        self.key = Some(
-            key.serialize(KeyText)
-                .map_err(|error| SerializeError(error.to_string()))?,
-        );
+        self.key.clear();
+        let text = &mut self.key;
+        key.serialize(KeyText(|key: &str| text.push_str(key)))?;
+        self.keyed = true;
         Ok(())
     }
 
     fn serialize_value<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), SerializeError> {
-        let key = self
-            .key
-            .take()
-            .ok_or_else(|| SerializeError("a value without a key".into()))?;
+        if !std::mem::take(&mut self.keyed) {
+            return Err(SerializeError("a value without a key".into()));
+        }
         value.serialize(Element {
             out: self.out,
-            name: Name::Key(&key),
+            name: Name::key(&self.key),
         })
     }
 
@@ -423,7 +449,7 @@ impl ser::SerializeStruct for Members<'_, '_> {
     ) -> Result<(), SerializeError> {
         value.serialize(Element {
             out: self.out,
-            name: Name::Key(key),
+            name: Name::key(key),
         })
     }
 
@@ -470,5 +496,66 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("<cr>a&#xD;b</cr>"), "{out}");
+    }
+
+    #[test]
+    fn escapes_text_and_keys_in_one_pass() {
+        let body = |json| {
+            xml(json)
+                .strip_prefix("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<response>")
+                .and_then(|rest| rest.strip_suffix("</response>"))
+                .map(str::to_owned)
+                .unwrap()
+        };
+        for (json, written) in [
+            (r#"{"t":"a\"b'c\td\ne"}"#, "<t>a\"b'c\td\ne</t>"),
+            (r#"{"t":"x\r\n&<>"}"#, "<t>x&#xD;\n&amp;&lt;&gt;</t>"),
+            (
+                r#"{"t":"\ufffd\ufeff\u00e9\u65e5 \ud83d\ude00"}"#,
+                "<t>\u{fffd}\u{feff}é日 😀</t>",
+            ),
+            (
+                r#"{"t":"a&b\u0001"}"#,
+                "<t encoding=\"base64\">YSZiAQ==</t>",
+            ),
+            (r#"{"t":"\ufffe"}"#, "<t encoding=\"base64\">77++</t>"),
+            (
+                r#"{"a\"b\t\n<":1}"#,
+                "<item key=\"a&quot;b&#x9;&#xA;&lt;\">1</item>",
+            ),
+            (
+                r#"{"a&\u0001":null}"#,
+                "<item key-base64=\"YSYB\" nil=\"true\"/>",
+            ),
+            (r#"{"\uffff":[]}"#, "<item key-base64=\"77+/\"></item>"),
+            (
+                r#"{"resource":1,"item":{"x":2}}"#,
+                "<item key=\"resource\">1</item><item key=\"item\"><x>2</x></item>",
+            ),
+            (r#"{"日本":"é"}"#, "<item key=\"日本\">é</item>"),
+            (
+                r#"{"f":1e300,"g":-0.0,"i":-5,"u":18446744073709551615,"b":false}"#,
+                "<f>1e+300</f><g>-0.0</g><i>-5</i><u>18446744073709551615</u><b>false</b>",
+            ),
+        ] {
+            assert_eq!(body(json), written, "{json}");
+        }
+    }
+
+    #[test]
+    fn the_scan_stops_at_every_character_that_needs_care() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let text = format!("a{c}");
+            for attribute in [false, true] {
+                let mut out = Vec::new();
+                let carried = escape(&text, attribute, &mut out).is_ok();
+                assert_eq!(carried, is_xml_char(c), "{c:?}");
+                let referenced = matches!(c, '&' | '<' | '>' | '\r')
+                    || attribute && matches!(c, '"' | '\t' | '\n');
+                if carried {
+                    assert_eq!(out == text.as_bytes(), !referenced, "{c:?}");
+                }
+            }
+        }
     }
 }

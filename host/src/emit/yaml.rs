@@ -8,10 +8,12 @@
 //! double-quoted, and floats always carry a dot and a signed exponent. A stream is one
 //! block sequence, each item written as it arrives.
 
-use super::scaffold::{KeyText, SerializeError};
+use super::scaffold::{KeyText, SerializeError, write_escaped};
 use super::{Data, EmitError, Emitter, Format, ItemWriter, Options};
-use serde::ser::{self, Impossible, Serialize};
+use serde::ser::{self, Error as _, Impossible, Serialize};
+use std::convert::Infallible;
 use std::fmt::Display;
+use std::io::Write as _;
 
 /// YAML.
 pub struct Yaml;
@@ -96,23 +98,35 @@ struct Node<'o> {
 }
 
 impl Node<'_> {
-    fn scalar(self, text: &[u8]) -> Result<(), SerializeError> {
+    /// Writes a scalar's line, its text written by `text` straight into the output.
+    fn line(
+        self,
+        text: impl FnOnce(&mut Vec<u8>) -> Result<(), SerializeError>,
+    ) -> Result<(), SerializeError> {
         if let Place::Key = self.place {
             self.out.push(b' ');
         }
-        self.out.extend_from_slice(text);
+        text(self.out)?;
         self.out.push(b'\n');
         Ok(())
     }
 
+    fn scalar(self, text: &[u8]) -> Result<(), SerializeError> {
+        self.line(|out| {
+            out.extend_from_slice(text);
+            Ok(())
+        })
+    }
+
     fn string(self, text: &str) -> Result<(), SerializeError> {
-        let mut scalar = Vec::with_capacity(text.len() + 2);
-        write_string(text, &mut scalar);
-        self.scalar(&scalar)
+        self.line(|out| {
+            write_string(text, out);
+            Ok(())
+        })
     }
 
     fn display(self, value: impl Display) -> Result<(), SerializeError> {
-        self.scalar(value.to_string().as_bytes())
+        self.line(|out| write!(out, "{value}").map_err(SerializeError::custom))
     }
 
     /// The indentation of a collection's entries, and whether the first goes on the
@@ -133,34 +147,63 @@ fn write_string(text: &str, out: &mut Vec<u8>) {
         out.extend_from_slice(text.as_bytes());
         return;
     }
+    out.reserve(text.len() + 2);
     out.push(b'"');
-    for c in text.chars() {
-        match c {
-            '"' => out.extend_from_slice(b"\\\""),
-            '\\' => out.extend_from_slice(b"\\\\"),
-            '\n' => out.extend_from_slice(b"\\n"),
-            '\t' => out.extend_from_slice(b"\\t"),
-            '\r' => out.extend_from_slice(b"\\r"),
-            c if is_printable(c) => {
-                let mut buffer = [0; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buffer).as_bytes());
-            }
-            c => out.extend_from_slice(format!("\\u{:04x}", u32::from(c)).as_bytes()),
+    let Ok(()) = write_escaped(text, out, needs_care, escape);
+    out.push(b'"');
+}
+
+/// The bytes that may start a character a double-quoted scalar cannot hold as it is:
+/// ASCII controls, `"` and `\`, and the first bytes of the non-printable characters
+/// beyond ASCII (U+0080 to U+009F, U+2028 and U+2029, U+FEFF, U+FFFE and U+FFFF).
+fn needs_care(byte: u8) -> bool {
+    matches!(byte, 0..=0x1F | b'"' | b'\\' | 0x7F | 0xC2 | 0xE2 | 0xEF)
+}
+
+/// A character's escape in a double-quoted scalar, if it needs one.
+fn escape(c: char) -> Result<Option<Escaped>, Infallible> {
+    let short = |letter| Some(Escaped([b'\\', letter, 0, 0, 0, 0], 2));
+    Ok(match c {
+        '"' => short(b'"'),
+        '\\' => short(b'\\'),
+        '\n' => short(b'n'),
+        '\t' => short(b't'),
+        '\r' => short(b'r'),
+        c if is_printable(c) => None,
+        c => {
+            // Every character that is not printable is below U+10000: four digits.
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            let code = u32::from(c);
+            let digit = |shift: u32| HEX[(code >> shift & 0xF) as usize];
+            Some(Escaped(
+                [b'\\', b'u', digit(12), digit(8), digit(4), digit(0)],
+                6,
+            ))
         }
+    })
+}
+
+/// An escape sequence: `\n` or `\u0007`, its bytes and how many there are.
+struct Escaped([u8; 6], usize);
+
+impl AsRef<[u8]> for Escaped {
+    fn as_ref(&self) -> &[u8] {
+        &self.0[..self.1]
     }
-    out.push(b'"');
 }
 
 /// Letters, digits and a few marks, starting with a letter, and not one of the words
 /// YAML 1.1 reads as a boolean or null.
 fn is_plain(text: &str) -> bool {
     const SPECIAL: [&str; 9] = ["yes", "no", "true", "false", "on", "off", "null", "y", "n"];
-    let mut chars = text.chars();
-    let starts_well = chars
+    let mut bytes = text.bytes();
+    let starts_well = bytes
         .next()
-        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_');
+        .is_some_and(|first| first.is_ascii_alphabetic() || first == b'_');
     starts_well
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-' | ' '))
+        && bytes.all(|byte| {
+            byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'.' | b'/' | b'-' | b' ')
+        })
         && !text.ends_with(' ')
         && !SPECIAL.iter().any(|word| word.eq_ignore_ascii_case(text))
 }
@@ -416,12 +459,9 @@ impl ser::SerializeMap for Entries<'_> {
     type Error = SerializeError;
 
     fn serialize_key<T: ?Sized + Serialize>(&mut self, key: &T) -> Result<(), SerializeError> {
-        let key = key
-            .serialize(KeyText)
-            .map_err(|error| SerializeError(error.to_string()))?;
         self.key.clear();
-        write_string(&key, &mut self.key);
-        Ok(())
+        let written = &mut self.key;
+        key.serialize(KeyText(|text: &str| write_string(text, written)))
     }
 
     fn serialize_value<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), SerializeError> {
@@ -488,5 +528,63 @@ mod tests {
             yaml(r#""line\nbreak\u0007\u2028""#),
             "\"line\\nbreak\\u0007\\u2028\"\n"
         );
+    }
+
+    fn string(text: &str) -> String {
+        let mut out = Vec::new();
+        write_string(text, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn quotes_and_escapes_only_what_needs_it() {
+        for (text, written) in [
+            ("plain words", "plain words"),
+            ("yesterday", "yesterday"),
+            ("_a/b.c-d", "_a/b.c-d"),
+            ("", r#""""#),
+            (" lead", r#"" lead""#),
+            ("trail ", r#""trail ""#),
+            ("a: b", r#""a: b""#),
+            ("x # y", r#""x # y""#),
+            ("#", r##""#""##),
+            ("say \"hi\"", r#""say \"hi\"""#),
+            ("it's", r#""it's""#),
+            ("back\\slash\\", r#""back\\slash\\""#),
+            ("yes", r#""yes""#),
+            ("No", r#""No""#),
+            ("NULL", r#""NULL""#),
+            ("True", r#""True""#),
+            ("off", r#""off""#),
+            ("y", r#""y""#),
+            ("~", r#""~""#),
+            ("007", r#""007""#),
+            ("1.5", r#""1.5""#),
+            ("-1e3", r#""-1e3""#),
+            ("two\nlines\r\n", r#""two\nlines\r\n""#),
+            ("\ttab", r#""\ttab""#),
+            ("\u{0}\u{1f}\u{7f}", r#""\u0000\u001f\u007f""#),
+            ("\u{85}\u{9f}\u{a0}", "\"\\u0085\\u009f\u{a0}\""),
+            (
+                "\u{2027}\u{2028}\u{2029}\u{202a}",
+                "\"\u{2027}\\u2028\\u2029\u{202a}\"",
+            ),
+            (
+                "\u{fefe}\u{feff}\u{ff00}\u{fffd}\u{fffe}\u{ffff}\u{10000}",
+                "\"\u{fefe}\\ufeff\u{ff00}\u{fffd}\\ufffe\\uffff\u{10000}\"",
+            ),
+            ("café 日本 😀", "\"café 日本 😀\""),
+        ] {
+            assert_eq!(string(text), written, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_scan_stops_at_every_character_that_needs_an_escape() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let needs_escape = matches!(c, '"' | '\\') || !is_printable(c);
+            let kept = string(&format!("-{c}")) == format!("\"-{c}\"");
+            assert_eq!(kept, !needs_escape, "{c:?}");
+        }
     }
 }
