@@ -323,6 +323,32 @@ async fn when_redis_is_away_hosts_fail_closed_or_open_as_configured_and_recover(
     assert!(log.contains("reachable again"), "{log}");
 }
 
+#[tokio::test]
+async fn when_redis_hangs_every_waiting_request_is_refused() {
+    let mut redis = PrivateRedis::new();
+    redis.start();
+    let config = format!(
+        "[throttle]\nbackend = \"redis\"\nredis_url = \"{}\"\nredis_timeout = \"200ms\"\n",
+        redis.url()
+    );
+    let server = echo_limited(1000, "1h", &config);
+    assert_eq!(server.get("/echo").await.status, 200);
+    // A script that never ends keeps Redis from answering anyone else (until the
+    // server is killed at the end of the test).
+    let address = redis.url();
+    let address = address.trim_start_matches("redis://").trim_end_matches('/');
+    let mut hog = std::net::TcpStream::connect(address).unwrap();
+    std::io::Write::write_all(
+        &mut hog,
+        b"*3\r\n$4\r\nEVAL\r\n$17\r\nwhile true do end\r\n$1\r\n0\r\n",
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // More than one script call's worth wait at once; each gets its answer.
+    let statuses = burst(&[&server], 300).await;
+    assert_eq!(tally(&statuses, 503), 300, "{statuses:?}");
+}
+
 #[test]
 fn bad_throttle_settings_name_the_key() {
     let dir = tempfile::tempdir().unwrap();

@@ -5,8 +5,8 @@
 //! for the headers. A caller's rules are one hash that expires once all its TATs
 //! have passed.
 //!
-//! One task talks to Redis for all requests, one script call at a time: the requests
-//! that arrive while a call is under way go together in the next one, which decides
+//! One task talks to Redis for all requests, one turn at a time: the requests that
+//! arrive while a call is under way go together in the next one, which decides
 //! them one after another at one instant of Redis's clock, each caller's requests
 //! under the same rules in the order they came. That is what one call each could
 //! have decided, for one round trip and one script run per batch instead of per
@@ -21,6 +21,7 @@
 use super::Outcome;
 use super::gcra::{self, Gcra};
 use super::settings::RedisSettings;
+use futures_util::future::join_all;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, ErrorKind, RedisWrite, ServerErrorKind};
 use std::io::Write;
@@ -123,7 +124,7 @@ return reply
 const RECONNECT_PAUSE: Duration = Duration::from_millis(200);
 
 /// The most requests one script call decides, so that one call keeps Redis busy for
-/// a bounded time.
+/// a bounded time; more waiting go in several calls at once.
 const BATCH: usize = 64;
 
 /// The counters: where requests wait for the task that calls Redis.
@@ -153,7 +154,6 @@ impl SharedCounters {
             last_attempt: None,
             script: redis::Script::new(SCRIPT),
             settings,
-            command: Cmd::new(),
         };
         tokio::spawn(redis.serve(waiting));
         Ok(SharedCounters { queue, location })
@@ -186,30 +186,43 @@ struct Redis {
     last_attempt: Option<Instant>,
     script: redis::Script,
     settings: RedisSettings,
-    /// The last call's command, its buffers reused for the next.
-    command: Cmd,
 }
 
 impl Redis {
-    /// Decides the waiting requests, as many as have queued up per call, until the
-    /// counters are dropped.
+    /// Decides the waiting requests, all that have queued up at each turn, until the
+    /// counters are dropped. A request waits at most for the calls under way when it
+    /// came, then for its own: failures still reach it within about twice the
+    /// timeout, however many wait.
     async fn serve(mut self, mut queue: mpsc::UnboundedReceiver<Pending>) {
-        let mut batch = Vec::with_capacity(BATCH);
-        while queue.recv_many(&mut batch, BATCH).await > 0 {
+        let mut waiting = Vec::new();
+        while queue.recv_many(&mut waiting, usize::MAX).await > 0 {
             // A request whose client went away is not counted.
-            batch.retain(|pending| !pending.verdict.is_closed());
-            if batch.is_empty() {
+            waiting.retain(|pending| !pending.verdict.is_closed());
+            if waiting.is_empty() {
                 continue;
             }
-            match self.decide(&batch).await {
-                Ok(outcomes) => {
-                    for (pending, outcome) in batch.drain(..).zip(outcomes) {
-                        let _ = pending.verdict.send(Ok(outcome));
-                    }
+            let verdicts = match self.connection().await {
+                Ok(connection) => {
+                    let calls = waiting
+                        .chunks(BATCH)
+                        .map(|batch| self.decide(connection.clone(), batch));
+                    join_all(calls).await
                 }
-                Err(reason) => {
-                    for pending in batch.drain(..) {
-                        let _ = pending.verdict.send(Err(reason.clone()));
+                Err(reason) => waiting.chunks(BATCH).map(|_| Err(reason.clone())).collect(),
+            };
+            let mut answering = waiting.drain(..);
+            for verdict in verdicts {
+                let batch = answering.by_ref().take(BATCH);
+                match verdict {
+                    Ok(outcomes) => {
+                        for (pending, outcome) in batch.zip(outcomes) {
+                            let _ = pending.verdict.send(Ok(outcome));
+                        }
+                    }
+                    Err(reason) => {
+                        for pending in batch {
+                            let _ = pending.verdict.send(Err(reason.clone()));
+                        }
                     }
                 }
             }
@@ -217,12 +230,15 @@ impl Redis {
     }
 
     /// Decides `batch` in one script call: each request's outcome, in order.
-    async fn decide(&mut self, batch: &[Pending]) -> Result<Vec<Outcome>, String> {
-        let mut connection = self.connection().await?;
+    async fn decide(
+        &self,
+        mut connection: ConnectionManager,
+        batch: &[Pending],
+    ) -> Result<Vec<Outcome>, String> {
         let runs = runs(batch);
-        self.prepare(batch, &runs);
+        let command = self.command(batch, &runs);
         let reply: Vec<u64> =
-            tokio::time::timeout(self.settings.timeout, self.call(&mut connection))
+            tokio::time::timeout(self.settings.timeout, self.call(&command, &mut connection))
                 .await
                 .map_err(|_| format!("Redis did not answer within {:?}", self.settings.timeout))?
                 .map_err(|error| format!("Redis failed: {error}"))?;
@@ -230,14 +246,10 @@ impl Redis {
             .ok_or_else(|| format!("Redis answered the script with {reply:?}"))
     }
 
-    /// Writes the script call for `runs` of `batch` into `self.command`.
-    fn prepare(&mut self, batch: &[Pending], runs: &[Vec<usize>]) {
-        let command = &mut self.command;
-        command.clear();
-        command
-            .arg("EVALSHA")
-            .arg(self.script.get_hash())
-            .arg(runs.len());
+    /// The script call for `runs` of `batch`.
+    fn command(&self, batch: &[Pending], runs: &[Vec<usize>]) -> Cmd {
+        let mut command = redis::cmd("EVALSHA");
+        command.arg(self.script.get_hash()).arg(runs.len());
         let prefix = self.settings.key_prefix.as_bytes();
         for run in runs {
             let mut key = command.writer_for_next_arg();
@@ -257,14 +269,19 @@ impl Redis {
                 command.arg(rule.emission).arg(rule.tolerance);
             }
         }
+        command
     }
 
     /// Calls the script by its hash, loading it first when Redis does not know it.
-    async fn call(&self, connection: &mut ConnectionManager) -> redis::RedisResult<Vec<u64>> {
-        match self.command.query_async(connection).await {
+    async fn call(
+        &self,
+        command: &Cmd,
+        connection: &mut ConnectionManager,
+    ) -> redis::RedisResult<Vec<u64>> {
+        match command.query_async(connection).await {
             Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
                 self.script.load_async(connection).await?;
-                self.command.query_async(connection).await
+                command.query_async(connection).await
             }
             answer => answer,
         }
