@@ -163,10 +163,10 @@ impl Throttler {
         if applicable.is_empty() {
             return Ok(None);
         }
-        let key = counter_key(plugin, &resource.name, caller);
+        let key = |prefix| counter_key(prefix, plugin, &resource.name, caller);
         let outcome = match &*self.counters {
-            Counters::Local(local) => Ok(local.acquire(&key, &applicable, rules.len())),
-            Counters::Shared(shared) => shared.acquire(key, &applicable).await,
+            Counters::Local(local) => Ok(local.acquire(&key(""), &applicable, rules.len())),
+            Counters::Shared(shared) => shared.acquire(key(shared.key_prefix()), &applicable).await,
         };
         let outcome = match outcome {
             Ok(outcome) => {
@@ -265,12 +265,13 @@ fn report(rules: &[(usize, Gcra)], outcome: &Outcome) -> RateLimit {
         .expect("there is at least one rule")
 }
 
-/// The counters of one caller of one resource: `{plugin}/{resource}/user:{id}` or
-/// `{plugin}/{resource}/addr:{address}` (the names Redis keeps them under, so they
-/// never change), written by hand: through the formatting machinery they cost about
-/// as much as the rest of a check.
-fn counter_key(plugin: &str, resource: &str, caller: Caller<'_>) -> String {
-    let mut key = String::with_capacity(plugin.len() + resource.len() + 48);
+/// The counters of one caller of one resource: `{prefix}{plugin}/{resource}/user:{id}`
+/// or `{prefix}{plugin}/{resource}/addr:{address}` (the names Redis keeps them under,
+/// so they never change), written by hand: through the formatting machinery they
+/// cost about as much as the rest of a check.
+fn counter_key(prefix: &str, plugin: &str, resource: &str, caller: Caller<'_>) -> String {
+    let mut key = String::with_capacity(prefix.len() + plugin.len() + resource.len() + 48);
+    key.push_str(prefix);
     key.push_str(plugin);
     key.push('/');
     key.push_str(resource);
@@ -318,8 +319,8 @@ mod tests {
         fn an_address_key_reads_as_the_address_displays(bits: u32, v6: u128) {
             for address in [IpAddr::V4(Ipv4Addr::from(bits)), IpAddr::V6(v6.into())] {
                 prop_assert_eq!(
-                    counter_key("blog", "post", Caller::Address(address)),
-                    format!("blog/post/addr:{}", counted_as(address))
+                    counter_key("piston:", "blog", "post", Caller::Address(address)),
+                    format!("piston:blog/post/addr:{}", counted_as(address))
                 );
             }
         }
@@ -328,7 +329,7 @@ mod tests {
     #[test]
     fn a_principal_key_names_the_principal() {
         assert_eq!(
-            counter_key("blog", "post", Caller::Principal("ann")),
+            counter_key("", "blog", "post", Caller::Principal("ann")),
             "blog/post/user:ann"
         );
     }

@@ -131,6 +131,7 @@ const BATCH: usize = 64;
 pub struct SharedCounters {
     queue: mpsc::UnboundedSender<Pending>,
     location: String,
+    key_prefix: String,
 }
 
 /// A request waiting for its verdict.
@@ -147,6 +148,7 @@ impl SharedCounters {
         let client = redis::Client::open(settings.url.as_str())
             .map_err(|error| format!("the Redis URL is not usable: {error}"))?;
         let location = client.get_connection_info().addr().to_string();
+        let key_prefix = settings.key_prefix.clone();
         let (queue, waiting) = mpsc::unbounded_channel();
         let redis = Redis {
             client,
@@ -156,7 +158,11 @@ impl SharedCounters {
             settings,
         };
         tokio::spawn(redis.serve(waiting));
-        Ok(SharedCounters { queue, location })
+        Ok(SharedCounters {
+            queue,
+            location,
+            key_prefix,
+        })
     }
 
     /// Where the counters are, for log lines (never the password).
@@ -164,7 +170,13 @@ impl SharedCounters {
         &self.location
     }
 
-    /// Decides one request of `key` against `rules` (each with its slot).
+    /// What every key starts with.
+    pub fn key_prefix(&self) -> &str {
+        &self.key_prefix
+    }
+
+    /// Decides one request of `key` (which starts with the prefix) against `rules`
+    /// (each with its slot).
     pub async fn acquire(&self, key: String, rules: &[(usize, Gcra)]) -> Result<Outcome, String> {
         let (verdict, answer) = oneshot::channel();
         let pending = Pending {
@@ -195,6 +207,8 @@ impl Redis {
     /// timeout, however many wait.
     async fn serve(mut self, mut queue: mpsc::UnboundedReceiver<Pending>) {
         let mut waiting = Vec::new();
+        // One per call of a turn, their buffers reused from turn to turn.
+        let mut commands: Vec<Cmd> = Vec::new();
         while queue.recv_many(&mut waiting, usize::MAX).await > 0 {
             // A request whose client went away is not counted.
             waiting.retain(|pending| !pending.verdict.is_closed());
@@ -203,9 +217,11 @@ impl Redis {
             }
             let verdicts = match self.connection().await {
                 Ok(connection) => {
+                    commands.resize_with(waiting.len().div_ceil(BATCH), Cmd::new);
                     let calls = waiting
                         .chunks(BATCH)
-                        .map(|batch| self.decide(connection.clone(), batch));
+                        .zip(&mut commands)
+                        .map(|(batch, command)| self.decide(connection.clone(), command, batch));
                     join_all(calls).await
                 }
                 Err(reason) => waiting.chunks(BATCH).map(|_| Err(reason.clone())).collect(),
@@ -233,12 +249,13 @@ impl Redis {
     async fn decide(
         &self,
         mut connection: ConnectionManager,
+        command: &mut Cmd,
         batch: &[Pending],
     ) -> Result<Vec<Outcome>, String> {
         let runs = runs(batch);
-        let command = self.command(batch, &runs);
+        self.prepare(command, batch, &runs);
         let reply: Vec<u64> =
-            tokio::time::timeout(self.settings.timeout, self.call(&command, &mut connection))
+            tokio::time::timeout(self.settings.timeout, self.call(command, &mut connection))
                 .await
                 .map_err(|_| format!("Redis did not answer within {:?}", self.settings.timeout))?
                 .map_err(|error| format!("Redis failed: {error}"))?;
@@ -246,15 +263,15 @@ impl Redis {
             .ok_or_else(|| format!("Redis answered the script with {reply:?}"))
     }
 
-    /// The script call for `runs` of `batch`.
-    fn command(&self, batch: &[Pending], runs: &[Vec<usize>]) -> Cmd {
-        let mut command = redis::cmd("EVALSHA");
-        command.arg(self.script.get_hash()).arg(runs.len());
-        let prefix = self.settings.key_prefix.as_bytes();
+    /// Writes the script call for `runs` of `batch` into `command`.
+    fn prepare(&self, command: &mut Cmd, batch: &[Pending], runs: &[Vec<usize>]) {
+        command.clear();
+        command
+            .arg("EVALSHA")
+            .arg(self.script.get_hash())
+            .arg(runs.len());
         for run in runs {
-            let mut key = command.writer_for_next_arg();
-            let _ = key.write_all(prefix);
-            let _ = key.write_all(batch[run[0]].key.as_bytes());
+            command.arg(batch[run[0]].key.as_str());
         }
         for run in runs {
             let rules = &batch[run[0]].rules;
@@ -269,7 +286,6 @@ impl Redis {
                 command.arg(rule.emission).arg(rule.tolerance);
             }
         }
-        command
     }
 
     /// Calls the script by its hash, loading it first when Redis does not know it.
