@@ -49,7 +49,7 @@ pub fn run(options: &Options, bench: &Bench) -> Result<String> {
          wrk as above, median of {rounds} rounds, setups interleaved. Every request comes \
          from one client address, so all of them update the same counter: the contended \
          case. Redis (`redis-server` from Debian, on loopback, sharing CPU 1 with wrk) \
-         answers one script call per request.\n\n{table}\n\
+         decides the requests that arrived during one script call together in the next.\n\n{table}\n\
          Reproduce: `cargo xtask bench -- throttle`.\n",
         machine = machine(),
         rounds = options.rounds,

@@ -46,19 +46,96 @@ async fn five_hundred_at_once_against_a_limit_of_100_admit_exactly_100() {
     assert_eq!(tally(&statuses, 429), 400);
 }
 
+/// Counters in the shared test Redis under a prefix of their own. The timeout is the
+/// longest allowed: these tests count verdicts, and on a loaded machine a call can
+/// take longer than the default, which would turn a 429 into a 503.
+fn shared_redis(name: &str) -> String {
+    format!(
+        "[throttle]\nbackend = \"redis\"\nredis_url = \"{}\"\nkey_prefix = \"{}\"\nredis_timeout = \"10s\"\n",
+        test_redis_url(),
+        unique_prefix(name)
+    )
+}
+
 #[tokio::test]
 async fn two_hosts_sharing_redis_admit_exactly_100_in_total() {
-    let config = format!(
-        "[throttle]\nbackend = \"redis\"\nredis_url = \"{}\"\nkey_prefix = \"{}\"\n",
-        test_redis_url(),
-        unique_prefix("two-hosts")
-    );
+    let config = shared_redis("two-hosts");
     let first = echo_limited(100, "1h", &config);
     let second = echo_limited(100, "1h", &config);
     let statuses = burst(&[&first, &second], 250).await;
     assert_eq!(tally(&statuses, 200), 100, "{statuses:?}");
-    assert_eq!(tally(&statuses, 429), 400);
+    assert_eq!(tally(&statuses, 429), 400, "{statuses:?}");
     assert!(first.log().contains("counters in Redis"), "{}", first.log());
+}
+
+#[tokio::test]
+async fn callers_racing_through_two_hosts_each_get_their_own_exact_count() {
+    let config = format!(
+        "[server]\ntrusted_proxies = [\"127.0.0.1\"]\n{}\n\
+         [plugins.echo.resources.echo]\n\
+         throttle = [{{ requests = 1000, period = \"1h\" }}, {{ requests = 50, period = \"1h\" }}]\n",
+        shared_redis("callers")
+    );
+    let first = ServerBuilder::new().fixture("echo").config(&config).start();
+    let second = ServerBuilder::new().fixture("echo").config(&config).start();
+    let callers = ["198.51.100.1", "198.51.100.2", "198.51.100.3"];
+    let requests = [&first, &second].into_iter().flat_map(|server| {
+        (0..40).flat_map(move |_| {
+            callers.map(|caller| async move {
+                let reply = send(
+                    server
+                        .request(Method::GET, "/echo")
+                        .header("x-forwarded-for", caller),
+                )
+                .await;
+                (caller, reply)
+            })
+        })
+    });
+    let replies = join_all(requests).await;
+    for caller in callers {
+        let mine: Vec<&Reply> = replies
+            .iter()
+            .filter(|(from, _)| *from == caller)
+            .map(|(_, reply)| reply)
+            .collect();
+        let statuses: Vec<u16> = mine.iter().map(|reply| reply.status).collect();
+        assert_eq!(tally(&statuses, 200), 50, "{caller}: {statuses:?}");
+        assert_eq!(tally(&statuses, 429), 30, "{caller}: {statuses:?}");
+        // Each admitted request was counted on its own: the tighter rule's remaining
+        // allowance counts down through every value once.
+        let mut remaining: Vec<u64> = mine
+            .iter()
+            .filter(|reply| reply.status == 200)
+            .map(|reply| header(reply, "ratelimit-remaining"))
+            .collect();
+        remaining.sort_unstable();
+        assert_eq!(remaining, (0..50).collect::<Vec<u64>>(), "{caller}");
+    }
+}
+
+#[tokio::test]
+async fn redis_keeps_a_long_rules_count_past_a_short_rules_expiry() {
+    let config = format!(
+        "{}\n[plugins.echo.resources.echo]\nthrottle = [\
+         {{ methods = [\"POST\"], requests = 1, period = \"1h\" }}, \
+         {{ methods = [\"GET\"], requests = 1, period = \"1s\" }}]\n",
+        shared_redis("expiry")
+    );
+    let server = ServerBuilder::new().fixture("echo").config(&config).start();
+    let post = || {
+        send(
+            server
+                .request(Method::POST, "/echo")
+                .json(&serde_json::json!({})),
+        )
+    };
+    assert_eq!(post().await.status, 200);
+    assert_eq!(server.get("/echo").await.status, 200);
+    // The GET's rule alone would keep the caller's counters for two seconds; the
+    // POST's must outlive them.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    post().await.problem(429);
 }
 
 #[tokio::test]
@@ -244,6 +321,33 @@ async fn when_redis_is_away_hosts_fail_closed_or_open_as_configured_and_recover(
     let log = closed.log();
     assert!(log.contains("throttle counters are unreachable"), "{log}");
     assert!(log.contains("reachable again"), "{log}");
+}
+
+#[tokio::test]
+async fn when_redis_hangs_every_waiting_request_is_refused() {
+    let mut redis = PrivateRedis::new();
+    redis.start();
+    let config = format!(
+        "[throttle]\nbackend = \"redis\"\nredis_url = \"{}\"\nredis_timeout = \"200ms\"\n",
+        redis.url()
+    );
+    let server = echo_limited(1000, "1h", &config);
+    assert_eq!(server.get("/echo").await.status, 200);
+    // Redis holds every client's commands for the rest of the test.
+    let address = redis.url();
+    let address = address.trim_start_matches("redis://").trim_end_matches('/');
+    let mut pause = std::net::TcpStream::connect(address).unwrap();
+    std::io::Write::write_all(
+        &mut pause,
+        b"*4\r\n$6\r\nCLIENT\r\n$5\r\nPAUSE\r\n$5\r\n60000\r\n$3\r\nALL\r\n",
+    )
+    .unwrap();
+    let mut answer = [0; 5];
+    std::io::Read::read_exact(&mut pause, &mut answer).unwrap();
+    assert_eq!(&answer, b"+OK\r\n");
+    // More than one script call's worth wait at once; each gets its answer.
+    let statuses = burst(&[&server], 300).await;
+    assert_eq!(tally(&statuses, 503), 300, "{statuses:?}");
 }
 
 #[test]

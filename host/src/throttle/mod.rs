@@ -30,7 +30,7 @@ use http::header::{HeaderName, RETRY_AFTER};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -198,10 +198,10 @@ impl Throttler {
         if applicable.is_empty() {
             return Ok(None);
         }
-        let key = counter_key(plugin, &resource.name, caller);
+        let key = |prefix| counter_key(prefix, plugin, &resource.name, caller);
         let outcome = match &*self.counters {
-            Counters::Local(local) => Ok(local.acquire(&key, &applicable, rules.len())),
-            Counters::Shared(shared) => shared.acquire(&key, &applicable).await,
+            Counters::Local(local) => Ok(local.acquire(&key(""), &applicable, rules.len())),
+            Counters::Shared(shared) => shared.acquire(key(shared.key_prefix()), &applicable).await,
         };
         let outcome = match outcome {
             Ok(outcome) => {
@@ -294,12 +294,72 @@ fn report(rules: &[(usize, Gcra)], outcome: &Outcome) -> RateLimit {
         .expect("there is at least one rule")
 }
 
-/// The counters of one caller of one resource.
-fn counter_key(plugin: &str, resource: &str, caller: Caller<'_>) -> String {
-    let mut key = String::with_capacity(plugin.len() + resource.len() + 48);
-    let _ = match caller {
-        Caller::Principal(id) => write!(key, "{plugin}/{resource}/user:{id}"),
-        Caller::Address(address) => write!(key, "{plugin}/{resource}/addr:{}", counted_as(address)),
-    };
+/// The counters of one caller of one resource: `{prefix}{plugin}/{resource}/user:{id}`
+/// or `{prefix}{plugin}/{resource}/addr:{address}` (the names Redis keeps them under,
+/// so they never change), written by hand: through the formatting machinery they
+/// cost about as much as the rest of a check.
+fn counter_key(prefix: &str, plugin: &str, resource: &str, caller: Caller<'_>) -> String {
+    let mut key = String::with_capacity(prefix.len() + plugin.len() + resource.len() + 48);
+    key.push_str(prefix);
+    key.push_str(plugin);
+    key.push('/');
+    key.push_str(resource);
+    match caller {
+        Caller::Principal(id) => {
+            key.push_str("/user:");
+            key.push_str(id);
+        }
+        Caller::Address(address) => {
+            key.push_str("/addr:");
+            match counted_as(address) {
+                IpAddr::V4(address) => push_ipv4(&mut key, address),
+                IpAddr::V6(address) => {
+                    let _ = write!(key, "{address}");
+                }
+            }
+        }
+    }
     key
+}
+
+/// Appends `address` as its `Display` writes it: dotted decimal, no leading zeros.
+fn push_ipv4(key: &mut String, address: Ipv4Addr) {
+    for (index, octet) in address.octets().into_iter().enumerate() {
+        if index > 0 {
+            key.push('.');
+        }
+        if octet >= 100 {
+            key.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            key.push(char::from(b'0' + octet / 10 % 10));
+        }
+        key.push(char::from(b'0' + octet % 10));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn an_address_key_reads_as_the_address_displays(bits: u32, v6: u128) {
+            for address in [IpAddr::V4(Ipv4Addr::from(bits)), IpAddr::V6(v6.into())] {
+                prop_assert_eq!(
+                    counter_key("piston:", "blog", "post", Caller::Address(address)),
+                    format!("piston:blog/post/addr:{}", counted_as(address))
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_principal_key_names_the_principal() {
+        assert_eq!(
+            counter_key("", "blog", "post", Caller::Principal("ann")),
+            "blog/post/user:ann"
+        );
+    }
 }
