@@ -161,6 +161,11 @@ impl<F: FnOnce(&str)> KeyText<F> {
     }
 }
 
+/// What a key that is not text (a number aside, written as its text) is refused with.
+fn not_text<T>() -> Result<T, SerializeError> {
+    Err(SerializeError("object keys must be text".into()))
+}
+
 impl<F: FnOnce(&str)> serde::Serializer for KeyText<F> {
     type Ok = ();
     type Error = SerializeError;
@@ -196,11 +201,11 @@ impl<F: FnOnce(&str)> serde::Serializer for KeyText<F> {
     }
 
     fn serialize_bytes(self, _: &[u8]) -> Result<(), SerializeError> {
-        Err(SerializeError("object keys must be text".into()))
+        not_text()
     }
 
     fn serialize_none(self) -> Result<(), SerializeError> {
-        Err(SerializeError("object keys must be text".into()))
+        not_text()
     }
 
     fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Result<(), SerializeError> {
@@ -208,11 +213,11 @@ impl<F: FnOnce(&str)> serde::Serializer for KeyText<F> {
     }
 
     fn serialize_unit(self) -> Result<(), SerializeError> {
-        Err(SerializeError("object keys must be text".into()))
+        not_text()
     }
 
     fn serialize_unit_struct(self, _: &'static str) -> Result<(), SerializeError> {
-        Err(SerializeError("object keys must be text".into()))
+        not_text()
     }
 
     fn serialize_unit_variant(
@@ -239,15 +244,15 @@ impl<F: FnOnce(&str)> serde::Serializer for KeyText<F> {
         _: &'static str,
         _: &T,
     ) -> Result<(), SerializeError> {
-        Err(SerializeError("object keys must be text".into()))
+        not_text()
     }
 
     fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, SerializeError> {
-        Err(SerializeError("object keys must be text".into()))
+        not_text()
     }
 
     fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, SerializeError> {
-        Err(SerializeError("object keys must be text".into()))
+        not_text()
     }
 
     fn serialize_tuple_struct(
@@ -255,7 +260,7 @@ impl<F: FnOnce(&str)> serde::Serializer for KeyText<F> {
         _: &'static str,
         _: usize,
     ) -> Result<Self::SerializeTupleStruct, SerializeError> {
-        Err(SerializeError("object keys must be text".into()))
+        not_text()
     }
 
     fn serialize_tuple_variant(
@@ -265,11 +270,11 @@ impl<F: FnOnce(&str)> serde::Serializer for KeyText<F> {
         _: &'static str,
         _: usize,
     ) -> Result<Self::SerializeTupleVariant, SerializeError> {
-        Err(SerializeError("object keys must be text".into()))
+        not_text()
     }
 
     fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, SerializeError> {
-        Err(SerializeError("object keys must be text".into()))
+        not_text()
     }
 
     fn serialize_struct(
@@ -277,7 +282,7 @@ impl<F: FnOnce(&str)> serde::Serializer for KeyText<F> {
         _: &'static str,
         _: usize,
     ) -> Result<Self::SerializeStruct, SerializeError> {
-        Err(SerializeError("object keys must be text".into()))
+        not_text()
     }
 
     fn serialize_struct_variant(
@@ -287,6 +292,6 @@ impl<F: FnOnce(&str)> serde::Serializer for KeyText<F> {
         _: &'static str,
         _: usize,
     ) -> Result<Self::SerializeStructVariant, SerializeError> {
-        Err(SerializeError("object keys must be text".into()))
+        not_text()
     }
 }

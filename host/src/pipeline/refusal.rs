@@ -138,9 +138,9 @@ impl From<Refusal> for Problem {
 /// A problem the guest chose to answer with: its status, the problem and its headers.
 #[derive(Debug)]
 pub(crate) struct GuestProblem {
-    pub(crate) status: StatusCode,
-    pub(crate) problem: wit::Problem,
-    pub(crate) headers: HeaderMap,
+    pub(super) status: StatusCode,
+    pub(super) problem: wit::Problem,
+    pub(super) headers: HeaderMap,
 }
 
 impl GuestProblem {
