@@ -23,6 +23,7 @@ pub mod fuzzing;
 pub(crate) mod negotiate;
 pub(crate) mod pipeline;
 pub(crate) mod problem;
+pub(crate) mod reachability;
 pub(crate) mod project;
 pub(crate) mod registry;
 pub(crate) mod runtime;
