@@ -11,6 +11,7 @@
 use crate::emit::Negotiated;
 use crate::pipeline::REQUEST_ID;
 use crate::problem::Problem;
+use crate::reachability::Backend;
 use crate::registry::{Entry, Registry, Snapshot};
 use axum::Router;
 use axum::body::Body;
@@ -36,15 +37,23 @@ pub struct Admin {
     registry: Arc<Registry>,
     token: arc_swap::ArcSwapOption<String>,
     answered: AtomicU64,
+    /// What `health` probes and reports.
+    backends: Vec<Arc<dyn Backend>>,
 }
 
 impl Admin {
-    /// The admin API over `registry`; `token`, if set, admits non-loopback clients.
-    pub fn new(registry: Arc<Registry>, token: Option<String>) -> Admin {
+    /// The admin API over `registry` and `backends`; `token`, if set, admits
+    /// non-loopback clients.
+    pub fn new(
+        registry: Arc<Registry>,
+        token: Option<String>,
+        backends: Vec<Arc<dyn Backend>>,
+    ) -> Admin {
         Admin {
             registry,
             token: arc_swap::ArcSwapOption::from_pointee(token),
             answered: AtomicU64::new(0),
+            backends,
         }
     }
 
@@ -118,7 +127,8 @@ async fn admitted(State(admin): State<Arc<Admin>>, mut request: Request, next: N
 }
 
 async fn health_endpoint(State(admin): State<Arc<Admin>>) -> Response {
-    json_response(&health(&admin.registry.current()))
+    let (backends, all_up) = crate::reachability::report(&admin.backends).await;
+    json_response(&health(&admin.registry.current(), backends, all_up))
 }
 
 async fn resources_endpoint(State(admin): State<Arc<Admin>>) -> Response {
@@ -146,8 +156,9 @@ fn json_response(document: &Value) -> Response {
     response
 }
 
-/// Whether the server is up, and how many plugins serve or failed.
-fn health(snapshot: &Snapshot) -> Value {
+/// Whether the server is up (`degraded` while a backend does not answer), how many
+/// plugins serve or failed, and each backend's state.
+fn health(snapshot: &Snapshot, backends: Value, all_up: bool) -> Value {
     let (mut loaded, mut failed) = (0, 0);
     for entry in snapshot.entries() {
         match entry {
@@ -155,7 +166,8 @@ fn health(snapshot: &Snapshot) -> Value {
             _ => loaded += 1,
         }
     }
-    json!({"status": "ok", "plugins": loaded, "failed": failed})
+    let status = if all_up { "ok" } else { "degraded" };
+    json!({"status": status, "plugins": loaded, "failed": failed, "backends": backends})
 }
 
 /// What `piston list --json` prints and the admin API's `resources` answers: every

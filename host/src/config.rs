@@ -2,8 +2,9 @@
 //!
 //! Owns the file format and its composition: each section is read here and handed to
 //! its owner, which checks it and fills in the defaults (`[server]` in
-//! [`crate::server`], `[limits]` and a plugin's limits in [`crate::runtime`], `[auth]`
-//! in [`crate::auth::settings`], `[throttle]` in [`crate::throttle::settings`]), all
+//! [`crate::server`], `[limits]` and a plugin's limits in [`crate::runtime`], `[store]`
+//! in [`crate::store::settings`], `[auth]` in [`crate::auth::settings`], `[throttle]` in
+//! [`crate::throttle::settings`]), all
 //! before anything binds a socket or opens a database. Precedence: a flag or its
 //! `PISTON_*` variable, then the file, then the built-in default. Every error names the
 //! key it is about.
@@ -26,6 +27,9 @@
 //! idle_timeout = "60s"        # between requests on a kept-alive connection
 //! body_timeout = "30s"        # to send a request's whole body
 //! send_timeout = "30s"        # a client that reads none of an answer for this long is dropped
+//!
+//! [store]                     # plugin data and credentials (see crate::store::settings)
+//! backend = "sqlite"          # or "postgres", with url = "postgres://..." for many hosts
 //!
 //! [limits]                    # defaults for every plugin
 //! timeout = "10s"             # how long a plugin may take to answer
@@ -59,6 +63,7 @@ use crate::auth::settings::{AuthSection, AuthSettings, PluginAuthSection, Resour
 use crate::registry::LoadSettings;
 use crate::runtime::{EngineLimits, InstanceOverrides, Isolation, LimitsSection, PluginSettings};
 use crate::server::settings::{ServerSection, ServerSettings};
+use crate::store::settings::{StoreSection, StoreSettings};
 use crate::throttle::settings::{
     OverrideSection, PluginSection as PluginThrottleSection, RuleSection, ThrottleSection,
     ThrottleSettings,
@@ -97,6 +102,8 @@ pub struct Overrides {
     pub memory_mib: Option<u64>,
     /// `--body-limit`.
     pub body_bytes: Option<u64>,
+    /// `--store-url`.
+    pub store_url: Option<String>,
 }
 
 /// The resolved, validated settings.
@@ -116,6 +123,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// How often.
     pub throttle: ThrottleSettings,
+    /// Where plugin data and credentials live.
+    pub store: StoreSettings,
 }
 
 impl Settings {
@@ -251,6 +260,7 @@ impl Settings {
 
         let auth = file.auth.resolve(plugins_auth, &key)?;
         let throttle = file.throttle.resolve(plugins_throttle, &key)?;
+        let store = file.store.resolve(overrides.store_url.clone(), key)?;
         let mut server = file.server;
         server.listen = overrides.listen.or(server.listen);
         server.admin_listen = overrides.admin_listen.or(server.admin_listen);
@@ -272,6 +282,7 @@ impl Settings {
             max_instances: limits.max_instances,
             auth,
             throttle,
+            store,
         })
     }
 }
@@ -310,6 +321,8 @@ pub(crate) struct FileConfig {
     auth: AuthSection,
     #[serde(default)]
     throttle: ThrottleSection,
+    #[serde(default)]
+    store: StoreSection,
 }
 
 /// A `[plugins.NAME]` section: keys of the runtime (isolation, limits, `config`), of

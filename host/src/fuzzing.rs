@@ -365,8 +365,7 @@ fn authenticators() -> &'static Authenticators {
                 vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
                 lifetime,
                 Arc::new(DigestReplay::new()),
-            )
-            .expect("Digest"),
+            ),
             bearer: ApiTokens::new(store.clone(), realm),
             jwt: Jwt::new(jwt.resolve(&str::to_owned).expect("a JWT key"), realm),
             oauth1: OAuth1::new(Arc::new(Verifier::new(store, lifetime, "")), realm),

@@ -114,15 +114,16 @@ impl Authenticator for ApiTokens {
             .store
             .reading(move |store| {
                 let record = store.token_by_hash(&hash)?;
-                let user = record
-                    .as_ref()
-                    .and_then(|record| store.user(&record.username).ok().flatten());
+                let user = match &record {
+                    Some(record) => store.user(&record.username)?,
+                    None => None,
+                };
                 Ok::<_, AuthStoreError>((record, user))
             })
             .await
             .map_err(|error| {
-                tracing::error!("cannot read the token: {error}");
-                Refusal::unauthorized("the token cannot be checked right now")
+                tracing::debug!("cannot read the token: {error}");
+                Refusal::unavailable(super::CANNOT_CHECK)
             })?;
         let record = record.filter(|record| !record.revoked).ok_or_else(|| {
             Refusal::unauthorized("the token is not valid (unknown or revoked)")

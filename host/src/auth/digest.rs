@@ -96,8 +96,11 @@ pub struct Digest {
     users: Arc<AuthStore>,
     realm: String,
     algorithms: Vec<DigestAlgorithm>,
-    nonces: Nonces,
-    opaque: String,
+    lifetime: Duration,
+    /// The nonces and the `opaque` they imply, once the nonce key is known: it is
+    /// read from the credentials database, which may not answer when the
+    /// configuration is read.
+    nonces: OnceLock<(Nonces, String)>,
     replay: Arc<DigestReplay>,
 }
 
@@ -223,18 +226,35 @@ impl Digest {
         algorithms: Vec<DigestAlgorithm>,
         lifetime: Duration,
         replay: Arc<DigestReplay>,
-    ) -> Result<Digest, String> {
-        let key = replay.key(&users)?;
-        let nonces = Nonces { key, lifetime };
-        let opaque = hex::encode(&nonces.mac(b"opaque")[..16]);
-        Ok(Digest {
+    ) -> Digest {
+        let digest = Digest {
             users,
             realm: realm.to_owned(),
             algorithms,
-            nonces,
-            opaque,
+            lifetime,
+            nonces: OnceLock::new(),
             replay,
-        })
+        };
+        if let Err(error) = digest.nonces() {
+            tracing::warn!("{error}; Digest challenges wait until it can be read");
+        }
+        digest
+    }
+
+    /// The nonces, reading their key the first time (blocking, once per process).
+    fn nonces(&self) -> Result<&(Nonces, String), String> {
+        if let Some(nonces) = self.nonces.get() {
+            return Ok(nonces);
+        }
+        let key = self.replay.key(&self.users)?;
+        Ok(self.nonces.get_or_init(|| {
+            let nonces = Nonces {
+                key,
+                lifetime: self.lifetime,
+            };
+            let opaque = hex::encode(&nonces.mac(b"opaque")[..16]);
+            (nonces, opaque)
+        }))
     }
 
     async fn check(&self, head: &RequestHead<'_>, credentials: &str) -> Result<Principal, Refusal> {
@@ -272,8 +292,11 @@ impl Digest {
         }
         let count = parse_nc(nc)
             .ok_or_else(|| Refusal::unauthorized("`nc` must be 8 hexadecimal digits"))?;
-        let (issued, id) = self
-            .nonces
+        let (nonces, _) = self.nonces().map_err(|error| {
+            tracing::debug!("{error}");
+            Refusal::unavailable(super::CANNOT_CHECK)
+        })?;
+        let (issued, id) = nonces
             .issued(nonce)
             .ok_or_else(|| Refusal::unauthorized("the nonce was not issued by this server"))?;
         let wrong = || wrong().for_account(account);
@@ -300,13 +323,13 @@ impl Digest {
         if !matches {
             return Err(wrong());
         }
-        if self.nonces.expired(issued) {
+        if nonces.expired(issued) {
             return Err(Refusal::stale(
                 "the nonce has expired; retry with the new one",
             ));
         }
         self.replay
-            .count(id, issued, count, self.nonces.lifetime)
+            .count(id, issued, count, nonces.lifetime)
             .map_err(|refusal| refusal.for_account(account))?;
         Ok(user.principal("digest"))
     }
@@ -328,7 +351,11 @@ impl Authenticator for Digest {
     }
 
     fn challenges(&self, refusal: Option<&Refusal>, out: &mut Vec<HeaderValue>) {
-        let nonce = self.nonces.issue();
+        // Without the key no nonce can be made: the other schemes still challenge.
+        let Ok((nonces, opaque)) = self.nonces() else {
+            return;
+        };
+        let nonce = nonces.issue();
         let stale = if refusal.is_some_and(|refusal| refusal.stale) {
             ", stale=true"
         } else {
@@ -339,7 +366,7 @@ impl Authenticator for Digest {
                 "Digest realm={}, qop=\"auth\", algorithm={}, nonce=\"{nonce}\", opaque=\"{}\", charset=UTF-8{stale}",
                 quoted(&self.realm),
                 algorithm.name(),
-                self.opaque,
+                opaque,
             )));
         }
     }

@@ -72,6 +72,8 @@ pub enum Denied {
     LockedOut { lock: Lock, cause: String },
     /// An authenticator plugin of the chain is not loaded (503).
     AuthenticatorMissing { name: String },
+    /// The credentials cannot be checked now: a backend is unreachable (503).
+    Unavailable { detail: String, cause: String },
 }
 
 impl From<Denied> for Problem {
@@ -113,6 +115,10 @@ impl From<Denied> for Problem {
                     .header(RETRY_AFTER, HeaderValue::from(seconds))
                     .cause(cause)
             }
+            Denied::Unavailable { detail, cause } => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+                .detail(detail)
+                .header(RETRY_AFTER, crate::reachability::retry_after())
+                .cause(cause),
             Denied::AuthenticatorMissing { name } => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
                 .detail("the request cannot be authenticated right now")
                 .cause(format!(
@@ -188,7 +194,7 @@ impl Gate {
                     settings.digest.algorithms.clone(),
                     settings.digest.nonce_lifetime,
                     digest_replay.clone(),
-                )?),
+                )),
                 "bearer" => Arc::new(ApiTokens::new(store.clone(), realm)),
                 "jwt" => match &settings.jwt {
                     Some(jwt) => Arc::new(Jwt::new(jwt.clone(), realm)),
@@ -338,6 +344,11 @@ impl Gate {
                             detail: refusal.detail.to_string(),
                             challenges: challenges(chain, plugins, Some((index, &refusal))),
                             cause: Some(cause),
+                        }
+                    } else if refusal.status == StatusCode::SERVICE_UNAVAILABLE {
+                        Denied::Unavailable {
+                            detail: refusal.detail.into_owned(),
+                            cause,
                         }
                     } else {
                         Denied::Refused {

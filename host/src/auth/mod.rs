@@ -18,6 +18,7 @@
 
 pub(crate) mod basic;
 pub(crate) mod bearer;
+mod database;
 pub(crate) mod digest;
 mod gate;
 pub(crate) mod jwt;
@@ -152,6 +153,15 @@ impl Refusal {
         Refusal::unauthorized(format!(
             "the {scheme} credentials are longer than {MAX_CREDENTIAL_BYTES} bytes"
         ))
+    }
+
+    /// The credentials cannot be checked now (their database or the coordination
+    /// server is unreachable): 503 with `Retry-After`, not a failed login.
+    pub fn unavailable(detail: impl Into<Cow<'static, str>>) -> Refusal {
+        Refusal {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            ..Refusal::unauthorized(detail)
+        }
     }
 
     /// The same refusal, counted against `account`.
@@ -302,7 +312,10 @@ async fn read_user(users: &Arc<AuthStore>, username: &str) -> Result<Option<User
         .reading(move |users| users.user(&name))
         .await
         .map_err(|error| {
-            tracing::error!("cannot read the user: {error}");
-            Refusal::unauthorized("the credentials cannot be checked right now")
+            tracing::debug!("cannot read the user: {error}");
+            Refusal::unavailable(CANNOT_CHECK)
         })
 }
+
+/// What a client is told when its credentials cannot be checked now.
+const CANNOT_CHECK: &str = "the credentials cannot be checked right now; try again shortly";

@@ -129,7 +129,7 @@ fn failed(name: &str, request_id: &str, error: CallError) -> Refusal {
         "authenticator plugin failed: {error}"
     );
     let status = match error {
-        CallError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+        CallError::Timeout(_) | CallError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         CallError::Trap(_) | CallError::Memory(_) | CallError::TooMuchData(_) => {
             StatusCode::INTERNAL_SERVER_ERROR
         }

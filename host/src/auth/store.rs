@@ -1,22 +1,26 @@
-//! Users, API tokens and OAuth credentials, in their own SQLite file.
+//! Users, API tokens and OAuth credentials: in their own SQLite file, or in the
+//! PostgreSQL database every host shares (see [`super::database`]).
 //!
 //! Kept apart from plugin data (which the server holds exclusively) so that `piston
 //! users` and `piston tokens` can change them while a server runs; the server sees the
 //! change on the next request. Passwords are stored only as argon2id hashes, tokens only
 //! as SHA-256 hashes. Digest's per-realm secrets and OAuth's shared secrets must be kept
-//! as such to check signatures: the file is created readable by its owner only.
+//! as such to check signatures: the SQLite file is created readable by its owner only.
 //!
-//! Like plugin data, the file has one writer and a few readers (see [`crate::sqlite`]),
-//! and the server runs its calls on the store's lanes: a lookup must not hold up an
+//! The server runs its calls on the database's lanes: a lookup must not hold up an
 //! async worker, least of all while a command holds the file's write lock. Nothing is
-//! cached in memory, since the commands change the file behind the server's back.
+//! cached in memory, since commands and other hosts change the credentials behind the
+//! server's back: a password change or a revocation is seen by every host on its next
+//! request.
 
 use super::Principal;
+use super::database::{CredentialsDatabase, Row, Sql};
+use crate::postgres::Database;
 use crate::sqlite::{Lane, Readers};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Why an operation on the credentials failed.
@@ -31,6 +35,9 @@ pub enum AuthStoreError {
     /// The database failed.
     #[error("credentials database: {0}")]
     Backend(String),
+    /// The database cannot be reached: the request that needed it is answered 503.
+    #[error("the credentials database is unreachable: {0}")]
+    Unavailable(String),
 }
 
 impl From<rusqlite::Error> for AuthStoreError {
@@ -133,11 +140,7 @@ const SCHEMA: &str = "
 
 /// The credentials database.
 pub struct AuthStore {
-    writer: Mutex<Connection>,
-    readers: Readers,
-    /// As many threads as readers, and one for the writer.
-    reads: Lane,
-    writes: Lane,
+    database: CredentialsDatabase,
     /// OAuth nonces recorded by this process, to check their table's size now and then.
     pub(super) nonce_writes: AtomicU64,
 }
@@ -145,8 +148,11 @@ pub struct AuthStore {
 /// How long a call waits for another process's lock on the file (a command writing).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+const USER_COLUMNS: &str = "username, password_hash, digest_realm, digest_md5, digest_sha256, first_name, version, created_at";
+const TOKEN_COLUMNS: &str = "id, hash, username, scopes, expires_at, revoked, created_at";
+
 impl AuthStore {
-    /// Opens (creating if needed) the database at `path`.
+    /// Opens (creating if needed) the SQLite database at `path`.
     pub fn open(path: &Path) -> Result<AuthStore, AuthStoreError> {
         crate::store::make_private(path)
             .map_err(|error| AuthStoreError::Backend(error.to_string()))?;
@@ -173,27 +179,41 @@ impl AuthStore {
         let (reads, writes) = lanes.map_err(|error| {
             AuthStoreError::Backend(format!("cannot start the credentials' threads: {error}"))
         })?;
-        Ok(AuthStore {
+        Ok(AuthStore::on(CredentialsDatabase::Sqlite {
             writer: Mutex::new(connection),
             readers,
             reads,
             writes,
+        }))
+    }
+
+    /// The credentials in the PostgreSQL database every host shares (its schema is the
+    /// database's, see [`crate::postgres`]).
+    pub fn postgres(database: Arc<Database>) -> AuthStore {
+        AuthStore::on(CredentialsDatabase::Postgres(database))
+    }
+
+    fn on(database: CredentialsDatabase) -> AuthStore {
+        AuthStore {
+            database,
             nonce_writes: AtomicU64::new(0),
-        })
+        }
     }
 
-    /// The connection every write goes through.
-    pub(super) fn writer(&self) -> MutexGuard<'_, Connection> {
-        // Every write is one statement or one transaction: a panic cannot leave it half done.
-        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Runs `read` on one of the reading connections.
-    pub(super) fn read<T>(
+    /// Runs `read`, which only reads.
+    pub(super) fn read<T: Send>(
         &self,
-        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+        read: impl FnOnce(&mut dyn Sql) -> Result<T, AuthStoreError> + Send,
     ) -> Result<T, AuthStoreError> {
-        Ok(self.readers.read(read)?)
+        self.database.read(read)
+    }
+
+    /// Runs `write` in a transaction.
+    pub(super) fn write<T: Send>(
+        &self,
+        write: impl FnOnce(&mut dyn Sql) -> Result<T, AuthStoreError> + Send,
+    ) -> Result<T, AuthStoreError> {
+        self.database.write(write)
     }
 
     /// Runs `call`, which only reads, on the store's read lane, and waits for it without
@@ -203,7 +223,7 @@ impl AuthStore {
         call: impl FnOnce(&AuthStore) -> T + Send + 'static,
     ) -> T {
         let store = self.clone();
-        self.reads.run(move || call(&store)).await
+        self.database.reads().run(move || call(&store)).await
     }
 
     /// Runs `call`, which writes, on the store's write lane, and waits for it without
@@ -213,26 +233,26 @@ impl AuthStore {
         call: impl FnOnce(&AuthStore) -> T + Send + 'static,
     ) -> T {
         let store = self.clone();
-        self.writes.run(move || call(&store)).await
+        self.database.writes().run(move || call(&store)).await
     }
 
     /// The server secret called `name` (32 random bytes), made the first time it is
     /// asked for. Kept in the database so that what it signs (Digest nonces, OAuth
-    /// forms) survives restarts and is shared by every server using this file.
+    /// forms) survives restarts and is shared by every server using the database.
     pub fn secret(&self, name: &str) -> Result<[u8; 32], AuthStoreError> {
         let mut fresh = [0u8; 32];
         getrandom::fill(&mut fresh)
             .map_err(|error| AuthStoreError::Backend(format!("no randomness: {error}")))?;
-        let connection = self.writer();
-        connection.execute(
-            "INSERT INTO secrets (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
-            params![name, fresh.as_slice()],
-        )?;
-        let stored: Vec<u8> = connection.query_row(
-            "SELECT value FROM secrets WHERE name = ?1",
-            params![name],
-            |row| row.get(0),
-        )?;
+        let stored = self.write(|sql| {
+            sql.execute(
+                "INSERT INTO secrets (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+                &[name.into(), fresh.as_slice().into()],
+            )?;
+            match sql.query_opt("SELECT value FROM secrets WHERE name = ?1", &[name.into()])? {
+                Some(row) => row.bytes(0),
+                None => Err(AuthStoreError::Backend(format!("secret `{name}` vanished"))),
+            }
+        })?;
         stored
             .try_into()
             .map_err(|_| AuthStoreError::Backend(format!("secret `{name}` is not 32 bytes")))
@@ -240,20 +260,24 @@ impl AuthStore {
 
     /// Adds a user.
     pub fn add_user(&self, user: &User) -> Result<(), AuthStoreError> {
-        let inserted = self.writer().execute(
-            "INSERT INTO users (username, password_hash, digest_realm, digest_md5, digest_sha256, first_name, version, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (username) DO NOTHING",
-            params![
-                user.username,
-                user.password_hash,
-                user.digest.realm,
-                user.digest.md5,
-                user.digest.sha256,
-                user.first_name,
-                user.version,
-                user.created_at
-            ],
-        )?;
+        let inserted = self.write(|sql| {
+            sql.execute(
+                &format!(
+                    "INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (username) DO NOTHING"
+                ),
+                &[
+                    (&user.username).into(),
+                    (&user.password_hash).into(),
+                    (&user.digest.realm).into(),
+                    (&user.digest.md5).into(),
+                    (&user.digest.sha256).into(),
+                    user.first_name.as_ref().into(),
+                    user.version.into(),
+                    user.created_at.into(),
+                ],
+            )
+        })?;
         if inserted == 0 {
             return Err(AuthStoreError::Duplicate(user.username.clone()));
         }
@@ -267,11 +291,19 @@ impl AuthStore {
         password_hash: &str,
         digest: &DigestSecrets,
     ) -> Result<(), AuthStoreError> {
-        let updated = self.writer().execute(
-            "UPDATE users SET password_hash = ?2, digest_realm = ?3, digest_md5 = ?4, digest_sha256 = ?5,
-             version = version + 1 WHERE username = ?1",
-            params![username, password_hash, digest.realm, digest.md5, digest.sha256],
-        )?;
+        let updated = self.write(|sql| {
+            sql.execute(
+                "UPDATE users SET password_hash = ?2, digest_realm = ?3, digest_md5 = ?4,
+                 digest_sha256 = ?5, version = version + 1 WHERE username = ?1",
+                &[
+                    username.into(),
+                    password_hash.into(),
+                    (&digest.realm).into(),
+                    (&digest.md5).into(),
+                    (&digest.sha256).into(),
+                ],
+            )
+        })?;
         if updated == 0 {
             return Err(AuthStoreError::NotFound(username.to_owned()));
         }
@@ -280,15 +312,15 @@ impl AuthStore {
 
     /// Removes a user, and revokes their API tokens.
     pub fn remove_user(&self, username: &str) -> Result<(), AuthStoreError> {
-        let mut connection = self.writer();
-        let transaction = connection.transaction()?;
-        let removed =
-            transaction.execute("DELETE FROM users WHERE username = ?1", params![username])?;
-        transaction.execute(
-            "UPDATE api_tokens SET revoked = 1 WHERE username = ?1",
-            params![username],
-        )?;
-        transaction.commit()?;
+        let removed = self.write(|sql| {
+            let removed =
+                sql.execute("DELETE FROM users WHERE username = ?1", &[username.into()])?;
+            sql.execute(
+                "UPDATE api_tokens SET revoked = 1 WHERE username = ?1",
+                &[username.into()],
+            )?;
+            Ok(removed)
+        })?;
         if removed == 0 {
             return Err(AuthStoreError::NotFound(username.to_owned()));
         }
@@ -297,82 +329,89 @@ impl AuthStore {
 
     /// A user by name.
     pub fn user(&self, username: &str) -> Result<Option<User>, AuthStoreError> {
-        self.read(|connection| {
-            connection
-                .prepare_cached(
-                    "SELECT username, password_hash, digest_realm, digest_md5, digest_sha256, first_name, version, created_at
-                     FROM users WHERE username = ?1",
-                )?
-                .query_row(params![username], user_row)
-                .optional()
+        self.read(|sql| {
+            sql.query_opt(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?1"),
+                &[username.into()],
+            )?
+            .map(|row| user_row(&row))
+            .transpose()
         })
     }
 
     /// Every user, by name.
     pub fn users(&self) -> Result<Vec<User>, AuthStoreError> {
-        self.read(|connection| {
-            connection
-                .prepare(
-                    "SELECT username, password_hash, digest_realm, digest_md5, digest_sha256, first_name, version, created_at
-                     FROM users ORDER BY username",
-                )?
-                .query_map([], user_row)?
-                .collect()
+        self.read(|sql| {
+            sql.query(
+                &format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"),
+                &[],
+            )?
+            .iter()
+            .map(user_row)
+            .collect()
         })
     }
 
-    /// Stores a new API token (its hash).
+    /// Stores a new API token (its hash), for a user who exists.
     pub fn add_token(&self, token: &Token) -> Result<(), AuthStoreError> {
-        if self.user(&token.username)?.is_none() {
-            return Err(AuthStoreError::NotFound(token.username.clone()));
-        }
         let scopes = serde_json::to_string(&token.scopes)
             .map_err(|error| AuthStoreError::Backend(error.to_string()))?;
-        self.writer().execute(
-            "INSERT INTO api_tokens (id, hash, username, scopes, expires_at, revoked, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
-            params![
-                token.id,
-                token.hash,
-                token.username,
-                scopes,
-                token.expires_at,
-                token.created_at
-            ],
-        )?;
+        let inserted = self.write(|sql| {
+            sql.execute(
+                &format!(
+                    "INSERT INTO api_tokens ({TOKEN_COLUMNS})
+                     SELECT ?1, ?2, ?3, ?4, ?5, 0, ?6 WHERE EXISTS
+                         (SELECT 1 FROM users WHERE username = ?3)"
+                ),
+                &[
+                    (&token.id).into(),
+                    token.hash.as_slice().into(),
+                    (&token.username).into(),
+                    scopes.as_str().into(),
+                    token.expires_at.into(),
+                    token.created_at.into(),
+                ],
+            )
+        })?;
+        if inserted == 0 {
+            return Err(AuthStoreError::NotFound(token.username.clone()));
+        }
         Ok(())
     }
 
     /// The token with this hash.
     pub fn token_by_hash(&self, hash: &[u8]) -> Result<Option<Token>, AuthStoreError> {
-        self.read(|connection| {
-            connection
-                .prepare_cached(
-                    "SELECT id, hash, username, scopes, expires_at, revoked, created_at FROM api_tokens WHERE hash = ?1",
-                )?
-                .query_row(params![hash], token_row)
-                .optional()
+        self.read(|sql| {
+            sql.query_opt(
+                &format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE hash = ?1"),
+                &[hash.into()],
+            )?
+            .map(|row| token_row(&row))
+            .transpose()
         })
     }
 
     /// Every token, newest first.
     pub fn tokens(&self) -> Result<Vec<Token>, AuthStoreError> {
-        self.read(|connection| {
-            connection
-                .prepare(
-                    "SELECT id, hash, username, scopes, expires_at, revoked, created_at FROM api_tokens ORDER BY created_at DESC, id",
-                )?
-                .query_map([], token_row)?
-                .collect()
+        self.read(|sql| {
+            sql.query(
+                &format!("SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY created_at DESC, id"),
+                &[],
+            )?
+            .iter()
+            .map(token_row)
+            .collect()
         })
     }
 
     /// Revokes a token by its id.
     pub fn revoke_token(&self, id: &str) -> Result<(), AuthStoreError> {
-        let revoked = self.writer().execute(
-            "UPDATE api_tokens SET revoked = 1 WHERE id = ?1",
-            params![id],
-        )?;
+        let revoked = self.write(|sql| {
+            sql.execute(
+                "UPDATE api_tokens SET revoked = 1 WHERE id = ?1",
+                &[id.into()],
+            )
+        })?;
         if revoked == 0 {
             return Err(AuthStoreError::NotFound(id.to_owned()));
         }
@@ -380,31 +419,30 @@ impl AuthStore {
     }
 }
 
-fn user_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+fn user_row(row: &Row) -> Result<User, AuthStoreError> {
     Ok(User {
-        username: row.get(0)?,
-        password_hash: row.get(1)?,
+        username: row.text(0)?,
+        password_hash: row.text(1)?,
         digest: DigestSecrets {
-            realm: row.get(2)?,
-            md5: row.get(3)?,
-            sha256: row.get(4)?,
+            realm: row.text(2)?,
+            md5: row.text(3)?,
+            sha256: row.text(4)?,
         },
-        first_name: row.get(5)?,
-        version: row.get(6)?,
-        created_at: row.get(7)?,
+        first_name: row.opt_text(5)?,
+        version: row.int(6)?,
+        created_at: row.int(7)?,
     })
 }
 
-fn token_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Token> {
-    let scopes: String = row.get(3)?;
+fn token_row(row: &Row) -> Result<Token, AuthStoreError> {
     Ok(Token {
-        id: row.get(0)?,
-        hash: row.get(1)?,
-        username: row.get(2)?,
-        scopes: serde_json::from_str(&scopes).unwrap_or_default(),
-        expires_at: row.get(4)?,
-        revoked: row.get::<_, i64>(5)? != 0,
-        created_at: row.get(6)?,
+        id: row.text(0)?,
+        hash: row.bytes(1)?,
+        username: row.text(2)?,
+        scopes: serde_json::from_str(&row.text(3)?).unwrap_or_default(),
+        expires_at: row.opt_int(4)?,
+        revoked: row.int(5)? != 0,
+        created_at: row.int(6)?,
     })
 }
 
@@ -415,4 +453,151 @@ pub fn now() -> i64 {
         .map_or(0, |elapsed| {
             i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::oauth::{OAuthToken, TokenKind};
+
+    fn user(username: &str) -> User {
+        User {
+            username: username.to_owned(),
+            password_hash: "$argon2id$...".to_owned(),
+            digest: DigestSecrets {
+                realm: "API".to_owned(),
+                md5: "m".repeat(32),
+                sha256: "s".repeat(64),
+            },
+            first_name: Some("Ada".to_owned()),
+            version: 1,
+            created_at: 1000,
+        }
+    }
+
+    fn random_name(prefix: &str) -> String {
+        let mut bytes = [0u8; 6];
+        getrandom::fill(&mut bytes).unwrap();
+        format!("{prefix}-{}", hex::encode(bytes))
+    }
+
+    /// What one host writes, another (`other`, on the same database) reads at once.
+    fn credentials_are_shared(one: &AuthStore, other: &AuthStore) {
+        let name = random_name("ada");
+        one.add_user(&user(&name)).unwrap();
+        assert!(matches!(
+            other.add_user(&user(&name)),
+            Err(AuthStoreError::Duplicate(_))
+        ));
+        let read = other.user(&name).unwrap().expect("the user");
+        assert_eq!(read.first_name.as_deref(), Some("Ada"));
+        assert!(
+            other
+                .users()
+                .unwrap()
+                .iter()
+                .any(|user| user.username == name)
+        );
+
+        let token = Token {
+            id: random_name("id"),
+            hash: random_name("hash").into_bytes(),
+            username: name.clone(),
+            scopes: vec!["posts:read".to_owned()],
+            expires_at: None,
+            revoked: false,
+            created_at: 1000,
+        };
+        one.add_token(&token).unwrap();
+        let found = other
+            .token_by_hash(&token.hash)
+            .unwrap()
+            .expect("the token");
+        assert_eq!((found.scopes, found.revoked), (token.scopes.clone(), false));
+        assert!(matches!(
+            one.add_token(&Token {
+                username: random_name("nobody"),
+                ..token.clone()
+            }),
+            Err(AuthStoreError::NotFound(_))
+        ));
+
+        // A password change and a revocation are seen by the other at once.
+        other
+            .set_password(&name, "$argon2id$new", &read.digest)
+            .unwrap();
+        assert_eq!(one.user(&name).unwrap().unwrap().version, 2);
+        other.revoke_token(&token.id).unwrap();
+        assert!(one.token_by_hash(&token.hash).unwrap().unwrap().revoked);
+
+        // OAuth: a request token made on one host is approved and exchanged on the other.
+        let consumer = crate::auth::oauth::register_consumer(one, "Printer", None).unwrap();
+        assert_eq!(
+            other.consumer(&consumer.key).unwrap().unwrap().name,
+            "Printer"
+        );
+        let request = OAuthToken {
+            token: random_name("request"),
+            secret: "s".to_owned(),
+            kind: TokenKind::Request,
+            consumer: consumer.key.clone(),
+            username: None,
+            callback: Some("oob".to_owned()),
+            verifier: None,
+            expires_at: Some(now() + 600),
+            revoked: false,
+            created_at: now(),
+        };
+        assert!(one.add_request_token(&request, now(), 10).unwrap());
+        assert!(
+            other
+                .approve_request_token(&request.token, &name, "v")
+                .unwrap()
+        );
+        assert!(
+            !one.approve_request_token(&request.token, &name, "v")
+                .unwrap()
+        );
+        let access = OAuthToken {
+            token: random_name("access"),
+            kind: TokenKind::Access,
+            username: Some(name.clone()),
+            expires_at: None,
+            ..request.clone()
+        };
+        assert!(one.exchange_request_token(&request.token, &access).unwrap());
+        assert!(
+            !other
+                .exchange_request_token(&request.token, &access)
+                .unwrap()
+        );
+        let stored = other.oauth_token(&access.token).unwrap().unwrap();
+        assert_eq!(
+            (stored.kind, stored.username),
+            (TokenKind::Access, Some(name.clone()))
+        );
+
+        assert_eq!(
+            one.secret("shared").unwrap(),
+            other.secret("shared").unwrap()
+        );
+        one.remove_user(&name).unwrap();
+        assert!(other.user(&name).unwrap().is_none());
+    }
+
+    #[test]
+    fn sqlite_credentials_are_seen_by_every_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("auth.db");
+        credentials_are_shared(
+            &AuthStore::open(&path).unwrap(),
+            &AuthStore::open(&path).unwrap(),
+        );
+    }
+
+    #[test]
+    fn postgres_credentials_are_seen_by_every_host() {
+        let host = || AuthStore::postgres(Arc::new(crate::postgres::testing::database()));
+        credentials_are_shared(&host(), &host());
+    }
 }

@@ -76,6 +76,12 @@ struct CommonArgs {
     /// [default: DATA/cache]
     #[arg(long, global = true, env = "PISTON_CACHE", value_name = "DIR")]
     cache: Option<PathBuf>,
+
+    /// The PostgreSQL database plugin data and credentials share between hosts, with
+    /// `[store] backend = "postgres"` (postgres://user@host:port/database) [default:
+    /// store.url]
+    #[arg(long, global = true, env = "PISTON_STORE_URL", value_name = "URL")]
+    store_url: Option<String>,
 }
 
 /// Limits a plugin runs under.
@@ -96,6 +102,7 @@ impl CommonArgs {
             config: self.config.clone(),
             data: self.data.clone(),
             cache: self.cache.clone(),
+            store_url: self.store_url.clone(),
             ..Overrides::default()
         }
     }
@@ -189,20 +196,32 @@ fn tokio_runtime() -> Result<tokio::runtime::Runtime, CliError> {
 struct Host {
     settings: std::sync::Arc<Settings>,
     runtime: std::sync::Arc<crate::runtime::Runtime>,
-    /// Plugin data: opened only by `serve` (it holds the database exclusively).
+    /// Plugin data: opened only by `serve` (it holds a SQLite database exclusively).
     store: Option<std::sync::Arc<dyn crate::store::KeyValueStore>>,
+    /// The PostgreSQL database plugin data and credentials share, when the settings
+    /// name one and the host serves.
+    database: Option<std::sync::Arc<crate::postgres::Database>>,
 }
 
 impl Host {
     /// The runtime, and the store when `serving`.
     fn start(settings: Settings, serving: bool) -> Result<Host, CliError> {
-        let store = if serving {
-            let store = crate::store::SqliteStore::open(&settings.database())
-                .map_err(|error| CliError::Failed(format!("plugin data: {error}")))?;
-            Some(std::sync::Arc::new(store) as std::sync::Arc<dyn crate::store::KeyValueStore>)
+        let database = if serving {
+            shared_database(&settings)?
         } else {
             None
         };
+        let store: Option<std::sync::Arc<dyn crate::store::KeyValueStore>> =
+            match (serving, &database) {
+                (false, _) => None,
+                (true, Some(database)) => Some(std::sync::Arc::new(
+                    crate::store::PostgresStore::new(database.clone()),
+                )),
+                (true, None) => Some(std::sync::Arc::new(
+                    crate::store::SqliteStore::open(&settings.database())
+                        .map_err(|error| CliError::Failed(format!("plugin data: {error}")))?,
+                )),
+            };
         let runtime =
             crate::runtime::Runtime::new(settings.engine_limits(), &settings.server.cache)
                 .map_err(|error| CliError::Failed(error.to_string()))?;
@@ -215,12 +234,30 @@ impl Host {
             settings: std::sync::Arc::new(settings),
             runtime: std::sync::Arc::new(runtime),
             store,
+            database,
         })
     }
 
     /// The credentials database.
     fn auth_store(&self) -> Result<std::sync::Arc<crate::auth::AuthStore>, CliError> {
-        open_auth_store(&self.settings).map(std::sync::Arc::new)
+        match &self.database {
+            Some(database) => Ok(crate::auth::AuthStore::postgres(database.clone())),
+            None => open_auth_store(&self.settings),
+        }
+        .map(std::sync::Arc::new)
+    }
+
+    /// The backends the host depends on, for its start-up lines and `health`.
+    fn backends(&self) -> Vec<std::sync::Arc<dyn crate::reachability::Backend>> {
+        let store: std::sync::Arc<dyn crate::reachability::Backend> = match &self.database {
+            Some(database) => std::sync::Arc::new(database.clone()),
+            None => std::sync::Arc::new(crate::reachability::Embedded {
+                role: "store",
+                engine: "sqlite",
+                location: self.settings.server.data.display().to_string(),
+            }),
+        };
+        vec![store]
     }
 
     /// What the reload thread needs to load plugins while the server runs.
@@ -241,10 +278,27 @@ impl Host {
     }
 }
 
+/// The PostgreSQL database the settings name, if any: a pool that connects on first use.
+fn shared_database(
+    settings: &Settings,
+) -> Result<Option<std::sync::Arc<crate::postgres::Database>>, CliError> {
+    match &settings.store {
+        crate::store::settings::StoreSettings::Sqlite => Ok(None),
+        crate::store::settings::StoreSettings::Postgres(postgres) => {
+            crate::postgres::Database::open(postgres)
+                .map(|database| Some(std::sync::Arc::new(database)))
+                .map_err(CliError::Failed)
+        }
+    }
+}
+
 /// Opens the credentials database of `settings`.
 fn open_auth_store(settings: &Settings) -> Result<crate::auth::AuthStore, CliError> {
-    crate::auth::AuthStore::open(&settings.auth_database())
-        .map_err(|error| CliError::Failed(error.to_string()))
+    match shared_database(settings)? {
+        Some(database) => Ok(crate::auth::AuthStore::postgres(database)),
+        None => crate::auth::AuthStore::open(&settings.auth_database())
+            .map_err(|error| CliError::Failed(error.to_string())),
+    }
 }
 
 /// Checks that a plugin directory can be read, naming the flag if not.

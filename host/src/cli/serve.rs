@@ -111,9 +111,23 @@ async fn serve(host: Host, overrides: Overrides) -> Result<(), CliError> {
     let policy = Policy::new(settings, &auth_store, None).map_err(CliError::Failed)?;
     tracing::info!("throttling: {}", policy.throttle.describe());
     let pipeline = Arc::new(Pipeline::new(registry.clone(), policy));
+    let backends = host.backends();
+    for backend in &backends {
+        // Reached once now, so that an operator sees at start whether it answers.
+        backend.probe().await;
+        let line = crate::reachability::describe(backend.as_ref());
+        match backend
+            .reachability()
+            .map(crate::reachability::Reachability::status)
+        {
+            Some(crate::reachability::Status::Down { .. }) => tracing::warn!("{line}"),
+            _ => tracing::info!("{line}"),
+        }
+    }
     let admin = Arc::new(Admin::new(
         registry.clone(),
         settings.server.admin_token.clone(),
+        backends.clone(),
     ));
     let reconfigure = {
         let (pipeline, registry, admin) = (pipeline.clone(), registry.clone(), admin.clone());
@@ -146,6 +160,15 @@ async fn serve(host: Host, overrides: Overrides) -> Result<(), CliError> {
         "{}",
         table::resources(&admin::resources_document(&registry.current()))
     )
+    .and_then(|()| {
+        backends.iter().try_for_each(|backend| {
+            writeln!(
+                stdout,
+                "{}",
+                crate::reachability::describe(backend.as_ref())
+            )
+        })
+    })
     .and_then(|()| writeln!(stdout, "piston admin API on http://{private}{PREFIX}"))
     .and_then(|()| writeln!(stdout, "piston listening on http://{public}"))
     .and_then(|()| stdout.flush());

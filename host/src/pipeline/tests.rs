@@ -93,7 +93,7 @@ async fn blog(config: &str) -> Apps {
     let policy = Policy::new(&settings, &auth_store, None).unwrap();
     Apps {
         public: crate::server::app(Arc::new(Pipeline::new(registry.clone(), policy))),
-        admin: crate::server::admin_app(Arc::new(Admin::new(registry, None))),
+        admin: crate::server::admin_app(Arc::new(Admin::new(registry, None, Vec::new()))),
         _runtime: runtime,
         _dir: dir,
     }

@@ -33,7 +33,8 @@ pub const AUTHENTICATE_BYTES: usize = 1024 * 1024;
 /// the store's largest).
 const CALL_OVERHEAD: usize = crate::store::MAX_VALUE_BYTES + 1024 * 1024;
 
-/// Why a call into a guest did not return normally. The instance must be discarded.
+/// Why a call into a guest did not return normally, or returned an answer the host
+/// cannot trust. The instance must be discarded unless it is still sound.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
     /// The call ran past its deadline and was abandoned.
@@ -48,6 +49,10 @@ pub enum CallError {
     /// The guest handed the host more data in one call than the call allows.
     #[error("the plugin handed over more than {0} bytes in one call")]
     TooMuchData(usize),
+    /// The guest returned, but a store call it made could not reach the store, so its
+    /// answer may be wrong. The instance is sound.
+    #[error("the plugin's store is unreachable: {0}")]
+    StoreUnavailable(String),
 }
 
 impl CallError {
@@ -164,7 +169,10 @@ impl Calls {
         match outcome {
             Ok(Ok(value)) => {
                 self.sound = true;
-                Ok(value)
+                match self.store.data_mut().take_store_outage() {
+                    Some(error) => Err(CallError::StoreUnavailable(error)),
+                    None => Ok(value),
+                }
             }
             Ok(Err(error)) => Err(CallError::new(error, &self.store, budget)),
             Err(_) => Err(CallError::Timeout(budget.timeout)),

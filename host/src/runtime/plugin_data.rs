@@ -108,13 +108,19 @@ pub struct BucketHandle {
 pub enum KvError {
     /// The plugin may not use the store now (while describing).
     AccessDenied,
+    /// The store cannot be reached: the guest is told, and the host answers the
+    /// request 503 whatever the guest makes of it.
+    Unavailable(String),
     /// Anything else, with a message for the plugin.
     Other(String),
 }
 
 impl From<StoreError> for KvError {
     fn from(error: StoreError) -> KvError {
-        KvError::Other(error.to_string())
+        match error {
+            StoreError::Unavailable(_) => KvError::Unavailable(error.to_string()),
+            error => KvError::Other(error.to_string()),
+        }
     }
 }
 

@@ -90,6 +90,10 @@ impl store::Host for HostState {
     fn convert_error(&mut self, error: KvError) -> wasmtime::Result<store::Error> {
         Ok(match error {
             KvError::AccessDenied => store::Error::AccessDenied,
+            KvError::Unavailable(message) => {
+                self.store_unreachable(&message);
+                store::Error::Other(message)
+            }
             KvError::Other(message) => store::Error::Other(message),
         })
     }

@@ -23,6 +23,9 @@ pub struct HostState {
     services: Arc<PluginServices>,
     /// When the current call must end; checked on every epoch tick.
     deadline: Instant,
+    /// Why a store call of the current call could not reach the store, if one could
+    /// not: whatever the guest then answers may be wrong, so the host answers 503.
+    store_outage: Option<String>,
 }
 
 impl HostState {
@@ -48,6 +51,7 @@ impl HostState {
             memory: MemoryBudget::new(memory_bytes),
             services,
             deadline: Instant::now(),
+            store_outage: None,
         }
     }
 
@@ -59,6 +63,7 @@ impl HostState {
     /// A call starts, for `request_id` if it is a new request's.
     pub(super) fn begin_call(&mut self, timeout: Duration, request_id: Option<&str>) {
         self.deadline = Instant::now() + timeout;
+        self.store_outage = None;
         self.stdout.begin(request_id);
         self.stderr.begin(request_id);
     }
@@ -67,6 +72,16 @@ impl HostState {
     pub(super) fn end_call(&mut self) {
         self.stdout.end();
         self.stderr.end();
+    }
+
+    /// Notes that a store call of the current call could not reach the store.
+    pub(super) fn store_unreachable(&mut self, error: &str) {
+        self.store_outage.get_or_insert_with(|| error.to_owned());
+    }
+
+    /// Why the current call's store calls could not reach the store, if one could not.
+    pub(super) fn take_store_outage(&mut self) -> Option<String> {
+        self.store_outage.take()
     }
 
     pub(super) fn services(&self) -> &PluginServices {

@@ -10,8 +10,11 @@
 //! ([`make_private`]).
 
 mod cache;
+mod postgres;
+pub mod settings;
 mod sqlite;
 
+pub use self::postgres::PostgresStore;
 pub use self::sqlite::SqliteStore;
 
 use crate::sqlite::Lane;
@@ -74,6 +77,9 @@ pub enum StoreError {
     /// The backend failed.
     #[error("store backend: {0}")]
     Backend(String),
+    /// The backend cannot be reached: the request that needed it is answered 503.
+    #[error("the store is unreachable: {0}")]
+    Unavailable(String),
 }
 
 /// One page of keys and where the next one starts (`None`: this was the last).
@@ -194,6 +200,41 @@ pub fn check_quota(quota: u64, used: u64, replaced: u64, written: u64) -> Result
         }
     }
     Ok(used.saturating_sub(replaced).saturating_add(written))
+}
+
+/// The counter under `key` once `delta` is added to `stored` (absent: 0): counters are
+/// decimal text in every backend.
+pub fn next_counter(key: &str, stored: Option<&[u8]>, delta: u64) -> Result<u64, StoreError> {
+    let current = match stored {
+        None => 0,
+        Some(bytes) => std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|text| text.parse::<u64>().ok())
+            .ok_or_else(|| StoreError::NotACounter {
+                key: key.to_owned(),
+            })?,
+    };
+    current
+        .checked_add(delta)
+        .ok_or_else(|| StoreError::Invalid(format!("incrementing `{key}` by {delta} overflows")))
+}
+
+/// Why a `get_many` of `keys` keys fails: its values are more than one may return.
+pub fn get_many_too_large(keys: usize) -> StoreError {
+    StoreError::Invalid(format!(
+        "the values of these {keys} keys add up to more than the {} one get-many may \
+         return: ask for fewer keys at a time",
+        Bytes(MAX_GET_MANY_BYTES as u64)
+    ))
+}
+
+/// Each key of a `set_many` once, with the length of its last value: what the batch
+/// writes.
+pub fn last_lengths(entries: &[(String, Vec<u8>)]) -> std::collections::HashMap<&str, usize> {
+    entries
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.len()))
+        .collect()
 }
 
 /// A byte count as a person reads it: bytes, KiB or MiB.

@@ -30,8 +30,8 @@
 
 use super::cache::{CACHE_BYTES, Cache};
 use super::{
-    Access, Bytes, ENTRY_OVERHEAD_BYTES, KeyPage, KeyValueStore, MAX_BATCH, MAX_GET_MANY_BYTES,
-    Scope, StoreError, check_quota, entry_bytes,
+    Access, ENTRY_OVERHEAD_BYTES, KeyPage, KeyValueStore, MAX_BATCH, MAX_GET_MANY_BYTES, Scope,
+    StoreError, check_quota, entry_bytes,
 };
 use crate::sqlite::{Lane, Readers};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
@@ -375,18 +375,7 @@ impl KeyValueStore for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(backend)?;
         let stored = get(&transaction, scope, key).map_err(backend)?;
-        let current = match &stored {
-            None => 0,
-            Some(bytes) => std::str::from_utf8(bytes)
-                .ok()
-                .and_then(|text| text.parse::<u64>().ok())
-                .ok_or_else(|| StoreError::NotACounter {
-                    key: key.to_owned(),
-                })?,
-        };
-        let next = current.checked_add(delta).ok_or_else(|| {
-            StoreError::Invalid(format!("incrementing `{key}` by {delta} overflows"))
-        })?;
+        let next = super::next_counter(key, stored.as_deref(), delta)?;
         let next_text = next.to_string();
         let usage = check_quota(
             scope.quota_bytes,
@@ -431,12 +420,7 @@ impl KeyValueStore for SqliteStore {
                         values.push(Some(value));
                     }
                     Some(None) => {
-                        return Err(StoreError::Invalid(format!(
-                            "the values of these {} keys add up to more than the {} one \
-                             get-many may return: ask for fewer keys at a time",
-                            keys.len(),
-                            Bytes(MAX_GET_MANY_BYTES as u64)
-                        )));
+                        return Err(super::get_many_too_large(keys.len()));
                     }
                 }
             }
@@ -454,10 +438,7 @@ impl KeyValueStore for SqliteStore {
         let transaction = writer.connection.transaction().map_err(backend)?;
         // What the batch replaces and writes, counting a key given twice once, with
         // its last value; checked before anything is written.
-        let last: HashMap<&str, usize> = entries
-            .iter()
-            .map(|(key, value)| (key.as_str(), value.len()))
-            .collect();
+        let last = super::last_lengths(entries);
         let (mut replaced, mut written) = (0u64, 0u64);
         for (key, value_bytes) in &last {
             let stored = stored_bytes(&transaction, scope, key).map_err(backend)?;

@@ -94,11 +94,11 @@ impl OAuthError {
 
 impl From<AuthStoreError> for OAuthError {
     fn from(error: AuthStoreError) -> OAuthError {
-        tracing::error!("OAuth credentials: {error}");
+        tracing::debug!("OAuth credentials: {error}");
         OAuthError {
             status: StatusCode::SERVICE_UNAVAILABLE,
-            detail: "the credentials cannot be checked right now".to_owned(),
-            retry_after: None,
+            detail: "the credentials cannot be checked right now; try again shortly".to_owned(),
+            retry_after: Some(crate::reachability::RETRY_AFTER.as_secs()),
         }
     }
 }
@@ -334,7 +334,7 @@ impl Authenticator for OAuth1 {
                     .as_ref()
                     .and_then(|token| token.username.as_deref())
                     .unwrap_or_default();
-                let user = store.user(username).ok().flatten();
+                let user = store.user(username)?;
                 Ok::<_, OAuthError>((verified, user))
             })
             .await

@@ -14,8 +14,8 @@
 //!   below the floor is refused like a stale one: a forgotten nonce (after the window
 //!   grew on a reload, or after a flood) can never be replayed.
 
+use crate::auth::database::{Row, Sql};
 use crate::auth::store::{AuthStore, AuthStoreError};
-use rusqlite::{Connection, OptionalExtension, params};
 use std::sync::atomic::Ordering;
 
 /// The most nonces remembered: past it, the oldest are forgotten (and the floor rises).
@@ -97,53 +97,61 @@ pub struct OAuthToken {
 const TOKEN_COLUMNS: &str =
     "token, secret, kind, consumer, username, callback, verifier, expires_at, revoked, created_at";
 
+const CONSUMER_COLUMNS: &str = "key, secret, name, callback, revoked, created_at";
+
 impl AuthStore {
     /// Registers a consumer.
     pub fn add_consumer(&self, consumer: &Consumer) -> Result<(), AuthStoreError> {
-        self.writer().execute(
-            "INSERT INTO oauth_consumers (key, secret, name, callback, revoked, created_at)
-             VALUES (?1, ?2, ?3, ?4, 0, ?5)",
-            params![
-                consumer.key,
-                consumer.secret,
-                consumer.name,
-                consumer.callback,
-                consumer.created_at
-            ],
-        )?;
+        self.write(|sql| {
+            sql.execute(
+                &format!(
+                    "INSERT INTO oauth_consumers ({CONSUMER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, 0, ?5)"
+                ),
+                &[
+                    (&consumer.key).into(),
+                    (&consumer.secret).into(),
+                    (&consumer.name).into(),
+                    consumer.callback.as_ref().into(),
+                    consumer.created_at.into(),
+                ],
+            )
+        })?;
         Ok(())
     }
 
     /// A consumer by key.
     pub fn consumer(&self, key: &str) -> Result<Option<Consumer>, AuthStoreError> {
-        self.read(|connection| {
-            connection
-                .prepare_cached(
-                    "SELECT key, secret, name, callback, revoked, created_at FROM oauth_consumers WHERE key = ?1",
-                )?
-                .query_row(params![key], consumer_row)
-                .optional()
+        self.read(|sql| {
+            sql.query_opt(
+                &format!("SELECT {CONSUMER_COLUMNS} FROM oauth_consumers WHERE key = ?1"),
+                &[key.into()],
+            )?
+            .map(|row| consumer_row(&row))
+            .transpose()
         })
     }
 
     /// Every consumer, oldest first.
     pub fn consumers(&self) -> Result<Vec<Consumer>, AuthStoreError> {
-        self.read(|connection| {
-            connection
-                .prepare(
-                    "SELECT key, secret, name, callback, revoked, created_at FROM oauth_consumers ORDER BY created_at, key",
-                )?
-                .query_map([], consumer_row)?
-                .collect()
+        self.read(|sql| {
+            sql.query(
+                &format!("SELECT {CONSUMER_COLUMNS} FROM oauth_consumers ORDER BY created_at, key"),
+                &[],
+            )?
+            .iter()
+            .map(consumer_row)
+            .collect()
         })
     }
 
     /// Revokes a consumer (and with it, every token it holds).
     pub fn revoke_consumer(&self, key: &str) -> Result<(), AuthStoreError> {
-        let revoked = self.writer().execute(
-            "UPDATE oauth_consumers SET revoked = 1 WHERE key = ?1",
-            params![key],
-        )?;
+        let revoked = self.write(|sql| {
+            sql.execute(
+                "UPDATE oauth_consumers SET revoked = 1 WHERE key = ?1",
+                &[key.into()],
+            )
+        })?;
         if revoked == 0 {
             return Err(AuthStoreError::NotFound(key.to_owned()));
         }
@@ -158,33 +166,34 @@ impl AuthStore {
         now: i64,
         max_pending: u64,
     ) -> Result<bool, AuthStoreError> {
-        let mut connection = self.writer();
-        let transaction = connection.transaction()?;
-        transaction
-            .prepare_cached("DELETE FROM oauth_tokens WHERE kind = 'request' AND expires_at <= ?1")?
-            .execute(params![now])?;
-        let pending: u64 = transaction
-            .prepare_cached(
-                "SELECT count(*) FROM oauth_tokens WHERE consumer = ?1 AND kind = 'request'",
-            )?
-            .query_row(params![token.consumer], |row| row.get(0))?;
-        if pending >= max_pending {
-            return Ok(false);
-        }
-        insert_token(&transaction, token)?;
-        transaction.commit()?;
-        Ok(true)
+        self.write(|sql| {
+            sql.execute(
+                "DELETE FROM oauth_tokens WHERE kind = 'request' AND expires_at <= ?1",
+                &[now.into()],
+            )?;
+            let pending = sql
+                .query_opt(
+                    "SELECT count(*) FROM oauth_tokens WHERE consumer = ?1 AND kind = 'request'",
+                    &[(&token.consumer).into()],
+                )?
+                .map_or(Ok(0), |row| row.int(0))?;
+            if u64::try_from(pending).unwrap_or(0) >= max_pending {
+                return Ok(false);
+            }
+            insert_token(sql, token)?;
+            Ok(true)
+        })
     }
 
     /// A token by its public value.
     pub fn oauth_token(&self, token: &str) -> Result<Option<OAuthToken>, AuthStoreError> {
-        self.read(|connection| {
-            connection
-                .prepare_cached(&format!(
-                    "SELECT {TOKEN_COLUMNS} FROM oauth_tokens WHERE token = ?1"
-                ))?
-                .query_row(params![token], token_row)
-                .optional()
+        self.read(|sql| {
+            sql.query_opt(
+                &format!("SELECT {TOKEN_COLUMNS} FROM oauth_tokens WHERE token = ?1"),
+                &[token.into()],
+            )?
+            .map(|row| token_row(&row))
+            .transpose()
         })
     }
 
@@ -196,11 +205,13 @@ impl AuthStore {
         username: &str,
         verifier: &str,
     ) -> Result<bool, AuthStoreError> {
-        let approved = self.writer().execute(
-            "UPDATE oauth_tokens SET username = ?2, verifier = ?3
-             WHERE token = ?1 AND kind = 'request' AND username IS NULL AND revoked = 0",
-            params![token, username, verifier],
-        )?;
+        let approved = self.write(|sql| {
+            sql.execute(
+                "UPDATE oauth_tokens SET username = ?2, verifier = ?3
+                 WHERE token = ?1 AND kind = 'request' AND username IS NULL AND revoked = 0",
+                &[token.into(), username.into(), verifier.into()],
+            )
+        })?;
         Ok(approved == 1)
     }
 
@@ -211,38 +222,43 @@ impl AuthStore {
         request: &str,
         access: &OAuthToken,
     ) -> Result<bool, AuthStoreError> {
-        let mut connection = self.writer();
-        let transaction = connection.transaction()?;
-        let consumed = transaction.execute(
-            "DELETE FROM oauth_tokens WHERE token = ?1 AND kind = 'request' AND username IS NOT NULL",
-            params![request],
-        )?;
-        if consumed != 1 {
-            return Ok(false);
-        }
-        insert_token(&transaction, access)?;
-        transaction.commit()?;
-        Ok(true)
+        self.write(|sql| {
+            let consumed = sql.execute(
+                "DELETE FROM oauth_tokens WHERE token = ?1 AND kind = 'request' AND username IS NOT NULL",
+                &[request.into()],
+            )?;
+            if consumed != 1 {
+                return Ok(false);
+            }
+            insert_token(sql, access)?;
+            Ok(true)
+        })
     }
 
     /// Every access token, newest first.
     pub fn access_tokens(&self) -> Result<Vec<OAuthToken>, AuthStoreError> {
-        self.read(|connection| {
-            connection
-                .prepare(&format!(
-                    "SELECT {TOKEN_COLUMNS} FROM oauth_tokens WHERE kind = 'access' ORDER BY created_at DESC, token"
-                ))?
-                .query_map([], token_row)?
-                .collect()
+        self.read(|sql| {
+            sql.query(
+                &format!(
+                    "SELECT {TOKEN_COLUMNS} FROM oauth_tokens WHERE kind = 'access'
+                     ORDER BY created_at DESC, token"
+                ),
+                &[],
+            )?
+            .iter()
+            .map(token_row)
+            .collect()
         })
     }
 
     /// Revokes a token.
     pub fn revoke_oauth_token(&self, token: &str) -> Result<(), AuthStoreError> {
-        let revoked = self.writer().execute(
-            "UPDATE oauth_tokens SET revoked = 1 WHERE token = ?1",
-            params![token],
-        )?;
+        let revoked = self.write(|sql| {
+            sql.execute(
+                "UPDATE oauth_tokens SET revoked = 1 WHERE token = ?1",
+                &[token.into()],
+            )
+        })?;
         if revoked == 0 {
             return Err(AuthStoreError::NotFound(token.to_owned()));
         }
@@ -281,125 +297,124 @@ impl AuthStore {
             .nonce_writes
             .fetch_add(1, Ordering::Relaxed)
             .is_multiple_of(check_every.max(1));
-        let mut connection = self.writer();
-        let transaction = connection.transaction()?;
-        transaction
-            .prepare_cached("DELETE FROM oauth_nonces WHERE timestamp < ?1")?
-            .execute(params![oldest])?;
-        let mut floor = oldest;
-        if check_size {
-            let remembered: u64 = transaction
-                .prepare_cached("SELECT count(*) FROM oauth_nonces")?
-                .query_row([], |row| row.get(0))?;
-            if remembered > max {
-                // Keep the newest half; everything at or below the cutoff goes.
-                let cutoff: i64 = transaction
-                    .prepare_cached(
-                        "SELECT timestamp FROM oauth_nonces ORDER BY timestamp DESC LIMIT 1 OFFSET ?1",
-                    )?
-                    .query_row(params![max / 2], |row| row.get(0))?;
-                transaction
-                    .prepare_cached("DELETE FROM oauth_nonces WHERE timestamp <= ?1")?
-                    .execute(params![cutoff])?;
-                floor = floor.max(cutoff.saturating_add(1));
+        self.write(|sql| {
+            sql.execute(
+                "DELETE FROM oauth_nonces WHERE timestamp < ?1",
+                &[oldest.into()],
+            )?;
+            let mut floor = oldest;
+            if check_size {
+                let remembered = sql
+                    .query_opt("SELECT count(*) FROM oauth_nonces", &[])?
+                    .map_or(Ok(0), |row| row.int(0))?;
+                if u64::try_from(remembered).unwrap_or(0) > max {
+                    // Keep the newest half; everything at or below the cutoff goes.
+                    let cutoff = sql
+                        .query_opt(
+                            "SELECT timestamp FROM oauth_nonces ORDER BY timestamp DESC LIMIT 1 OFFSET ?1",
+                            &[i64::try_from(max / 2).unwrap_or(i64::MAX).into()],
+                        )?
+                        .map_or(Ok(floor), |row| row.int(0))?;
+                    sql.execute(
+                        "DELETE FROM oauth_nonces WHERE timestamp <= ?1",
+                        &[cutoff.into()],
+                    )?;
+                    floor = floor.max(cutoff.saturating_add(1));
+                }
             }
-        }
-        transaction
-            .prepare_cached(
+            sql.execute(
                 "INSERT INTO oauth_nonce_floor (id, floor) VALUES (0, ?1)
                  ON CONFLICT (id) DO UPDATE SET floor = max(floor, excluded.floor)",
-            )?
-            .execute(params![floor])?;
-        let floor: i64 = transaction
-            .prepare_cached("SELECT floor FROM oauth_nonce_floor WHERE id = 0")?
-            .query_row([], |row| row.get(0))?;
-        if timestamp < floor {
-            transaction.commit()?;
-            return Ok(NonceUse::Forgotten);
-        }
-        let inserted = transaction
-            .prepare_cached(
+                &[floor.into()],
+            )?;
+            let floor = sql
+                .query_opt("SELECT floor FROM oauth_nonce_floor WHERE id = 0", &[])?
+                .map_or(Ok(floor), |row| row.int(0))?;
+            if timestamp < floor {
+                return Ok(NonceUse::Forgotten);
+            }
+            let inserted = sql.execute(
                 "INSERT INTO oauth_nonces (consumer, nonce, timestamp) VALUES (?1, ?2, ?3)
                  ON CONFLICT DO NOTHING",
-            )?
-            .execute(params![consumer, nonce, timestamp])?;
-        transaction.commit()?;
-        Ok(if inserted == 1 {
-            NonceUse::Fresh
-        } else {
-            NonceUse::Replayed
+                &[consumer.into(), nonce.into(), timestamp.into()],
+            )?;
+            Ok(if inserted == 1 {
+                NonceUse::Fresh
+            } else {
+                NonceUse::Replayed
+            })
         })
     }
 
     /// How many temporary credentials are stored.
     #[cfg(test)]
     pub fn request_tokens(&self) -> Result<i64, AuthStoreError> {
-        self.read(|connection| {
-            connection.query_row(
+        self.read(|sql| {
+            sql.query_opt(
                 "SELECT count(*) FROM oauth_tokens WHERE kind = 'request'",
-                [],
-                |row| row.get(0),
-            )
+                &[],
+            )?
+            .map_or(Ok(0), |row| row.int(0))
         })
     }
 
     /// How many nonces are remembered.
     #[cfg(test)]
     pub fn remembered_nonces(&self) -> Result<i64, AuthStoreError> {
-        self.read(|connection| {
-            connection.query_row("SELECT count(*) FROM oauth_nonces", [], |row| row.get(0))
+        self.read(|sql| {
+            sql.query_opt("SELECT count(*) FROM oauth_nonces", &[])?
+                .map_or(Ok(0), |row| row.int(0))
         })
     }
 }
 
-fn insert_token(connection: &Connection, token: &OAuthToken) -> rusqlite::Result<usize> {
-    connection.execute(
+fn insert_token(sql: &mut dyn Sql, token: &OAuthToken) -> Result<u64, AuthStoreError> {
+    sql.execute(
         &format!(
             "INSERT INTO oauth_tokens ({TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
         ),
-        params![
-            token.token,
-            token.secret,
-            token.kind.as_str(),
-            token.consumer,
-            token.username,
-            token.callback,
-            token.verifier,
-            token.expires_at,
-            token.revoked,
-            token.created_at
+        &[
+            (&token.token).into(),
+            (&token.secret).into(),
+            token.kind.as_str().into(),
+            (&token.consumer).into(),
+            token.username.as_ref().into(),
+            token.callback.as_ref().into(),
+            token.verifier.as_ref().into(),
+            token.expires_at.into(),
+            i64::from(token.revoked).into(),
+            token.created_at.into(),
         ],
     )
 }
 
-fn consumer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Consumer> {
+fn consumer_row(row: &Row) -> Result<Consumer, AuthStoreError> {
     Ok(Consumer {
-        key: row.get(0)?,
-        secret: row.get(1)?,
-        name: row.get(2)?,
-        callback: row.get(3)?,
-        revoked: row.get(4)?,
-        created_at: row.get(5)?,
+        key: row.text(0)?,
+        secret: row.text(1)?,
+        name: row.text(2)?,
+        callback: row.opt_text(3)?,
+        revoked: row.int(4)? != 0,
+        created_at: row.int(5)?,
     })
 }
 
-fn token_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OAuthToken> {
-    let kind: String = row.get(2)?;
+fn token_row(row: &Row) -> Result<OAuthToken, AuthStoreError> {
     Ok(OAuthToken {
-        token: row.get(0)?,
-        secret: row.get(1)?,
-        kind: if kind == "access" {
+        token: row.text(0)?,
+        secret: row.text(1)?,
+        kind: if row.text(2)? == "access" {
             TokenKind::Access
         } else {
             TokenKind::Request
         },
-        consumer: row.get(3)?,
-        username: row.get(4)?,
-        callback: row.get(5)?,
-        verifier: row.get(6)?,
-        expires_at: row.get(7)?,
-        revoked: row.get(8)?,
-        created_at: row.get(9)?,
+        consumer: row.text(3)?,
+        username: row.opt_text(4)?,
+        callback: row.opt_text(5)?,
+        verifier: row.opt_text(6)?,
+        expires_at: row.opt_int(7)?,
+        revoked: row.int(8)? != 0,
+        created_at: row.int(9)?,
     })
 }
 
