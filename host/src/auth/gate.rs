@@ -72,8 +72,9 @@ pub enum Denied {
     LockedOut { lock: Lock, cause: String },
     /// An authenticator plugin of the chain is not loaded (503).
     AuthenticatorMissing { name: String },
-    /// The credentials cannot be checked now: a backend is unreachable (503).
-    Unavailable { detail: String, cause: String },
+    /// The credentials cannot be checked now: a backend is unreachable (503). No
+    /// cause is logged per request: the outage is logged once, when it begins.
+    Unavailable { detail: String },
 }
 
 impl From<Denied> for Problem {
@@ -115,10 +116,9 @@ impl From<Denied> for Problem {
                     .header(RETRY_AFTER, HeaderValue::from(seconds))
                     .cause(cause)
             }
-            Denied::Unavailable { detail, cause } => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+            Denied::Unavailable { detail } => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
                 .detail(detail)
-                .header(RETRY_AFTER, crate::reachability::retry_after())
-                .cause(cause),
+                .header(RETRY_AFTER, crate::reachability::retry_after()),
             Denied::AuthenticatorMissing { name } => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
                 .detail("the request cannot be authenticated right now")
                 .cause(format!(
@@ -348,7 +348,6 @@ impl Gate {
                     } else if refusal.status == StatusCode::SERVICE_UNAVAILABLE {
                         Denied::Unavailable {
                             detail: refusal.detail.into_owned(),
-                            cause,
                         }
                     } else {
                         Denied::Refused {

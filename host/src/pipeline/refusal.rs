@@ -104,10 +104,10 @@ impl From<Refusal> for Problem {
                 CallError::Timeout(_) => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
                     .detail("the handler did not answer in time")
                     .cause(format!("plugin `{plugin}`: {error}")),
+                // No cause: the outage is logged once, when the store stops answering.
                 CallError::StoreUnavailable(_) => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
                     .detail("the handler's data cannot be reached right now; try again shortly")
-                    .header(RETRY_AFTER, crate::reachability::retry_after())
-                    .cause(format!("plugin `{plugin}`: {error}")),
+                    .header(RETRY_AFTER, crate::reachability::retry_after()),
                 CallError::Trap(_) | CallError::Memory(_) | CallError::TooMuchData(_) => {
                     Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
                         .detail("the handler failed")
