@@ -883,12 +883,27 @@ pub fn shared_state_config(store_url: &str, key_prefix: &str) -> String {
 /// Redis; and the `piston` command run against the same configuration.
 pub struct Hosts {
     servers: Vec<Server>,
-    /// Holds the configuration the `piston` command is given, and a data directory no
-    /// host uses.
+    /// Holds the configuration the `piston` command is given.
     dir: tempfile::TempDir,
+    /// The database of [`Hosts::sharing`], dropped after the hosts stop.
+    database: Option<TestDatabase>,
 }
 
 impl Hosts {
+    /// Starts `count` hosts of `builder` sharing a fresh database on the test PostgreSQL
+    /// and a fresh key prefix on the test Redis, with `extra` configuration after the
+    /// `[store]` and `[coordination]` sections.
+    pub fn sharing(count: usize, builder: ServerBuilder, extra: &str) -> Hosts {
+        let database = TestDatabase::create();
+        let config = format!(
+            "{}\n{extra}",
+            shared_state_config(&database.url(), &unique_prefix("hosts"))
+        );
+        let mut hosts = Hosts::start(count, builder, &config);
+        hosts.database = Some(database);
+        hosts
+    }
+
     /// Starts `count` hosts of `builder` with the configuration `config` (which names
     /// the shared backends: see [`shared_state_config`]).
     pub fn start(count: usize, builder: ServerBuilder, config: &str) -> Hosts {
@@ -897,6 +912,7 @@ impl Hosts {
         Hosts {
             servers: builder.config(config).start_many(count),
             dir,
+            database: None,
         }
     }
 

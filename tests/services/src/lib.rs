@@ -347,3 +347,33 @@ fn postgres_bin() -> Result<PathBuf> {
                 .to_owned()
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cluster_keeps_its_databases_over_a_restart_and_leaves_nothing_behind() {
+        let mut cluster = Postgres::create().unwrap();
+        cluster.start().unwrap();
+        cluster.create_database("kept").unwrap();
+        cluster.stop().unwrap();
+        assert!(std::net::TcpStream::connect(cluster.address()).is_err());
+        cluster.start().unwrap();
+        let again = cluster.create_database("kept").unwrap_err();
+        assert!(again.contains("already exists"), "{again}");
+        let scratch = cluster.scratch.clone();
+        drop(cluster);
+        assert!(!scratch.exists(), "{} is left", scratch.display());
+    }
+
+    #[test]
+    fn redis_stops_and_starts_again_on_its_port() {
+        let mut redis = Redis::new().unwrap();
+        redis.start().unwrap();
+        redis.stop();
+        assert!(std::net::TcpStream::connect(("127.0.0.1", redis.port)).is_err());
+        redis.start().unwrap();
+        assert!(std::net::TcpStream::connect(("127.0.0.1", redis.port)).is_ok());
+    }
+}
