@@ -358,7 +358,9 @@ fn wrk_run(
     command.arg(url);
     if script.is_some() {
         let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        command.arg("--").arg(format!("{}-{run}", std::process::id()));
+        command
+            .arg("--")
+            .arg(format!("{}-{run}", std::process::id()));
     }
     let output = command
         .output()
@@ -440,7 +442,10 @@ impl Target {
                 .collect();
             running
                 .into_iter()
-                .map(|run| run.join().unwrap_or_else(|_| Err("wrk's thread panicked".into())))
+                .map(|run| {
+                    run.join()
+                        .unwrap_or_else(|_| Err("wrk's thread panicked".into()))
+                })
                 .collect()
         });
         let mut total = Load {
@@ -476,7 +481,11 @@ pub fn interleaved(
 }
 
 /// As [`interleaved`], for any [`Target`]s.
-pub fn interleaved_targets(suite: &str, options: &Options, targets: &[Target]) -> Result<Vec<Load>> {
+pub fn interleaved_targets(
+    suite: &str,
+    options: &Options,
+    targets: &[Target],
+) -> Result<Vec<Load>> {
     let mut results: Vec<Vec<Load>> = targets.iter().map(|_| Vec::new()).collect();
     for round in 1..=options.rounds {
         for (target, loads) in targets.iter().zip(&mut results) {

@@ -127,7 +127,11 @@ pub fn run(options: &Options, bench: &Bench) -> Result<String> {
 fn target(setup: &Setup, what: &str, path: &str, script: Option<PathBuf>) -> Target {
     Target {
         label: format!("{}: {what}", setup.label),
-        urls: setup.urls.iter().map(|url| format!("{url}{path}")).collect(),
+        urls: setup
+            .urls
+            .iter()
+            .map(|url| format!("{url}{path}"))
+            .collect(),
         script,
     }
 }

@@ -1076,7 +1076,13 @@ pub(crate) struct Granted {
 }
 
 impl Granted {
-    pub(crate) fn call(&self, method: &str, url: &str, signature: &str, body: Option<&str>) -> Value {
+    pub(crate) fn call(
+        &self,
+        method: &str,
+        url: &str,
+        signature: &str,
+        body: Option<&str>,
+    ) -> Value {
         let mut args = vec![
             "oauth-call",
             method,

@@ -409,7 +409,10 @@ pub(crate) fn comparable(reply: &Reply) -> String {
     )
 }
 
-pub(crate) async fn replay(server: &Server, (method, path, content_type, body, accept): Step) -> Reply {
+pub(crate) async fn replay(
+    server: &Server,
+    (method, path, content_type, body, accept): Step,
+) -> Reply {
     let mut request = server.request(method.parse().unwrap(), path);
     if !content_type.is_empty() {
         request = request.header("content-type", content_type).body(body);

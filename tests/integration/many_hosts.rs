@@ -26,6 +26,10 @@ fn blogs(count: usize, extra: &str) -> Hosts {
     Hosts::sharing(count, ServerBuilder::new().example("blog"), extra)
 }
 
+/// Enough instances per host for every request of a burst at once: these tests count
+/// what the store did with concurrent calls, not how the host sheds load.
+const BURSTS: &str = "[limits]\nconcurrency = 256\n";
+
 const BASIC: &str = "[auth]\nauthenticators = [\"basic\"]\nrealm = \"Blog API\"\n";
 const BASIC_AND_BEARER: &str = "[auth]\nauthenticators = [\"basic\", \"bearer\"]\n";
 
@@ -88,7 +92,8 @@ async fn a_post_created_on_one_host_is_read_updated_and_deleted_on_the_others() 
     hosts.add_user("ann", "correct horse", "Ann");
     let (a, b) = (hosts.host(0), hosts.host(1));
 
-    let created = send(as_user(a, Method::POST, "/posts", ANN).json(&json!({"title": "Shared"}))).await;
+    let created =
+        send(as_user(a, Method::POST, "/posts", ANN).json(&json!({"title": "Shared"}))).await;
     assert_eq!(created.status, 201, "{}", created.text());
     let read = b.get("/posts/shared").await;
     assert_eq!(read.status, 200, "{}", read.text());
@@ -103,7 +108,10 @@ async fn a_post_created_on_one_host_is_read_updated_and_deleted_on_the_others() 
     )
     .await;
     assert_eq!(updated.status, 200, "{}", updated.text());
-    assert_eq!(a.get("/posts/shared").await.json()["content"], "Edited on B.");
+    assert_eq!(
+        a.get("/posts/shared").await.json()["content"],
+        "Edited on B."
+    );
 
     let deleted = send(as_user(a, Method::DELETE, "/posts/shared", ANN)).await;
     assert_eq!(deleted.status, 204, "{}", deleted.text());
@@ -139,15 +147,13 @@ async fn forty_concurrent_creates_of_one_slug_over_three_hosts_admit_exactly_one
 
 #[tokio::test]
 async fn two_hundred_concurrent_increments_over_three_hosts_count_exactly_two_hundred() {
-    let hosts = Hosts::sharing(3, ServerBuilder::new().fixture("counter"), "");
+    let hosts = Hosts::sharing(3, ServerBuilder::new().fixture("counter"), BURSTS);
     let empty = json!({});
-    let replies = join_all(
-        (0..200).map(|index| {
-            hosts
-                .host(index)
-                .send_json(Method::POST, "/counters/hits", &empty)
-        }),
-    )
+    let replies = join_all((0..200).map(|index| {
+        hosts
+            .host(index)
+            .send_json(Method::POST, "/counters/hits", &empty)
+    }))
     .await;
     // Every increment returned a value no other did: none was lost, none counted twice.
     let mut values: Vec<u64> = replies
@@ -233,10 +239,7 @@ async fn a_token_revoked_on_the_command_line_is_refused_everywhere_within_a_seco
 async fn a_password_changed_on_the_command_line_is_seen_everywhere_within_a_second() {
     let hosts = blogs(2, BASIC);
     hosts.add_user("ann", "correct horse", "Ann");
-    let (old, new) = (
-        basic("ann", "correct horse"),
-        basic("ann", "new password"),
-    );
+    let (old, new) = (basic("ann", "correct horse"), basic("ann", "new password"));
     // Twice each: a host may answer the second from a cache of verified credentials.
     for host in hosts.all() {
         for _ in 0..2 {
@@ -389,7 +392,7 @@ async fn every_write_answered_before_a_host_is_killed_is_there_afterwards() {
     const WRITES: usize = 1000;
     /// Host A is killed when this many writes have been answered (or failed).
     const KILL_AFTER: usize = 300;
-    let hosts = &blogs(2, "");
+    let hosts = &blogs(2, BURSTS);
     let (a, b) = (hosts.host(0), hosts.host(1));
     let finished = AtomicUsize::new(0);
     let outcomes: Vec<(usize, Result<Reply, reqwest::Error>)> =

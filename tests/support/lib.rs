@@ -251,7 +251,11 @@ impl ServerBuilder {
                 .collect();
             starting
                 .into_iter()
-                .map(|started| started.join().expect("a server started"))
+                .map(|started| {
+                    started
+                        .join()
+                        .unwrap_or_else(|failed| std::panic::resume_unwind(failed))
+                })
                 .collect()
         })
     }
@@ -839,8 +843,10 @@ impl TestDatabase {
             .collect::<String>();
         let name = format!("piston_{}", name.trim_matches('_'));
         let statement = format!("CREATE DATABASE {name}");
-        with_postgres(url.to_owned(), move |client| client.batch_execute(&statement))
-            .unwrap_or_else(|error| panic!("creating a test database: {error}"));
+        with_postgres(url.to_owned(), move |client| {
+            client.batch_execute(&statement)
+        })
+        .unwrap_or_else(|error| panic!("creating a test database: {error}"));
         TestDatabase {
             admin: url.to_owned(),
             name,

@@ -42,7 +42,9 @@ fn wait_for_port(port: u16, what: &str) -> Result {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Err(format!("{what} did not listen on 127.0.0.1:{port} within {STARTUP:?}"))
+    Err(format!(
+        "{what} did not listen on 127.0.0.1:{port} within {STARTUP:?}"
+    ))
 }
 
 /// The command line of `command`, for messages.
@@ -212,7 +214,10 @@ impl Postgres {
 
     /// The URL of `database` in it.
     pub fn url(&self, database: &str) -> String {
-        format!("postgres://{POSTGRES_ROLE}@127.0.0.1:{}/{database}", self.port)
+        format!(
+            "postgres://{POSTGRES_ROLE}@127.0.0.1:{}/{database}",
+            self.port
+        )
     }
 
     /// Where it listens: `127.0.0.1:PORT`.
