@@ -578,7 +578,11 @@ async fn postgres_stopped_under_load_is_503_with_retry_after_then_recovers_witho
                 .filter(|line| line.contains(text) && line.contains("store"))
                 .count()
         };
-        assert_eq!(lines("unreachable"), 1, "host {index}:\n{log}");
+        assert_eq!(
+            lines("unreachable: requests that need it"),
+            1,
+            "host {index}:\n{log}"
+        );
         assert_eq!(lines("reachable again"), 1, "host {index}:\n{log}");
     }
 }
