@@ -294,6 +294,12 @@ pub fn post_content() -> &'static str {
     CONTENT.trim_end()
 }
 
+/// `program` on the load generator's CPU: the backends the servers call (Redis,
+/// PostgreSQL) share it with wrk, leaving CPU 0 to the servers under test.
+pub fn on_load_cpu(program: &Path) -> Command {
+    pinned(program, 1)
+}
+
 /// `program` pinned to `cpu` when the machine has more than one.
 pub fn pinned(program: &Path, cpu: usize) -> Command {
     if cpus() > 1 {
@@ -328,13 +334,34 @@ pub fn wrk(url: &str, seconds: u32, connections: u32) -> Result<Load> {
 /// wrk's measurement, how many requests failed (non-2xx answers and socket errors),
 /// and its report.
 pub fn wrk_counting(url: &str, seconds: u32, connections: u32) -> Result<(Load, u64, String)> {
+    wrk_run(url, seconds, connections, None)
+}
+
+/// As [`wrk_counting`], sending what the Lua `script` makes (`wrk -s`), which is
+/// handed a tag no other run uses (its `init` gets it as `args[1]`).
+fn wrk_run(
+    url: &str,
+    seconds: u32,
+    connections: u32,
+    script: Option<&Path>,
+) -> Result<(Load, u64, String)> {
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let mut command = pinned(Path::new("wrk"), 1);
     command
         .arg("-t1")
         .arg(format!("-c{connections}"))
         .arg(format!("-d{seconds}s"))
-        .arg("--latency")
-        .arg(url);
+        .arg("--latency");
+    if let Some(script) = script {
+        command.arg("-s").arg(script);
+    }
+    command.arg(url);
+    if script.is_some() {
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        command
+            .arg("--")
+            .arg(format!("{}-{run}", std::process::id()));
+    }
     let output = command
         .output()
         .map_err(|error| format!("cannot run wrk: {error}"))?;
@@ -382,6 +409,63 @@ fn micros(text: &str) -> Result<f64> {
     Ok(number::<f64>(number_part)? * scale)
 }
 
+/// What wrk loads in one contender: one URL or several (hosts behind one name: one wrk
+/// for each, at once, the connections split between them), with `GET`s or with what a
+/// Lua script makes.
+pub struct Target {
+    pub label: String,
+    pub urls: Vec<String>,
+    pub script: Option<PathBuf>,
+}
+
+impl Target {
+    /// `GET url`.
+    pub fn get(label: &str, url: &str) -> Target {
+        Target {
+            label: label.to_owned(),
+            urls: vec![url.to_owned()],
+            script: None,
+        }
+    }
+
+    /// Measures it: the requests per second of every URL added up, the worst of their
+    /// latencies. Fails if a request failed.
+    fn measure(&self, seconds: u32, connections: u32) -> Result<Load> {
+        let share = (connections / self.urls.len() as u32).max(1);
+        let runs: Vec<Result<(Load, u64, String)>> = std::thread::scope(|scope| {
+            let running: Vec<_> = self
+                .urls
+                .iter()
+                .map(|url| {
+                    scope.spawn(move || wrk_run(url, seconds, share, self.script.as_deref()))
+                })
+                .collect();
+            running
+                .into_iter()
+                .map(|run| {
+                    run.join()
+                        .unwrap_or_else(|_| Err("wrk's thread panicked".into()))
+                })
+                .collect()
+        });
+        let mut total = Load {
+            requests_per_second: 0.0,
+            p50_micros: 0.0,
+            p99_micros: 0.0,
+        };
+        for run in runs {
+            let (load, failed, text) = run?;
+            if failed > 0 {
+                return Err(format!("{}: errors under load:\n{text}", self.label));
+            }
+            total.requests_per_second += load.requests_per_second;
+            total.p50_micros = total.p50_micros.max(load.p50_micros);
+            total.p99_micros = total.p99_micros.max(load.p99_micros);
+        }
+        Ok(total)
+    }
+}
+
 /// Measures each contender (a label and a URL) in `options.rounds` rounds, contenders
 /// interleaved within a round, each after a 2 s warm-up; returns each one's median.
 pub fn interleaved(
@@ -389,14 +473,27 @@ pub fn interleaved(
     options: &Options,
     contenders: &[(String, String)],
 ) -> Result<Vec<Load>> {
-    let mut results: Vec<Vec<Load>> = contenders.iter().map(|_| Vec::new()).collect();
+    let targets: Vec<Target> = contenders
+        .iter()
+        .map(|(label, url)| Target::get(label, url))
+        .collect();
+    interleaved_targets(suite, options, &targets)
+}
+
+/// As [`interleaved`], for any [`Target`]s.
+pub fn interleaved_targets(
+    suite: &str,
+    options: &Options,
+    targets: &[Target],
+) -> Result<Vec<Load>> {
+    let mut results: Vec<Vec<Load>> = targets.iter().map(|_| Vec::new()).collect();
     for round in 1..=options.rounds {
-        for ((label, url), loads) in contenders.iter().zip(&mut results) {
-            wrk(url, 2, options.connections)?;
-            let load = wrk(url, options.seconds, options.connections)?;
+        for (target, loads) in targets.iter().zip(&mut results) {
+            target.measure(2, options.connections)?;
+            let load = target.measure(options.seconds, options.connections)?;
             eprintln!(
-                "{suite} {round}/{}: {label:<32} {:>8.0} req/s",
-                options.rounds, load.requests_per_second
+                "{suite} {round}/{}: {:<32} {:>8.0} req/s",
+                options.rounds, target.label, load.requests_per_second
             );
             loads.push(load);
         }

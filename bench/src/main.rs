@@ -12,6 +12,7 @@ mod foundation;
 mod harness;
 mod hot_reload;
 mod languages;
+mod store;
 mod throttle;
 
 use std::path::PathBuf;
@@ -46,12 +47,13 @@ struct Options {
 }
 
 /// Every suite, in the order they run.
-const SUITES: [&str; 5] = [
+const SUITES: [&str; 6] = [
     "foundation",
     "formats",
     "throttle",
     "hot-reload",
     "languages",
+    "store",
 ];
 
 impl Options {
@@ -113,6 +115,7 @@ fn run() -> Result {
             "throttle" => throttle::run(&options, &bench),
             "hot-reload" => hot_reload::run(&options, &bench),
             "languages" => languages::run(&options, &bench),
+            "store" => store::run(&options, &bench),
             other => Err(format!("no suite {other}")),
         }?;
         harness::write_section(&options.out, suite, &section)?;

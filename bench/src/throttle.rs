@@ -2,22 +2,21 @@
 //! reached, with in-process and with Redis counters, against the same resource
 //! unthrottled, in one run.
 
-use crate::harness::{Bench, interleaved, machine, pinned, ratio_table};
+use crate::harness::{Bench, interleaved, machine, on_load_cpu, ratio_table};
 use crate::{Options, Result};
-use std::path::Path;
-use std::process::{Child, Stdio};
-use std::time::Duration;
+use piston_test_services::Redis;
 
 /// Never reached in a benchmark.
 const LIMIT: &str =
     "[plugins.blog.resources.post]\nthrottle = [{ requests = 1000000000, period = \"1h\" }]\n";
 
 pub fn run(options: &Options, bench: &Bench) -> Result<String> {
-    let redis = Redis::start()?;
+    let mut redis = Redis::new()?.launched_by(on_load_cpu);
+    redis.start()?;
     let plugins = bench.plugin_dir("throttle-plugins", &["blog"])?;
     let redis_config = format!(
         "[throttle]\nbackend = \"redis\"\nredis_url = \"{}\"\n{LIMIT}",
-        redis.url
+        redis.url()
     );
     let setups = [
         ("unthrottled", None),
@@ -54,44 +53,4 @@ pub fn run(options: &Options, bench: &Bench) -> Result<String> {
         machine = machine(),
         rounds = options.rounds,
     ))
-}
-
-/// A private `redis-server` on a free port, pinned to the load generator's CPU.
-struct Redis {
-    url: String,
-    child: Child,
-}
-
-impl Redis {
-    fn start() -> Result<Redis> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map_err(|error| format!("no free port for Redis: {error}"))?
-            .port();
-        let child = pinned(Path::new("redis-server"), 1)
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .map_err(|error| {
-                format!("cannot start redis-server ({error}); Debian: apt-get install redis-server")
-            })?;
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(Redis {
-                    url: format!("redis://127.0.0.1:{port}/"),
-                    child,
-                });
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Err("redis-server did not start listening within 5 s".to_owned())
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

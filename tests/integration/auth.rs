@@ -23,7 +23,7 @@ fn blog_with_users(config: &str) -> Server {
 }
 
 /// Runs a Python `requests` client (see `tests/python/auth_client.py`).
-fn requests(args: &[&str]) -> Value {
+pub(crate) fn requests(args: &[&str]) -> Value {
     let (stdout, _) = python("auth_client.py", args, b"");
     serde_json::from_slice(&stdout).expect("auth_client.py prints JSON")
 }
@@ -38,7 +38,7 @@ pub(crate) fn challenges(reply: &Reply) -> Vec<String> {
         .collect()
 }
 
-fn basic(user: &str, password: &str) -> String {
+pub(crate) fn basic(user: &str, password: &str) -> String {
     use base64::Engine;
     let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
     format!("Basic {encoded}")
@@ -696,7 +696,7 @@ async fn logged(server: &Server, text: &str) {
 
 /// A Digest `Authorization` (SHA-256, qop=auth, the first use of the nonce) for
 /// `method` on `path`, answering the Digest challenge of `challenged`.
-fn digest_authorization(
+pub(crate) fn digest_authorization(
     challenged: &Reply,
     (user, password, realm): (&str, &str, &str),
     method: &str,
@@ -1045,13 +1045,17 @@ fn consumer(server: &Server, name: &str, callback: Option<&str>) -> (String, Str
     if let Some(callback) = callback {
         args.extend(["--callback", callback]);
     }
-    let output = server.piston(&args, "");
+    consumer_registered(&server.piston(&args, ""))
+}
+
+/// The key and secret `piston oauth consumers add` printed.
+pub(crate) fn consumer_registered(output: &std::process::Output) -> (String, String) {
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
     let field = |name: &str| {
         stdout
             .lines()
@@ -1064,15 +1068,21 @@ fn consumer(server: &Server, name: &str, callback: Option<&str>) -> (String, Str
 }
 
 /// Token credentials from the whole three-legged flow.
-struct Granted {
-    key: String,
-    secret: String,
-    token: String,
-    token_secret: String,
+pub(crate) struct Granted {
+    pub(crate) key: String,
+    pub(crate) secret: String,
+    pub(crate) token: String,
+    pub(crate) token_secret: String,
 }
 
 impl Granted {
-    fn call(&self, method: &str, url: &str, signature: &str, body: Option<&str>) -> Value {
+    pub(crate) fn call(
+        &self,
+        method: &str,
+        url: &str,
+        signature: &str,
+        body: Option<&str>,
+    ) -> Value {
         let mut args = vec![
             "oauth-call",
             method,
@@ -1087,7 +1097,7 @@ impl Granted {
         requests(&args)
     }
 
-    fn signed(&self, command: &str, method: &str, url: &str, extra: &[&str]) -> Value {
+    pub(crate) fn signed(&self, command: &str, method: &str, url: &str, extra: &[&str]) -> Value {
         let mut args = vec![
             command,
             method,
@@ -1112,9 +1122,15 @@ fn oauth_server() -> Server {
 }
 
 fn grant(server: &Server, key: &str, secret: &str, callback: &str) -> (Granted, Value) {
+    grant_at(&server.url(""), key, secret, callback)
+}
+
+/// The three-legged flow as ann against `base` (several base URLs, comma-separated,
+/// take the steps in turn); the credentials granted, and what each step answered.
+pub(crate) fn grant_at(base: &str, key: &str, secret: &str, callback: &str) -> (Granted, Value) {
     let flow = requests(&[
         "oauth-flow",
-        &server.url(""),
+        base,
         key,
         secret,
         "ann",

@@ -278,7 +278,7 @@ async fn long_listings_stream_page_by_page(blog: Blog) {
 }
 
 /// One request of the scripted session: method, path, content type and body, accept.
-type Step = (
+pub(crate) type Step = (
     &'static str,
     &'static str,
     &'static str,
@@ -288,8 +288,10 @@ type Step = (
 
 /// A session touching every part of the blog: creates (good, duplicate, invalid in
 /// several ways, in another format), reads in every format and with `?fields=`,
-/// updates, listings, refusals and the methods the host answers itself.
-const SESSION: &[Step] = &[
+/// updates, listings, refusals and the methods the host answers itself. Also replayed
+/// against hosts sharing a store, request by request on alternating hosts
+/// (`many_hosts`).
+pub(crate) const SESSION: &[Step] = &[
     ("GET", "/posts", "", "", ""),
     (
         "POST",
@@ -383,7 +385,7 @@ const SESSION: &[Step] = &[
 /// The parts of an answer that must match, with the request id (which differs
 /// between servers, and which YAML quotes when it could be read as a number)
 /// replaced.
-fn comparable(reply: &Reply) -> String {
+pub(crate) fn comparable(reply: &Reply) -> String {
     let headers: Vec<String> = [
         "content-type",
         "location",
@@ -407,7 +409,10 @@ fn comparable(reply: &Reply) -> String {
     )
 }
 
-async fn replay(server: &Server, (method, path, content_type, body, accept): Step) -> Reply {
+pub(crate) async fn replay(
+    server: &Server,
+    (method, path, content_type, body, accept): Step,
+) -> Reply {
     let mut request = server.request(method.parse().unwrap(), path);
     if !content_type.is_empty() {
         request = request.header("content-type", content_type).body(body);

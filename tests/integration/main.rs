@@ -12,6 +12,7 @@ mod guests;
 mod hostile;
 mod hot_reload;
 mod loading;
+mod many_hosts;
 mod projects;
 mod routing;
 mod throttle;

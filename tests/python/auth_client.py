@@ -18,11 +18,14 @@ Usage: auth_client.py SCHEME METHOD URL [ARGS...]
       the three-legged OAuth 1.0a flow with requests-oauthlib, the user's side done by
       a requests session reading the authorization page (with a wrong password, and a
       forged post without the CSRF cookie, on the way); prints the access token, its
-      secret and what each step answered
+      secret and what each step answered. BASE may be several base URLs separated by
+      commas (hosts sharing a store): the steps go to each in turn
   oauth-call METHOD URL KEY SECRET TOKEN TOKEN-SECRET SIGNATURE-METHOD [BODY]
       one signed request; BODY is JSON, or `form:` and a form-encoded body (signed)
-  oauth-replay METHOD URL KEY SECRET TOKEN TOKEN-SECRET
-      signs one request with oauthlib and sends it twice; prints both answers
+  oauth-replay METHOD URL KEY SECRET TOKEN TOKEN-SECRET [OTHER-BASE]
+      signs one request with oauthlib and sends it twice; prints both answers. With
+      OTHER-BASE, the second goes there (another host behind the same name: the
+      Host header stays URL's, so the signature is still valid)
   oauth-stale METHOD URL KEY SECRET TOKEN TOKEN-SECRET SECONDS-AGO
       a request signed with a timestamp that many seconds in the past
   hmac-sha256 SECRET MESSAGE
@@ -36,9 +39,11 @@ The request commands print one JSON object: the final status, headers and body, 
 responses before it (a Digest client first meets a 401 challenge).
 """
 
+import itertools
 import json
 import sys
 import time
+import urllib.parse
 
 import requests
 from requests.auth import HTTPBasicAuth, HTTPDigestAuth
@@ -138,11 +143,17 @@ def oauth_flow(base, key, secret, user, password, callback):
 
     from requests_oauthlib import OAuth1Session
 
+    bases = base.split(",")
+    turns = itertools.count()
+
+    def at(path):
+        return bases[next(turns) % len(bases)] + path
+
     steps = {}
     session = OAuth1Session(key, client_secret=secret, callback_uri=callback)
-    temporary = session.fetch_request_token(base + "/oauth/request_token")
+    temporary = session.fetch_request_token(at("/oauth/request_token"))
     steps["callback_confirmed"] = temporary.get("oauth_callback_confirmed")
-    authorize_url = session.authorization_url(base + "/oauth/authorize")
+    authorize_url = session.authorization_url(at("/oauth/authorize"))
 
     browser = requests.Session()
     page = browser.get(authorize_url, timeout=30)
@@ -151,12 +162,14 @@ def oauth_flow(base, key, secret, user, password, callback):
     token = re.search(r'name="oauth_token" value="([^"]+)"', page.text).group(1)
     form = {"oauth_token": token, "csrf_token": csrf, "username": user,
             "password": password, "decision": "allow"}
-    url = base + "/oauth/authorize"
+
+    def url():
+        return at("/oauth/authorize")
 
     steps["wrong_password"] = answer(browser.post(
-        url, data=dict(form, password=password + "?"), allow_redirects=False, timeout=30))
-    steps["forged"] = answer(requests.post(url, data=form, allow_redirects=False, timeout=30))
-    approved = browser.post(url, data=form, allow_redirects=False, timeout=30)
+        url(), data=dict(form, password=password + "?"), allow_redirects=False, timeout=30))
+    steps["forged"] = answer(requests.post(url(), data=form, allow_redirects=False, timeout=30))
+    approved = browser.post(url(), data=form, allow_redirects=False, timeout=30)
     steps["approved"] = answer(approved)
     if callback == "oob":
         verifier = re.search(r'id="verifier">([^<]+)<', approved.text).group(1)
@@ -164,11 +177,11 @@ def oauth_flow(base, key, secret, user, password, callback):
     else:
         session.parse_authorization_response(approved.headers["location"])
     verifier = session._client.client.verifier
-    access = session.fetch_access_token(base + "/oauth/access_token")
-    steps["again"] = answer(browser.post(url, data=form, allow_redirects=False, timeout=30))
+    access = session.fetch_access_token(at("/oauth/access_token"))
+    steps["again"] = answer(browser.post(url(), data=form, allow_redirects=False, timeout=30))
     try:
         session._client.client.verifier = verifier
-        session.fetch_access_token(base + "/oauth/access_token")
+        session.fetch_access_token(at("/oauth/access_token"))
         steps["exchanged_twice"] = True
     except Exception as error:  # the server refuses: requests-oauthlib raises
         steps["exchanged_twice"] = str(error)
@@ -213,7 +226,12 @@ def main(argv):
         method, url = argv[1:3]
         uri, headers = oauth_signed(method, url, *argv[3:7])
         first = requests.request(method, uri, headers=headers, timeout=30)
-        second = requests.request(method, uri, headers=headers, timeout=30)
+        again = uri
+        if len(argv) > 7:
+            parts = urllib.parse.urlsplit(uri)
+            headers = dict(headers, Host=parts.netloc)
+            again = argv[7].rstrip("/") + urllib.parse.urlunsplit(("", "", *parts[2:]))
+        second = requests.request(method, again, headers=headers, timeout=30)
         return print(json.dumps([answer(first), answer(second)]))
     if argv[0] == "oauth-stale":
         method, url = argv[1:3]

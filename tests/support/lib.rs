@@ -177,7 +177,7 @@ fn piston_command(cwd: &Path) -> Command {
 }
 
 /// Sets up a server: which plugin files, which config, which extra flags.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct ServerBuilder {
     files: Vec<(String, Vec<u8>)>,
     config: Option<String>,
@@ -237,6 +237,27 @@ impl ServerBuilder {
     pub fn address_space(mut self, bytes: u64) -> ServerBuilder {
         self.address_space = Some(bytes);
         self
+    }
+
+    /// Starts `count` servers set up alike, at once, and waits until every one listens.
+    /// Each has its own directory (plugins, data, configuration) and its own ports.
+    pub fn start_many(self, count: usize) -> Vec<Server> {
+        std::thread::scope(|scope| {
+            let starting: Vec<_> = (0..count)
+                .map(|_| {
+                    let builder = self.clone();
+                    scope.spawn(move || builder.start())
+                })
+                .collect();
+            starting
+                .into_iter()
+                .map(|started| {
+                    started
+                        .join()
+                        .unwrap_or_else(|failed| std::panic::resume_unwind(failed))
+                })
+                .collect()
+        })
     }
 
     /// Starts the server and waits until it listens.
@@ -556,6 +577,12 @@ impl Server {
         );
     }
 
+    /// Kills the server at once (`kill -9`), as a crash would: nothing it had not
+    /// finished survives in it. Callable while requests to it are in flight.
+    pub fn crash(&self) {
+        self.signal(libc::SIGKILL);
+    }
+
     /// Stops the server with SIGTERM (as an operator would) and waits for it.
     pub fn stop(&mut self) -> std::process::ExitStatus {
         // SAFETY: plain kill(2) on our own child.
@@ -657,15 +684,21 @@ pub fn violation_pointers(problem: &Value) -> Vec<String> {
 
 /// Sends a request and reads the whole response.
 pub async fn send(request: reqwest::RequestBuilder) -> Reply {
-    let response = request.send().await.expect("the server answers");
+    try_send(request).await.expect("the server answers")
+}
+
+/// Sends a request and reads the whole response, if the server answers whole (for
+/// requests to a server that may be gone).
+pub async fn try_send(request: reqwest::RequestBuilder) -> Result<Reply, reqwest::Error> {
+    let response = request.send().await?;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    let body = response.bytes().await.expect("a whole body").to_vec();
-    Reply {
+    let body = response.bytes().await?.to_vec();
+    Ok(Reply {
         status,
         headers,
         body,
-    }
+    })
 }
 
 /// The Redis the tests share (`cargo xtask test` and CI set `PISTON_TEST_REDIS_URL`).
@@ -686,10 +719,7 @@ pub fn unique_prefix(name: &str) -> String {
 }
 
 /// A `redis-server` of a test's own, to stop and start again on the same port.
-pub struct PrivateRedis {
-    port: u16,
-    child: Option<Child>,
-}
+pub struct PrivateRedis(piston_test_services::Redis);
 
 impl Default for PrivateRedis {
     fn default() -> PrivateRedis {
@@ -700,47 +730,261 @@ impl Default for PrivateRedis {
 impl PrivateRedis {
     /// A free port; the server is not started yet.
     pub fn new() -> PrivateRedis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        PrivateRedis { port, child: None }
+        PrivateRedis(piston_test_services::Redis::new().unwrap_or_else(|error| panic!("{error}")))
     }
 
     /// Its URL.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        self.0.url()
     }
 
     /// Starts it and waits until it accepts connections.
     pub fn start(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server (Debian: apt-get install redis-server)");
-        self.child = Some(child);
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("redis-server did not listen on {} within 5 s", self.port);
+        self.0.start().unwrap_or_else(|error| panic!("{error}"));
     }
 
     /// Kills it.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        self.0.stop();
+    }
+}
+
+/// A PostgreSQL cluster of a test's own (initdb'd into a scratch directory, on a free
+/// loopback port), with a database `piston`, to stop and start again under load.
+pub struct PrivatePostgres(piston_test_services::Postgres);
+
+impl PrivatePostgres {
+    /// Creates and starts it.
+    pub fn start() -> PrivatePostgres {
+        let mut cluster =
+            piston_test_services::Postgres::create().unwrap_or_else(|error| panic!("{error}"));
+        cluster
+            .start()
+            .and_then(|()| cluster.create_database("piston"))
+            .unwrap_or_else(|error| panic!("{error}"));
+        PrivatePostgres(cluster)
+    }
+
+    /// The URL of its `piston` database.
+    pub fn url(&self) -> String {
+        self.0.url("piston")
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn address(&self) -> String {
+        self.0.address()
+    }
+
+    /// Stops it, ending every connection (a fast shutdown).
+    pub fn stop(&mut self) {
+        self.0.stop().unwrap_or_else(|error| panic!("{error}"));
+    }
+
+    /// Starts it again: the same port, the same data.
+    pub fn restart(&mut self) {
+        self.0.start().unwrap_or_else(|error| panic!("{error}"));
+    }
+}
+
+/// The PostgreSQL the tests share (`cargo xtask test` and CI set
+/// `PISTON_TEST_POSTGRES_URL`): a database on it whose owner may create databases.
+pub fn test_postgres_url() -> String {
+    std::env::var("PISTON_TEST_POSTGRES_URL").expect(
+        "PISTON_TEST_POSTGRES_URL is not set: run the tests with `cargo xtask test`, which \
+         starts a private PostgreSQL cluster for them (or name a database whose user may \
+         create databases)",
+    )
+}
+
+/// `url` (`postgres://USER@HOST:PORT/DATABASE?OPTIONS`) naming `database` instead.
+fn with_database(url: &str, database: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a postgres:// URL");
+    let authority = rest.find(['/', '?']).unwrap_or(rest.len());
+    let options = rest[authority..]
+        .find('?')
+        .map_or("", |at| &rest[authority + at..]);
+    format!("{scheme}://{}/{database}{options}", &rest[..authority])
+}
+
+/// Runs `work` with a connection to `url`, on a thread of its own: the synchronous
+/// client runs its own runtime, which cannot start inside a test's.
+fn with_postgres<T: Send + 'static>(
+    url: String,
+    work: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error> + Send + 'static,
+) -> Result<T, String> {
+    std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&url, postgres::NoTls)
+            .map_err(|error| format!("cannot connect to {url}: {error}"))?;
+        work(&mut client).map_err(|error| error.to_string())
+    })
+    .join()
+    .expect("the PostgreSQL client thread")
+}
+
+/// A database of one test's own on the shared PostgreSQL (so tests run in parallel and
+/// start empty), dropped at the end.
+pub struct TestDatabase {
+    /// The shared database, connected to for creating and dropping this one.
+    admin: String,
+    name: String,
+}
+
+impl TestDatabase {
+    /// A new, empty database on the server `PISTON_TEST_POSTGRES_URL` names.
+    pub fn create() -> TestDatabase {
+        TestDatabase::create_on(&test_postgres_url())
+    }
+
+    /// A new, empty database on the server of `url`.
+    pub fn create_on(url: &str) -> TestDatabase {
+        let name = unique_prefix("")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect::<String>();
+        let name = format!("piston_{}", name.trim_matches('_'));
+        let statement = format!("CREATE DATABASE {name}");
+        with_postgres(url.to_owned(), move |client| {
+            client.batch_execute(&statement)
+        })
+        .unwrap_or_else(|error| panic!("creating a test database: {error}"));
+        TestDatabase {
+            admin: url.to_owned(),
+            name,
+        }
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        with_database(&self.admin, &self.name)
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        // FORCE: a host killed mid-test may leave connections behind for a while.
+        let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        if let Err(error) = with_postgres(self.admin.clone(), move |client| {
+            client.batch_execute(&statement)
+        }) {
+            eprintln!("could not drop the test database {}: {error}", self.name);
         }
     }
 }
 
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        self.stop();
+/// The `[store]` and `[coordination]` sections that make hosts share their state:
+/// plugin data and credentials in the PostgreSQL database `store_url`, counters and
+/// nonces in the shared test Redis under `key_prefix`. The coordination timeout is
+/// generous: these tests count verdicts, and on a loaded machine a call can be slow.
+pub fn shared_state_config(store_url: &str, key_prefix: &str) -> String {
+    format!(
+        "[store]\nbackend = \"postgres\"\nurl = \"{store_url}\"\n\n\
+         [coordination]\nbackend = \"redis\"\nurl = \"{}\"\nkey_prefix = \"{key_prefix}\"\n\
+         timeout = \"10s\"\n",
+        test_redis_url()
+    )
+}
+
+/// Several `piston serve` processes on loopback, each with its own directories and
+/// ports and the same plugins and configuration, sharing state through PostgreSQL and
+/// Redis; and the `piston` command run against the same configuration.
+pub struct Hosts {
+    servers: Vec<Server>,
+    /// Holds the configuration the `piston` command is given.
+    dir: tempfile::TempDir,
+    /// The database of [`Hosts::sharing`], dropped after the hosts stop.
+    database: Option<TestDatabase>,
+}
+
+impl Hosts {
+    /// Starts `count` hosts of `builder` sharing a fresh database on the test PostgreSQL
+    /// and a fresh key prefix on the test Redis, with `extra` configuration after the
+    /// `[store]` and `[coordination]` sections.
+    pub fn sharing(count: usize, builder: ServerBuilder, extra: &str) -> Hosts {
+        let database = TestDatabase::create();
+        let config = format!(
+            "{}\n{extra}",
+            shared_state_config(&database.url(), &unique_prefix("hosts"))
+        );
+        let mut hosts = Hosts::start(count, builder, &config);
+        hosts.database = Some(database);
+        hosts
     }
+
+    /// Starts `count` hosts of `builder` with the configuration `config` (which names
+    /// the shared backends: see [`shared_state_config`]).
+    pub fn start(count: usize, builder: ServerBuilder, config: &str) -> Hosts {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        std::fs::write(dir.path().join("piston.toml"), config).expect("the config file");
+        Hosts {
+            servers: builder.config(config).start_many(count),
+            dir,
+            database: None,
+        }
+    }
+
+    /// Host `index`, counting round: `host(n)` for request `n` alternates.
+    pub fn host(&self, index: usize) -> &Server {
+        &self.servers[index % self.servers.len()]
+    }
+
+    /// Every host.
+    pub fn all(&self) -> &[Server] {
+        &self.servers
+    }
+
+    /// How many hosts there are.
+    pub fn len(&self) -> usize {
+        self.servers.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.servers.is_empty()
+    }
+
+    /// The configuration file every host was started with.
+    pub fn config_file(&self) -> PathBuf {
+        self.dir.path().join("piston.toml")
+    }
+
+    /// Runs `piston ARGS --config FILE` with the hosts' configuration and a data
+    /// directory none of them uses, with `input` on stdin: what it changes reaches the
+    /// hosts through the shared store or not at all.
+    pub fn piston(&self, args: &[&str], input: &str) -> Output {
+        piston_with_config(&self.config_file(), args, input)
+    }
+
+    /// Adds a user with `piston users add`, the password on stdin.
+    pub fn add_user(&self, username: &str, password: &str, first_name: &str) {
+        add_user_with_config(&self.config_file(), username, password, first_name);
+    }
+}
+
+/// Runs `piston ARGS --config CONFIG` in a scratch directory (so with a data
+/// directory of its own), with `input` on stdin.
+pub fn piston_with_config(config: &Path, args: &[&str], input: &str) -> Output {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut command = piston_command(dir.path());
+    command
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .arg("--data")
+        .arg(dir.path().join("data"));
+    run_with_input(&mut command, input.as_bytes())
+}
+
+/// `piston users add USERNAME --first-name FIRST-NAME --config CONFIG`, the password on
+/// stdin; panics if it fails.
+pub fn add_user_with_config(config: &Path, username: &str, password: &str, first_name: &str) {
+    let output = piston_with_config(
+        config,
+        &["users", "add", username, "--first-name", first_name],
+        &format!("{password}\n"),
+    );
+    assert!(
+        output.status.success(),
+        "users add failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

@@ -10,8 +10,11 @@
 //! - `run [-- SERVE-ARGS]`: build the plugins and the host (release) and serve them on
 //!   127.0.0.1:8000 with the embedded defaults.
 //! - `test [-- TEST-FILTER]`: everything CI runs: formatting, lints, the plugins and
-//!   test fixtures, unit tests, and the integration tests against the real binary
-//!   (with a private `redis-server` unless `PISTON_TEST_REDIS_URL` names one).
+//!   test fixtures, unit tests, and the integration tests against the real binary,
+//!   with a private `redis-server` unless `PISTON_TEST_REDIS_URL` names a Redis, and a
+//!   private PostgreSQL cluster (`initdb` and `pg_ctl`, run as the `postgres` user when
+//!   xtask runs as root) unless `PISTON_TEST_POSTGRES_URL` names a database: the tests
+//!   of several hosts share both.
 //! - `bench [-- ARGS]`: the load benchmarks in `bench/`, written to
 //!   `docs/benchmarks.md`.
 //! - `fuzz [TARGET] [--seconds N]`: run the fuzz targets in `fuzz/` (every one, or the
@@ -20,6 +23,7 @@
 //!   cargo-fuzz first if they are missing; then say which found something (the inputs
 //!   are in `fuzz/artifacts/TARGET/`). `cargo test` replays the corpora on stable.
 
+use piston_test_services::{Postgres, Redis};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
@@ -440,10 +444,11 @@ fn test(workspace: &Workspace, filter: &[String]) -> Result {
     .map_err(|error| {
         format!("{error}; the tests use curl as an HTTP client (Debian: apt-get install curl)")
     })?;
-    let redis = TestRedis::start()?;
+    let backends = TestBackends::start()?;
     let with_env = |command: &mut Command| {
         command
-            .env("PISTON_TEST_REDIS_URL", &redis.url)
+            .env("PISTON_TEST_REDIS_URL", &backends.redis_url)
+            .env("PISTON_TEST_POSTGRES_URL", &backends.postgres_url)
             .env("PISTON_BIN", &binary)
             .env("PISTON_TEST_PYTHON", python)
             .env("PISTON_EXAMPLE_PLUGINS", workspace.plugin_dir())
@@ -463,55 +468,52 @@ fn test(workspace: &Workspace, filter: &[String]) -> Result {
     run_command(doc_tests.args(["test", "--doc"]))
 }
 
-/// The Redis the tests share: the one `PISTON_TEST_REDIS_URL` names, or a private
-/// `redis-server` on a free loopback port, stopped when the tests end.
-struct TestRedis {
-    url: String,
-    server: Option<std::process::Child>,
+/// The backends the tests share: the Redis `PISTON_TEST_REDIS_URL` names and the
+/// PostgreSQL database `PISTON_TEST_POSTGRES_URL` names, or, for each one unset, a
+/// private server on a free loopback port, stopped (and its files removed) when the
+/// tests end.
+struct TestBackends {
+    redis_url: String,
+    postgres_url: String,
+    _redis: Option<Redis>,
+    _postgres: Option<Postgres>,
 }
 
-impl TestRedis {
-    fn start() -> Result<TestRedis> {
-        if let Ok(url) = std::env::var("PISTON_TEST_REDIS_URL") {
-            return Ok(TestRedis { url, server: None });
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map_err(|error| format!("cannot find a free port for Redis: {error}"))?
-            .port();
-        let server = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .map_err(|error| {
-                format!(
-                    "cannot start redis-server ({error}); the throttling tests need Redis \
-                     (Debian: apt-get install redis-server), or set PISTON_TEST_REDIS_URL"
-                )
-            })?;
-        let redis = TestRedis {
-            url: format!("redis://127.0.0.1:{port}/"),
-            server: Some(server),
-        };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                eprintln!("xtask: redis-server for the tests at {}", redis.url);
-                return Ok(redis);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        Err("redis-server did not start listening within 5 s".to_owned())
+impl TestBackends {
+    fn start() -> Result<TestBackends> {
+        let (redis, redis_url) = shared("PISTON_TEST_REDIS_URL", || {
+            let mut redis = Redis::new()?;
+            redis.start()?;
+            let url = redis.url();
+            Ok((redis, url))
+        })?;
+        let (postgres, postgres_url) = shared("PISTON_TEST_POSTGRES_URL", || {
+            let mut postgres = Postgres::create()?;
+            postgres.start()?;
+            postgres.create_database("piston")?;
+            let url = postgres.url("piston");
+            Ok((postgres, url))
+        })?;
+        Ok(TestBackends {
+            redis_url,
+            postgres_url,
+            _redis: redis,
+            _postgres: postgres,
+        })
     }
 }
 
-impl Drop for TestRedis {
-    fn drop(&mut self) {
-        if let Some(server) = &mut self.server {
-            let _ = server.kill();
-            let _ = server.wait();
-        }
+/// The server `variable` names, or one `start` starts (with its URL).
+fn shared<T>(
+    variable: &str,
+    start: impl FnOnce() -> Result<(T, String)>,
+) -> Result<(Option<T>, String)> {
+    if let Ok(url) = std::env::var(variable) {
+        return Ok((None, url));
     }
+    let (server, url) = start().map_err(|error| format!("{error}; or set {variable}"))?;
+    eprintln!("xtask: a private server for the tests: {variable}={url}");
+    Ok((Some(server), url))
 }
 
 /// What builds Python plugins: componentize-py.
