@@ -1,5 +1,5 @@
 //! The admin API, on its own listener (`server.admin_listen`, loopback by default):
-//! `health`, and `resources` (what `piston list` shows, with statuses and load errors;
+//! `health` (with whether the coordination backend answers), and `resources` (what `piston list` shows, with statuses and load errors;
 //! `piston list --url` reads it).
 //!
 //! Never on the public listener, so no proxy setup or forwarded header can expose it
@@ -8,9 +8,11 @@
 //! `server.admin_token` is set: then any client presenting it as a bearer token is
 //! served too (for an admin listener bound beyond loopback).
 
+use crate::coordination::Coordination;
 use crate::emit::Negotiated;
 use crate::pipeline::REQUEST_ID;
 use crate::problem::Problem;
+use crate::reachability::{Reachability, Status};
 use crate::registry::{Entry, Registry, Snapshot};
 use axum::Router;
 use axum::body::Body;
@@ -34,15 +36,22 @@ pub const PREFIX: &str = "/_piston/";
 /// What the admin endpoints need.
 pub struct Admin {
     registry: Arc<Registry>,
+    coordination: Arc<Coordination>,
     token: arc_swap::ArcSwapOption<String>,
     answered: AtomicU64,
 }
 
 impl Admin {
-    /// The admin API over `registry`; `token`, if set, admits non-loopback clients.
-    pub fn new(registry: Arc<Registry>, token: Option<String>) -> Admin {
+    /// The admin API over `registry`, reporting on `coordination`; `token`, if set,
+    /// admits non-loopback clients.
+    pub fn new(
+        registry: Arc<Registry>,
+        token: Option<String>,
+        coordination: Arc<Coordination>,
+    ) -> Admin {
         Admin {
             registry,
+            coordination,
             token: arc_swap::ArcSwapOption::from_pointee(token),
             answered: AtomicU64::new(0),
         }
@@ -118,7 +127,12 @@ async fn admitted(State(admin): State<Arc<Admin>>, mut request: Request, next: N
 }
 
 async fn health_endpoint(State(admin): State<Arc<Admin>>) -> Response {
-    json_response(&health(&admin.registry.current()))
+    // Asked now (within its timeout), so the report is the live state. Its outcome is
+    // in the reachability the report reads.
+    let _ = admin.coordination.ping().await;
+    let mut document = health(&admin.registry.current());
+    document["coordination"] = coordination_health(&admin.coordination);
+    json_response(&document)
 }
 
 async fn resources_endpoint(State(admin): State<Arc<Admin>>) -> Response {
@@ -156,6 +170,20 @@ fn health(snapshot: &Snapshot) -> Value {
         }
     }
     json!({"status": "ok", "plugins": loaded, "failed": failed})
+}
+
+/// Which coordination backend is in use, where, and whether it answered:
+/// `{"backend": "redis", "at": "127.0.0.1:6379", "state": "down", "error": "..."}`.
+fn coordination_health(coordination: &Coordination) -> Value {
+    let status = coordination
+        .reachability()
+        .map_or(Status::Up, Reachability::status);
+    let mut document = json!(status);
+    document["backend"] = json!(coordination.backend());
+    if let Some(at) = coordination.location() {
+        document["at"] = json!(at);
+    }
+    document
 }
 
 /// What `piston list --json` prints and the admin API's `resources` answers: every

@@ -3,7 +3,8 @@
 //! Owns the file format and its composition: each section is read here and handed to
 //! its owner, which checks it and fills in the defaults (`[server]` in
 //! [`crate::server`], `[limits]` and a plugin's limits in [`crate::runtime`], `[auth]`
-//! in [`crate::auth::settings`], `[throttle]` in [`crate::throttle::settings`]), all
+//! in [`crate::auth::settings`], `[throttle]` in [`crate::throttle::settings`],
+//! `[coordination]` in [`crate::coordination::settings`]), all
 //! before anything binds a socket or opens a database. Precedence: a flag or its
 //! `PISTON_*` variable, then the file, then the built-in default. Every error names the
 //! key it is about.
@@ -41,6 +42,13 @@
 //! body_bytes = 1048576        # largest request body
 //! max_depth = 64              # deepest nesting of arrays and objects in a body (at most 128)
 //!
+//! [coordination]              # short-lived state every host must agree on: nonces,
+//!                             #   failed logins, throttle counters
+//! backend = "redis"           # "memory" (default): this process only
+//! url = "redis://127.0.0.1:6379/" # or PISTON_COORDINATION_URL (which wins over the file)
+//! timeout = "250ms"           # a Redis call slower than this counts as a failure
+//! key_prefix = "piston:"      # to share one Redis between deployments
+//!
 //! [plugins.blog]              # one plugin, by the name it describes itself with
 //! isolation = "pool"          # "pool" (reuse warm instances) or "request" (fresh each time)
 //! timeout = "2s"              # overrides [limits] for this plugin (as can memory_mib,
@@ -56,6 +64,7 @@
 //! [`crate::throttle::settings`].
 
 use crate::auth::settings::{AuthSection, AuthSettings, PluginAuthSection, ResourceAuthSection};
+use crate::coordination::settings::{CoordinationSection, CoordinationSettings};
 use crate::registry::LoadSettings;
 use crate::runtime::{EngineLimits, InstanceOverrides, Isolation, LimitsSection, PluginSettings};
 use crate::server::settings::{ServerSection, ServerSettings};
@@ -97,6 +106,8 @@ pub struct Overrides {
     pub memory_mib: Option<u64>,
     /// `--body-limit`.
     pub body_bytes: Option<u64>,
+    /// `PISTON_COORDINATION_URL`.
+    pub coordination_url: Option<String>,
 }
 
 /// The resolved, validated settings.
@@ -116,6 +127,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// How often.
     pub throttle: ThrottleSettings,
+    /// Where the state every host must agree on lives.
+    pub coordination: CoordinationSettings,
 }
 
 impl Settings {
@@ -250,7 +263,12 @@ impl Settings {
         }
 
         let auth = file.auth.resolve(plugins_auth, &key)?;
-        let throttle = file.throttle.resolve(plugins_throttle, &key)?;
+        let coordination = file
+            .coordination
+            .resolve(overrides.coordination_url.clone(), &key)?;
+        let throttle = file
+            .throttle
+            .resolve(plugins_throttle, &coordination, &key)?;
         let mut server = file.server;
         server.listen = overrides.listen.or(server.listen);
         server.admin_listen = overrides.admin_listen.or(server.admin_listen);
@@ -272,6 +290,7 @@ impl Settings {
             max_instances: limits.max_instances,
             auth,
             throttle,
+            coordination,
         })
     }
 }
@@ -310,6 +329,8 @@ pub(crate) struct FileConfig {
     auth: AuthSection,
     #[serde(default)]
     throttle: ThrottleSection,
+    #[serde(default)]
+    coordination: CoordinationSection,
 }
 
 /// A `[plugins.NAME]` section: keys of the runtime (isolation, limits, `config`), of

@@ -34,9 +34,9 @@ pub use self::gate::{Denied, Gate};
 pub use self::password::{digest_secrets, hash as hash_password};
 pub use self::store::{AuthStore, AuthStoreError, Token, User, now};
 
+use crate::coordination::Unavailable;
 use crate::runtime::wit;
 use async_trait::async_trait;
-use dashmap::DashMap;
 use http::header::{AUTHORIZATION, HeaderValue};
 use http::{HeaderMap, StatusCode};
 use std::borrow::Cow;
@@ -159,6 +159,18 @@ impl Refusal {
         Refusal { account, ..self }
     }
 
+    /// Credentials that cannot be checked now because the coordination backend does not
+    /// answer (its reachability logs why): 503 with `Retry-After`, neither a failed
+    /// login nor a pass.
+    pub fn unavailable(_: Unavailable) -> Refusal {
+        Refusal {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            detail: "the credentials cannot be checked right now; try again shortly".into(),
+            stale: false,
+            account: None,
+        }
+    }
+
     /// An expired Digest nonce: 401 with `stale=true`, not a failed login.
     pub fn stale(detail: impl Into<Cow<'static, str>>) -> Refusal {
         Refusal {
@@ -244,34 +256,6 @@ fn random_text(bytes: usize) -> Result<String, AuthStoreError> {
     getrandom::fill(&mut random)
         .map_err(|error| AuthStoreError::Backend(format!("no randomness: {error}")))?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random))
-}
-
-/// Shrinks `map` to its `room` entries with the largest `rank` (ties broken
-/// arbitrarily, so that it always shrinks): how a full table of counts makes room.
-fn keep_largest<K, V, T>(map: &DashMap<K, V>, room: usize, rank: impl Fn(&V) -> T)
-where
-    K: Eq + std::hash::Hash,
-    T: Ord + Copy,
-{
-    if map.len() <= room {
-        return;
-    }
-    let mut ranks: Vec<T> = map.iter().map(|entry| rank(entry.value())).collect();
-    ranks.sort_unstable_by(|one, other| other.cmp(one));
-    let Some(&cutoff) = ranks.get(room.saturating_sub(1)) else {
-        return;
-    };
-    // Above the cutoff everything stays; at it, only as many as there is room for.
-    let above = ranks.partition_point(|value| *value > cutoff);
-    let mut equal_room = room - above;
-    map.retain(|_, value| match rank(value).cmp(&cutoff) {
-        std::cmp::Ordering::Greater => true,
-        std::cmp::Ordering::Equal if equal_room > 0 => {
-            equal_room -= 1;
-            true
-        }
-        _ => false,
-    });
 }
 
 /// A header value from text that is known to be visible ASCII, else from its escape.

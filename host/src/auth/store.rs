@@ -15,7 +15,6 @@ use super::Principal;
 use crate::sqlite::{Lane, Readers};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -138,8 +137,6 @@ pub struct AuthStore {
     /// As many threads as readers, and one for the writer.
     reads: Lane,
     writes: Lane,
-    /// OAuth nonces recorded by this process, to check their table's size now and then.
-    pub(super) nonce_writes: AtomicU64,
 }
 
 /// How long a call waits for another process's lock on the file (a command writing).
@@ -178,7 +175,6 @@ impl AuthStore {
             readers,
             reads,
             writes,
-            nonce_writes: AtomicU64::new(0),
         })
     }
 

@@ -7,6 +7,7 @@ use super::{
 use crate::admin::{self, Admin, PREFIX};
 use crate::auth::AuthStore;
 use crate::config::{Overrides, Settings};
+use crate::coordination::Coordination;
 use crate::pipeline::{Pipeline, Policy};
 use crate::registry::{LoadSettings, Registry, Snapshot, load_directory, watch};
 use crate::server;
@@ -44,6 +45,11 @@ pub struct ServeArgs {
     #[arg(long, env = "PISTON_BODY_LIMIT", value_name = "BYTES")]
     body_limit: Option<u64>,
 
+    /// The Redis of `[coordination] backend = "redis"`, over `coordination.url`
+    /// (prefer the variable: a password on the command line is visible to other users)
+    #[arg(long, env = "PISTON_COORDINATION_URL", value_name = "URL")]
+    coordination_url: Option<String>,
+
     #[command(flatten)]
     limits: LimitArgs,
 
@@ -58,6 +64,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         plugins: args.plugins,
         body_bytes: args.body_limit,
         public_url: args.public_url,
+        coordination_url: args.coordination_url,
         timeout: args.limits.timeout,
         memory_mib: args.limits.memory_mib,
         ..args.common.overrides()
@@ -109,12 +116,22 @@ async fn serve(host: Host, overrides: Overrides) -> Result<(), CliError> {
     );
     let auth_store = host.auth_store()?;
     let policy = Policy::new(settings, &auth_store, None).map_err(CliError::Failed)?;
+    announce_coordination(&policy.coordination).await;
+    if settings.throttle.own_redis {
+        tracing::warn!(
+            "[throttle] backend = \"redis\" with redis_url still works, but [coordination] is \
+             the place for Redis now: set [coordination] backend = \"redis\" and url (the \
+             throttle counts there too) and remove backend, redis_url, redis_timeout and \
+             key_prefix from [throttle]"
+        );
+    }
     tracing::info!("throttling: {}", policy.throttle.describe());
-    let pipeline = Arc::new(Pipeline::new(registry.clone(), policy));
     let admin = Arc::new(Admin::new(
         registry.clone(),
         settings.server.admin_token.clone(),
+        policy.coordination.clone(),
     ));
+    let pipeline = Arc::new(Pipeline::new(registry.clone(), policy));
     let reconfigure = {
         let (pipeline, registry, admin) = (pipeline.clone(), registry.clone(), admin.clone());
         move || {
@@ -176,6 +193,23 @@ async fn serve(host: Host, overrides: Overrides) -> Result<(), CliError> {
     .map_err(|error| CliError::Failed(format!("serving failed: {error}")))?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Says where the state every host shares lives, and whether it answers (a backend
+/// that does not is logged by its reachability; the host serves anyway).
+async fn announce_coordination(coordination: &Coordination) {
+    match coordination.reachability() {
+        None => tracing::info!(
+            "coordination: in this process (memory): nonces and failed logins are not shared with other hosts"
+        ),
+        Some(backend) => {
+            let (what, at) = (backend.what(), backend.location());
+            tracing::info!("{what} at {at}: nonces, failed logins and throttle counters");
+            if coordination.ping().await.is_ok() {
+                tracing::info!("{what} at {at} answers");
+            }
+        }
+    }
 }
 
 /// Connections the admin listener serves at once: its own, so that clients filling
@@ -264,6 +298,7 @@ fn reconfigure(overrides: &Overrides, running: &Running<'_>) {
             "limits.max_instances",
             before.max_instances != next.max_instances,
         ),
+        ("coordination", before.coordination != next.coordination),
     ];
     for (key, changed) in restart_only {
         if changed {
