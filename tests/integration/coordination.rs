@@ -67,7 +67,10 @@ async fn a_host_whose_redis_is_away_starts_refuses_with_503_and_recovers() {
     let at = redis.url();
     let at = at.trim_start_matches("redis://").trim_end_matches('/');
     let log = server.log();
-    assert!(log.contains(&format!("coordination (redis) at {at}")), "{log}");
+    assert!(
+        log.contains(&format!("coordination (redis) at {at}")),
+        "{log}"
+    );
     assert!(log.contains("unreachable"), "{log}");
     let health = coordination_health(&server).await;
     assert_eq!(health["backend"], "redis", "{health}");
@@ -96,4 +99,34 @@ async fn a_host_whose_redis_is_away_starts_refuses_with_503_and_recovers() {
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(coordination_health(&server).await["state"], "up");
     assert!(server.log().contains("reachable again"), "{}", server.log());
+}
+
+#[test]
+fn bad_coordination_settings_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    for (text, named) in [
+        ("[coordination]\nbackend = \"redis\"\n", "coordination.url"),
+        (
+            "[coordination]\nbackend = \"redis\"\n",
+            "PISTON_COORDINATION_URL",
+        ),
+        (
+            "[coordination]\nbackend = \"redis\"\nurl = \"http://x\"\n",
+            "coordination.url",
+        ),
+        (
+            "[coordination]\nbackend = \"etcd\"\n",
+            "coordination.backend",
+        ),
+    ] {
+        std::fs::write(&config, text).unwrap();
+        let output = piston_tests::piston(
+            dir.path(),
+            &["list", "--config", config.to_str().unwrap(), "."],
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{text}: {stderr}");
+        assert!(stderr.contains(named), "{text}: {stderr}");
+    }
 }

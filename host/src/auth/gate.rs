@@ -361,7 +361,7 @@ impl Gate {
                         head.client,
                         refusal.detail
                     );
-                    return Err(if refusal.status == StatusCode::SERVICE_UNAVAILABLE {
+                    return Err(if refusal.unavailable {
                         Denied::Unavailable { cause }
                     } else if refusal.status == StatusCode::UNAUTHORIZED {
                         Denied::Unauthenticated {

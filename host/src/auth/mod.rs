@@ -130,6 +130,9 @@ pub struct Refusal {
     /// Digest: the nonce expired but the credentials were right; the client should
     /// retry with a fresh nonce (`stale=true`). Not a failed login.
     pub stale: bool,
+    /// The credentials could not be checked: a backend they need (the coordination
+    /// backend, the store) does not answer. 503 with `Retry-After`; not a failed login.
+    pub unavailable: bool,
     /// The account the refused credentials claimed, when the scheme names one: the
     /// failed login counts against it (and against it from this client address) as
     /// well as against the address.
@@ -143,6 +146,7 @@ impl Refusal {
             status: StatusCode::UNAUTHORIZED,
             detail: detail.into(),
             stale: false,
+            unavailable: false,
             account: None,
         }
     }
@@ -167,6 +171,7 @@ impl Refusal {
             status: StatusCode::SERVICE_UNAVAILABLE,
             detail: "the credentials cannot be checked right now; try again shortly".into(),
             stale: false,
+            unavailable: true,
             account: None,
         }
     }

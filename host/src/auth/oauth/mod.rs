@@ -357,6 +357,8 @@ impl Authenticator for OAuth1 {
             status: error.status,
             detail: error.detail.into(),
             stale: false,
+            // The nonce or the store could not be reached: 503, try again shortly.
+            unavailable: error.status == StatusCode::SERVICE_UNAVAILABLE,
             account: None,
         };
         let signed = self.verifier.collect(head).map_err(refuse)?;
