@@ -4,7 +4,8 @@
 //! its owner, which checks it and fills in the defaults (`[server]` in
 //! [`crate::server`], `[limits]` and a plugin's limits in [`crate::runtime`], `[store]`
 //! in [`crate::store::settings`], `[auth]` in [`crate::auth::settings`], `[throttle]` in
-//! [`crate::throttle::settings`]), all
+//! [`crate::throttle::settings`], `[coordination]` in [`crate::coordination::settings`]),
+//! all
 //! before anything binds a socket or opens a database. Precedence: a flag or its
 //! `PISTON_*` variable, then the file, then the built-in default. Every error names the
 //! key it is about.
@@ -45,6 +46,13 @@
 //! body_bytes = 1048576        # largest request body
 //! max_depth = 64              # deepest nesting of arrays and objects in a body (at most 128)
 //!
+//! [coordination]              # short-lived state every host must agree on: nonces,
+//!                             #   failed logins, throttle counters
+//! backend = "redis"           # "memory" (default): this process only
+//! url = "redis://127.0.0.1:6379/" # or PISTON_COORDINATION_URL (which wins over the file)
+//! timeout = "250ms"           # a Redis call slower than this counts as a failure
+//! key_prefix = "piston:"      # to share one Redis between deployments
+//!
 //! [plugins.blog]              # one plugin, by the name it describes itself with
 //! isolation = "pool"          # "pool" (reuse warm instances) or "request" (fresh each time)
 //! timeout = "2s"              # overrides [limits] for this plugin (as can memory_mib,
@@ -60,6 +68,7 @@
 //! [`crate::throttle::settings`].
 
 use crate::auth::settings::{AuthSection, AuthSettings, PluginAuthSection, ResourceAuthSection};
+use crate::coordination::settings::{CoordinationSection, CoordinationSettings};
 use crate::registry::LoadSettings;
 use crate::runtime::{EngineLimits, InstanceOverrides, Isolation, LimitsSection, PluginSettings};
 use crate::server::settings::{ServerSection, ServerSettings};
@@ -104,6 +113,8 @@ pub struct Overrides {
     pub body_bytes: Option<u64>,
     /// `--store-url`.
     pub store_url: Option<String>,
+    /// `PISTON_COORDINATION_URL`.
+    pub coordination_url: Option<String>,
 }
 
 /// The resolved, validated settings.
@@ -125,6 +136,8 @@ pub struct Settings {
     pub throttle: ThrottleSettings,
     /// Where plugin data and credentials live.
     pub store: StoreSettings,
+    /// Where the state every host must agree on lives.
+    pub coordination: CoordinationSettings,
 }
 
 impl Settings {
@@ -259,7 +272,12 @@ impl Settings {
         }
 
         let auth = file.auth.resolve(plugins_auth, &key)?;
-        let throttle = file.throttle.resolve(plugins_throttle, &key)?;
+        let coordination = file
+            .coordination
+            .resolve(overrides.coordination_url.clone(), &key)?;
+        let throttle = file
+            .throttle
+            .resolve(plugins_throttle, &coordination, &key)?;
         let store = file.store.resolve(overrides.store_url.clone(), key)?;
         let mut server = file.server;
         server.listen = overrides.listen.or(server.listen);
@@ -283,6 +301,7 @@ impl Settings {
             auth,
             throttle,
             store,
+            coordination,
         })
     }
 }
@@ -323,6 +342,8 @@ pub(crate) struct FileConfig {
     throttle: ThrottleSection,
     #[serde(default)]
     store: StoreSection,
+    #[serde(default)]
+    coordination: CoordinationSection,
 }
 
 /// A `[plugins.NAME]` section: keys of the runtime (isolation, limits, `config`), of

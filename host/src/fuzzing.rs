@@ -12,13 +12,14 @@
 //! readable; each function says which.
 
 use crate::auth::basic;
-use crate::auth::digest::{Digest, DigestAlgorithm, DigestReplay};
+use crate::auth::digest::{Digest, DigestAlgorithm, NonceKey};
 use crate::auth::jwt::{Jwt, JwtSection};
 use crate::auth::oauth::signature::Signed;
 use crate::auth::oauth::{Consumer, OAuth1, Verifier};
 use crate::auth::{AuthStore, Authenticator, RequestHead, User, bearer::ApiTokens};
 use crate::client::{ClientAddresses, ForwardedHeader, TrustedProxy};
 use crate::config::{Overrides, Settings};
+use crate::coordination::Coordination;
 use crate::fields::{FieldFilter, Shape};
 use crate::pipeline::Query;
 use crate::{decode, negotiate};
@@ -358,17 +359,22 @@ fn authenticators() -> &'static Authenticators {
         )
         .expect("JWT settings");
         let lifetime = Duration::from_secs(300);
+        let coordination = Arc::new(Coordination::memory());
         Authenticators {
             digest: Digest::new(
                 store.clone(),
                 realm,
                 vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
                 lifetime,
-                Arc::new(DigestReplay::new()),
+                Arc::new(NonceKey::default()),
+                coordination.clone(),
             ),
             bearer: ApiTokens::new(store.clone(), realm),
             jwt: Jwt::new(jwt.resolve(&str::to_owned).expect("a JWT key"), realm),
-            oauth1: OAuth1::new(Arc::new(Verifier::new(store, lifetime, "")), realm),
+            oauth1: OAuth1::new(
+                Arc::new(Verifier::new(store, coordination, lifetime, "")),
+                realm,
+            ),
             runtime: tokio::runtime::Builder::new_current_thread()
                 .build()
                 .expect("a runtime"),

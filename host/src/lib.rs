@@ -3,7 +3,8 @@
 //! A request flows through [`pipeline`]: the [`registry`] routes it to a plugin's
 //! resource, the method is checked, the body decoded ([`decode`]), the plugin called
 //! in the [`runtime`], and its data emitted ([`emit`]); every error is a [`problem`]
-//! document; [`auth`] decides who is calling. [`server`] is the axum app around it,
+//! document; [`auth`] decides who is calling, [`coordination`] keeps what every host must
+//! agree on (nonces, failed logins). [`server`] is the axum app around it,
 //! [`config`] the settings, [`store`] the plugins' persistent data ([`sqlite`] what its
 //! database and the credentials' share), [`cli`] the `piston` command, and [`project`]
 //! the plugin projects it creates and builds. [`vocab`] holds the words all of them
@@ -16,6 +17,7 @@ pub(crate) mod auth;
 pub mod cli;
 pub(crate) mod client;
 pub(crate) mod config;
+pub(crate) mod coordination;
 pub(crate) mod decode;
 pub(crate) mod emit;
 pub(crate) mod fields;

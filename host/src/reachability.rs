@@ -88,6 +88,15 @@ impl Reachability {
         }
     }
 
+    /// Records `result`'s outcome and hands it back.
+    pub fn record<T, E: std::fmt::Display>(&self, result: Result<T, E>) -> Result<T, E> {
+        match &result {
+            Ok(_) => self.up(),
+            Err(error) => self.down(&error.to_string()),
+        }
+        result
+    }
+
     /// The state as last found.
     pub fn status(&self) -> Status {
         match self.state.load(Ordering::Acquire) {

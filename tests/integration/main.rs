@@ -6,6 +6,7 @@ mod auth;
 mod bodies;
 mod cli;
 mod conformance;
+mod coordination;
 mod custom_auth;
 mod formats;
 mod guests;

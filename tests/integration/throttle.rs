@@ -69,6 +69,34 @@ async fn two_hosts_sharing_redis_admit_exactly_100_in_total() {
 }
 
 #[tokio::test]
+async fn the_coordination_redis_counts_for_hosts_that_name_no_throttle_backend() {
+    let prefix = unique_prefix("coordination-throttle");
+    let config = format!(
+        "[coordination]\nbackend = \"redis\"\nurl = \"{}\"\nkey_prefix = \"{prefix}\"\ntimeout = \"10s\"\n",
+        test_redis_url()
+    );
+    let first = echo_limited(20, "1h", &config);
+    let second = echo_limited(20, "1h", &config);
+    let statuses = burst(&[&first, &second], 30).await;
+    assert_eq!(tally(&statuses, 200), 20, "{statuses:?}");
+    assert_eq!(tally(&statuses, 429), 40, "{statuses:?}");
+    let log = first.log();
+    assert!(log.contains("counters in Redis"), "{log}");
+    assert!(
+        !log.contains("[coordination] is the place for Redis"),
+        "{log}"
+    );
+    // The earlier way still counts, and says where Redis belongs now.
+    let legacy = echo_limited(20, "1h", &shared_redis("legacy"));
+    assert_eq!(legacy.get("/echo").await.status, 200);
+    let log = legacy.log();
+    assert!(
+        log.contains("[coordination] is the place for Redis"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
 async fn callers_racing_through_two_hosts_each_get_their_own_exact_count() {
     let config = format!(
         "[server]\ntrusted_proxies = [\"127.0.0.1\"]\n{}\n\

@@ -123,7 +123,7 @@ impl Authenticator for ApiTokens {
             .await
             .map_err(|error| {
                 tracing::debug!("cannot read the token: {error}");
-                Refusal::unavailable(super::CANNOT_CHECK)
+                Refusal::unavailable()
             })?;
         let record = record.filter(|record| !record.revoked).ok_or_else(|| {
             Refusal::unauthorized("the token is not valid (unknown or revoked)")

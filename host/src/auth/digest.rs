@@ -1,4 +1,3 @@
-// Over 600 lines: a quarter is tests; nonces, replay counts and the challenge are one protocol.
 //! HTTP Digest authentication (RFC 7616), `qop=auth`, SHA-256 and MD5.
 //!
 //! The server keeps no state per challenge: a nonce is the time it was made, random
@@ -9,12 +8,10 @@
 //! highest nonce-count is remembered for its lifetime (only once a request with it
 //! has verified), so a captured request cannot be replayed.
 //!
-//! Those counts ([`DigestReplay`]) outlive a configuration reload, and are bounded: when
-//! counts must be forgotten (expired ones, or the oldest when there are too many), a
-//! floor rises past their nonces, and a nonce issued at or below the floor is answered
-//! `stale=true` like an expired one, so a forgotten count never lets a request be
-//! replayed. The floor starts at the second before the server did, so nonces from before
-//! a restart are stale too. Clients retry with the fresh nonce without asking the user.
+//! Those counts are kept by the [`Coordination`] backend, on every host alike (see
+//! `coordination` for how memory bounds them: a nonce whose count may have been
+//! forgotten is answered `stale=true` like an expired one, never accepted). When the
+//! backend cannot answer, the request is refused with 503, not let through.
 //!
 //! The account a failed login counts against is the username the credentials name.
 //! Credentials longer than [`MAX_CREDENTIAL_BYTES`] or with more than [`MAX_PARAMS`]
@@ -28,26 +25,20 @@ use super::{
     Account, Authenticator, MAX_CREDENTIAL_BYTES, Principal, Refusal, RequestHead, header_value,
     quoted, read_user,
 };
+use crate::coordination::{Coordination, CountUse, DigestNonce};
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use dashmap::DashMap;
 use hmac::{Hmac, Mac};
 use http::HeaderValue;
 use md5::Md5;
 use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 
-/// When the nonce-count table has this many nonces, expired ones are dropped.
-const PRUNE_AT: usize = 4096;
-/// The most nonces whose counts are remembered; past it, the oldest are forgotten (and
-/// become stale).
-const MAX_COUNTED: usize = 100_000;
 /// The most parameters a Digest `Authorization` header may have (a client sends ten).
 pub const MAX_PARAMS: usize = 64;
 
@@ -101,131 +92,42 @@ pub struct Digest {
     /// read from the credentials database, which may not answer when the
     /// configuration is read.
     nonces: OnceLock<(Nonces, String)>,
-    replay: Arc<DigestReplay>,
+    key: Arc<NonceKey>,
+    coordination: Arc<Coordination>,
 }
 
-/// What keeps Digest requests from being replayed: the nonce key, and each nonce's
-/// highest count. Shared by the Digest authenticators of successive configurations.
-pub struct DigestReplay {
-    key: OnceLock<[u8; 32]>,
-    counts: DashMap<NonceId, Count>,
-    /// Nonces issued at or before this second (since the epoch) may have had their
-    /// counts forgotten: they are stale.
-    floor: AtomicU64,
-    /// How many counts make the next new nonce look for counts to forget (twice what
-    /// was left last time, so the work is paid once per doubling).
-    prune_at: AtomicUsize,
-}
+/// The key nonces are signed with, read once from the credentials database and kept
+/// by the Digest authenticators of successive configurations.
+#[derive(Default)]
+pub struct NonceKey(OnceLock<[u8; 32]>);
 
 /// A nonce's issue time and random bytes: what tells nonces apart.
 type NonceId = [u8; 16];
 
-#[derive(Debug, Clone, Copy)]
-struct Count {
-    highest: u32,
-    issued: u64,
-}
-
-impl DigestReplay {
-    /// No counts yet: nonces issued before now (by an earlier run of the server,
-    /// whose counts are gone) are stale.
-    pub fn new() -> DigestReplay {
-        let now = super::now().max(0).unsigned_abs();
-        DigestReplay {
-            key: OnceLock::new(),
-            counts: DashMap::new(),
-            floor: AtomicU64::new(now.saturating_sub(1)),
-            prune_at: AtomicUsize::new(PRUNE_AT),
-        }
-    }
-
+impl NonceKey {
     /// The nonce key: the one already in use, else the one in `users`.
-    fn key(&self, users: &AuthStore) -> Result<[u8; 32], String> {
-        if let Some(key) = self.key.get() {
+    fn get(&self, users: &AuthStore) -> Result<[u8; 32], String> {
+        if let Some(key) = self.0.get() {
             return Ok(*key);
         }
         let key = users
             .secret("digest-nonce")
             .map_err(|error| format!("cannot make the Digest nonce key: {error}"))?;
-        Ok(*self.key.get_or_init(|| key))
-    }
-
-    /// Whether a nonce issued at `issued` may have had its count forgotten.
-    fn forgotten(&self, issued: u64) -> bool {
-        issued <= self.floor.load(Ordering::SeqCst)
-    }
-
-    /// Accepts `count` for the nonce `id` only if it is higher than any seen before.
-    /// Nonces issued longer than `lifetime` ago are expired, and forgotten.
-    fn count(
-        &self,
-        id: NonceId,
-        issued: u64,
-        count: u32,
-        lifetime: Duration,
-    ) -> Result<(), Refusal> {
-        if !self.counts.contains_key(&id)
-            && self.counts.len() >= self.prune_at.load(Ordering::Relaxed)
-        {
-            self.make_room(lifetime);
-        }
-        let mut seen = self
-            .counts
-            .entry(id)
-            .or_insert(Count { highest: 0, issued });
-        // Read under the entry's lock: a count forgotten after this point was forgotten
-        // after the floor rose past it.
-        if self.forgotten(issued) {
-            return Err(Refusal::stale(
-                "the nonce has expired; retry with the new one",
-            ));
-        }
-        if count <= seen.highest {
-            return Err(Refusal::unauthorized(
-                "the request was replayed (its nonce count is not higher than before)",
-            ));
-        }
-        seen.highest = count;
-        Ok(())
-    }
-
-    /// Forgets expired counts, then the oldest if there are still too many; the floor
-    /// rises first, past every nonce whose count goes.
-    fn make_room(&self, lifetime: Duration) {
-        let now = super::now().max(0).unsigned_abs();
-        let expired_before = now.saturating_sub(lifetime.as_secs());
-        self.floor.fetch_max(expired_before, Ordering::SeqCst);
-        self.counts.retain(|_, seen| seen.issued > expired_before);
-        if self.counts.len() >= MAX_COUNTED {
-            let mut issued: Vec<u64> = self.counts.iter().map(|entry| entry.issued).collect();
-            issued.sort_unstable();
-            let cutoff = issued[issued.len() / 2];
-            self.floor.fetch_max(cutoff, Ordering::SeqCst);
-            self.counts.retain(|_, seen| seen.issued > cutoff);
-        }
-        let left = self.counts.len();
-        self.prune_at.store(
-            left.saturating_mul(2).clamp(PRUNE_AT, MAX_COUNTED),
-            Ordering::Relaxed,
-        );
-    }
-}
-
-impl Default for DigestReplay {
-    fn default() -> DigestReplay {
-        DigestReplay::new()
+        Ok(*self.0.get_or_init(|| key))
     }
 }
 
 impl Digest {
     /// Digest against `users` in `realm`, offering `algorithms` in order of
-    /// preference, with nonces valid for `lifetime`, their counts kept in `replay`.
+    /// preference, with nonces signed with `key` and valid for `lifetime`, their counts
+    /// kept in `coordination`.
     pub fn new(
         users: Arc<AuthStore>,
         realm: &str,
         algorithms: Vec<DigestAlgorithm>,
         lifetime: Duration,
-        replay: Arc<DigestReplay>,
+        key: Arc<NonceKey>,
+        coordination: Arc<Coordination>,
     ) -> Digest {
         let digest = Digest {
             users,
@@ -233,7 +135,8 @@ impl Digest {
             algorithms,
             lifetime,
             nonces: OnceLock::new(),
-            replay,
+            key,
+            coordination,
         };
         if let Err(error) = digest.nonces() {
             tracing::warn!("{error}; Digest challenges wait until it can be read");
@@ -246,7 +149,7 @@ impl Digest {
         if let Some(nonces) = self.nonces.get() {
             return Ok(nonces);
         }
-        let key = self.replay.key(&self.users)?;
+        let key = self.key.get(&self.users)?;
         Ok(self.nonces.get_or_init(|| {
             let nonces = Nonces {
                 key,
@@ -294,7 +197,7 @@ impl Digest {
             .ok_or_else(|| Refusal::unauthorized("`nc` must be 8 hexadecimal digits"))?;
         let (nonces, _) = self.nonces().map_err(|error| {
             tracing::debug!("{error}");
-            Refusal::unavailable(super::CANNOT_CHECK)
+            Refusal::unavailable()
         })?;
         let (issued, id) = nonces
             .issued(nonce)
@@ -328,10 +231,22 @@ impl Digest {
                 "the nonce has expired; retry with the new one",
             ));
         }
-        self.replay
-            .count(id, issued, count, nonces.lifetime)
-            .map_err(|refusal| refusal.for_account(account))?;
-        Ok(user.principal("digest"))
+        let nonce = DigestNonce {
+            id,
+            issued,
+            lifetime: nonces.lifetime,
+        };
+        match self.coordination.count(&nonce, count).await {
+            Ok(CountUse::Higher) => Ok(user.principal("digest")),
+            Ok(CountUse::Replayed) => Err(Refusal::unauthorized(
+                "the request was replayed (its nonce count is not higher than before)",
+            )
+            .for_account(account)),
+            Ok(CountUse::Forgotten) => Err(Refusal::stale(
+                "the nonce has expired; retry with the new one",
+            )),
+            Err(_) => Err(Refusal::unavailable()),
+        }
     }
 
     fn offered(&self) -> String {
@@ -621,71 +536,16 @@ mod tests {
         assert_eq!(parse_nc(&"f".repeat(1 << 20)), None);
     }
 
-    fn id(byte: u8) -> NonceId {
-        [byte; 16]
-    }
-
-    #[test]
-    fn counts_refuse_replays_up_to_the_highest_count() {
-        let replay = DigestReplay::new();
-        let lifetime = Duration::from_secs(300);
-        let now = super::super::now().unsigned_abs();
-        assert!(replay.count(id(1), now, 1, lifetime).is_ok());
-        assert!(replay.count(id(1), now, 1, lifetime).is_err(), "replayed");
-        assert!(replay.count(id(1), now, 2, lifetime).is_ok());
-        assert!(replay.count(id(1), now, u32::MAX, lifetime).is_ok());
-        let refusal = replay.count(id(1), now, u32::MAX, lifetime).unwrap_err();
-        assert!(!refusal.stale, "a replay is a failed login");
-        assert!(
-            replay.count(id(2), now, 1, lifetime).is_ok(),
-            "another nonce"
-        );
-    }
-
-    #[test]
-    fn nonces_from_before_the_counts_began_are_stale() {
-        let replay = DigestReplay::new();
-        let now = super::super::now().unsigned_abs();
-        let refusal = replay
-            .count(id(1), now - 2, 1, Duration::from_secs(300))
-            .unwrap_err();
-        assert!(refusal.stale, "{refusal:?}");
-        assert!(
-            replay
-                .count(id(2), now, 1, Duration::from_secs(300))
-                .is_ok()
-        );
-    }
-
-    #[test]
-    fn forgotten_counts_make_their_nonces_stale_and_the_table_is_bounded() {
-        let replay = DigestReplay::new();
-        let lifetime = Duration::from_secs(24 * 60 * 60);
-        let now = super::super::now().unsigned_abs();
-        // A nonce used at the start, then more nonces than are remembered, each newer.
-        assert!(replay.count(id(0), now, 1, lifetime).is_ok());
-        for index in 0..(MAX_COUNTED as u64 + 10) {
-            let mut nonce = [0u8; 16];
-            nonce[..8].copy_from_slice(&index.to_be_bytes());
-            nonce[8] = 1;
-            replay.count(nonce, now + 1 + index, 1, lifetime).unwrap();
-        }
-        assert!(replay.counts.len() <= MAX_COUNTED);
-        // The first nonce's count is gone: replaying it is stale, never accepted.
-        let refusal = replay.count(id(0), now, 1, lifetime).unwrap_err();
-        assert!(refusal.stale, "{refusal:?}");
-    }
-
     #[test]
     fn the_key_stays_the_one_in_use() {
         let dir = tempfile::tempdir().unwrap();
         let store = AuthStore::open(&dir.path().join("auth.db")).unwrap();
-        let replay = DigestReplay::new();
-        let key = replay.key(&store).unwrap();
+        let kept = NonceKey::default();
+        let key = kept.get(&store).unwrap();
         assert_eq!(key, store.secret("digest-nonce").unwrap());
         let other = tempfile::tempdir().unwrap();
         let elsewhere = AuthStore::open(&other.path().join("auth.db")).unwrap();
-        assert_eq!(replay.key(&elsewhere).unwrap(), key);
+        assert_eq!(kept.get(&elsewhere).unwrap(), key);
     }
 
     #[test]

@@ -8,16 +8,19 @@
 //! - a principal whose credential lacks a required scope, or that a custom
 //!   authenticator forbids: 403;
 //! - credentials over their failed-login limit (this account from this address, this
-//!   account, or this address: see `lockout`): 429, checked before the credentials are.
+//!   account, or this address: see `lockout`): 429, checked before the credentials are;
+//! - a check the coordination backend cannot answer (failed logins, nonces): 503 with
+//!   `Retry-After`.
 //!
-//! A gate made on a configuration reload takes over the state of the one it replaces
-//! (failed logins, Digest nonce counts, the OAuth endpoints' throttle, the slots for
+//! Failed logins and nonces live in the [`Coordination`] backend, which outlives the
+//! gate; a gate made on a configuration reload takes over the rest of the state of the
+//! one it replaces (the Digest nonce key, the OAuth endpoints' throttle, the slots for
 //! password hashing), so a reload neither forgives failures, nor lets a captured
 //! request be replayed, nor lets more passwords be hashed at once.
 
 use super::basic::Basic;
 use super::bearer::ApiTokens;
-use super::digest::{Digest, DigestReplay};
+use super::digest::{Digest, NonceKey};
 use super::jwt::Jwt;
 use super::lockout::{Lock, Lockout};
 use super::oauth::{EndpointThrottle, OAuth1, Provider, Verifier};
@@ -25,7 +28,9 @@ use super::password::Checker;
 use super::settings::AuthSettings;
 use super::store::AuthStore;
 use super::{Authenticator, Principal, Refusal, RequestHead, header_value, quoted};
+use crate::coordination::{Coordination, Unavailable};
 use crate::problem::Problem;
+use crate::reachability;
 use crate::registry::ResourceSpec;
 use crate::vocab::{BUILT_IN, Method};
 use http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
@@ -38,7 +43,7 @@ pub struct Gate {
     default_chain: Chain,
     plugins: HashMap<String, PluginPolicy>,
     lockout: Arc<Lockout>,
-    digest_replay: Arc<DigestReplay>,
+    digest_key: Arc<NonceKey>,
     oauth_throttle: Arc<EndpointThrottle>,
     passwords: Arc<Checker>,
     quoted_realm: String,
@@ -72,9 +77,10 @@ pub enum Denied {
     LockedOut { lock: Lock, cause: String },
     /// An authenticator plugin of the chain is not loaded (503).
     AuthenticatorMissing { name: String },
-    /// The credentials cannot be checked now: a backend is unreachable (503). No
-    /// cause is logged per request: the outage is logged once, when it begins.
-    Unavailable { detail: String },
+    /// The credentials cannot be checked now: a backend they need does not answer
+    /// (503, `Retry-After`). Nothing is logged per request: the outage is logged once,
+    /// when it begins.
+    Unavailable,
 }
 
 impl From<Denied> for Problem {
@@ -116,14 +122,14 @@ impl From<Denied> for Problem {
                     .header(RETRY_AFTER, HeaderValue::from(seconds))
                     .cause(cause)
             }
-            Denied::Unavailable { detail } => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
-                .detail(detail)
-                .header(RETRY_AFTER, crate::reachability::retry_after()),
             Denied::AuthenticatorMissing { name } => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
                 .detail("the request cannot be authenticated right now")
                 .cause(format!(
                     "authenticator plugin `{name}` is not loaded: requests that need it are refused"
                 )),
+            Denied::Unavailable => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+                .detail(super::CANNOT_CHECK)
+                .header(RETRY_AFTER, reachability::retry_after()),
         }
     }
 }
@@ -158,26 +164,21 @@ struct ResourcePolicy {
 
 impl Gate {
     /// The chains `settings` describe, with the built-in authenticators checking
-    /// credentials in `store`. `public_url` is where clients reach the server (OAuth
-    /// signatures cover it). `previous`, on a configuration reload, is the gate this one
-    /// replaces: its failed-login counts, Digest nonce counts, OAuth throttle and
-    /// password hashing slots carry on here, under the new settings.
+    /// credentials in `store`, and failed logins and nonces in `coordination`.
+    /// `public_url` is where clients reach the server (OAuth signatures cover it).
+    /// `previous`, on a configuration reload, is the gate this one replaces: its Digest
+    /// nonce key, OAuth throttle and password hashing slots carry on here.
     pub fn new(
         settings: &AuthSettings,
         store: Arc<AuthStore>,
         public_url: &str,
+        coordination: &Arc<Coordination>,
         previous: Option<&Gate>,
     ) -> Result<Gate, String> {
         let passwords =
             previous.map_or_else(|| Arc::new(Checker::new()), |gate| gate.passwords.clone());
-        let lockout = Arc::new(Lockout::new(
-            settings.failures,
-            previous.map(|gate| &*gate.lockout),
-        ));
-        let digest_replay = previous.map_or_else(
-            || Arc::new(DigestReplay::new()),
-            |gate| gate.digest_replay.clone(),
-        );
+        let lockout = Arc::new(Lockout::new(settings.failures, coordination.clone()));
+        let digest_key = previous.map_or_else(Arc::default, |gate| gate.digest_key.clone());
         let oauth_throttle = previous.map_or_else(
             || Arc::new(EndpointThrottle::new()),
             |gate| gate.oauth_throttle.clone(),
@@ -193,7 +194,8 @@ impl Gate {
                     realm,
                     settings.digest.algorithms.clone(),
                     settings.digest.nonce_lifetime,
-                    digest_replay.clone(),
+                    digest_key.clone(),
+                    coordination.clone(),
                 )),
                 "bearer" => Arc::new(ApiTokens::new(store.clone(), realm)),
                 "jwt" => match &settings.jwt {
@@ -203,6 +205,7 @@ impl Gate {
                 "oauth1" => {
                     let verifier = Arc::new(Verifier::new(
                         store.clone(),
+                        coordination.clone(),
                         settings.oauth1.timestamp_window,
                         public_url,
                     ));
@@ -257,7 +260,7 @@ impl Gate {
             default_chain: chain(&settings.default_chain),
             plugins,
             lockout,
-            digest_replay,
+            digest_key,
             oauth_throttle,
             passwords,
             quoted_realm: quoted(&settings.realm),
@@ -296,7 +299,11 @@ impl Gate {
         let anonymous = resource.anonymous_methods.contains(method);
         let offered = head.headers.contains_key(AUTHORIZATION);
         if (offered || !anonymous)
-            && let Some(lock) = self.lockout.address_lock(head.client)
+            && let Some(lock) = self
+                .lockout
+                .address_lock(head.client)
+                .await
+                .map_err(unavailable)?
         {
             return Err(locked_out(lock, head));
         }
@@ -310,7 +317,11 @@ impl Gate {
             // its credentials are checked (a guess is not even tried).
             let claimed = authenticator.account(head);
             if let Some(account) = &claimed
-                && let Some(lock) = self.lockout.lock(head.client, Some(account))
+                && let Some(lock) = self
+                    .lockout
+                    .lock(head.client, Some(account))
+                    .await
+                    .map_err(unavailable)?
             {
                 return Err(locked_out(lock, head));
             }
@@ -322,7 +333,11 @@ impl Gate {
             // Credentials that name no account (malformed ones, a custom plugin's
             // header) meet the failed-login limit here, once they have been found.
             if !matches!(answer, Ok(None))
-                && let Some(lock) = self.lockout.lock(head.client, account.as_ref())
+                && let Some(lock) = self
+                    .lockout
+                    .lock(head.client, account.as_ref())
+                    .await
+                    .map_err(unavailable)?
             {
                 return Err(locked_out(lock, head));
             }
@@ -330,8 +345,12 @@ impl Gate {
                 Ok(None) => {}
                 Ok(Some(principal)) => return self.authorize(principal, scopes),
                 Err(refusal) => {
+                    // A failure that cannot be counted is not answered as one.
                     if refusal.is_failed_login() {
-                        self.lockout.fail(head.client, account.as_ref());
+                        self.lockout
+                            .fail(head.client, account.as_ref())
+                            .await
+                            .map_err(unavailable)?;
                     }
                     let cause = format!(
                         "`{}` refused the credentials from {}: {}",
@@ -339,15 +358,13 @@ impl Gate {
                         head.client,
                         refusal.detail
                     );
-                    return Err(if refusal.status == StatusCode::UNAUTHORIZED {
+                    return Err(if refusal.unavailable {
+                        Denied::Unavailable
+                    } else if refusal.status == StatusCode::UNAUTHORIZED {
                         Denied::Unauthenticated {
                             detail: refusal.detail.to_string(),
                             challenges: challenges(chain, plugins, Some((index, &refusal))),
                             cause: Some(cause),
-                        }
-                    } else if refusal.status == StatusCode::SERVICE_UNAVAILABLE {
-                        Denied::Unavailable {
-                            detail: refusal.detail.into_owned(),
                         }
                     } else {
                         Denied::Refused {
@@ -475,6 +492,11 @@ fn accepted_schemes(chain: &[Link]) -> String {
         }
     }
     schemes.join(", ")
+}
+
+/// A check the coordination backend could not answer (its reachability logs why).
+fn unavailable(_: Unavailable) -> Denied {
+    Denied::Unavailable
 }
 
 /// Credentials over a failed-login limit.

@@ -17,26 +17,23 @@
 //! the owner, for one window at most.
 //!
 //! Addresses are counted per IPv4 address and per IPv6 /64 (one host usually holds a
-//! whole /64). Each table is bounded: past [`MAX_TRACKED`] entries, expired windows are
-//! dropped, then windows below their limit, then the oldest. The tables outlive the
-//! limits: a configuration reload keeps every count and applies the new limits to it.
+//! whole /64). The counts live in the [`Coordination`] backend, so every host sharing
+//! it counts the same failures, and they outlive the limits: a configuration reload
+//! keeps every count and applies the new limits to it. When the backend cannot answer,
+//! neither can a check: the request is refused with 503, never let through unchecked.
 
 use super::Account;
 use super::settings::FailureLimit;
 use crate::client::counted_as;
-use dashmap::DashMap;
-use std::hash::Hash;
+use crate::coordination::{Coordination, Failure, Unavailable};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// The most entries each table tracks at once.
-const MAX_TRACKED: usize = 100_000;
+use std::time::Duration;
 
 /// Failed logins per account and address, under one limit.
 pub struct Lockout {
     limit: FailureLimit,
-    counts: Arc<Counts>,
+    coordination: Arc<Coordination>,
 }
 
 /// What is locked, for the answer.
@@ -77,131 +74,93 @@ impl Lock {
     }
 }
 
-struct Counts {
-    pairs: Table<(IpAddr, Option<Account>)>,
-    accounts: Table<Account>,
-    addresses: Table<IpAddr>,
-}
-
-/// One kind of count.
-struct Table<K>(DashMap<K, Window>);
-
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    opened: Instant,
-    failures: u32,
+/// One count a failure adds to: what it locks, its key, and its limit.
+struct Counted {
+    scope: Scope,
+    key: String,
+    max: u32,
 }
 
 impl Lockout {
-    /// The limit `limit` describes, counting on in `previous`'s tables when given (a
-    /// configuration reload forgets no failure).
-    pub fn new(limit: FailureLimit, previous: Option<&Lockout>) -> Lockout {
-        let counts = match previous {
-            Some(previous) => previous.counts.clone(),
-            None => Arc::new(Counts {
-                pairs: Table(DashMap::new()),
-                accounts: Table(DashMap::new()),
-                addresses: Table(DashMap::new()),
-            }),
-        };
-        Lockout { limit, counts }
+    /// The limit `limit` describes, over the counts in `coordination`.
+    pub fn new(limit: FailureLimit, coordination: Arc<Coordination>) -> Lockout {
+        Lockout {
+            limit,
+            coordination,
+        }
     }
 
     /// The lock `client` is under whatever account it names (its address's), if any.
-    pub fn address_lock(&self, client: IpAddr) -> Option<Lock> {
-        let now = Instant::now();
-        let window = self.limit.window;
-        self.counts
-            .addresses
-            .lock(&counted_as(client), self.limit.address_max, window, now)
-            .map(|wait| Lock {
-                scope: Scope::Address,
-                wait,
-            })
+    pub async fn address_lock(&self, client: IpAddr) -> Result<Option<Lock>, Unavailable> {
+        self.longest(vec![self.address(client)]).await
     }
 
     /// The longest lock that refuses credentials from `client` claiming `account`
     /// (none for credentials that name no account), if any.
-    pub fn lock(&self, client: IpAddr, account: Option<&Account>) -> Option<Lock> {
-        let now = Instant::now();
-        let (limit, address) = (&self.limit, counted_as(client));
-        let pair = self
-            .counts
-            .pairs
-            .lock(&(address, account.copied()), limit.max, limit.window, now)
-            .map(|wait| Lock {
-                scope: Scope::Pair,
-                wait,
-            });
-        let account = account.and_then(|account| {
-            self.counts
-                .accounts
-                .lock(account, limit.account_max, limit.window, now)
-                .map(|wait| Lock {
-                    scope: Scope::Account,
-                    wait,
-                })
-        });
-        [pair, account, self.address_lock(client)]
-            .into_iter()
-            .flatten()
-            .max_by_key(|lock| lock.wait)
+    pub async fn lock(
+        &self,
+        client: IpAddr,
+        account: Option<&Account>,
+    ) -> Result<Option<Lock>, Unavailable> {
+        self.longest(self.counted(client, account)).await
     }
 
     /// Counts one failed login by `client`, claiming `account`.
-    pub fn fail(&self, client: IpAddr, account: Option<&Account>) {
-        let now = Instant::now();
-        let (limit, address) = (&self.limit, counted_as(client));
-        let counts = &self.counts;
-        counts
-            .pairs
-            .fail((address, account.copied()), limit.max, limit.window, now);
-        if let Some(account) = account {
-            counts
-                .accounts
-                .fail(*account, limit.account_max, limit.window, now);
-        }
-        counts
-            .addresses
-            .fail(address, limit.address_max, limit.window, now);
-    }
-}
-
-impl<K: Eq + Hash + Copy> Table<K> {
-    /// How long `key` stays locked, if it is over `max` in a window still open.
-    fn lock(&self, key: &K, max: u32, window: Duration, now: Instant) -> Option<Duration> {
-        let tracked = *self.0.get(key)?;
-        let ends = tracked.opened.checked_add(window)?;
-        (tracked.failures >= max && ends > now).then(|| ends - now)
+    pub async fn fail(&self, client: IpAddr, account: Option<&Account>) -> Result<(), Unavailable> {
+        let failures: Vec<Failure> = self
+            .counted(client, account)
+            .into_iter()
+            .map(|counted| Failure {
+                key: counted.key,
+                limit: counted.max,
+            })
+            .collect();
+        self.coordination.add(&failures, self.limit.window).await
     }
 
-    fn fail(&self, key: K, max: u32, window: Duration, now: Instant) {
-        if !self.0.contains_key(&key) && self.0.len() >= MAX_TRACKED {
-            self.make_room(max, window, now);
+    /// The counts a failure of `client` claiming `account` adds to.
+    fn counted(&self, client: IpAddr, account: Option<&Account>) -> Vec<Counted> {
+        let address = counted_as(client);
+        let named = account.map(|account| hex::encode(account.0));
+        let mut counted = vec![Counted {
+            scope: Scope::Pair,
+            key: format!("pair:{address}/{}", named.as_deref().unwrap_or("-")),
+            max: self.limit.max,
+        }];
+        if let Some(named) = named {
+            counted.push(Counted {
+                scope: Scope::Account,
+                key: format!("account:{named}"),
+                max: self.limit.account_max,
+            });
         }
-        let mut tracked = self.0.entry(key).or_insert(Window {
-            opened: now,
-            failures: 0,
-        });
-        if now.saturating_duration_since(tracked.opened) >= window {
-            *tracked = Window {
-                opened: now,
-                failures: 0,
-            };
-        }
-        tracked.failures = tracked.failures.saturating_add(1);
+        counted.push(self.address(client));
+        counted
     }
 
-    /// Brings the table to at most half its bound: expired windows go first, then
-    /// windows under their limit (locks are what the table is for), then the oldest.
-    fn make_room(&self, max: u32, window: Duration, now: Instant) {
-        let room = MAX_TRACKED / 2;
-        self.0
-            .retain(|_, tracked| now.saturating_duration_since(tracked.opened) < window);
-        if self.0.len() > room {
-            self.0.retain(|_, tracked| tracked.failures >= max);
+    fn address(&self, client: IpAddr) -> Counted {
+        Counted {
+            scope: Scope::Address,
+            key: format!("address:{}", counted_as(client)),
+            max: self.limit.address_max,
         }
-        super::keep_largest(&self.0, room, |tracked| tracked.opened);
+    }
+
+    /// The longest lock among `counted`, if any is at its limit.
+    async fn longest(&self, counted: Vec<Counted>) -> Result<Option<Lock>, Unavailable> {
+        let keys: Vec<String> = counted.iter().map(|counted| counted.key.clone()).collect();
+        let tallies = self.coordination.tallies(&keys).await?;
+        Ok(counted
+            .iter()
+            .zip(tallies)
+            .filter_map(|(counted, tally)| {
+                let tally = tally.filter(|tally| tally.count >= counted.max)?;
+                Some(Lock {
+                    scope: counted.scope,
+                    wait: tally.left,
+                })
+            })
+            .max_by_key(|lock| lock.wait))
     }
 }
 
@@ -209,148 +168,202 @@ impl<K: Eq + Hash + Copy> Table<K> {
 mod tests {
     use super::*;
 
+    fn limit(max: u32, window: Duration) -> FailureLimit {
+        FailureLimit {
+            max,
+            window,
+            account_max: max * 5,
+            address_max: max * 10,
+        }
+    }
+
     fn lockout(max: u32, window: Duration) -> Lockout {
-        Lockout::new(
-            FailureLimit {
-                max,
-                window,
-                account_max: max * 5,
-                address_max: max * 10,
-            },
-            None,
-        )
+        Lockout::new(limit(max, window), Arc::new(Coordination::memory()))
     }
 
     fn address(text: &str) -> IpAddr {
         text.parse().unwrap()
     }
 
-    #[test]
-    fn a_pair_locks_after_max_failures_until_the_window_ends() {
+    #[tokio::test]
+    async fn a_pair_locks_after_max_failures_until_the_window_ends() {
         let lockout = lockout(3, Duration::from_secs(60));
         let client = address("192.0.2.1");
         let ann = Account::user("ann");
         for _ in 0..2 {
-            lockout.fail(client, Some(&ann));
+            lockout.fail(client, Some(&ann)).await.unwrap();
         }
-        assert_eq!(lockout.lock(client, Some(&ann)), None);
-        lockout.fail(client, Some(&ann));
-        let lock = lockout.lock(client, Some(&ann)).expect("locked");
+        assert_eq!(lockout.lock(client, Some(&ann)).await.unwrap(), None);
+        lockout.fail(client, Some(&ann)).await.unwrap();
+        let lock = lockout
+            .lock(client, Some(&ann))
+            .await
+            .unwrap()
+            .expect("locked");
         assert_eq!(lock.scope, Scope::Pair);
         assert!(lock.wait <= Duration::from_secs(60) && lock.wait > Duration::from_secs(50));
         assert!(lock.seconds() <= 60 && lock.seconds() > 50);
         // The same address for another account, and the account from elsewhere, are not.
-        assert_eq!(lockout.lock(client, Some(&Account::user("bob"))), None);
-        assert_eq!(lockout.lock(client, None), None);
-        assert_eq!(lockout.lock(address("192.0.2.2"), Some(&ann)), None);
-        assert_eq!(lockout.address_lock(client), None);
+        assert_eq!(
+            lockout
+                .lock(client, Some(&Account::user("bob")))
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(lockout.lock(client, None).await.unwrap(), None);
+        assert_eq!(
+            lockout
+                .lock(address("192.0.2.2"), Some(&ann))
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(lockout.address_lock(client).await.unwrap(), None);
     }
 
-    #[test]
-    fn an_account_locks_after_account_max_failures_from_many_addresses() {
+    #[tokio::test]
+    async fn an_account_locks_after_account_max_failures_from_many_addresses() {
         let lockout = lockout(2, Duration::from_secs(60));
         let ann = Account::user("ann");
         for index in 0..9u8 {
-            lockout.fail(IpAddr::from([198, 51, 100, index]), Some(&ann));
+            lockout
+                .fail(IpAddr::from([198, 51, 100, index]), Some(&ann))
+                .await
+                .unwrap();
         }
         let fresh = address("203.0.113.7");
-        assert_eq!(lockout.lock(fresh, Some(&ann)), None, "9 of 10");
-        lockout.fail(address("198.51.100.200"), Some(&ann));
+        assert_eq!(
+            lockout.lock(fresh, Some(&ann)).await.unwrap(),
+            None,
+            "9 of 10"
+        );
+        lockout
+            .fail(address("198.51.100.200"), Some(&ann))
+            .await
+            .unwrap();
         let lock = lockout
             .lock(fresh, Some(&ann))
+            .await
+            .unwrap()
             .expect("the account is locked");
         assert_eq!(lock.scope, Scope::Account);
-        assert_eq!(lockout.lock(fresh, Some(&Account::user("bob"))), None);
+        assert_eq!(
+            lockout
+                .lock(fresh, Some(&Account::user("bob")))
+                .await
+                .unwrap(),
+            None
+        );
     }
 
-    #[test]
-    fn an_address_locks_after_address_max_failures_on_many_accounts() {
+    #[tokio::test]
+    async fn an_address_locks_after_address_max_failures_on_many_accounts() {
         let lockout = lockout(2, Duration::from_secs(60));
         let client = address("192.0.2.1");
         for index in 0..19 {
-            lockout.fail(client, Some(&Account::user(&format!("user{index}"))));
+            lockout
+                .fail(client, Some(&Account::user(&format!("user{index}"))))
+                .await
+                .unwrap();
         }
-        assert_eq!(lockout.lock(client, Some(&Account::user("ann"))), None);
-        lockout.fail(client, None);
-        let lock = lockout.lock(client, Some(&Account::user("ann"))).unwrap();
+        assert_eq!(
+            lockout
+                .lock(client, Some(&Account::user("ann")))
+                .await
+                .unwrap(),
+            None
+        );
+        lockout.fail(client, None).await.unwrap();
+        let lock = lockout
+            .lock(client, Some(&Account::user("ann")))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(lock.scope, Scope::Address);
-        assert_eq!(lockout.address_lock(client).unwrap().scope, Scope::Address);
-        assert_eq!(lockout.address_lock(address("192.0.2.2")), None);
+        assert_eq!(
+            lockout.address_lock(client).await.unwrap().unwrap().scope,
+            Scope::Address
+        );
+        assert_eq!(
+            lockout.address_lock(address("192.0.2.2")).await.unwrap(),
+            None
+        );
     }
 
-    #[test]
-    fn credentials_that_name_no_account_lock_only_their_own_kind() {
+    #[tokio::test]
+    async fn credentials_that_name_no_account_lock_only_their_own_kind() {
         let lockout = lockout(2, Duration::from_secs(60));
         let client = address("192.0.2.1");
-        lockout.fail(client, None);
-        lockout.fail(client, None);
-        assert_eq!(lockout.lock(client, None).unwrap().scope, Scope::Pair);
-        assert_eq!(lockout.lock(client, Some(&Account::user("ann"))), None);
+        lockout.fail(client, None).await.unwrap();
+        lockout.fail(client, None).await.unwrap();
+        assert_eq!(
+            lockout.lock(client, None).await.unwrap().unwrap().scope,
+            Scope::Pair
+        );
+        assert_eq!(
+            lockout
+                .lock(client, Some(&Account::user("ann")))
+                .await
+                .unwrap(),
+            None
+        );
     }
 
-    #[test]
-    fn windows_expire() {
+    #[tokio::test]
+    async fn windows_expire() {
         let lockout = lockout(1, Duration::from_millis(1));
         let client = address("192.0.2.1");
-        lockout.fail(client, None);
-        std::thread::sleep(Duration::from_millis(5));
-        assert_eq!(lockout.lock(client, None), None);
+        lockout.fail(client, None).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(lockout.lock(client, None).await.unwrap(), None);
     }
 
-    #[test]
-    fn ipv6_counts_per_64() {
+    #[tokio::test]
+    async fn ipv6_counts_per_64() {
         let lockout = lockout(2, Duration::from_secs(60));
-        lockout.fail(address("2001:db8::1"), None);
-        lockout.fail(address("2001:db8::2"), None);
-        assert!(lockout.lock(address("2001:db8::ffff"), None).is_some());
-        assert!(lockout.lock(address("2001:db8:0:1::1"), None).is_none());
+        lockout.fail(address("2001:db8::1"), None).await.unwrap();
+        lockout.fail(address("2001:db8::2"), None).await.unwrap();
+        assert!(
+            lockout
+                .lock(address("2001:db8::ffff"), None)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            lockout
+                .lock(address("2001:db8:0:1::1"), None)
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 
-    #[test]
-    fn a_new_limit_keeps_the_counts_and_applies_to_them() {
+    #[tokio::test]
+    async fn a_new_limit_keeps_the_counts_and_applies_to_them() {
         let before = lockout(5, Duration::from_secs(60));
         let client = address("192.0.2.1");
         let ann = Account::user("ann");
         for _ in 0..3 {
-            before.fail(client, Some(&ann));
+            before.fail(client, Some(&ann)).await.unwrap();
         }
-        assert_eq!(before.lock(client, Some(&ann)), None);
+        assert_eq!(before.lock(client, Some(&ann)).await.unwrap(), None);
         let after = Lockout::new(
-            FailureLimit {
-                max: 3,
-                window: Duration::from_secs(60),
-                account_max: 15,
-                address_max: 30,
-            },
-            Some(&before),
+            limit(3, Duration::from_secs(60)),
+            before.coordination.clone(),
         );
-        assert_eq!(after.lock(client, Some(&ann)).unwrap().scope, Scope::Pair);
         assert_eq!(
-            lockout(3, Duration::from_secs(60)).lock(client, Some(&ann)),
+            after.lock(client, Some(&ann)).await.unwrap().unwrap().scope,
+            Scope::Pair
+        );
+        assert_eq!(
+            lockout(3, Duration::from_secs(60))
+                .lock(client, Some(&ann))
+                .await
+                .unwrap(),
             None,
             "a lockout made afresh knows nothing"
-        );
-    }
-
-    #[test]
-    fn the_tables_are_bounded_and_keep_their_locks() {
-        let lockout = lockout(5, Duration::from_secs(60));
-        let ann = Account::user("ann");
-        let guesser = address("203.0.113.9");
-        for _ in 0..5 {
-            lockout.fail(guesser, Some(&ann));
-        }
-        for index in 0..(MAX_TRACKED as u32 + 10) {
-            let client = IpAddr::from(index.to_be_bytes());
-            lockout.fail(client, Some(&Account::named("test", &index.to_string())));
-        }
-        let counts = &lockout.counts;
-        assert!(counts.pairs.0.len() <= MAX_TRACKED);
-        assert!(counts.accounts.0.len() <= MAX_TRACKED);
-        assert!(counts.addresses.0.len() <= MAX_TRACKED);
-        assert!(
-            lockout.lock(guesser, Some(&ann)).is_some(),
-            "a flood of single failures does not unlock a pair"
         );
     }
 

@@ -37,7 +37,6 @@ pub use self::store::{AuthStore, AuthStoreError, Token, User, now};
 
 use crate::runtime::wit;
 use async_trait::async_trait;
-use dashmap::DashMap;
 use http::header::{AUTHORIZATION, HeaderValue};
 use http::{HeaderMap, StatusCode};
 use std::borrow::Cow;
@@ -131,6 +130,9 @@ pub struct Refusal {
     /// Digest: the nonce expired but the credentials were right; the client should
     /// retry with a fresh nonce (`stale=true`). Not a failed login.
     pub stale: bool,
+    /// The credentials could not be checked: a backend they need (the coordination
+    /// backend, the store) does not answer. 503 with `Retry-After`; not a failed login.
+    pub unavailable: bool,
     /// The account the refused credentials claimed, when the scheme names one: the
     /// failed login counts against it (and against it from this client address) as
     /// well as against the address.
@@ -144,6 +146,7 @@ impl Refusal {
             status: StatusCode::UNAUTHORIZED,
             detail: detail.into(),
             stale: false,
+            unavailable: false,
             account: None,
         }
     }
@@ -155,18 +158,23 @@ impl Refusal {
         ))
     }
 
-    /// The credentials cannot be checked now (their database or the coordination
-    /// server is unreachable): 503 with `Retry-After`, not a failed login.
-    pub fn unavailable(detail: impl Into<Cow<'static, str>>) -> Refusal {
-        Refusal {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            ..Refusal::unauthorized(detail)
-        }
-    }
-
     /// The same refusal, counted against `account`.
     pub fn for_account(self, account: Option<Account>) -> Refusal {
         Refusal { account, ..self }
+    }
+
+    /// Credentials that cannot be checked now because a backend they need (the
+    /// credentials' database, the coordination backend) does not answer (its
+    /// reachability logs why): 503 with `Retry-After`, neither a failed login nor a
+    /// pass.
+    pub fn unavailable() -> Refusal {
+        Refusal {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            detail: CANNOT_CHECK.into(),
+            stale: false,
+            unavailable: true,
+            account: None,
+        }
     }
 
     /// An expired Digest nonce: 401 with `stale=true`, not a failed login.
@@ -256,34 +264,6 @@ fn random_text(bytes: usize) -> Result<String, AuthStoreError> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random))
 }
 
-/// Shrinks `map` to its `room` entries with the largest `rank` (ties broken
-/// arbitrarily, so that it always shrinks): how a full table of counts makes room.
-fn keep_largest<K, V, T>(map: &DashMap<K, V>, room: usize, rank: impl Fn(&V) -> T)
-where
-    K: Eq + std::hash::Hash,
-    T: Ord + Copy,
-{
-    if map.len() <= room {
-        return;
-    }
-    let mut ranks: Vec<T> = map.iter().map(|entry| rank(entry.value())).collect();
-    ranks.sort_unstable_by(|one, other| other.cmp(one));
-    let Some(&cutoff) = ranks.get(room.saturating_sub(1)) else {
-        return;
-    };
-    // Above the cutoff everything stays; at it, only as many as there is room for.
-    let above = ranks.partition_point(|value| *value > cutoff);
-    let mut equal_room = room - above;
-    map.retain(|_, value| match rank(value).cmp(&cutoff) {
-        std::cmp::Ordering::Greater => true,
-        std::cmp::Ordering::Equal if equal_room > 0 => {
-            equal_room -= 1;
-            true
-        }
-        _ => false,
-    });
-}
-
 /// A header value from text that is known to be visible ASCII, else from its escape.
 fn header_value(text: String) -> HeaderValue {
     HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
@@ -313,7 +293,7 @@ async fn read_user(users: &Arc<AuthStore>, username: &str) -> Result<Option<User
         .await
         .map_err(|error| {
             tracing::debug!("cannot read the user: {error}");
-            Refusal::unavailable(CANNOT_CHECK)
+            Refusal::unavailable()
         })
 }
 

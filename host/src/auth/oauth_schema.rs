@@ -2,7 +2,8 @@
 //! because the [`store`](super::store) creates them when it opens the database, and the
 //! OAuth code builds on that store: kept in either, the two would depend on each other.
 
-/// Consumers, tokens, nonces and the nonce floor.
+/// Consumers and tokens. (Nonces are the coordination backend's: databases made
+/// before keep their unused `oauth_nonces` and `oauth_nonce_floor` tables.)
 pub(super) const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS oauth_consumers (
         key        TEXT PRIMARY KEY,
@@ -23,17 +24,6 @@ pub(super) const SCHEMA: &str = "
         expires_at INTEGER,
         revoked    INTEGER NOT NULL DEFAULT 0,
         created_at INTEGER NOT NULL
-    );
-    CREATE TABLE IF NOT EXISTS oauth_nonces (
-        consumer  TEXT NOT NULL,
-        nonce     TEXT NOT NULL,
-        timestamp INTEGER NOT NULL,
-        PRIMARY KEY (consumer, nonce, timestamp)
-    );
-    CREATE INDEX IF NOT EXISTS oauth_nonces_by_time ON oauth_nonces (timestamp);
-    CREATE TABLE IF NOT EXISTS oauth_nonce_floor (
-        id    INTEGER PRIMARY KEY CHECK (id = 0),
-        floor INTEGER NOT NULL
     );
     CREATE INDEX IF NOT EXISTS oauth_tokens_by_expiry ON oauth_tokens (kind, expires_at);
     CREATE INDEX IF NOT EXISTS oauth_tokens_by_consumer ON oauth_tokens (consumer, kind);

@@ -59,6 +59,7 @@ impl Authenticator for LoadedAuthenticator {
                 },
                 detail: Cow::Owned(refusal.detail),
                 stale: false,
+                unavailable: false,
                 account: None,
             }),
         }
@@ -100,6 +101,7 @@ fn principal_from(
             status: StatusCode::INTERNAL_SERVER_ERROR,
             detail: Cow::Borrowed("the authenticator failed"),
             stale: false,
+            unavailable: false,
             account: None,
         }
     };
@@ -138,6 +140,7 @@ fn failed(name: &str, request_id: &str, error: CallError) -> Refusal {
         status,
         detail: Cow::Borrowed("the authenticator failed"),
         stale: false,
+        unavailable: false,
         account: None,
     }
 }
@@ -149,6 +152,7 @@ fn busy(name: &str, request_id: &str, error: CheckoutError) -> Refusal {
         status: StatusCode::SERVICE_UNAVAILABLE,
         detail: Cow::Borrowed("the authenticator is busy; try again shortly"),
         stale: false,
+        unavailable: false,
         account: None,
     }
 }

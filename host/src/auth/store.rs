@@ -19,7 +19,6 @@ use crate::postgres::Database;
 use crate::sqlite::{Lane, Readers};
 use rusqlite::Connection;
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -141,8 +140,6 @@ const SCHEMA: &str = "
 /// The credentials database.
 pub struct AuthStore {
     database: CredentialsDatabase,
-    /// OAuth nonces recorded by this process, to check their table's size now and then.
-    pub(super) nonce_writes: AtomicU64,
 }
 
 /// How long a call waits for another process's lock on the file (a command writing).
@@ -194,10 +191,7 @@ impl AuthStore {
     }
 
     fn on(database: CredentialsDatabase) -> AuthStore {
-        AuthStore {
-            database,
-            nonce_writes: AtomicU64::new(0),
-        }
+        AuthStore { database }
     }
 
     /// Runs `read`, which only reads.

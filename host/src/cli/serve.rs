@@ -44,6 +44,11 @@ pub struct ServeArgs {
     #[arg(long, env = "PISTON_BODY_LIMIT", value_name = "BYTES")]
     body_limit: Option<u64>,
 
+    /// The Redis of `[coordination] backend = "redis"`, over `coordination.url`
+    /// (prefer the variable: a password on the command line is visible to other users)
+    #[arg(long, env = "PISTON_COORDINATION_URL", value_name = "URL")]
+    coordination_url: Option<String>,
+
     #[command(flatten)]
     limits: LimitArgs,
 
@@ -58,6 +63,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         plugins: args.plugins,
         body_bytes: args.body_limit,
         public_url: args.public_url,
+        coordination_url: args.coordination_url,
         timeout: args.limits.timeout,
         memory_mib: args.limits.memory_mib,
         ..args.common.overrides()
@@ -109,9 +115,17 @@ async fn serve(host: Host, overrides: Overrides) -> Result<(), CliError> {
     );
     let auth_store = host.auth_store()?;
     let policy = Policy::new(settings, &auth_store, None).map_err(CliError::Failed)?;
+    if settings.throttle.own_redis {
+        tracing::warn!(
+            "[throttle] backend = \"redis\" with redis_url still works, but [coordination] is \
+             the place for Redis now: set [coordination] backend = \"redis\" and url (the \
+             throttle counts there too) and remove backend, redis_url, redis_timeout and \
+             key_prefix from [throttle]"
+        );
+    }
     tracing::info!("throttling: {}", policy.throttle.describe());
-    let pipeline = Arc::new(Pipeline::new(registry.clone(), policy));
-    let backends = host.backends();
+    let mut backends = host.backends();
+    backends.push(policy.coordination.clone());
     for backend in &backends {
         // Reached once now, so that an operator sees at start whether it answers.
         backend.probe().await;
@@ -129,6 +143,7 @@ async fn serve(host: Host, overrides: Overrides) -> Result<(), CliError> {
         settings.server.admin_token.clone(),
         backends.clone(),
     ));
+    let pipeline = Arc::new(Pipeline::new(registry.clone(), policy));
     let reconfigure = {
         let (pipeline, registry, admin) = (pipeline.clone(), registry.clone(), admin.clone());
         move || {
@@ -201,6 +216,8 @@ async fn serve(host: Host, overrides: Overrides) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Says where the state every host shares lives, and whether it answers (a backend
+/// that does not is logged by its reachability; the host serves anyway).
 /// Connections the admin listener serves at once: its own, so that clients filling
 /// the public listener never lock the operator out.
 const ADMIN_CONNECTIONS: usize = 64;
@@ -287,6 +304,7 @@ fn reconfigure(overrides: &Overrides, running: &Running<'_>) {
             "limits.max_instances",
             before.max_instances != next.max_instances,
         ),
+        ("coordination", before.coordination != next.coordination),
     ];
     for (key, changed) in restart_only {
         if changed {

@@ -28,6 +28,7 @@ use crate::auth::oauth::{Endpoint, is_form};
 use crate::auth::{AuthStore, Gate, Principal, RequestHead};
 use crate::client::ClientAddresses;
 use crate::config::Settings;
+use crate::coordination::Coordination;
 use crate::decode::{self, BodyLimits};
 use crate::emit::Negotiated;
 use crate::negotiate::{self, Asked};
@@ -62,6 +63,8 @@ pub struct Pipeline {
 /// The operator's choices the steps apply, from `piston.toml`. Replaced whole when the
 /// configuration is reloaded; a request finishes under the policy it started with.
 pub struct Policy {
+    /// What every host must agree on; made once, kept across reloads.
+    pub coordination: Arc<Coordination>,
     /// Authentication.
     pub gate: Gate,
     /// Rate limits.
@@ -85,16 +88,25 @@ struct Refused {
 
 impl Policy {
     /// The policy `settings` describe. `previous`, when reconfiguring, hands over what
-    /// must survive a reload (the throttle counters, failed logins, replay state).
+    /// must survive a reload (the coordination backend with the failed logins and
+    /// nonces it holds, the throttle counters, the Digest nonce key).
     pub fn new(
         settings: &Settings,
         auth_store: &Arc<AuthStore>,
         previous: Option<&Policy>,
     ) -> Result<Policy, String> {
+        let coordination = match previous {
+            Some(previous) => previous.coordination.clone(),
+            None => Arc::new(
+                Coordination::new(&settings.coordination)
+                    .map_err(|error| format!("coordination: {error}"))?,
+            ),
+        };
         let gate = Gate::new(
             &settings.auth,
             auth_store.clone(),
             &settings.server.public_url,
+            &coordination,
             previous.map(|policy| &policy.gate),
         )
         .map_err(|error| format!("authentication: {error}"))?;
@@ -105,6 +117,7 @@ impl Policy {
             settings.server.forwarded_header,
         );
         Ok(Policy {
+            coordination,
             gate,
             throttle,
             clients,

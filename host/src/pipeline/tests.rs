@@ -91,9 +91,10 @@ async fn blog(config: &str) -> Apps {
     let registry = Arc::new(Registry::new(snapshot));
     let auth_store = Arc::new(AuthStore::open(&settings.auth_database()).unwrap());
     let policy = Policy::new(&settings, &auth_store, None).unwrap();
+    let admin = Admin::new(registry.clone(), None, vec![policy.coordination.clone()]);
     Apps {
-        public: crate::server::app(Arc::new(Pipeline::new(registry.clone(), policy))),
-        admin: crate::server::admin_app(Arc::new(Admin::new(registry, None, Vec::new()))),
+        public: crate::server::app(Arc::new(Pipeline::new(registry, policy))),
+        admin: crate::server::admin_app(Arc::new(admin)),
         _runtime: runtime,
         _dir: dir,
     }

@@ -1,13 +1,18 @@
 //! The `[throttle]` section of `piston.toml`, and the rate limits an operator sets or
 //! overrides per plugin and per resource.
 //!
+//! Counters live where `[coordination]` keeps the state every host shares: in this
+//! process by default, in its Redis (under `{key_prefix}throttle:`) with
+//! `[coordination] backend = "redis"`.
+//!
 //! ```toml
 //! [throttle]
-//! backend = "redis"                     # "memory" (default): one process's counters
-//! redis_url = "redis://127.0.0.1:6379/" # shared by every host using it
-//! redis_timeout = "250ms"               # a check slower than this counts as a failure
-//! key_prefix = "piston:throttle:"       # to share one Redis between deployments
 //! on_error = "closed"                   # when Redis fails: "closed" answers 503, "open" admits
+//! backend = "memory"                    # this process's counters, whatever [coordination] says
+//!
+//! # The earlier way, still read (a warning at start names [coordination] instead):
+//! # backend = "redis", redis_url = "redis://...", redis_timeout = "250ms",
+//! # key_prefix = "piston:throttle:"
 //!
 //! [plugins.blog]
 //! throttle = [{ requests = 1000, period = "1h" }]      # replaces the spec's rules
@@ -20,14 +25,14 @@
 //! anonymous callers get `throttle_anonymous` where one is set, else the same rules.
 //! `throttle = []` turns throttling off.
 
+pub use crate::coordination::settings::RedisSettings;
+use crate::coordination::settings::{CoordinationSettings, check_timeout, check_url};
 use crate::vocab::{ConfigError, Method, MethodSet, Throttle, check_range};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_millis(250);
-const REDIS_TIMEOUT_RANGE: (Duration, Duration) =
-    (Duration::from_millis(1), Duration::from_secs(10));
+/// The key prefix of `[throttle] backend = "redis"`.
 const DEFAULT_KEY_PREFIX: &str = "piston:throttle:";
 const REQUESTS_RANGE: (u32, u32) = (1, 1_000_000_000);
 const PERIOD_RANGE: (Duration, Duration) = (
@@ -42,6 +47,9 @@ pub struct ThrottleSettings {
     pub backend: Backend,
     /// What to do when the backend cannot answer.
     pub on_error: OnError,
+    /// Whether `[throttle]` names a Redis of its own (the earlier way, before
+    /// `[coordination]`): worth a warning at start.
+    pub own_redis: bool,
     /// The operator's rules, by plugin name.
     pub plugins: BTreeMap<String, PluginRules>,
 }
@@ -54,17 +62,6 @@ pub enum Backend {
     Memory,
     /// In Redis: exact across every host sharing it.
     Redis(RedisSettings),
-}
-
-/// How to reach Redis.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RedisSettings {
-    /// `redis://[user:password@]host:port/db`.
-    pub url: String,
-    /// How long one check may take.
-    pub timeout: Duration,
-    /// Prepended to every key.
-    pub key_prefix: String,
 }
 
 /// What a throttled resource answers when its counters cannot be reached.
@@ -138,33 +135,33 @@ pub struct PluginSection {
 }
 
 impl ThrottleSection {
-    /// Checks the section and the plugins' throttle keys. `key` makes a key's full
-    /// name for error messages.
+    /// Checks the section and the plugins' throttle keys; without a backend of its
+    /// own, the throttle counts where `coordination` keeps its state. `key` makes a
+    /// key's full name for error messages.
     pub fn resolve(
         self,
         plugins: BTreeMap<String, PluginSection>,
+        coordination: &CoordinationSettings,
         key: &dyn Fn(&str) -> String,
     ) -> Result<ThrottleSettings, ConfigError> {
-        let backend = match self.backend.as_deref().unwrap_or("memory") {
-            "memory" => Backend::Memory,
-            "redis" => {
+        let backend = match self.backend.as_deref() {
+            None => match coordination {
+                CoordinationSettings::Memory => Backend::Memory,
+                CoordinationSettings::Redis(redis) => Backend::Redis(RedisSettings {
+                    key_prefix: format!("{}throttle:", redis.key_prefix),
+                    ..redis.clone()
+                }),
+            },
+            Some("memory") => Backend::Memory,
+            Some("redis") => {
                 let url = self.redis_url.ok_or_else(|| {
                     ConfigError::new(
                         key("throttle.redis_url"),
-                        "is required with backend = \"redis\"",
+                        "is required with backend = \"redis\" (or leave [throttle] backend out and set [coordination] backend = \"redis\" and url)",
                     )
                 })?;
-                redis::Client::open(url.as_str()).map_err(|error| {
-                    ConfigError::new(
-                        key("throttle.redis_url"),
-                        format!("is not a Redis URL (redis://host:port/db): {error}"),
-                    )
-                })?;
-                let timeout = check_range(
-                    &key("throttle.redis_timeout"),
-                    self.redis_timeout.unwrap_or(DEFAULT_REDIS_TIMEOUT),
-                    REDIS_TIMEOUT_RANGE,
-                )?;
+                check_url(&key("throttle.redis_url"), &url)?;
+                let timeout = check_timeout(&key("throttle.redis_timeout"), self.redis_timeout)?;
                 Backend::Redis(RedisSettings {
                     url,
                     timeout,
@@ -173,7 +170,7 @@ impl ThrottleSection {
                         .unwrap_or_else(|| DEFAULT_KEY_PREFIX.to_owned()),
                 })
             }
-            other => {
+            Some(other) => {
                 return Err(ConfigError::new(
                     key("throttle.backend"),
                     format!("`{other}` is not a backend (memory or redis)"),
@@ -193,6 +190,7 @@ impl ThrottleSection {
             resolved.insert(plugin, PluginRules { rules, resources });
         }
         Ok(ThrottleSettings {
+            own_redis: self.backend.as_deref() == Some("redis"),
             backend,
             on_error: self.on_error.unwrap_or_default(),
             plugins: resolved,

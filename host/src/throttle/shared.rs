@@ -21,11 +21,11 @@
 use super::Outcome;
 use super::gcra::{self, Gcra};
 use super::settings::RedisSettings;
+use crate::coordination::connect::{self, Connector};
 use futures_util::future::join_all;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use redis::{Cmd, ErrorKind, RedisWrite, ServerErrorKind};
 use std::io::Write;
-use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 /// The same arithmetic as `gcra::decide`, on Redis's clock, for runs of requests.
@@ -120,9 +120,6 @@ end
 return reply
 ";
 
-/// After a failed connection attempt, wait this long before the next.
-const RECONNECT_PAUSE: Duration = Duration::from_millis(200);
-
 /// The most requests one script call decides, so that one call keeps Redis busy for
 /// a bounded time; more waiting go in several calls at once.
 const BATCH: usize = 64;
@@ -147,13 +144,11 @@ impl SharedCounters {
     pub fn new(settings: RedisSettings) -> Result<SharedCounters, String> {
         let client = redis::Client::open(settings.url.as_str())
             .map_err(|error| format!("the Redis URL is not usable: {error}"))?;
-        let location = client.get_connection_info().addr().to_string();
+        let location = connect::location(&client);
         let key_prefix = settings.key_prefix.clone();
         let (queue, waiting) = mpsc::unbounded_channel();
         let redis = Redis {
-            client,
-            connection: None,
-            last_attempt: None,
+            connector: Connector::new(client, settings.timeout),
             script: redis::Script::new(SCRIPT),
             settings,
         };
@@ -192,10 +187,7 @@ impl SharedCounters {
 
 /// The connection to Redis and what a call needs, owned by the one task that calls.
 struct Redis {
-    client: redis::Client,
-    connection: Option<ConnectionManager>,
-    /// When the last connection attempt started.
-    last_attempt: Option<Instant>,
+    connector: Connector,
     script: redis::Script,
     settings: RedisSettings,
 }
@@ -215,7 +207,7 @@ impl Redis {
             if waiting.is_empty() {
                 continue;
             }
-            let verdicts = match self.connection().await {
+            let verdicts = match self.connector.connection().await {
                 Ok(connection) => {
                     commands.resize_with(waiting.len().div_ceil(BATCH), Cmd::new);
                     let calls = waiting
@@ -301,32 +293,6 @@ impl Redis {
             }
             answer => answer,
         }
-    }
-
-    /// The connection, made on first use and after Redis was unreachable.
-    async fn connection(&mut self) -> Result<ConnectionManager, String> {
-        if let Some(connection) = &self.connection {
-            return Ok(connection.clone());
-        }
-        if self
-            .last_attempt
-            .is_some_and(|at| at.elapsed() < RECONNECT_PAUSE)
-        {
-            return Err("Redis was unreachable a moment ago".to_owned());
-        }
-        self.last_attempt = Some(Instant::now());
-        let timeout = self.settings.timeout;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(1);
-        let connecting = ConnectionManager::new_with_config(self.client.clone(), config);
-        let connection = tokio::time::timeout(timeout * 2, connecting)
-            .await
-            .map_err(|_| format!("cannot connect to Redis within {:?}", timeout * 2))?
-            .map_err(|error| format!("cannot connect to Redis: {error}"))?;
-        self.connection = Some(connection.clone());
-        Ok(connection)
     }
 }
 

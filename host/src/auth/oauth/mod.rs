@@ -11,10 +11,12 @@
 //! Against abuse: the endpoints are throttled per client address (`throttle`); what a
 //! client sends is bounded before it is parsed (`signature`); cheap checks (the
 //! timestamp, the consumer, the token, all looked up by key) come before the
-//! signature is computed and the nonce is written; timestamps are compared without
-//! arithmetic that can overflow; expired temporary credentials and old nonces are
-//! purged as new ones are written (`store`). A failed login counts against the token
-//! the request names, else its consumer key.
+//! signature is computed and the nonce is recorded; timestamps are compared without
+//! arithmetic that can overflow; expired temporary credentials are purged as new ones
+//! are written (`store`). Nonces are recorded by the [`Coordination`] backend, so a
+//! replay is refused on whichever host it reaches, and it forgets them when their
+//! window has passed; when it cannot answer, the request is refused with 503. A failed
+//! login counts against the token the request names, else its consumer key.
 
 mod page;
 mod provider;
@@ -23,13 +25,14 @@ mod store;
 mod throttle;
 
 pub use self::provider::{Endpoint, Provider, is_form};
-use self::store::NonceUse;
 pub use self::store::{Consumer, OAuthToken, TokenKind};
 pub(super) use self::throttle::EndpointThrottle;
 
 use self::signature::Signed;
 use super::store::{AuthStore, AuthStoreError};
 use super::{Account, Authenticator, Principal, Refusal, RequestHead, header_value, quoted};
+use crate::coordination::{Coordination, NonceUse, OAuthNonce};
+use crate::reachability::RETRY_AFTER;
 use async_trait::async_trait;
 use http::header::HOST;
 use http::{HeaderValue, StatusCode};
@@ -90,6 +93,15 @@ impl OAuthError {
             retry_after: None,
         }
     }
+
+    /// The nonce cannot be recorded: the coordination backend does not answer.
+    fn unavailable() -> OAuthError {
+        OAuthError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            detail: "the request cannot be checked right now; try again shortly".to_owned(),
+            retry_after: Some(RETRY_AFTER.as_secs()),
+        }
+    }
 }
 
 impl From<AuthStoreError> for OAuthError {
@@ -121,21 +133,31 @@ pub struct Verified {
     pub consumer: Consumer,
     /// With which token.
     pub token: Option<OAuthToken>,
+    /// Its nonce, recorded last.
+    nonce: OAuthNonce,
 }
 
 /// Checks signed requests.
 pub struct Verifier {
     store: Arc<AuthStore>,
+    coordination: Arc<Coordination>,
     window: Duration,
     public_url: Arc<str>,
 }
 
 impl Verifier {
-    /// Accepts timestamps within `window` of now; signatures cover `public_url` (when
-    /// set, the URL clients reach the server at) or the `Host` the request names.
-    pub fn new(store: Arc<AuthStore>, window: Duration, public_url: &str) -> Verifier {
+    /// Accepts timestamps within `window` of now, recording nonces in `coordination`;
+    /// signatures cover `public_url` (when set, the URL clients reach the server at) or
+    /// the `Host` the request names.
+    pub fn new(
+        store: Arc<AuthStore>,
+        coordination: Arc<Coordination>,
+        window: Duration,
+        public_url: &str,
+    ) -> Verifier {
         Verifier {
             store,
+            coordination,
             window,
             public_url: public_url.into(),
         }
@@ -167,9 +189,34 @@ impl Verifier {
     }
 
     /// Checks the signature, timestamp, nonce, consumer and token of a request: the
-    /// cheap checks first, then the consumer and the token (by key), then the signature,
-    /// and last the nonce (a write).
-    fn verify(&self, signed: &Signed, expect: ExpectedToken) -> Result<Verified, OAuthError> {
+    /// cheap checks first, then the consumer and the token (by key, on the store's read
+    /// lane), then the signature, and last the nonce (a write).
+    async fn verify(
+        self: &Arc<Self>,
+        signed: &Arc<Signed>,
+        expect: ExpectedToken,
+    ) -> Result<Verified, OAuthError> {
+        let (verifier, checked) = (self.clone(), signed.clone());
+        let verified = self
+            .store
+            .reading(move |_| verifier.check(&checked, expect))
+            .await?;
+        match self
+            .coordination
+            .use_nonce(&verified.nonce, self.window)
+            .await
+        {
+            Ok(NonceUse::Fresh) => Ok(verified),
+            Ok(NonceUse::Replayed) => Err(OAuthError::unauthorized(
+                "the nonce was already used with this timestamp (a replayed request)",
+            )),
+            Ok(NonceUse::Forgotten) => Err(stale_timestamp(self.window.as_secs())),
+            Err(_) => Err(OAuthError::unavailable()),
+        }
+    }
+
+    /// Everything [`verify`](Verifier::verify) checks but the nonce.
+    fn check(&self, signed: &Signed, expect: ExpectedToken) -> Result<Verified, OAuthError> {
         if signed
             .get("oauth_version")
             .is_some_and(|version| version != "1.0")
@@ -235,17 +282,12 @@ impl Verifier {
         if !signed.verify(&consumer.secret, token_secret)? {
             return Err(OAuthError::unauthorized("the signature is invalid"));
         }
-        let oldest = now.saturating_sub(i64::try_from(window).unwrap_or(i64::MAX));
-        match self
-            .store
-            .use_nonce(&consumer.key, nonce, timestamp, oldest)?
-        {
-            NonceUse::Fresh => Ok(Verified { consumer, token }),
-            NonceUse::Replayed => Err(OAuthError::unauthorized(
-                "the nonce was already used with this timestamp (a replayed request)",
-            )),
-            NonceUse::Forgotten => Err(stale_timestamp(window)),
-        }
+        let nonce = OAuthNonce::new(&consumer.key, nonce, timestamp);
+        Ok(Verified {
+            consumer,
+            token,
+            nonce,
+        })
     }
 }
 
@@ -315,6 +357,8 @@ impl Authenticator for OAuth1 {
             status: error.status,
             detail: error.detail.into(),
             stale: false,
+            // The nonce or the store could not be reached: 503, try again shortly.
+            unavailable: error.status == StatusCode::SERVICE_UNAVAILABLE,
             account: None,
         };
         let signed = self.verifier.collect(head).map_err(refuse)?;
@@ -322,23 +366,25 @@ impl Authenticator for OAuth1 {
             return Ok(None);
         }
         let account = claimed_account(&signed);
-        // Checked on the store's write lane: it records the nonce.
-        let verifier = self.verifier.clone();
-        let (verified, user) = self
+        let verified = self
             .verifier
-            .store
-            .writing(move |store| {
-                let verified = verifier.verify(&signed, ExpectedToken::Access)?;
-                let username = verified
-                    .token
-                    .as_ref()
-                    .and_then(|token| token.username.as_deref())
-                    .unwrap_or_default();
-                let user = store.user(username)?;
-                Ok::<_, OAuthError>((verified, user))
-            })
+            .verify(&Arc::new(signed), ExpectedToken::Access)
             .await
             .map_err(|error| refuse(error).for_account(account))?;
+        let username = verified
+            .token
+            .as_ref()
+            .and_then(|token| token.username.clone())
+            .unwrap_or_default();
+        let user = self
+            .verifier
+            .store
+            .reading(move |store| store.user(&username))
+            .await
+            .map_err(|error| {
+                tracing::debug!("cannot read the token's user: {error}");
+                Refusal::unavailable()
+            })?;
         let user =
             user.ok_or_else(|| Refusal::unauthorized("the token's user no longer exists"))?;
         let mut principal = user.principal("oauth1");
@@ -373,6 +419,7 @@ mod tests {
         let store = Arc::new(AuthStore::open(&dir.path().join("auth.db")).unwrap());
         let verifier = Verifier::new(
             store.clone(),
+            Arc::new(Coordination::memory()),
             Duration::from_secs(300),
             "https://api.example",
         );
@@ -399,18 +446,14 @@ mod tests {
                 r#"oauth_consumer_key="{}", oauth_signature_method="PLAINTEXT", oauth_timestamp="{timestamp}", oauth_nonce="n", oauth_signature="x""#,
                 consumer.key
             ));
-            let error = verifier
-                .verify(&request, ExpectedToken::Absent)
-                .unwrap_err();
+            let error = verifier.check(&request, ExpectedToken::Absent).unwrap_err();
             assert_eq!(error.status, StatusCode::UNAUTHORIZED, "{timestamp}");
             assert!(error.detail.contains("oauth_timestamp"), "{}", error.detail);
         }
         let request = signed(
             r#"oauth_consumer_key="k", oauth_signature_method="PLAINTEXT", oauth_timestamp="99999999999999999999", oauth_nonce="n", oauth_signature="x""#,
         );
-        let error = verifier
-            .verify(&request, ExpectedToken::Absent)
-            .unwrap_err();
+        let error = verifier.check(&request, ExpectedToken::Absent).unwrap_err();
         assert_eq!(error.status, StatusCode::BAD_REQUEST, "{}", error.detail);
     }
 

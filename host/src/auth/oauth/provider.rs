@@ -27,7 +27,7 @@
 use super::page::{Page, csrf_cookie, csrf_from};
 use super::signature::Signed;
 use super::throttle::EndpointThrottle;
-use super::{ExpectedToken, OAuthError, OAuthToken, TokenKind, Verifier, challenge};
+use super::{ExpectedToken, OAuthError, OAuthToken, TokenKind, Verified, Verifier, challenge};
 use crate::auth::lockout::Lockout;
 use crate::auth::password::Checker;
 use crate::auth::settings::Rate;
@@ -35,6 +35,7 @@ use crate::auth::store::{AuthStore, now};
 use crate::auth::{Account, RequestHead, random_text};
 use crate::decode::{self, BodyLimits};
 use crate::problem::Problem;
+use crate::reachability::RETRY_AFTER as UNAVAILABLE_RETRY_AFTER;
 use axum::body::Body;
 use axum::response::Response;
 use http::header::{ALLOW, CONTENT_TYPE, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
@@ -161,13 +162,24 @@ impl Provider {
                     .verifier
                     .collect(head)
                     .map_err(|error| self.problem(error))?;
+                let signed = Arc::new(signed);
+                let expect = if endpoint == Endpoint::RequestToken {
+                    ExpectedToken::Absent
+                } else {
+                    ExpectedToken::Request
+                };
+                let verified = self
+                    .verifier
+                    .verify(&signed, expect)
+                    .await
+                    .map_err(|error| self.problem(error))?;
                 let provider = self.clone();
                 self.store
                     .writing(move |_| {
                         if endpoint == Endpoint::RequestToken {
-                            provider.request_token(&signed)
+                            provider.request_token(&signed, verified)
                         } else {
-                            provider.access_token(&signed)
+                            provider.access_token(&signed, verified)
                         }
                     })
                     .await
@@ -193,8 +205,7 @@ impl Provider {
         problem
     }
 
-    fn request_token(&self, signed: &Signed) -> Result<Response, OAuthError> {
-        let verified = self.verifier.verify(signed, ExpectedToken::Absent)?;
+    fn request_token(&self, signed: &Signed, verified: Verified) -> Result<Response, OAuthError> {
         let callback = check_callback(
             signed.required("oauth_callback")?,
             verified.consumer.callback.as_deref(),
@@ -232,8 +243,7 @@ impl Provider {
         ]))
     }
 
-    fn access_token(&self, signed: &Signed) -> Result<Response, OAuthError> {
-        let verified = self.verifier.verify(signed, ExpectedToken::Request)?;
+    fn access_token(&self, signed: &Signed, verified: Verified) -> Result<Response, OAuthError> {
         let Some(request) = verified.token else {
             return Err(OAuthError::unauthorized(
                 "the temporary credentials are not valid",
@@ -363,7 +373,11 @@ impl Provider {
         }
         let username = field("username");
         let account = Account::user(&username);
-        if let Some(lock) = self.lockout.lock(head.client, Some(&account)) {
+        let locked = match self.lockout.lock(head.client, Some(&account)).await {
+            Ok(locked) => locked,
+            Err(_) => return unavailable_page(),
+        };
+        if let Some(lock) = locked {
             let message = format!(
                 "Too many failed logins; try again in {} s.",
                 lock.seconds().max(1)
@@ -384,7 +398,14 @@ impl Provider {
             .flatten();
         let hash = user.as_ref().map(|user| user.password_hash.as_str());
         if !self.passwords.check(hash, &field("password")).await {
-            self.lockout.fail(head.client, Some(&account));
+            if self
+                .lockout
+                .fail(head.client, Some(&account))
+                .await
+                .is_err()
+            {
+                return unavailable_page();
+            }
             tracing::info!(
                 "OAuth authorization: wrong password for `{username}` from {}",
                 head.client
@@ -432,6 +453,20 @@ impl Provider {
 /// password or fragment (as parsed: what a browser will follow) that leads where
 /// `registered` does, when the consumer registered one: the same scheme, host and port,
 /// and a path at or under the registered path, segment by segment.
+/// The page for a form that cannot be checked now: the failed-login counts do not
+/// answer (503, `Retry-After`).
+fn unavailable_page() -> Response {
+    let mut response = Page::Error {
+        message: "Logins cannot be checked right now; try again in a moment.",
+    }
+    .respond(StatusCode::SERVICE_UNAVAILABLE, None);
+    response.headers_mut().insert(
+        RETRY_AFTER,
+        HeaderValue::from(UNAVAILABLE_RETRY_AFTER.as_secs()),
+    );
+    response
+}
+
 fn check_callback(callback: &str, registered: Option<&str>) -> Result<String, OAuthError> {
     if callback == "oob" {
         return Ok(callback.to_owned());

@@ -1,4 +1,5 @@
-//! OAuth consumers, tokens and nonces in the credentials database.
+//! OAuth consumers and tokens in the credentials database (nonces are the
+//! coordination backend's).
 //!
 //! Consumer and token secrets are kept as they are: HMAC signatures can only be
 //! checked with them (the file is readable by its owner only).
@@ -7,32 +8,10 @@
 //!
 //! - temporary credentials are deleted once expired (whether approved, denied or left),
 //!   each time new ones are made, and a consumer may have at most a bounded number
-//!   waiting at once;
-//! - nonces are kept only as long as their timestamp could still be accepted, and at
-//!   most [`MAX_NONCES`] of them (checked every [`CHECK_NONCES_EVERY`] writes). Whenever
-//!   nonces are forgotten, a floor rises past their timestamps, and a request stamped
-//!   below the floor is refused like a stale one: a forgotten nonce (after the window
-//!   grew on a reload, or after a flood) can never be replayed.
+//!   waiting at once.
 
 use crate::auth::database::{Row, Sql};
 use crate::auth::store::{AuthStore, AuthStoreError};
-use std::sync::atomic::Ordering;
-
-/// The most nonces remembered: past it, the oldest are forgotten (and the floor rises).
-pub const MAX_NONCES: u64 = 200_000;
-/// How many nonce writes (by this process) between two checks of the table's size.
-pub const CHECK_NONCES_EVERY: u64 = 256;
-
-/// What became of a nonce.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NonceUse {
-    /// First seen: recorded.
-    Fresh,
-    /// Seen before with this consumer and timestamp: a replay.
-    Replayed,
-    /// Its timestamp is below the floor: it might have been seen and forgotten.
-    Forgotten,
-}
 
 /// A client application registered to use OAuth.
 #[derive(Debug, Clone)]
@@ -265,87 +244,6 @@ impl AuthStore {
         Ok(())
     }
 
-    /// Records a nonce, forgetting those older than `oldest` (whose timestamps are no
-    /// longer accepted anyway) and, now and then, the oldest past [`MAX_NONCES`].
-    pub fn use_nonce(
-        &self,
-        consumer: &str,
-        nonce: &str,
-        timestamp: i64,
-        oldest: i64,
-    ) -> Result<NonceUse, AuthStoreError> {
-        self.use_nonce_within(
-            consumer,
-            nonce,
-            timestamp,
-            oldest,
-            MAX_NONCES,
-            CHECK_NONCES_EVERY,
-        )
-    }
-
-    fn use_nonce_within(
-        &self,
-        consumer: &str,
-        nonce: &str,
-        timestamp: i64,
-        oldest: i64,
-        max: u64,
-        check_every: u64,
-    ) -> Result<NonceUse, AuthStoreError> {
-        let check_size = self
-            .nonce_writes
-            .fetch_add(1, Ordering::Relaxed)
-            .is_multiple_of(check_every.max(1));
-        self.write(|sql| {
-            sql.execute(
-                "DELETE FROM oauth_nonces WHERE timestamp < ?1",
-                &[oldest.into()],
-            )?;
-            let mut floor = oldest;
-            if check_size {
-                let remembered = sql
-                    .query_opt("SELECT count(*) FROM oauth_nonces", &[])?
-                    .map_or(Ok(0), |row| row.int(0))?;
-                if u64::try_from(remembered).unwrap_or(0) > max {
-                    // Keep the newest half; everything at or below the cutoff goes.
-                    let cutoff = sql
-                        .query_opt(
-                            "SELECT timestamp FROM oauth_nonces ORDER BY timestamp DESC LIMIT 1 OFFSET ?1",
-                            &[i64::try_from(max / 2).unwrap_or(i64::MAX).into()],
-                        )?
-                        .map_or(Ok(floor), |row| row.int(0))?;
-                    sql.execute(
-                        "DELETE FROM oauth_nonces WHERE timestamp <= ?1",
-                        &[cutoff.into()],
-                    )?;
-                    floor = floor.max(cutoff.saturating_add(1));
-                }
-            }
-            sql.execute(
-                "INSERT INTO oauth_nonce_floor (id, floor) VALUES (0, ?1)
-                 ON CONFLICT (id) DO UPDATE SET floor = max(floor, excluded.floor)",
-                &[floor.into()],
-            )?;
-            let floor = sql
-                .query_opt("SELECT floor FROM oauth_nonce_floor WHERE id = 0", &[])?
-                .map_or(Ok(floor), |row| row.int(0))?;
-            if timestamp < floor {
-                return Ok(NonceUse::Forgotten);
-            }
-            let inserted = sql.execute(
-                "INSERT INTO oauth_nonces (consumer, nonce, timestamp) VALUES (?1, ?2, ?3)
-                 ON CONFLICT DO NOTHING",
-                &[consumer.into(), nonce.into(), timestamp.into()],
-            )?;
-            Ok(if inserted == 1 {
-                NonceUse::Fresh
-            } else {
-                NonceUse::Replayed
-            })
-        })
-    }
-
     /// How many temporary credentials are stored.
     #[cfg(test)]
     pub fn request_tokens(&self) -> Result<i64, AuthStoreError> {
@@ -355,15 +253,6 @@ impl AuthStore {
                 &[],
             )?
             .map_or(Ok(0), |row| row.int(0))
-        })
-    }
-
-    /// How many nonces are remembered.
-    #[cfg(test)]
-    pub fn remembered_nonces(&self) -> Result<i64, AuthStoreError> {
-        self.read(|sql| {
-            sql.query_opt("SELECT count(*) FROM oauth_nonces", &[])?
-                .map_or(Ok(0), |row| row.int(0))
         })
     }
 }
@@ -426,49 +315,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = AuthStore::open(&dir.path().join("auth.db")).unwrap();
         (dir, store)
-    }
-
-    #[test]
-    fn nonces_are_single_use_and_forgotten_after_their_window() {
-        let (_dir, store) = store();
-        let fresh = |nonce: &str, consumer: &str, timestamp: i64, oldest: i64| {
-            store.use_nonce(consumer, nonce, timestamp, oldest).unwrap()
-        };
-        assert_eq!(fresh("n1", "app", 1000, 700), NonceUse::Fresh);
-        assert_eq!(fresh("n1", "app", 1000, 700), NonceUse::Replayed);
-        assert_eq!(fresh("n1", "other", 1000, 700), NonceUse::Fresh);
-        assert_eq!(fresh("n1", "app", 1001, 700), NonceUse::Fresh);
-        assert_eq!(store.remembered_nonces().unwrap(), 3);
-        assert_eq!(fresh("n2", "app", 2000, 1700), NonceUse::Fresh);
-        assert_eq!(
-            store.remembered_nonces().unwrap(),
-            1,
-            "the old ones are gone"
-        );
-        // A wider window later (a reload) does not bring the forgotten ones back.
-        assert_eq!(fresh("n1", "app", 1000, 0), NonceUse::Forgotten);
-        assert_eq!(fresh("n3", "app", 1700, 0), NonceUse::Fresh);
-    }
-
-    #[test]
-    fn nonces_are_bounded_and_the_forgotten_are_refused() {
-        let (_dir, store) = store();
-        let use_nonce = |nonce: &str, timestamp: i64| {
-            store
-                .use_nonce_within("app", nonce, timestamp, 0, 10, 1)
-                .unwrap()
-        };
-        for index in 0..30 {
-            assert_eq!(
-                use_nonce(&format!("n{index}"), 100 + index),
-                NonceUse::Fresh
-            );
-        }
-        assert!(store.remembered_nonces().unwrap() <= 11);
-        assert_eq!(use_nonce("n0", 100), NonceUse::Forgotten, "never a replay");
-        assert_eq!(use_nonce("n29", 129), NonceUse::Replayed);
-        assert_eq!(use_nonce("extreme", i64::MIN), NonceUse::Forgotten);
-        assert_eq!(use_nonce("extreme", i64::MAX), NonceUse::Fresh);
     }
 
     fn request_token(consumer: &str, token: &str, expires_at: i64) -> OAuthToken {

@@ -61,7 +61,7 @@ impl EndpointThrottle {
     /// Brings the table to at most half its bound.
     fn make_room(&self, now: u64) {
         self.arrivals.retain(|_, arrival| *arrival > now);
-        crate::auth::keep_largest(&self.arrivals, MAX_TRACKED / 2, |arrival| *arrival);
+        crate::coordination::keep_largest(&self.arrivals, MAX_TRACKED / 2, |arrival| *arrival);
     }
 }
 
