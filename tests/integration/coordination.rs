@@ -36,7 +36,7 @@ async fn as_user(server: &Server, password: &str) -> Reply {
 
 /// What the admin health report says of coordination.
 async fn coordination_health(server: &Server) -> serde_json::Value {
-    server.admin_get("/_piston/health").await.json()["coordination"].clone()
+    server.admin_get("/_piston/health").await.json()["backends"]["coordination"].clone()
 }
 
 #[tokio::test]
@@ -68,7 +68,7 @@ async fn a_host_whose_redis_is_away_starts_refuses_with_503_and_recovers() {
     let at = at.trim_start_matches("redis://").trim_end_matches('/');
     let log = server.log();
     assert!(
-        log.contains(&format!("coordination (redis) at {at}")),
+        log.contains(&format!("coordination: redis at {at}")),
         "{log}"
     );
     assert!(log.contains("unreachable"), "{log}");
