@@ -363,7 +363,8 @@ fn spawn(dir: &Path, args: &[String], address_space: Option<u64>) -> Started {
                         .trim_end_matches('/')
                         .trim_end_matches("/_piston")
                         .to_owned();
-                } else {
+                } else if !line.starts_with("store: ") && !line.starts_with("coordination: ") {
+                    // The table, not the lines saying where the backends are.
                     table.push_str(&line);
                     table.push('\n');
                 }
