@@ -103,9 +103,7 @@ async fn a_host_whose_redis_is_away_starts_refuses_with_503_and_recovers() {
 
 #[test]
 fn bad_coordination_settings_name_the_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("bad.toml");
-    for (text, named) in [
+    piston_tests::assert_config_errors_name_their_keys(&[
         ("[coordination]\nbackend = \"redis\"\n", "coordination.url"),
         (
             "[coordination]\nbackend = \"redis\"\n",
@@ -119,14 +117,5 @@ fn bad_coordination_settings_name_the_key() {
             "[coordination]\nbackend = \"etcd\"\n",
             "coordination.backend",
         ),
-    ] {
-        std::fs::write(&config, text).unwrap();
-        let output = piston_tests::piston(
-            dir.path(),
-            &["list", "--config", config.to_str().unwrap(), "."],
-        );
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{text}: {stderr}");
-        assert!(stderr.contains(named), "{text}: {stderr}");
-    }
+    ]);
 }

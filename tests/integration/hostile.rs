@@ -92,11 +92,19 @@ async fn raw_bodies_pass_through() {
 #[tokio::test]
 async fn a_broken_stream_cuts_the_response_short() {
     let server = hostile_server();
+    // Broken in its first batch, pulled before the head is sent: an error status.
+    for (path, status) in [
+        ("/hostile/stream-flood", 500),
+        ("/hostile/stream-spin", 503),
+        ("/hostile/stream-fail?count=0", 500),
+    ] {
+        server.get(path).await.problem(status);
+        still_serving(&server).await;
+    }
+    // Broken later: the head is gone, so the body is cut short.
     for path in [
         "/hostile/stream-not-json?count=100",
         "/hostile/stream-fail?count=100",
-        "/hostile/stream-flood",
-        "/hostile/stream-spin",
     ] {
         let response = server
             .request(piston_tests::Method::GET, path)

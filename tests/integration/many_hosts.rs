@@ -625,7 +625,7 @@ async fn health_reports_both_backends_up() {
             "host {index}: {health}"
         );
         assert!(
-            on_server(&store["at"], &authority(&test_postgres_url())),
+            on_server(&store["at"], authority(&test_postgres_url())),
             "host {index}: {health}"
         );
         assert_eq!(
@@ -634,4 +634,54 @@ async fn health_reports_both_backends_up() {
             "host {index}: {health}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_host_whose_database_is_away_starts_says_so_and_answers_503() {
+    // A port nothing listens on.
+    let port = piston_test_services::free_port().unwrap();
+    let host = ServerBuilder::new()
+        .example("blog")
+        .config(&format!(
+            "[store]\nbackend = \"postgres\"\nurl = \"postgres://piston@127.0.0.1:{port}/piston\"\n\
+             timeout = \"200ms\"\n"
+        ))
+        .start();
+    let log = host.log();
+    assert!(
+        log.contains(&format!(
+            "store: postgres at 127.0.0.1:{port}/piston (UNREACHABLE"
+        )),
+        "{log}"
+    );
+    let started = Instant::now();
+    let read = host.get("/posts").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    read.problem(503);
+    assert_eq!(read.header("retry-after"), Some("2"));
+    let health = host.admin_get("/_piston/health").await.json();
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert_eq!(health["backends"]["store"]["state"], "down", "{health}");
+}
+
+#[test]
+fn bad_store_settings_name_the_key() {
+    piston_tests::assert_config_errors_name_their_keys(&[
+        ("[store]\nbackend = \"postgres\"\n", "store.url"),
+        ("[store]\nbackend = \"postgres\"\n", "PISTON_STORE_URL"),
+        ("[store]\nbackend = \"mysql\"\n", "store.backend"),
+        ("[store]\nurl = \"postgres://x@y/z\"\n", "store.url"),
+        (
+            "[store]\nbackend = \"postgres\"\nurl = \"postgres://x@y/z\"\npool_size = 1\n",
+            "store.pool_size",
+        ),
+        (
+            "[store]\nbackend = \"postgres\"\nurl = \"postgres://x@y/z\"\ntimeout = \"1h\"\n",
+            "store.timeout",
+        ),
+    ]);
 }

@@ -380,9 +380,7 @@ async fn when_redis_hangs_every_waiting_request_is_refused() {
 
 #[test]
 fn bad_throttle_settings_name_the_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("bad.toml");
-    for (text, key) in [
+    piston_tests::assert_config_errors_name_their_keys(&[
         ("[throttle]\nbackend = \"memcached\"\n", "throttle.backend"),
         ("[throttle]\nbackend = \"redis\"\n", "throttle.redis_url"),
         (
@@ -401,14 +399,5 @@ fn bad_throttle_settings_name_the_key() {
             "[plugins.blog]\nthrottle_anonymous = [{ requests = 0, period = \"1m\" }]\n",
             "plugins.blog.throttle_anonymous",
         ),
-    ] {
-        std::fs::write(&config, text).unwrap();
-        let output = piston_tests::piston(
-            dir.path(),
-            &["list", "--config", config.to_str().unwrap(), "."],
-        );
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{text}: {stderr}");
-        assert!(stderr.contains(key), "{text}: {stderr}");
-    }
+    ]);
 }

@@ -989,3 +989,20 @@ pub fn add_user_with_config(config: &Path, username: &str, password: &str, first
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Checks that `piston` refuses each configuration text (exit status 2) with an error
+/// naming the key it is paired with.
+pub fn assert_config_errors_name_their_keys(cases: &[(&str, &str)]) {
+    let dir = scratch_dir();
+    let config = dir.path().join("bad.toml");
+    for (text, key) in cases {
+        std::fs::write(&config, text).unwrap();
+        let output = piston(
+            dir.path(),
+            &["list", "--config", config.to_str().unwrap(), "."],
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{text}: {stderr}");
+        assert!(stderr.contains(key), "{text}: {stderr}");
+    }
+}

@@ -4,7 +4,7 @@
 use super::settings::{CoordinationSettings, RedisSettings};
 use super::*;
 use crate::reachability::Backend as _;
-use std::process::{Child, Command, Stdio};
+use piston_test_services::Redis;
 
 /// The Redis the tests share.
 fn redis_url() -> String {
@@ -167,56 +167,6 @@ async fn a_window_ends_its_ttl_after_the_first_failure() {
     assert_eq!(other.tallies(&keys).await.unwrap(), [None]);
 }
 
-/// A `redis-server` of the test's own, to stop and start again on one port.
-struct PrivateRedis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl PrivateRedis {
-    fn new() -> PrivateRedis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .unwrap()
-            .port();
-        PrivateRedis { port, child: None }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    fn start(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server (Debian: apt-get install redis-server)");
-        self.child = Some(child);
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("redis-server did not listen on {} within 5 s", self.port);
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 /// Calls until one succeeds (the connection is re-established in the background).
 async fn until_up(coordination: &Coordination) {
     for _ in 0..100 {
@@ -230,13 +180,16 @@ async fn until_up(coordination: &Coordination) {
 
 #[tokio::test]
 async fn calls_fail_quickly_while_redis_is_away_and_work_again_when_it_is_back() {
-    let mut redis = PrivateRedis::new();
+    let mut redis = Redis::new().unwrap();
     let timeout = Duration::from_millis(200);
     let coordination = redis_at(&redis.url(), "p:", timeout);
     assert_eq!(coordination.engine(), "redis");
     assert_eq!(
         crate::reachability::Backend::location(&coordination),
-        format!("127.0.0.1:{}", redis.port)
+        redis
+            .url()
+            .trim_start_matches("redis://")
+            .trim_end_matches('/')
     );
     let status = || coordination.reachability().unwrap().status();
     assert_eq!(status(), crate::reachability::Status::Unknown);
@@ -251,7 +204,7 @@ async fn calls_fail_quickly_while_redis_is_away_and_work_again_when_it_is_back()
     }
     assert!(matches!(status(), crate::reachability::Status::Down { .. }));
 
-    redis.start();
+    redis.start().unwrap();
     until_up(&coordination).await;
     assert_eq!(status(), crate::reachability::Status::Up);
     let nonce = OAuthNonce::new("app", "n", i64::try_from(unix_now()).unwrap());
@@ -269,7 +222,7 @@ async fn calls_fail_quickly_while_redis_is_away_and_work_again_when_it_is_back()
     assert!(matches!(status(), crate::reachability::Status::Down { .. }));
 
     // Back (empty: this Redis keeps nothing on disk).
-    redis.start();
+    redis.start().unwrap();
     until_up(&coordination).await;
     assert_eq!(
         coordination.use_nonce(&nonce, window).await,

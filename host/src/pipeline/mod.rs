@@ -334,7 +334,7 @@ impl Pipeline {
                 filter,
                 public_url: &policy.public_url,
             };
-            let response = respond(&target, instance, answer, shaping, id)?;
+            let response = respond(&target, instance, answer, shaping, id).await?;
             Ok::<Response, Refusal>(if head_only {
                 without_body(response)
             } else {

@@ -33,7 +33,7 @@ const MAX_VIOLATIONS: usize = 1000;
 
 /// The guest's answer as an HTTP response. The instance goes back to its pool when
 /// the checkout is dropped: here, unless a stream still needs it.
-pub(super) fn respond(
+pub(super) async fn respond(
     target: &RouteTarget,
     mut instance: Checkout,
     answer: GuestResponse,
@@ -112,7 +112,8 @@ pub(super) fn respond(
                 shaping.format,
                 view,
                 request_id.to_owned(),
-            );
+            )
+            .await?;
             (Some(content_type), body)
         }
     };

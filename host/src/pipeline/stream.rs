@@ -1,7 +1,7 @@
 //! Streamed answers: items pulled from the guest a batch at a time and emitted as they
 //! come.
 
-use super::refusal::trace_suffix;
+use super::refusal::{Refusal, trace_suffix};
 use crate::emit::Negotiated;
 use crate::emit::{self, ItemWriter, View};
 use crate::fields::{FieldFilter, UriTemplate};
@@ -35,24 +35,55 @@ impl StreamView {
 
 /// A streamed body: a task pulls batches from the guest, filters and emits them, at
 /// most two chunks ahead of the client, so memory stays flat however long the stream
-/// is. If the guest fails midway, the response is cut off: the client sees an
-/// incomplete body, never a well-formed but truncated one. A client that stops
-/// reading is dropped by the connection's send timeout, which ends the stream and
-/// frees the instance.
-pub(super) fn body(
+/// is. The first batch is pulled before the answer's head is sent, so a guest (or its
+/// store) that fails at once gets the client an error status rather than a cut body.
+/// If the guest fails midway, the response is cut off: the client sees an incomplete
+/// body, never a well-formed but truncated one. A client that stops reading is dropped
+/// by the connection's send timeout, which ends the stream and frees the instance.
+pub(super) async fn body(
     target: RouteTarget,
     mut instance: Checkout,
     stream: ResourceAny,
     format: Negotiated,
     view: StreamView,
     request_id: String,
-) -> Body {
+) -> Result<Body, Refusal> {
+    let plugin = || target.plugin.spec.name.clone();
+    let first = match instance.next_items(stream, BATCH).await {
+        Ok(Ok(batch)) => match check_batch(&batch, instance.output_bytes()) {
+            Ok(()) => batch,
+            Err(reason) => {
+                let _ = instance.drop_stream(stream).await;
+                return Err(Refusal::Malformed {
+                    plugin: plugin(),
+                    reason,
+                });
+            }
+        },
+        Ok(Err(error)) => {
+            let _ = instance.drop_stream(stream).await;
+            return Err(Refusal::Guest {
+                plugin: plugin(),
+                error,
+            });
+        }
+        Err(error) => {
+            if instance.is_sound() {
+                let _ = instance.drop_stream(stream).await;
+            }
+            return Err(Refusal::Call {
+                plugin: plugin(),
+                error,
+            });
+        }
+    };
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
     tokio::spawn(async move {
         let mut writer = format.emitter.items(format.options);
         let outcome = pump(
             &mut instance,
             stream,
+            first,
             writer.as_mut(),
             &view.view(),
             &sender,
@@ -80,10 +111,28 @@ pub(super) fn body(
             instance.discard();
         }
     });
-    Body::from_stream(futures_util::stream::unfold(
+    Ok(Body::from_stream(futures_util::stream::unfold(
         receiver,
         |mut receiver| async move { receiver.recv().await.map(|chunk| (chunk, receiver)) },
-    ))
+    )))
+}
+
+/// Whether a batch keeps to what was asked: at most [`BATCH`] items, at most
+/// `output_bytes` in all; else what is wrong with it.
+fn check_batch(batch: &[String], output_bytes: usize) -> Result<(), String> {
+    if batch.len() > BATCH as usize {
+        return Err(format!(
+            "the plugin returned {} items when asked for {BATCH}",
+            batch.len()
+        ));
+    }
+    let bytes: usize = batch.iter().map(String::len).sum();
+    if bytes > output_bytes {
+        return Err(format!(
+            "the plugin returned a batch of {bytes} bytes (limits.response_bytes is {output_bytes})"
+        ));
+    }
+    Ok(())
 }
 
 /// Why a stream was cut short.
@@ -94,11 +143,12 @@ struct Abort {
     reusable: bool,
 }
 
-/// Moves items from the guest to the client until the stream ends, the client goes
-/// away, or something fails.
+/// Moves items from the guest to the client, `first` the batch already pulled, until
+/// the stream ends, the client goes away, or something fails.
 async fn pump(
     instance: &mut Checkout,
     stream: ResourceAny,
+    first: Vec<String>,
     writer: &mut dyn ItemWriter,
     view: &View<'_>,
     sender: &Sender<Result<Bytes, std::io::Error>>,
@@ -111,8 +161,13 @@ async fn pump(
     writer
         .begin(&mut chunk)
         .map_err(|error| polite(error.to_string()))?;
+    let mut first = Some(first);
     loop {
-        let batch = match instance.next_items(stream, BATCH).await {
+        let pulled = match first.take() {
+            Some(batch) => Ok(Ok(batch)),
+            None => instance.next_items(stream, BATCH).await,
+        };
+        let batch = match pulled {
             Ok(Ok(batch)) => batch,
             Ok(Err(error)) => {
                 return Err(polite(format!(
@@ -135,19 +190,7 @@ async fn pump(
             let _ = sender.send(Ok(Bytes::from(chunk))).await;
             return Ok(());
         }
-        if batch.len() > BATCH as usize {
-            return Err(polite(format!(
-                "the plugin returned {} items when asked for {BATCH}",
-                batch.len()
-            )));
-        }
-        let bytes: usize = batch.iter().map(String::len).sum();
-        if bytes > instance.output_bytes() {
-            return Err(polite(format!(
-                "the plugin returned a batch of {bytes} bytes (limits.response_bytes is {})",
-                instance.output_bytes()
-            )));
-        }
+        check_batch(&batch, instance.output_bytes()).map_err(polite)?;
         emit::batch(writer, &batch, view, &mut chunk).map_err(|error| polite(error.to_string()))?;
         if sender
             .send(Ok(Bytes::from(std::mem::take(&mut chunk))))

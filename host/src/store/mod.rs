@@ -219,22 +219,53 @@ pub fn next_counter(key: &str, stored: Option<&[u8]>, delta: u64) -> Result<u64,
         .ok_or_else(|| StoreError::Invalid(format!("incrementing `{key}` by {delta} overflows")))
 }
 
-/// Why a `get_many` of `keys` keys fails: its values are more than one may return.
-pub fn get_many_too_large(keys: usize) -> StoreError {
-    StoreError::Invalid(format!(
-        "the values of these {keys} keys add up to more than the {} one get-many may \
-         return: ask for fewer keys at a time",
-        Bytes(MAX_GET_MANY_BYTES as u64)
-    ))
+/// The values of `keys`, each as `fetch(key, left)` finds it: `None` for an absent
+/// key, `Some(None)` for a value larger than `left`, the bytes the answer may still
+/// carry. An answer past [`MAX_GET_MANY_BYTES`] fails before the host holds it.
+pub fn get_within_budget(
+    keys: &[String],
+    mut fetch: impl FnMut(&str, usize) -> Result<Option<Option<Vec<u8>>>, StoreError>,
+) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+    let mut left = MAX_GET_MANY_BYTES;
+    let mut values = Vec::with_capacity(keys.len());
+    for key in keys {
+        match fetch(key, left)? {
+            None => values.push(None),
+            Some(Some(value)) => {
+                left = left.saturating_sub(value.len());
+                values.push(Some(value));
+            }
+            Some(None) => {
+                return Err(StoreError::Invalid(format!(
+                    "the values of these {} keys add up to more than the {} one get-many \
+                     may return: ask for fewer keys at a time",
+                    keys.len(),
+                    Bytes(MAX_GET_MANY_BYTES as u64)
+                )));
+            }
+        }
+    }
+    Ok(values)
 }
 
-/// Each key of a `set_many` once, with the length of its last value: what the batch
-/// writes.
-pub fn last_lengths(entries: &[(String, Vec<u8>)]) -> std::collections::HashMap<&str, usize> {
-    entries
+/// What a `set_many` of `entries` replaces and writes, by [`entry_bytes`], counting a
+/// key given twice once, with its last value; `stored(key)` is what the entry under
+/// `key` counts now, if there is one.
+pub fn batch_bytes(
+    bucket: &str,
+    entries: &[(String, Vec<u8>)],
+    mut stored: impl FnMut(&str) -> Result<Option<u64>, StoreError>,
+) -> Result<(u64, u64), StoreError> {
+    let last: std::collections::HashMap<&str, usize> = entries
         .iter()
         .map(|(key, value)| (key.as_str(), value.len()))
-        .collect()
+        .collect();
+    let (mut replaced, mut written) = (0u64, 0u64);
+    for (key, value_bytes) in last {
+        replaced = replaced.saturating_add(stored(key)?.unwrap_or(0));
+        written = written.saturating_add(entry_bytes(bucket, key, value_bytes));
+    }
+    Ok((replaced, written))
 }
 
 /// A byte count as a person reads it: bytes, KiB or MiB.

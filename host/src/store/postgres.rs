@@ -16,8 +16,7 @@
 //! every read asks the database.
 
 use super::{
-    Access, KeyPage, KeyValueStore, MAX_BATCH, MAX_GET_MANY_BYTES, Scope, StoreError, check_quota,
-    entry_bytes,
+    Access, KeyPage, KeyValueStore, MAX_BATCH, Scope, StoreError, check_quota, entry_bytes,
 };
 use crate::postgres::{Database, Failure, Session};
 use crate::sqlite::Lane;
@@ -263,43 +262,25 @@ impl KeyValueStore for PostgresStore {
         keys: &[String],
     ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         self.database.call(|session| {
-            let mut left = MAX_GET_MANY_BYTES;
-            let mut values = Vec::with_capacity(keys.len());
-            for key in keys {
+            super::get_within_budget(keys, |key, left| {
                 let [namespace, bucket, key] = place(scope, key);
-                // The value only if it fits what is left of the answer's budget, so
-                // that an answer too large fails before the host holds it.
+                // The value only if it fits what is left of the answer's budget.
                 let row = session.query_opt(
                     "SELECT CASE WHEN octet_length(value) <= $4 THEN value END
                      FROM kv WHERE namespace = $1 AND bucket = $2 AND key = $3",
                     &[&namespace, &bucket, &key, &(left as i32)],
                 )?;
-                match row.map(|row| row.get::<_, Option<Vec<u8>>>(0)) {
-                    None => values.push(None),
-                    Some(Some(value)) => {
-                        left = left.saturating_sub(value.len());
-                        values.push(Some(value));
-                    }
-                    Some(None) => {
-                        return Err(super::get_many_too_large(keys.len()));
-                    }
-                }
-            }
-            Ok(values)
+                Ok(row.map(|row| row.get::<_, Option<Vec<u8>>>(0)))
+            })
         })
     }
 
     fn set_many(&self, scope: Scope<'_>, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
         self.write(scope.namespace, |session, used| {
-            // What the batch replaces and writes, counting a key given twice once, with
-            // its last value; checked before anything is written.
-            let last = super::last_lengths(entries);
-            let (mut replaced, mut written) = (0u64, 0u64);
-            for (key, value_bytes) in &last {
-                let stored = stored_bytes(session, scope, key)?;
-                replaced = replaced.saturating_add(stored.unwrap_or(0));
-                written = written.saturating_add(entry_bytes(scope.bucket, key, *value_bytes));
-            }
+            // Checked before anything is written.
+            let (replaced, written) = super::batch_bytes(scope.bucket, entries, |key| {
+                Ok(stored_bytes(session, scope, key)?)
+            })?;
             let usage = check_quota(scope.quota_bytes, used, replaced, written)?;
             for (key, value) in entries {
                 set(session, scope, key, value)?;

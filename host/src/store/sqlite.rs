@@ -30,8 +30,8 @@
 
 use super::cache::{CACHE_BYTES, Cache};
 use super::{
-    Access, ENTRY_OVERHEAD_BYTES, KeyPage, KeyValueStore, MAX_BATCH, MAX_GET_MANY_BYTES, Scope,
-    StoreError, check_quota, entry_bytes,
+    Access, ENTRY_OVERHEAD_BYTES, KeyPage, KeyValueStore, MAX_BATCH, Scope, StoreError,
+    check_quota, entry_bytes,
 };
 use crate::sqlite::{Lane, Readers};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
@@ -403,28 +403,15 @@ impl KeyValueStore for SqliteStore {
                      FROM kv WHERE namespace = ?1 AND bucket = ?2 AND key = ?3",
                 )
                 .map_err(backend)?;
-            let mut left = MAX_GET_MANY_BYTES;
-            let mut values = Vec::with_capacity(keys.len());
-            for key in keys {
-                let found = statement
+            super::get_within_budget(keys, |key, left| {
+                statement
                     .query_row(
                         params![scope.namespace, scope.bucket, key, left as i64],
                         |row| row.get::<_, Option<Vec<u8>>>(0),
                     )
                     .optional()
-                    .map_err(backend)?;
-                match found {
-                    None => values.push(None),
-                    Some(Some(value)) => {
-                        left = left.saturating_sub(value.len());
-                        values.push(Some(value));
-                    }
-                    Some(None) => {
-                        return Err(super::get_many_too_large(keys.len()));
-                    }
-                }
-            }
-            Ok(values)
+                    .map_err(backend)
+            })
         })
     }
 
@@ -436,15 +423,10 @@ impl KeyValueStore for SqliteStore {
             .writing(scope, entries.iter().map(|(key, _)| key.as_str()));
         let used = writer.used(scope.namespace);
         let transaction = writer.connection.transaction().map_err(backend)?;
-        // What the batch replaces and writes, counting a key given twice once, with
-        // its last value; checked before anything is written.
-        let last = super::last_lengths(entries);
-        let (mut replaced, mut written) = (0u64, 0u64);
-        for (key, value_bytes) in &last {
-            let stored = stored_bytes(&transaction, scope, key).map_err(backend)?;
-            replaced = replaced.saturating_add(stored.unwrap_or(0));
-            written = written.saturating_add(entry_bytes(scope.bucket, key, *value_bytes));
-        }
+        // Checked before anything is written.
+        let (replaced, written) = super::batch_bytes(scope.bucket, entries, |key| {
+            stored_bytes(&transaction, scope, key).map_err(backend)
+        })?;
         let usage = check_quota(scope.quota_bytes, used, replaced, written)?;
         for (key, value) in entries {
             set(&transaction, scope, key, value).map_err(backend)?;

@@ -1,0 +1,1 @@
+export * from "./plugins/blog-js/app.js";
