@@ -1,1 +1,0 @@
-export * from "./plugins/blog-js/app.js";
