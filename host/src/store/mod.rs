@@ -91,6 +91,18 @@ pub struct KeyPage {
     pub cursor: Option<u64>,
 }
 
+impl KeyPage {
+    /// The page of `keys` read at `offset`, asking for one more than [`MAX_BATCH`]: the
+    /// extra key, dropped, says that another page follows.
+    pub fn cut(mut keys: Vec<String>, offset: u64) -> KeyPage {
+        let cursor = (keys.len() > MAX_BATCH).then(|| {
+            keys.truncate(MAX_BATCH);
+            offset + MAX_BATCH as u64
+        });
+        KeyPage { keys, cursor }
+    }
+}
+
 /// A place to address data: a plugin's namespace and one of its buckets, and how much
 /// the namespace may hold.
 #[derive(Debug, Clone, Copy)]

@@ -224,20 +224,14 @@ impl KeyValueStore for PostgresStore {
                 &[&namespace, &bucket, &(MAX_BATCH as i64 + 1), &offset],
             )
         })?;
-        let mut keys = rows
+        let keys = rows
             .iter()
             .map(|row| {
                 String::from_utf8(row.get(0))
                     .map_err(|_| StoreError::Backend("a stored key is not UTF-8 text".to_owned()))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let cursor = if keys.len() > MAX_BATCH {
-            keys.truncate(MAX_BATCH);
-            Some(offset as u64 + MAX_BATCH as u64)
-        } else {
-            None
-        };
-        Ok(KeyPage { keys, cursor })
+        Ok(KeyPage::cut(keys, offset as u64))
     }
 
     fn increment(&self, scope: Scope<'_>, key: &str, delta: u64) -> Result<u64, StoreError> {

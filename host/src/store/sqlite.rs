@@ -341,7 +341,7 @@ impl KeyValueStore for SqliteStore {
         let offset = i64::try_from(offset)
             .map_err(|_| StoreError::Invalid(format!("cursor {offset} is out of range")))?;
         // One more than a page tells whether another page follows.
-        let mut keys = self
+        let keys = self
             .readers
             .read(|connection| {
                 connection
@@ -356,13 +356,7 @@ impl KeyValueStore for SqliteStore {
                     .collect::<Result<Vec<_>, _>>()
             })
             .map_err(backend)?;
-        let cursor = if keys.len() > MAX_BATCH {
-            keys.truncate(MAX_BATCH);
-            Some(offset as u64 + MAX_BATCH as u64)
-        } else {
-            None
-        };
-        Ok(KeyPage { keys, cursor })
+        Ok(KeyPage::cut(keys, offset as u64))
     }
 
     fn increment(&self, scope: Scope<'_>, key: &str, delta: u64) -> Result<u64, StoreError> {
