@@ -567,15 +567,10 @@ impl Server {
 
     /// Adds a user with `piston users add`, the password on stdin.
     pub fn add_user(&self, username: &str, password: &str, first_name: &str) {
-        let output = self.piston(
+        user_added(self.piston(
             &["users", "add", username, "--first-name", first_name],
             &format!("{password}\n"),
-        );
-        assert!(
-            output.status.success(),
-            "users add failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        ));
     }
 
     /// Kills the server at once (`kill -9`), as a crash would: nothing it had not
@@ -978,11 +973,15 @@ pub fn piston_with_config(config: &Path, args: &[&str], input: &str) -> Output {
 /// `piston users add USERNAME --first-name FIRST-NAME --config CONFIG`, the password on
 /// stdin; panics if it fails.
 pub fn add_user_with_config(config: &Path, username: &str, password: &str, first_name: &str) {
-    let output = piston_with_config(
+    user_added(piston_with_config(
         config,
         &["users", "add", username, "--first-name", first_name],
         &format!("{password}\n"),
-    );
+    ));
+}
+
+/// Checks that `piston users add` succeeded.
+fn user_added(output: Output) {
     assert!(
         output.status.success(),
         "users add failed: {}",

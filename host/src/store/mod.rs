@@ -214,9 +214,17 @@ pub fn check_quota(quota: u64, used: u64, replaced: u64, written: u64) -> Result
     Ok(used.saturating_sub(replaced).saturating_add(written))
 }
 
-/// The counter under `key` once `delta` is added to `stored` (absent: 0): counters are
-/// decimal text in every backend.
-pub fn next_counter(key: &str, stored: Option<&[u8]>, delta: u64) -> Result<u64, StoreError> {
+/// What `increment` writes under `key`, whose stored value is `stored` (absent: 0),
+/// in a namespace holding `used` bytes: the new counter, its decimal text (counters are
+/// decimal text in every backend), and the namespace's usage after the write; or why
+/// it cannot be written.
+pub fn next_counter(
+    scope: Scope<'_>,
+    key: &str,
+    stored: Option<&[u8]>,
+    delta: u64,
+    used: u64,
+) -> Result<(u64, String, u64), StoreError> {
     let current = match stored {
         None => 0,
         Some(bytes) => std::str::from_utf8(bytes)
@@ -226,9 +234,17 @@ pub fn next_counter(key: &str, stored: Option<&[u8]>, delta: u64) -> Result<u64,
                 key: key.to_owned(),
             })?,
     };
-    current
+    let next = current
         .checked_add(delta)
-        .ok_or_else(|| StoreError::Invalid(format!("incrementing `{key}` by {delta} overflows")))
+        .ok_or_else(|| StoreError::Invalid(format!("incrementing `{key}` by {delta} overflows")))?;
+    let text = next.to_string();
+    let usage = check_quota(
+        scope.quota_bytes,
+        used,
+        stored.map_or(0, |bytes| entry_bytes(scope.bucket, key, bytes.len())),
+        entry_bytes(scope.bucket, key, text.len()),
+    )?;
+    Ok((next, text, usage))
 }
 
 /// The values of `keys`, each as `fetch(key, left)` finds it: `None` for an absent

@@ -237,14 +237,8 @@ impl KeyValueStore for PostgresStore {
     fn increment(&self, scope: Scope<'_>, key: &str, delta: u64) -> Result<u64, StoreError> {
         self.write(scope.namespace, |session, used| {
             let stored = get(session, scope, key)?;
-            let next = super::next_counter(key, stored.as_deref(), delta)?;
-            let next_text = next.to_string();
-            let usage = check_quota(
-                scope.quota_bytes,
-                used,
-                stored.map_or(0, |bytes| entry_bytes(scope.bucket, key, bytes.len())),
-                entry_bytes(scope.bucket, key, next_text.len()),
-            )?;
+            let (next, next_text, usage) =
+                super::next_counter(scope, key, stored.as_deref(), delta, used)?;
             set(session, scope, key, next_text.as_bytes())?;
             Ok((next, usage))
         })

@@ -369,14 +369,8 @@ impl KeyValueStore for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(backend)?;
         let stored = get(&transaction, scope, key).map_err(backend)?;
-        let next = super::next_counter(key, stored.as_deref(), delta)?;
-        let next_text = next.to_string();
-        let usage = check_quota(
-            scope.quota_bytes,
-            used,
-            stored.map_or(0, |bytes| entry_bytes(scope.bucket, key, bytes.len())),
-            entry_bytes(scope.bucket, key, next_text.len()),
-        )?;
+        let (next, next_text, usage) =
+            super::next_counter(scope, key, stored.as_deref(), delta, used)?;
         set(&transaction, scope, key, next_text.as_bytes()).map_err(backend)?;
         transaction.commit().map_err(backend)?;
         writer.record(scope.namespace, usage);
