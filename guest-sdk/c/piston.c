@@ -8,7 +8,7 @@
 // this, the host's drop of a stream never reaches the guest and every stream's state
 // leaks. Should a later wit-bindgen export the right name itself, the link fails with a
 // duplicate export, and this file is no longer needed.
-__attribute__((__export_name__("piston:handler/handler@0.1.0#[dtor]item-stream")))
+__attribute__((__export_name__("piston:handler/handler@0.2.0#[dtor]item-stream")))
 void piston_item_stream_dtor(exports_piston_handler_handler_item_stream_t *rep) {
   exports_piston_handler_handler_item_stream_destructor(rep);
 }

@@ -36,6 +36,8 @@ const U32_MAX = 0xffffffff;
  * |------------------|-------------------------------------------------------------------|
  * | `resourceName`   | the name (`post`): lower-case letters, digits, `-`; required       |
  * | `description`    | what the resource is, in Markdown                                 |
+ * | `docs`           | what each method does, in Markdown: `{ GET: 'Reads a post.' }`     |
+ * | `responses`      | a JSON Schema per method for the data it answers: `{ GET: {...} }` |
  * | `routes`         | URL patterns: `/posts/{post_slug}`, `/files/{*path}`; required     |
  * | `allowedMethods` | fewer methods than the verbs defined                               |
  * | `anonymous`      | methods served without credentials (`['GET']`)                     |
@@ -50,6 +52,11 @@ const U32_MAX = 0xffffffff;
  * (PATCH) and `delete` (DELETE), each called with the {@link Request}. The allowed
  * methods are those whose verb the class defines, so the host answers every other
  * method with 405 and an accurate `Allow` header.
+ *
+ * `description`, `docs` and `responses` are for the generated API documentation. A
+ * method's first paragraph is the operation's summary. Its response schema describes what the
+ * verb returns as a JSON client receives it (for a stream, the array of its items); the
+ * host narrows it to `fields` and adds `resource_uri` itself.
  *
  * The plugin makes one instance of each class, when the first request arrives, and
  * reuses it for the requests that instance of the plugin serves; it may cache in
@@ -169,21 +176,39 @@ export function specOf(cls) {
     if (!['POST', 'PUT', 'PATCH'].includes(upper)) {
       throw bad(`static schemas has one for ${upper}; only POST, PUT and PATCH have bodies`);
     }
-    let text;
-    if (typeof schema === 'string') {
-      try {
-        JSON.parse(schema);
-      } catch (error) {
-        throw bad(`the ${upper} schema is not JSON: ${error.message}`);
-      }
-      text = schema;
-    } else if (schema !== null && typeof schema === 'object') {
-      text = JSON.stringify(schema);
-    } else {
-      throw bad(`the ${upper} schema must be an object (or JSON text), not ${describeValue(schema)}`);
-    }
-    return { method: lower(upper), schema: text };
+    return { method: lower(upper), schema: schemaText(schema, `the ${upper} schema`, bad) };
   });
+
+  // One entry per allowed method, in the standard order: the host refuses a method
+  // documented twice or one the resource does not allow.
+  const perMethod = (key, check) => {
+    const value = cls[key] ?? {};
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      throw bad(`static ${key} must be an object like { GET: ... }, not ${describeValue(value)}`);
+    }
+    const found = new Map();
+    for (const [method, entry] of Object.entries(value)) {
+      const [upper] = methods(key, [method]);
+      if (!allowed.includes(upper)) throw bad(`static ${key} has one for ${upper}, which is not an allowed method`);
+      if (found.has(upper)) throw bad(`static ${key} has two for ${upper}`);
+      found.set(upper, check(entry, upper));
+    }
+    return found;
+  };
+  const docs = perMethod('docs', (text, method) => {
+    if (typeof text !== 'string') throw bad(`static docs: the ${method} text must be a string, not ${describeValue(text)}`);
+    return text;
+  });
+  const responses = perMethod('responses', (schema, method) =>
+    schemaText(schema, `the ${method} response schema`, bad),
+  );
+  const methodDocs = allowed
+    .filter((method) => docs.has(method) || responses.has(method))
+    .map((method) => ({
+      method: lower(method),
+      description: docs.get(method) ?? '',
+      responseSchema: responses.get(method),
+    }));
 
   const itemUri = cls.itemUri;
   if (itemUri !== undefined && itemUri !== null && typeof itemUri !== 'string') {
@@ -193,6 +218,7 @@ export function specOf(cls) {
   return {
     name,
     description,
+    methodDocs,
     routes,
     allowedMethods: allowed.map(lower),
     anonymousMethods: anonymous.map(lower),
@@ -203,6 +229,28 @@ export function specOf(cls) {
     itemUri: itemUri ?? undefined,
     requestHeaders: strings('requestHeaders').map((header) => header.toLowerCase()),
   };
+}
+
+/** A JSON Schema given as an object or as JSON text, as the JSON text the host compiles. */
+function schemaText(schema, what, bad) {
+  if (typeof schema === 'string') {
+    try {
+      JSON.parse(schema);
+    } catch (error) {
+      throw bad(`${what} is not JSON: ${error.message}`);
+    }
+    return schema;
+  }
+  if (schema === null || typeof schema !== 'object') {
+    throw bad(`${what} must be an object (or JSON text), not ${describeValue(schema)}`);
+  }
+  let text;
+  try {
+    text = JSON.stringify(schema);
+  } catch (error) {
+    throw bad(`${what} does not serialize to JSON: ${error.message}`);
+  }
+  return text;
 }
 
 function lower(method) {

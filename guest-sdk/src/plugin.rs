@@ -12,7 +12,7 @@ pub use crate::stream::ItemStream;
 
 /// The spec `R` describes, with its allowed methods filled in.
 pub fn spec_of<R: Resource>() -> ResourceSpec {
-    R::spec().finish(R::IMPLEMENTED)
+    R::spec().finish(R::IMPLEMENTED, R::VERB_DOCS)
 }
 
 /// The plugin's description, from its crate metadata and its resources' specs.

@@ -34,12 +34,18 @@ pub trait Resource: 'static {
     /// it by hand.
     const IMPLEMENTED: &'static [Method];
 
+    /// The doc comments of the verbs this impl defines, by method: each method's
+    /// description in the generated documentation unless the spec gives one
+    /// ([`Spec::doc`]). Written by `#[resource]`.
+    const VERB_DOCS: &'static [(Method, &'static str)] = &[];
+
     /// The resource's spec: name, routes, fields, limits. Called when the plugin loads,
     /// and once in every new instance, which finds its resources by name: keep it cheap
     /// (with `isolation = "request"`, that is once a request).
     fn spec() -> Spec;
 
-    /// `GET`: return one item or a listing.
+    /// `GET`: return one item or a listing. With `#[resource]`, this method's doc
+    /// comment (like every verb's) documents it in the generated OpenAPI document.
     fn read(&self, req: &Request) -> Result<Response> {
         unimplemented_verb(req)
     }

@@ -1,7 +1,7 @@
 //! Describing a resource: django-piston's handler attributes as a builder.
 
 use crate::Method;
-use crate::bindings::piston::handler::types::{BodySchema, ResourceSpec, Throttle};
+use crate::bindings::piston::handler::types::{BodySchema, MethodDoc, ResourceSpec, Throttle};
 
 /// A resource's spec: its routes, fields, limits and schemas. Built in
 /// `Resource::spec` and returned to the host once, when the plugin loads.
@@ -41,6 +41,7 @@ impl Spec {
                 schemas: Vec::new(),
                 item_uri: None,
                 request_headers: Vec::new(),
+                method_docs: Vec::new(),
             },
             declared_methods: false,
         }
@@ -114,6 +115,40 @@ impl Spec {
         self
     }
 
+    /// What `method` does, in Markdown, for the generated documentation: the first
+    /// paragraph is the operation's summary. `#[resource]` takes it from the verb's doc comment;
+    /// this overrides that.
+    pub fn doc(mut self, method: Method, description: impl Into<String>) -> Spec {
+        self.method_doc(method).description = description.into();
+        self
+    }
+
+    /// A JSON Schema (draft 2020-12, as JSON text) of the data a successful `method`
+    /// answers with, as a JSON client receives it (for a stream: the array of its
+    /// items), for the generated documentation. Describe
+    /// what the handler returns: the host narrows it to the resource's fields and adds
+    /// `resource_uri`. Without one, the documentation derives a schema from `fields`.
+    pub fn response(mut self, method: Method, schema: impl Into<String>) -> Spec {
+        self.method_doc(method).response_schema = Some(schema.into());
+        self
+    }
+
+    fn method_doc(&mut self, method: Method) -> &mut MethodDoc {
+        let docs = &mut self.inner.method_docs;
+        let index = match docs.iter().position(|doc| doc.method == method) {
+            Some(index) => index,
+            None => {
+                docs.push(MethodDoc {
+                    method,
+                    description: String::new(),
+                    response_schema: None,
+                });
+                docs.len() - 1
+            }
+        };
+        &mut docs[index]
+    }
+
     /// The URI template of one item (`/posts/{slug}`), filled from each emitted
     /// object's own fields into its `resource_uri`.
     pub fn item_uri(mut self, template: impl Into<String>) -> Spec {
@@ -132,10 +167,23 @@ impl Spec {
         &self.inner.name
     }
 
-    /// The final spec, with the allowed methods defaulted to `implemented`.
-    pub(crate) fn finish(mut self, implemented: &[Method]) -> ResourceSpec {
+    /// The final spec, with the allowed methods defaulted to `implemented` and each
+    /// method's description defaulted to its verb's doc comment (`verb_docs`).
+    pub(crate) fn finish(
+        mut self,
+        implemented: &[Method],
+        verb_docs: &[(Method, &str)],
+    ) -> ResourceSpec {
         if !self.declared_methods {
             self.inner.allowed_methods = implemented.to_vec();
+        }
+        for (method, text) in verb_docs {
+            if self.inner.allowed_methods.contains(method) {
+                let doc = self.method_doc(*method);
+                if doc.description.is_empty() {
+                    doc.description = (*text).to_owned();
+                }
+            }
         }
         self.inner
     }

@@ -28,6 +28,7 @@
 //! idle_timeout = "60s"        # between requests on a kept-alive connection
 //! body_timeout = "30s"        # to send a request's whole body
 //! send_timeout = "30s"        # a client that reads none of an answer for this long is dropped
+//! docs = true                 # serve /openapi.json, /openapi.yaml and the /docs page
 //!
 //! [store]                     # plugin data and credentials (see crate::store::settings)
 //! backend = "sqlite"          # or "postgres", with url = "postgres://..." for many hosts

@@ -7,7 +7,8 @@
 //! agree on (nonces, failed logins). [`server`] is the axum app around it,
 //! [`config`] the settings, [`store`] the plugins' persistent data ([`sqlite`] what its
 //! database and the credentials' share), [`cli`] the `piston` command, and [`project`]
-//! the plugin projects it creates and builds. [`vocab`] holds the words all of them
+//! the plugin projects it creates and builds, [`openapi`] the generated documentation.
+//! [`vocab`] holds the words all of them
 //! share, so that no two of them depend on each other for it.
 
 #![warn(missing_docs)]
@@ -23,6 +24,7 @@ pub(crate) mod emit;
 pub(crate) mod fields;
 pub mod fuzzing;
 pub(crate) mod negotiate;
+pub(crate) mod openapi;
 pub(crate) mod pipeline;
 pub(crate) mod postgres;
 pub(crate) mod problem;

@@ -12,7 +12,7 @@ use crate::problem::Problem;
 use http::StatusCode;
 
 /// The widest indent accepted.
-const MAX_INDENT: u8 = 16;
+pub const MAX_INDENT: u8 = 16;
 
 /// The most media ranges of an `Accept` header considered; the rest are ignored (no
 /// client lists more than a handful).

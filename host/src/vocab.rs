@@ -147,7 +147,7 @@ impl Serialize for MethodSet {
 }
 
 /// A rate limit.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Throttle {
     /// The methods sharing this counter.
     pub methods: MethodSet,

@@ -15,6 +15,9 @@
  * Bodies are checked by the host against JSON Schemas (django-piston's `@validate`)
  * before the handler runs; what a schema cannot say (a slug made from the title) the
  * handler checks itself, answering in the same shape.
+ *
+ * Each resource documents itself and its methods (`description`, `docs`) for the
+ * generated API documentation, and the shape of what they answer with (`responses`).
  */
 
 import { Resource, Violations, kv, plugin, rc, stream, throttle } from '../../guest-sdk/js/piston-guest.js';
@@ -179,6 +182,26 @@ function postSchema(required) {
   };
 }
 
+/** A post as `view` makes it, before the host narrows it to `FIELDS`. */
+const VIEW_SCHEMA = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer', minimum: 1 },
+    slug: { type: 'string', pattern: `^[a-z0-9-]{1,${MAX_SLUG_CHARS}}$` },
+    title: { type: 'string', maxLength: MAX_TITLE_CHARS },
+    content: { type: 'string' },
+    author: {
+      description: 'who created the post; null when it was created anonymously',
+      type: ['object', 'null'],
+      properties: { username: { type: 'string' }, first_name: { type: 'string' } },
+      required: ['username', 'first_name'],
+    },
+    private_edits: { type: 'integer', minimum: 0 },
+    content_size: { description: 'the length of `content`, in characters', type: 'integer', minimum: 0 },
+  },
+  required: ['id', 'slug', 'title', 'content', 'author', 'private_edits', 'content_size'],
+};
+
 /** What both resources show and hide. */
 class PostResource extends Resource {
   static fields = FIELDS;
@@ -190,9 +213,20 @@ class PostResource extends Resource {
 /** `/posts`: the collection. */
 class BlogPosts extends PostResource {
   static resourceName = 'posts';
-  static description = 'Every blog post. `POST` here creates one.';
+  static description = 'Every blog post.\n\nThe collection at `/posts`: `GET` lists the posts, `POST` creates one.';
   static routes = ['/posts'];
   static schemas = { POST: postSchema(['title']) };
+  static docs = {
+    GET:
+      'Lists every post.\n\nThe posts are streamed as they are read from the store, a page at a ' +
+      'time, so a listing of any length is answered in flat memory.',
+    POST:
+      "Creates a post.\n\nThe slug defaults to the title lower-cased, each run of characters other than ASCII " +
+      "letters and digits made one `-`. The caller becomes the post's author. Answers 201 with the post " +
+      'and its `Location`, 409 when a post already has the slug, and 400 listing every problem with the ' +
+      'title and slug.',
+  };
+  static responses = { GET: { type: 'array', items: VIEW_SCHEMA }, POST: VIEW_SCHEMA };
 
   read() {
     return stream(new Posts().listing());
@@ -223,10 +257,22 @@ class BlogPosts extends PostResource {
 /** `/posts/{post_slug}`: one post. */
 class BlogPost extends PostResource {
   static resourceName = 'post';
-  static description = 'One blog post. Only its author may delete it.';
+  static description =
+    'One blog post.\n\nThe post at `/posts/{post_slug}`. Anyone may read it; only its author may delete it.';
   static routes = ['/posts/{post_slug}'];
   static throttles = [throttle(['PUT'], 5, 10 * 60)];
   static schemas = { PUT: postSchema([]) };
+  static docs = {
+    GET: 'Reads a post.\n\nAnswers 404 when no post has the slug.',
+    PUT:
+      "Changes a post's title or content.\n\nOnly the fields sent change; the slug stays. Each caller may " +
+      'update 5 times in 10 minutes. Answers the updated post, 404 when no post has the slug, and 400 ' +
+      'listing every problem with the title.',
+    DELETE:
+      "Deletes a post.\n\nOnly the post's author may: anyone else, and an anonymous caller, is answered " +
+      '403. Answers 204, and 404 when no post has the slug.',
+  };
+  static responses = { GET: VIEW_SCHEMA, PUT: VIEW_SCHEMA };
 
   read(request) {
     return view(new Posts().get(request.param('post_slug') ?? ''));

@@ -15,6 +15,9 @@ computed `content_size`; the stored `id` and `private_*` fields never leave the 
 Bodies are checked by the host against JSON Schemas (django-piston's `@validate`)
 before the handler runs; what a schema cannot say (a slug made from the title) the
 handler checks itself, answering in the same shape.
+
+The docstrings of the resource classes and their verbs are the API's documentation,
+and `responses` the shape of what each method answers with.
 """
 
 from __future__ import annotations
@@ -160,6 +163,31 @@ def post_schema(required: list[str]) -> dict[str, Any]:
     }
 
 
+#: A post as `view` makes it, before the host narrows it to `FIELDS`.
+VIEW_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer", "minimum": 1},
+        "slug": {"type": "string", "pattern": f"^[a-z0-9-]{{1,{MAX_SLUG_CHARS}}}$"},
+        "title": {"type": "string", "maxLength": MAX_TITLE_CHARS},
+        "content": {"type": "string"},
+        "author": {
+            "description": "who created the post; null when it was created anonymously",
+            "type": ["object", "null"],
+            "properties": {"username": {"type": "string"}, "first_name": {"type": "string"}},
+            "required": ["username", "first_name"],
+        },
+        "private_edits": {"type": "integer", "minimum": 0},
+        "content_size": {
+            "description": "the length of `content`, in characters",
+            "type": "integer",
+            "minimum": 0,
+        },
+    },
+    "required": ["id", "slug", "title", "content", "author", "private_edits", "content_size"],
+}
+
+
 def body_object(request: Request) -> dict[str, Any]:
     """The body, which the schema has already made an object."""
     data = request.require_data()
@@ -180,17 +208,32 @@ class PostResource(Resource):
 
 
 class BlogPosts(PostResource):
-    """`/posts`: the collection."""
+    """Every blog post.
+
+    The collection at `/posts`: `GET` lists the posts, `POST` creates one.
+    """
 
     name = "posts"
-    description = "Every blog post. `POST` here creates one."
     routes = ["/posts"]
     schemas = {Method.POST: post_schema(["title"])}
+    responses = {Method.GET: {"type": "array", "items": VIEW_SCHEMA}, Method.POST: VIEW_SCHEMA}
 
     def read(self, request: Request) -> Any:
+        """Lists every post.
+
+        The posts are streamed as they are read from the store, a page at a time, so a
+        listing of any length is answered in flat memory.
+        """
         return stream(Posts().listing())
 
     def create(self, request: Request) -> Any:
+        """Creates a post.
+
+        The slug defaults to the title lower-cased, each run of characters other than
+        ASCII letters and digits made one `-`. The caller becomes the post's author.
+        Answers 201 with the post and its `Location`, 409 when a post already has the
+        slug, and 400 listing every problem with the title and slug.
+        """
         new = body_object(request)
         title: str = new["title"]
         slug: str = new["slug"] if new.get("slug") is not None else slugify(title)
@@ -212,18 +255,31 @@ class BlogPosts(PostResource):
 
 
 class BlogPostHandler(PostResource):
-    """`/posts/{post_slug}`: one post."""
+    """One blog post.
+
+    The post at `/posts/{post_slug}`. Anyone may read it; only its author may delete it.
+    """
 
     name = "post"
-    description = "One blog post. Only its author may delete it."
     routes = ["/posts/{post_slug}"]
     throttles = [throttle([Method.PUT], 5, 10 * 60)]
     schemas = {Method.PUT: post_schema([])}
+    responses = {Method.GET: VIEW_SCHEMA, Method.PUT: VIEW_SCHEMA}
 
     def read(self, request: Request, post_slug: str) -> Any:
+        """Reads a post.
+
+        Answers 404 when no post has the slug.
+        """
         return view(Posts().get(post_slug))
 
     def update(self, request: Request, post_slug: str) -> Any:
+        """Changes a post's title or content.
+
+        Only the fields sent change; the slug stays. Each caller may update 5 times in
+        10 minutes. Answers the updated post, 404 when no post has the slug, and 400
+        listing every problem with the title.
+        """
         changes = body_object(request)
         title: Optional[str] = changes.get("title")
         content: Optional[str] = changes.get("content")
@@ -239,6 +295,11 @@ class BlogPostHandler(PostResource):
         return view(post)
 
     def delete(self, request: Request, post_slug: str) -> Any:
+        """Deletes a post.
+
+        Only the post's author may: anyone else, and an anonymous caller, is answered
+        403. Answers 204, and 404 when no post has the slug.
+        """
         posts = Posts()
         post = posts.get(post_slug)
         caller = request.principal.id if request.principal else None

@@ -1,7 +1,7 @@
 // hello-c: a Piston handler plugin written in C.
 //
 // `GET /hello-c/{name}` answers `{"hello": "<name>"}`; the name "nobody" answers a 404
-// problem. It implements the `plugin` world of `piston:handler@0.1.0` through the C
+// problem. It implements the `plugin` world of `piston:handler@0.2.0` through the C
 // bindings in `guest-sdk/c/bindings` and the helpers in `guest-sdk/c/piston.h` (see
 // `guest-sdk/c/README.md` for the rules used here: who frees what, and why every
 // returned string is a heap copy).
@@ -18,6 +18,7 @@ typedef exports_piston_handler_handler_request_t request_t;
 typedef exports_piston_handler_handler_response_t response_t;
 typedef exports_piston_handler_handler_guest_error_t guest_error_t;
 typedef piston_handler_types_resource_spec_t resource_spec_t;
+typedef piston_handler_types_method_doc_t method_doc_t;
 
 // --- Small helpers -------------------------------------------------------------------
 
@@ -116,10 +117,22 @@ static plugin_string_t buf_into_string(buf_t *b) {
 // --- describe --------------------------------------------------------------------------
 
 void exports_piston_handler_handler_describe(plugin_info_t *ret) {
+  // For the generated API documentation: what GET does, and the shape of its answer.
+  method_doc_t *get = xcalloc(1, sizeof *get);
+  get->method = PISTON_HANDLER_TYPES_METHOD_GET;
+  get->description =
+      str("Greets someone.\n\nAnswers `{\"hello\": \"<name>\"}`, or 404 for `nobody`.");
+  get->response_schema.is_some = true;
+  get->response_schema.val = str(
+      "{\"type\":\"object\",\"properties\":{\"hello\":{\"type\":\"string\"}},"
+      "\"required\":[\"hello\"]}");
+
   resource_spec_t *greeting = xcalloc(1, sizeof *greeting);
   // calloc leaves every list empty and `item_uri` none.
   greeting->name = str("greeting");
   greeting->description = str("Greets `{name}` in JSON. `nobody` is not found.");
+  greeting->method_docs.ptr = get;
+  greeting->method_docs.len = 1;
   greeting->routes = list_of("/hello-c/{name}");
   greeting->allowed_methods = methods_of(PISTON_HANDLER_TYPES_METHOD_GET);
   greeting->anonymous_methods = methods_of(PISTON_HANDLER_TYPES_METHOD_GET);

@@ -57,6 +57,46 @@ pub fn fixture_plugin(name: &str) -> PathBuf {
     built("PISTON_TEST_PLUGINS", "target/test-plugins").join(format!("{name}.wasm"))
 }
 
+/// A command-line tool installed beside the tests' Python (a console script in the
+/// same environment: `schemathesis`, `openapi-spec-validator`).
+pub fn python_tool(name: &str) -> PathBuf {
+    let tool = built("PISTON_TEST_PYTHON", ".venv/bin/python").with_file_name(name);
+    assert!(
+        tool.exists(),
+        "{} does not exist: `cargo xtask test` installs it from tests/python/requirements.txt",
+        tool.display()
+    );
+    tool
+}
+
+/// Redocly's CLI, installed into `node_modules` from `package-lock.json`.
+pub fn redocly_bin() -> PathBuf {
+    built("PISTON_TEST_REDOCLY", "node_modules/.bin/redocly")
+}
+
+/// The Chromium the tests drive headless: `PISTON_TEST_CHROMIUM`, else `chromium` on
+/// `PATH`. A missing browser fails the test: CI installs it.
+pub fn chromium_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("PISTON_TEST_CHROMIUM") {
+        return PathBuf::from(path);
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("chromium"))
+        .find(|path| path.is_file())
+        .expect("chromium is not on PATH: install it (Debian: apt-get install chromium) or set PISTON_TEST_CHROMIUM")
+}
+
+/// A directory under `target/test-artifacts` for what a test leaves to look at after
+/// the run (screenshots, reports), emptied first.
+pub fn artifact_dir(name: &str) -> PathBuf {
+    let dir = workspace().join("target/test-artifacts").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("the artifact directory");
+    dir
+}
+
 /// Runs `tests/python/formats.py ARGS` with `input` on stdin and returns its stdout
 /// (and its stderr, where `encode multipart` writes the content type).
 pub fn python_formats(args: &[&str], input: &[u8]) -> (Vec<u8>, String) {

@@ -10,7 +10,9 @@
 //! - `run [-- SERVE-ARGS]`: build the plugins and the host (release) and serve them on
 //!   127.0.0.1:8000 with the embedded defaults.
 //! - `test [-- TEST-FILTER]`: everything CI runs: formatting, lints, the plugins and
-//!   test fixtures, unit tests, and the integration tests against the real binary,
+//!   test fixtures, unit tests, and the integration tests against the real binary
+//!   (with the test tools: Python ones in `.venv`, Redocly's CLI in `node_modules`,
+//!   and the system's curl and Chromium),
 //!   with a private `redis-server` unless `PISTON_TEST_REDIS_URL` names a Redis, and a
 //!   private PostgreSQL cluster (`initdb` and `pg_ctl`, run as the `postgres` user when
 //!   xtask runs as root) unless `PISTON_TEST_POSTGRES_URL` names a database: the tests
@@ -444,6 +446,19 @@ fn test(workspace: &Workspace, filter: &[String]) -> Result {
     .map_err(|error| {
         format!("{error}; the tests use curl as an HTTP client (Debian: apt-get install curl)")
     })?;
+    let chromium = std::env::var_os("PISTON_TEST_CHROMIUM").unwrap_or_else(|| "chromium".into());
+    run_command(
+        Command::new(&chromium)
+            .arg("--version")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+    )
+    .map_err(|error| {
+        format!(
+            "{error}; the tests render the docs page in a headless Chromium (Debian: apt-get \
+             install chromium)"
+        )
+    })?;
     let backends = TestBackends::start()?;
     let with_env = |command: &mut Command| {
         command
@@ -451,6 +466,11 @@ fn test(workspace: &Workspace, filter: &[String]) -> Result {
             .env("PISTON_TEST_POSTGRES_URL", &backends.postgres_url)
             .env("PISTON_BIN", &binary)
             .env("PISTON_TEST_PYTHON", python)
+            .env("PISTON_TEST_CHROMIUM", &chromium)
+            .env(
+                "PISTON_TEST_REDOCLY",
+                workspace.root.join("node_modules/.bin/redocly"),
+            )
             .env("PISTON_EXAMPLE_PLUGINS", workspace.plugin_dir())
             .env("PISTON_LANG_PLUGINS", workspace.lang_plugin_dir())
             .env("PISTON_TEST_PLUGINS", workspace.fixture_dir());
@@ -519,7 +539,8 @@ fn shared<T>(
 /// What builds Python plugins: componentize-py.
 const PLUGIN_REQUIREMENTS: &str = "guest-sdk/python/build-requirements.txt";
 
-/// What the tests use: format readers and writers, HTTP clients for every auth scheme.
+/// What the tests use: format readers and writers, HTTP clients for every auth scheme,
+/// an OpenAPI validator and schemathesis.
 const TEST_REQUIREMENTS: &str = "tests/python/requirements.txt";
 
 /// What the benchmarks use: Django REST Framework and gunicorn, the Python baseline.
@@ -550,8 +571,9 @@ fn python_env(workspace: &Workspace, requirements: &[&str]) -> Result<PathBuf> {
     Ok(python)
 }
 
-/// The npm packages that build JavaScript plugins (jco, componentize-js), installed
-/// into the repository's `node_modules` exactly as `package-lock.json` pins them;
+/// The npm packages that build JavaScript plugins (jco, componentize-js) and Redocly's
+/// CLI, which the tests lint the OpenAPI document with, installed into the
+/// repository's `node_modules` exactly as `package-lock.json` pins them;
 /// reinstalled only when the lockfile changed since.
 fn node_env(workspace: &Workspace) -> Result {
     let lockfile = workspace.root.join("package-lock.json");

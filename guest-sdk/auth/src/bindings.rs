@@ -13,7 +13,7 @@ wit_bindgen::generate!({
         "wasi:keyvalue/atomics@0.2.0-draft": piston_guest::bindings::wasi::keyvalue::atomics,
         "wasi:keyvalue/batch@0.2.0-draft": piston_guest::bindings::wasi::keyvalue::batch,
         "wasi:config/store@0.2.0-rc.1": piston_guest::bindings::wasi::config::store,
-        "piston:handler/types@0.1.0": piston_guest::bindings::piston::handler::types,
+        "piston:handler/types@0.2.0": piston_guest::bindings::piston::handler::types,
     },
     pub_export_macro: true,
     export_macro_name: "__export_authenticator_world",

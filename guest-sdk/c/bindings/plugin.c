@@ -47,9 +47,9 @@ extern void __wasm_import_wasi_config_store_get(uint8_t *, size_t, uint8_t *);
 __attribute__((__import_module__("wasi:config/store@0.2.0-rc.1"), __import_name__("get-all")))
 extern void __wasm_import_wasi_config_store_get_all(uint8_t *);
 
-// Exported Functions from `piston:handler/handler@0.1.0`
+// Exported Functions from `piston:handler/handler@0.2.0`
 
-__attribute__((__weak__, __export_name__("cabi_post_piston:handler/handler@0.1.0#[method]item-stream.next")))
+__attribute__((__weak__, __export_name__("cabi_post_piston:handler/handler@0.2.0#[method]item-stream.next")))
 void __wasm_export_exports_piston_handler_handler_method_item_stream_next_post_return(uint8_t * arg0) {
   switch ((int32_t) (int32_t) *((uint8_t*) (arg0 + 0))) {
     case 0: {
@@ -87,7 +87,7 @@ void __wasm_export_exports_piston_handler_handler_method_item_stream_next_post_r
   }
 }
 
-__attribute__((__weak__, __export_name__("cabi_post_piston:handler/handler@0.1.0#describe")))
+__attribute__((__weak__, __export_name__("cabi_post_piston:handler/handler@0.2.0#describe")))
 void __wasm_export_exports_piston_handler_handler_describe_post_return(uint8_t * arg0) {
   if ((*((size_t*) (arg0 + sizeof(void*)))) > 0) {
     free(*((uint8_t **) (arg0 + 0)));
@@ -98,11 +98,11 @@ void __wasm_export_exports_piston_handler_handler_describe_post_return(uint8_t *
   if ((*((size_t*) (arg0 + (5*sizeof(void*))))) > 0) {
     free(*((uint8_t **) (arg0 + (4*sizeof(void*)))));
   }
-  size_t len24 = *((size_t*) (arg0 + (7*sizeof(void*))));
-  if (len24 > 0) {
-    uint8_t *ptr25 = *((uint8_t **) (arg0 + (6*sizeof(void*))));
-    for (size_t i26 = 0; i26 < len24; i26++) {
-      uint8_t *base = ptr25 + i26 * (23*sizeof(void*));
+  size_t len27 = *((size_t*) (arg0 + (7*sizeof(void*))));
+  if (len27 > 0) {
+    uint8_t *ptr28 = *((uint8_t **) (arg0 + (6*sizeof(void*))));
+    for (size_t i29 = 0; i29 < len27; i29++) {
+      uint8_t *base = ptr28 + i29 * (25*sizeof(void*));
       (void) base;
       if ((*((size_t*) (base + sizeof(void*)))) > 0) {
         free(*((uint8_t **) (base + 0)));
@@ -114,10 +114,21 @@ void __wasm_export_exports_piston_handler_handler_describe_post_return(uint8_t *
       if (len > 0) {
         uint8_t *ptr = *((uint8_t **) (base + (4*sizeof(void*))));
         for (size_t i = 0; i < len; i++) {
-          uint8_t *base = ptr + i * (2*sizeof(void*));
+          uint8_t *base = ptr + i * (6*sizeof(void*));
           (void) base;
-          if ((*((size_t*) (base + sizeof(void*)))) > 0) {
-            free(*((uint8_t **) (base + 0)));
+          if ((*((size_t*) (base + (2*sizeof(void*))))) > 0) {
+            free(*((uint8_t **) (base + sizeof(void*))));
+          }
+          switch ((int32_t) (int32_t) *((uint8_t*) (base + (3*sizeof(void*))))) {
+            case 0: {
+              break;
+            }
+            case 1: {
+              if ((*((size_t*) (base + (5*sizeof(void*))))) > 0) {
+                free(*((uint8_t **) (base + (4*sizeof(void*)))));
+              }
+              break;
+            }
           }
         }
         free(ptr);
@@ -126,8 +137,11 @@ void __wasm_export_exports_piston_handler_handler_describe_post_return(uint8_t *
       if (len0 > 0) {
         uint8_t *ptr1 = *((uint8_t **) (base + (6*sizeof(void*))));
         for (size_t i2 = 0; i2 < len0; i2++) {
-          uint8_t *base = ptr1 + i2 * 1;
+          uint8_t *base = ptr1 + i2 * (2*sizeof(void*));
           (void) base;
+          if ((*((size_t*) (base + sizeof(void*)))) > 0) {
+            free(*((uint8_t **) (base + 0)));
+          }
         }
         free(ptr1);
       }
@@ -144,11 +158,8 @@ void __wasm_export_exports_piston_handler_handler_describe_post_return(uint8_t *
       if (len6 > 0) {
         uint8_t *ptr7 = *((uint8_t **) (base + (10*sizeof(void*))));
         for (size_t i8 = 0; i8 < len6; i8++) {
-          uint8_t *base = ptr7 + i8 * (2*sizeof(void*));
+          uint8_t *base = ptr7 + i8 * 1;
           (void) base;
-          if ((*((size_t*) (base + sizeof(void*)))) > 0) {
-            free(*((uint8_t **) (base + 0)));
-          }
         }
         free(ptr7);
       }
@@ -164,65 +175,77 @@ void __wasm_export_exports_piston_handler_handler_describe_post_return(uint8_t *
         }
         free(ptr10);
       }
-      size_t len15 = *((size_t*) (base + (15*sizeof(void*))));
-      if (len15 > 0) {
-        uint8_t *ptr16 = *((uint8_t **) (base + (14*sizeof(void*))));
-        for (size_t i17 = 0; i17 < len15; i17++) {
-          uint8_t *base = ptr16 + i17 * (8+2*sizeof(void*));
-          (void) base;
-          size_t len12 = *((size_t*) (base + sizeof(void*)));
-          if (len12 > 0) {
-            uint8_t *ptr13 = *((uint8_t **) (base + 0));
-            for (size_t i14 = 0; i14 < len12; i14++) {
-              uint8_t *base = ptr13 + i14 * 1;
-              (void) base;
-            }
-            free(ptr13);
-          }
-        }
-        free(ptr16);
-      }
-      size_t len18 = *((size_t*) (base + (17*sizeof(void*))));
-      if (len18 > 0) {
-        uint8_t *ptr19 = *((uint8_t **) (base + (16*sizeof(void*))));
-        for (size_t i20 = 0; i20 < len18; i20++) {
-          uint8_t *base = ptr19 + i20 * (3*sizeof(void*));
-          (void) base;
-          if ((*((size_t*) (base + (2*sizeof(void*))))) > 0) {
-            free(*((uint8_t **) (base + sizeof(void*))));
-          }
-        }
-        free(ptr19);
-      }
-      switch ((int32_t) (int32_t) *((uint8_t*) (base + (18*sizeof(void*))))) {
-        case 0: {
-          break;
-        }
-        case 1: {
-          if ((*((size_t*) (base + (20*sizeof(void*))))) > 0) {
-            free(*((uint8_t **) (base + (19*sizeof(void*)))));
-          }
-          break;
-        }
-      }
-      size_t len21 = *((size_t*) (base + (22*sizeof(void*))));
-      if (len21 > 0) {
-        uint8_t *ptr22 = *((uint8_t **) (base + (21*sizeof(void*))));
-        for (size_t i23 = 0; i23 < len21; i23++) {
-          uint8_t *base = ptr22 + i23 * (2*sizeof(void*));
+      size_t len12 = *((size_t*) (base + (15*sizeof(void*))));
+      if (len12 > 0) {
+        uint8_t *ptr13 = *((uint8_t **) (base + (14*sizeof(void*))));
+        for (size_t i14 = 0; i14 < len12; i14++) {
+          uint8_t *base = ptr13 + i14 * (2*sizeof(void*));
           (void) base;
           if ((*((size_t*) (base + sizeof(void*)))) > 0) {
             free(*((uint8_t **) (base + 0)));
           }
         }
+        free(ptr13);
+      }
+      size_t len18 = *((size_t*) (base + (17*sizeof(void*))));
+      if (len18 > 0) {
+        uint8_t *ptr19 = *((uint8_t **) (base + (16*sizeof(void*))));
+        for (size_t i20 = 0; i20 < len18; i20++) {
+          uint8_t *base = ptr19 + i20 * (8+2*sizeof(void*));
+          (void) base;
+          size_t len15 = *((size_t*) (base + sizeof(void*)));
+          if (len15 > 0) {
+            uint8_t *ptr16 = *((uint8_t **) (base + 0));
+            for (size_t i17 = 0; i17 < len15; i17++) {
+              uint8_t *base = ptr16 + i17 * 1;
+              (void) base;
+            }
+            free(ptr16);
+          }
+        }
+        free(ptr19);
+      }
+      size_t len21 = *((size_t*) (base + (19*sizeof(void*))));
+      if (len21 > 0) {
+        uint8_t *ptr22 = *((uint8_t **) (base + (18*sizeof(void*))));
+        for (size_t i23 = 0; i23 < len21; i23++) {
+          uint8_t *base = ptr22 + i23 * (3*sizeof(void*));
+          (void) base;
+          if ((*((size_t*) (base + (2*sizeof(void*))))) > 0) {
+            free(*((uint8_t **) (base + sizeof(void*))));
+          }
+        }
         free(ptr22);
       }
+      switch ((int32_t) (int32_t) *((uint8_t*) (base + (20*sizeof(void*))))) {
+        case 0: {
+          break;
+        }
+        case 1: {
+          if ((*((size_t*) (base + (22*sizeof(void*))))) > 0) {
+            free(*((uint8_t **) (base + (21*sizeof(void*)))));
+          }
+          break;
+        }
+      }
+      size_t len24 = *((size_t*) (base + (24*sizeof(void*))));
+      if (len24 > 0) {
+        uint8_t *ptr25 = *((uint8_t **) (base + (23*sizeof(void*))));
+        for (size_t i26 = 0; i26 < len24; i26++) {
+          uint8_t *base = ptr25 + i26 * (2*sizeof(void*));
+          (void) base;
+          if ((*((size_t*) (base + sizeof(void*)))) > 0) {
+            free(*((uint8_t **) (base + 0)));
+          }
+        }
+        free(ptr25);
+      }
     }
-    free(ptr25);
+    free(ptr28);
   }
 }
 
-__attribute__((__weak__, __export_name__("cabi_post_piston:handler/handler@0.1.0#handle")))
+__attribute__((__weak__, __export_name__("cabi_post_piston:handler/handler@0.2.0#handle")))
 void __wasm_export_exports_piston_handler_handler_handle_post_return(uint8_t * arg0) {
   switch ((int32_t) (int32_t) *((uint8_t*) (arg0 + 0))) {
     case 0: {
@@ -570,6 +593,21 @@ void piston_handler_types_body_schema_free(piston_handler_types_body_schema_t *p
   plugin_string_free(&ptr->schema);
 }
 
+void piston_handler_types_method_doc_free(piston_handler_types_method_doc_t *ptr) {
+  plugin_string_free(&ptr->description);
+}
+
+void piston_handler_types_list_method_doc_free(piston_handler_types_list_method_doc_t *ptr) {
+  size_t list_len = ptr->len;
+  if (list_len > 0) {
+    piston_handler_types_method_doc_t *list_ptr = ptr->ptr;
+    for (size_t i = 0; i < list_len; i++) {
+      piston_handler_types_method_doc_free(&list_ptr[i]);
+    }
+    free(list_ptr);
+  }
+}
+
 void piston_handler_types_list_throttle_free(piston_handler_types_list_throttle_t *ptr) {
   size_t list_len = ptr->len;
   if (list_len > 0) {
@@ -595,6 +633,7 @@ void piston_handler_types_list_body_schema_free(piston_handler_types_list_body_s
 void piston_handler_types_resource_spec_free(piston_handler_types_resource_spec_t *ptr) {
   plugin_string_free(&ptr->name);
   plugin_string_free(&ptr->description);
+  piston_handler_types_list_method_doc_free(&ptr->method_docs);
   piston_handler_types_list_method_free(&ptr->allowed_methods);
   piston_handler_types_list_method_free(&ptr->anonymous_methods);
   piston_handler_types_list_throttle_free(&ptr->throttles);
@@ -677,17 +716,17 @@ void exports_piston_handler_handler_guest_error_free(exports_piston_handler_hand
   piston_handler_types_guest_error_free(ptr);
 }
 
-__attribute__((__import_module__("[export]piston:handler/handler@0.1.0"), __import_name__("[resource-drop]item-stream")))
+__attribute__((__import_module__("[export]piston:handler/handler@0.2.0"), __import_name__("[resource-drop]item-stream")))
 extern void __wasm_import_exports_piston_handler_handler_item_stream_drop(int32_t handle);
 
 void exports_piston_handler_handler_item_stream_drop_own(exports_piston_handler_handler_own_item_stream_t handle) {
   __wasm_import_exports_piston_handler_handler_item_stream_drop(handle.__handle);
 }
 
-__attribute__(( __import_module__("[export]piston:handler/handler@0.1.0"), __import_name__("[resource-new]item-stream")))
+__attribute__(( __import_module__("[export]piston:handler/handler@0.2.0"), __import_name__("[resource-new]item-stream")))
 extern int32_t __wasm_import_exports_piston_handler_handler_item_stream_new(int32_t);
 
-__attribute__((__import_module__("[export]piston:handler/handler@0.1.0"), __import_name__("[resource-rep]item-stream")))
+__attribute__((__import_module__("[export]piston:handler/handler@0.2.0"), __import_name__("[resource-rep]item-stream")))
 extern int32_t __wasm_import_exports_piston_handler_handler_item_stream_rep(int32_t);
 
 exports_piston_handler_handler_own_item_stream_t exports_piston_handler_handler_item_stream_new(exports_piston_handler_handler_item_stream_t *rep) {
@@ -698,7 +737,7 @@ exports_piston_handler_handler_item_stream_t* exports_piston_handler_handler_ite
   return (exports_piston_handler_handler_item_stream_t*) __wasm_import_exports_piston_handler_handler_item_stream_rep(handle.__handle);
 }
 
-__attribute__((__export_name__("piston:handler/handler@0.1.0#[dtor]item_stream")))
+__attribute__((__export_name__("piston:handler/handler@0.2.0#[dtor]item_stream")))
 void __wasm_export_exports_piston_handler_handler_item_stream_dtor(exports_piston_handler_handler_item_stream_t* arg) {
   exports_piston_handler_handler_item_stream_destructor(arg);
 }
@@ -1321,7 +1360,7 @@ bool wasi_config_store_get_all(plugin_list_tuple2_string_string_t *ret, wasi_con
   }
 }
 
-__attribute__((__export_name__("piston:handler/handler@0.1.0#[method]item-stream.next")))
+__attribute__((__export_name__("piston:handler/handler@0.2.0#[method]item-stream.next")))
 uint8_t * __wasm_export_exports_piston_handler_handler_method_item_stream_next(uint8_t * arg, int32_t arg0) {
   exports_piston_handler_handler_result_list_string_guest_error_t ret;
   plugin_list_string_t ok;
@@ -1354,7 +1393,7 @@ uint8_t * __wasm_export_exports_piston_handler_handler_method_item_stream_next(u
   return ptr;
 }
 
-__attribute__((__export_name__("piston:handler/handler@0.1.0#describe")))
+__attribute__((__export_name__("piston:handler/handler@0.2.0#describe")))
 uint8_t * __wasm_export_exports_piston_handler_handler_describe(void) {
   exports_piston_handler_handler_plugin_info_t ret;
   exports_piston_handler_handler_describe(&ret);
@@ -1370,7 +1409,7 @@ uint8_t * __wasm_export_exports_piston_handler_handler_describe(void) {
   return ptr;
 }
 
-__attribute__((__export_name__("piston:handler/handler@0.1.0#handle")))
+__attribute__((__export_name__("piston:handler/handler@0.2.0#handle")))
 uint8_t * __wasm_export_exports_piston_handler_handler_handle(uint8_t * arg) {
   piston_handler_types_option_principal_t option0;
   switch ((int32_t) *((uint8_t*) (arg + (11*sizeof(void*))))) {

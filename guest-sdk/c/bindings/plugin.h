@@ -258,6 +258,28 @@ typedef struct piston_handler_types_body_schema_t {
   plugin_string_t   schema;
 } piston_handler_types_body_schema_t;
 
+// What one method of a resource does, for the generated documentation (the
+// OpenAPI document and the docs page). Everything in it is optional: the host
+// documents a method it is not told about from the rest of the spec.
+typedef struct piston_handler_types_method_doc_t {
+  // The method described (one of the resource's allowed methods).
+  piston_handler_types_method_t   method;
+  // What the method does, in Markdown. Its first line is the operation's
+  // summary, the rest its description.
+  plugin_string_t   description;
+  // A JSON Schema (draft 2020-12, as JSON text) of the data a successful answer
+  // carries, as a JSON client receives it: the value returned as `body.data`,
+  // or, for a stream (`body.items`), the array of its items. Describe what the
+  // guest returns; the host narrows it to the resource's fields and adds
+  // `resource_uri` itself. When absent, the host derives a schema from `fields`.
+  plugin_option_string_t   response_schema;
+} piston_handler_types_method_doc_t;
+
+typedef struct {
+  piston_handler_types_method_doc_t *ptr;
+  size_t len;
+} piston_handler_types_list_method_doc_t;
+
 typedef struct {
   piston_handler_types_throttle_t *ptr;
   size_t len;
@@ -274,8 +296,11 @@ typedef struct piston_handler_types_resource_spec_t {
   // `-`. The host passes it back in `request.resource-name`, so one plugin can serve
   // several resources.
   plugin_string_t   name;
-  // What the resource is, in Markdown, for the generated documentation.
+  // What the resource is, in Markdown, for the generated documentation. Its
+  // first line is the resource's title.
   plugin_string_t   description;
+  // What each method does and returns, at most one entry per method.
+  piston_handler_types_list_method_doc_t   method_docs;
   // URL path patterns this resource answers, e.g. `/posts` and `/posts/{post_slug}`.
   // A `{name}` segment captures one path segment; a final `{*name}` captures the
   // rest of the path, slashes included. Captured values reach the guest, decoded,
@@ -596,7 +621,7 @@ extern bool wasi_config_store_get(plugin_string_t *key, plugin_option_string_t *
 // If an error occurs, an `Err(error)` is returned.
 extern bool wasi_config_store_get_all(plugin_list_tuple2_string_string_t *ret, wasi_config_store_error_t *err);
 
-// Exported Functions from `piston:handler/handler@0.1.0`
+// Exported Functions from `piston:handler/handler@0.2.0`
 bool exports_piston_handler_handler_method_item_stream_next(exports_piston_handler_handler_borrow_item_stream_t self, uint32_t max, plugin_list_string_t *ret, exports_piston_handler_handler_guest_error_t *err);
 void exports_piston_handler_handler_describe(exports_piston_handler_handler_plugin_info_t *ret);
 bool exports_piston_handler_handler_handle(exports_piston_handler_handler_request_t *request, exports_piston_handler_handler_response_t *ret, exports_piston_handler_handler_guest_error_t *err);
@@ -666,6 +691,10 @@ void piston_handler_types_list_method_free(piston_handler_types_list_method_t *p
 void piston_handler_types_throttle_free(piston_handler_types_throttle_t *ptr);
 
 void piston_handler_types_body_schema_free(piston_handler_types_body_schema_t *ptr);
+
+void piston_handler_types_method_doc_free(piston_handler_types_method_doc_t *ptr);
+
+void piston_handler_types_list_method_doc_free(piston_handler_types_list_method_doc_t *ptr);
 
 void piston_handler_types_list_throttle_free(piston_handler_types_list_throttle_t *ptr);
 

@@ -19,7 +19,8 @@ output formats::
 
 The pieces:
 
-- `Resource`: a resource's attributes (routes, fields, throttles, schemas) and verbs.
+- `Resource`: a resource's attributes (routes, fields, throttles, schemas, responses)
+  and verbs, whose docstrings document the API.
 - `Request`: path params, query, headers, the decoded body, the principal.
 - `Response`, `stream` and `rc`: data, raw bytes, streams, django-piston's codes.
 - `Violations`: field-level problems answered together as one 400.

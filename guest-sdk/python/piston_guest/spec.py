@@ -10,6 +10,7 @@ instead of surfacing later as a plugin the host refuses.
 from __future__ import annotations
 
 import enum
+import inspect
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -102,6 +103,11 @@ class Resource:
     `rc` code; it raises an `rc` problem or `Violations` to answer with an error. The
     host answers every method the class does not define with 405 and an `Allow` header.
 
+    The generated API documentation takes the resource's description from the class
+    docstring (unless `description` is set) and each method's from its verb's
+    docstring, in Markdown (a method's first paragraph is the operation's summary).
+    `responses` adds what each method answers with.
+
     One instance of the class is created per plugin instance, on its first request, and
     serves every request that instance gets, so it may cache in memory (with
     `isolation = "request"` it lives for one request).
@@ -109,7 +115,8 @@ class Resource:
 
     #: The name, unique within the plugin: lower-case letters, digits and `-`.
     name: ClassVar[str]
-    #: What the resource is, in Markdown, for the generated documentation.
+    #: What the resource is, in Markdown, for the generated documentation. Empty takes
+    #: the class docstring.
     description: ClassVar[str] = ""
     #: URL path patterns: `/posts`, `/posts/{post_slug}`, `/files/{*path}`.
     routes: ClassVar[Sequence[str]] = ()
@@ -126,6 +133,11 @@ class Resource:
     throttles: ClassVar[Sequence[Throttle]] = ()
     #: A JSON Schema (a dict, or JSON text) per method for the request body.
     schemas: ClassVar[Mapping[MethodLike, Mapping[str, Any] | str]] = {}
+    #: A JSON Schema (a dict, or JSON text) per method for the data a successful answer
+    #: carries as a JSON client receives it (for a `stream`, the array of its items), for
+    #: the generated documentation. Describe what the verb returns: the host narrows it
+    #: to `fields` and adds `resource_uri`.
+    responses: ClassVar[Mapping[MethodLike, Mapping[str, Any] | str]] = {}
     #: The URI template of one item (`/posts/{slug}`), for each item's `resource_uri`.
     item_uri: ClassVar[str | None] = None
     #: Request headers the verbs read (lower-case names, or `*` for all).
@@ -201,6 +213,10 @@ def spec_of(cls: type) -> wit.ResourceSpec:
     description = cls.description
     if not isinstance(description, str):
         raise SpecError(f"{where}.description: must be a string, not {description!r}")
+    if not description:
+        # The class's own docstring: `__doc__` is not inherited, so a shared base's
+        # docstring does not describe every subclass.
+        description = _docstring(cls)
 
     routes = _strings(cls.routes, f"{where}.routes")
     if not routes:
@@ -254,8 +270,30 @@ def spec_of(cls: type) -> wit.ResourceSpec:
         if method not in allowed:
             raise SpecError(f"{where}.schemas: {method} is not an allowed method")
         schemas.append(
-            wit.BodySchema(method=method.to_wit(), schema=_schema_text(schema, where, method))
+            wit.BodySchema(
+                method=method.to_wit(), schema=_schema_text(schema, f"{where}.schemas[{method}]")
+            )
         )
+
+    if not isinstance(cls.responses, Mapping):
+        raise SpecError(f"{where}.responses: must be a dict from method to schema")
+    responses: dict[Method, str] = {}
+    for key, schema in cls.responses.items():
+        method = _method(key, f"{where}.responses")
+        if method not in allowed:
+            raise SpecError(f"{where}.responses: {method} is not an allowed method")
+        if method in responses:
+            raise SpecError(f"{where}.responses: {method} has two schemas")
+        responses[method] = _schema_text(schema, f"{where}.responses[{method}]")
+
+    method_docs = []
+    for method in allowed:
+        text = _docstring(getattr(cls, VERBS[method], None))
+        response = responses.get(method)
+        if text or response is not None:
+            method_docs.append(
+                wit.MethodDoc(method=method.to_wit(), description=text, response_schema=response)
+            )
 
     item_uri = cls.item_uri
     if item_uri is not None and not isinstance(item_uri, str):
@@ -266,6 +304,7 @@ def spec_of(cls: type) -> wit.ResourceSpec:
     return wit.ResourceSpec(
         name=name,
         description=description,
+        method_docs=method_docs,
         routes=routes,
         allowed_methods=[method.to_wit() for method in allowed],
         anonymous_methods=[method.to_wit() for method in anonymous],
@@ -278,17 +317,23 @@ def spec_of(cls: type) -> wit.ResourceSpec:
     )
 
 
-def _schema_text(schema: Any, where: str, method: Method) -> str:
+def _docstring(owner: Any) -> str:
+    """`owner`'s own docstring, indentation removed; empty without one."""
+    doc = getattr(owner, "__doc__", None)
+    return inspect.cleandoc(doc) if isinstance(doc, str) else ""
+
+
+def _schema_text(schema: Any, where: str) -> str:
     # Compact, keys in the order written: the host compiles the schema from this text.
     if isinstance(schema, str):
         try:
             json.loads(schema)
         except ValueError as error:
-            raise SpecError(f"{where}.schemas[{method}]: not JSON: {error}") from None
+            raise SpecError(f"{where}: not JSON: {error}") from None
         return schema
     if not isinstance(schema, Mapping):
-        raise SpecError(f"{where}.schemas[{method}]: must be a dict or JSON text")
+        raise SpecError(f"{where}: must be a dict or JSON text, not {schema!r}")
     try:
         return json.dumps(schema, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as error:
-        raise SpecError(f"{where}.schemas[{method}]: not JSON data: {error}") from None
+        raise SpecError(f"{where}: not JSON data: {error}") from None

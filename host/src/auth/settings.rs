@@ -191,6 +191,26 @@ impl Default for AuthSettings {
 }
 
 impl AuthSettings {
+    /// The authenticators `resource` of `plugin` is served with, in order: its own
+    /// chain, else its plugin's, else the default (empty: served anonymously).
+    pub fn chain(&self, plugin: &str, resource: &str) -> &[String] {
+        let plugin = self.plugins.get(plugin);
+        plugin
+            .and_then(|plugin| plugin.resources.get(resource))
+            .and_then(|resource| resource.chain.as_deref())
+            .or_else(|| plugin.and_then(|plugin| plugin.chain.as_deref()))
+            .unwrap_or(&self.default_chain)
+    }
+
+    /// The scopes a scoped credential needs to call `method` on `resource` of `plugin`.
+    pub fn scopes(&self, plugin: &str, resource: &str, method: Method) -> &[String] {
+        self.plugins
+            .get(plugin)
+            .and_then(|plugin| plugin.resources.get(resource))
+            .and_then(|resource| resource.scopes.get(&method))
+            .map_or(&[], Vec::as_slice)
+    }
+
     /// Every authenticator some chain names, once each.
     pub fn named(&self) -> impl Iterator<Item = &str> {
         let mut names: Vec<&str> = self

@@ -1,11 +1,7 @@
 //! `piston list`.
 
-use super::{
-    CliError, CommonArgs, Host, check_plugin_dir, init_logging, settings, table, tokio_runtime,
-};
+use super::{CliError, CommonArgs, load_offline, table};
 use crate::admin::{self, PREFIX};
-use crate::config::Overrides;
-use crate::registry::load_directory;
 use clap::Args;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -66,25 +62,7 @@ pub fn run(args: ListArgs) -> Result<ExitCode, CliError> {
 
 /// Loads the plugin directory here.
 fn load(dir: Option<PathBuf>, common: &CommonArgs) -> Result<Value, CliError> {
-    let overrides = Overrides {
-        plugins: dir,
-        ..common.overrides()
-    };
-    let settings = settings(&overrides)?;
-    check_plugin_dir(&settings.server.plugins, "DIR")?;
-    init_logging("warn");
-    let host = Host::start(settings, false)?;
-    let snapshot = tokio_runtime()?
-        .block_on(load_directory(
-            &host.settings.server.plugins,
-            host.load_options(),
-        ))
-        .map_err(|error| {
-            CliError::Failed(format!(
-                "cannot read {}: {error}",
-                host.settings.server.plugins.display()
-            ))
-        })?;
+    let (_, snapshot) = load_offline(dir, common, "DIR")?;
     Ok(admin::resources_document(&snapshot))
 }
 

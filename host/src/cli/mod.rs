@@ -5,6 +5,7 @@
 //! before anything starts.
 
 mod build;
+mod docs;
 mod inspect;
 mod list;
 mod new;
@@ -45,6 +46,9 @@ enum Command {
     /// List the plugins in a directory and the resources they serve (exits 1 if any
     /// plugin fails to load).
     List(list::ListArgs),
+    /// Write the OpenAPI 3.1 document of the plugins in a directory: the one the
+    /// server serves at /openapi.json (exits 1 if any plugin fails to load).
+    Docs(docs::DocsArgs),
     /// Show everything one plugin file declares.
     Inspect(inspect::InspectArgs),
     /// Manage the users Basic and Digest authenticate.
@@ -136,6 +140,7 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::List(args) => list::run(args),
+        Command::Docs(args) => docs::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Users(args) => users::run(args),
         Command::Tokens(args) => tokens::run(args),
@@ -299,6 +304,36 @@ fn open_auth_store(settings: &Settings) -> Result<crate::auth::AuthStore, CliErr
         None => crate::auth::AuthStore::open(&settings.auth_database())
             .map_err(|error| CliError::Failed(error.to_string())),
     }
+}
+
+/// Loads the plugin directory (`dir`, else the configured one) in this process, as a
+/// server would but without opening the store, for the commands that describe what
+/// it serves. `flag` names where the directory came from in errors.
+fn load_offline(
+    dir: Option<std::path::PathBuf>,
+    common: &CommonArgs,
+    flag: &str,
+) -> Result<(Host, crate::registry::Snapshot), CliError> {
+    let overrides = Overrides {
+        plugins: dir,
+        ..common.overrides()
+    };
+    let settings = settings(&overrides)?;
+    check_plugin_dir(&settings.server.plugins, flag)?;
+    init_logging("warn");
+    let host = Host::start(settings, false)?;
+    let snapshot = tokio_runtime()?
+        .block_on(crate::registry::load_directory(
+            &host.settings.server.plugins,
+            host.load_options(),
+        ))
+        .map_err(|error| {
+            CliError::Failed(format!(
+                "cannot read {}: {error}",
+                host.settings.server.plugins.display()
+            ))
+        })?;
+    Ok((host, snapshot))
 }
 
 /// Checks that a plugin directory can be read, naming the flag if not.

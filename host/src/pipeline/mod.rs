@@ -32,16 +32,17 @@ use crate::coordination::Coordination;
 use crate::decode::{self, BodyLimits};
 use crate::emit::Negotiated;
 use crate::negotiate::{self, Asked};
+use crate::openapi::{self, ApiDocs, Page};
 use crate::problem::Problem;
 use crate::registry::{Registry, ResourceSpec, RouteTarget, Routed};
 use crate::runtime::{Checkout, Response as GuestResponse, wit};
 use crate::throttle::{Caller, RateLimit, Throttler};
-use crate::vocab::Method;
+use crate::vocab::{Method, MethodSet};
 use arc_swap::ArcSwap;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
-use http::header::{ACCEPT, ALLOW, HeaderName, HeaderValue};
+use http::header::{ACCEPT, ALLOW, CONTENT_TYPE, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{HeaderMap, StatusCode};
 use std::hash::{BuildHasher, RandomState};
@@ -75,6 +76,8 @@ pub struct Policy {
     pub body: BodyLimits,
     /// The prefix of `resource_uri`s, without a trailing slash (empty: relative URIs).
     pub public_url: Arc<str>,
+    /// The generated documentation, unless `server.docs` turned it off.
+    pub docs: Option<ApiDocs>,
 }
 
 /// A refusal, the format its problem document is written in (the negotiated one once
@@ -127,6 +130,7 @@ impl Policy {
                 timeout: settings.server.body_timeout,
             },
             public_url: settings.server.public_url.trim_end_matches('/').into(),
+            docs: settings.server.docs.then(|| ApiDocs::new(settings)),
         })
     }
 }
@@ -225,6 +229,58 @@ impl Pipeline {
         .await
     }
 
+    /// Answers one request for the generated documentation, or, when `server.docs`
+    /// turned it off, as any other path (no resource may be served there: 404).
+    pub async fn docs(&self, page: Page, request: Request) -> Response {
+        self.answer(request, async |incoming| {
+            let Some(docs) = &incoming.policy.docs else {
+                return self.run(incoming).await;
+            };
+            let parts = incoming.parts;
+            let allowed: MethodSet = [Method::Get].into_iter().collect();
+            let head = match parts.method {
+                http::Method::GET => false,
+                http::Method::HEAD => true,
+                http::Method::OPTIONS => return Ok(options(allowed)),
+                _ => {
+                    return Err(Refused::in_json(Refusal::MethodNotAllowed {
+                        method: parts.method.clone(),
+                        allowed,
+                    }));
+                }
+            };
+            let response = match page {
+                Page::Json | Page::Yaml => {
+                    let rendered = docs.rendered(&self.registry.current());
+                    let (body, content_type) = match page {
+                        Page::Json => (rendered.json.clone(), "application/json"),
+                        _ => (rendered.yaml.clone(), "application/yaml"),
+                    };
+                    let mut response = Response::new(Body::from(body));
+                    response
+                        .headers_mut()
+                        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+                    response
+                }
+                Page::Redirect => openapi::page::redirect(),
+                Page::Asset => {
+                    let file = parts.uri.path().trim_start_matches(openapi::page::PAGE);
+                    openapi::page::asset(file).ok_or_else(|| {
+                        Refused::in_json(Refusal::NotFound {
+                            path: parts.uri.path().to_owned(),
+                        })
+                    })?
+                }
+            };
+            Ok(if head {
+                without_body(response)
+            } else {
+                response
+            })
+        })
+        .await
+    }
+
     /// What every answer shares: the request id, the log line of a refusal, the
     /// problem document, and draining an unread body.
     async fn answer(
@@ -298,7 +354,7 @@ impl Pipeline {
         let Routed { target, params } = routed.map_err(refuse)?;
         let resource = target.resource();
         let (method, head_only) = match check_method(&parts.method, resource).map_err(refuse)? {
-            Verb::Options => return Ok(options(resource)),
+            Verb::Options => return Ok(options(resource.allowed_methods)),
             Verb::Call { method, head } => (method, head),
         };
         let format = negotiated.map_err(|error| refuse(Refusal::Format(error)))?;
@@ -485,10 +541,11 @@ fn check_method(method: &http::Method, resource: &ResourceSpec) -> Result<Verb, 
     })
 }
 
-fn options(resource: &ResourceSpec) -> Response {
+/// The answer to `OPTIONS`: what is allowed.
+fn options(allowed: MethodSet) -> Response {
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::NO_CONTENT;
-    if let Ok(allow) = HeaderValue::from_str(&resource.allowed_methods.allow_header()) {
+    if let Ok(allow) = HeaderValue::from_str(&allowed.allow_header()) {
         response.headers_mut().insert(ALLOW, allow);
     }
     response

@@ -74,6 +74,8 @@ pub struct ResourceSpec {
     pub item_uri: Option<String>,
     /// Request headers passed to the guest.
     pub request_headers: RequestHeaders,
+    /// What each method does and returns, for the generated documentation.
+    pub method_docs: Vec<MethodDoc>,
     /// `fields` and `exclude`, compiled.
     #[serde(skip)]
     pub filter: FieldFilter,
@@ -87,6 +89,22 @@ impl ResourceSpec {
     pub fn schema(&self, method: Method) -> Option<&BodySchema> {
         self.schemas.iter().find(|schema| schema.method == method)
     }
+
+    /// The documentation of `method`, if the plugin wrote any.
+    pub fn method_doc(&self, method: Method) -> Option<&MethodDoc> {
+        self.method_docs.iter().find(|doc| doc.method == method)
+    }
+}
+
+/// What one method does and returns, as the plugin documents it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MethodDoc {
+    /// The method.
+    pub method: Method,
+    /// Markdown; the first paragraph is the summary.
+    pub description: String,
+    /// The JSON Schema of a successful answer's data, as JSON clients get it.
+    pub response_schema: Option<serde_json::Value>,
 }
 
 /// A JSON Schema for one method's body.
@@ -142,9 +160,13 @@ pub const MAX_ROUTES: usize = 32;
 /// The longest route pattern, in bytes.
 pub const MAX_ROUTE_BYTES: usize = 1024;
 
+/// The longest description of a resource or a method, in bytes.
+pub const MAX_DESCRIPTION_BYTES: usize = 64 * 1024;
+
 /// Path prefixes the host keeps for itself: the admin API's (answered 404 on the
-/// public listener) and the OAuth provider's endpoints.
-pub const RESERVED_PREFIXES: [&str; 2] = ["/_piston/", "/oauth/"];
+/// public listener), the OAuth provider's endpoints, the docs page's, and the
+/// OpenAPI document's (`/openapi.json`, and `/openapi` with any format suffix).
+pub const RESERVED_PREFIXES: [&str; 4] = ["/_piston/", "/oauth/", "/docs/", "/openapi."];
 
 /// Checks `info` and converts it.
 pub fn validate(info: wit::PluginInfo) -> Result<PluginSpec, SpecError> {
@@ -253,10 +275,10 @@ fn resource_spec(spec: wit::ResourceSpec, problems: &mut Vec<String>) -> Resourc
             problem(format!(
                 "route `{route}` must start with `/` and have no `?` or `#`"
             ));
-        } else if let Some(prefix) = RESERVED_PREFIXES
-            .iter()
-            .find(|prefix| route.starts_with(**prefix) || route == prefix.trim_end_matches('/'))
-        {
+        } else if let Some(prefix) = RESERVED_PREFIXES.iter().find(|prefix| {
+            let bare = prefix.trim_end_matches(['/', '.']);
+            route.starts_with(**prefix) || route == bare
+        }) {
             problem(format!(
                 "route `{route}` is under `{prefix}`, which the host keeps for itself"
             ));
@@ -333,6 +355,43 @@ fn resource_spec(spec: wit::ResourceSpec, problems: &mut Vec<String>) -> Resourc
         }
     }
 
+    if spec.description.len() > MAX_DESCRIPTION_BYTES {
+        problem(format!(
+            "a description of {} bytes (at most {MAX_DESCRIPTION_BYTES})",
+            spec.description.len()
+        ));
+    }
+    let mut method_docs: Vec<MethodDoc> = Vec::new();
+    for doc in spec.method_docs {
+        let method = Method::from_wit(doc.method);
+        if !allowed.contains(method) {
+            problem(format!(
+                "documents {method}, which is not an allowed method"
+            ));
+        } else if method_docs.iter().any(|seen| seen.method == method) {
+            problem(format!("documents {method} twice"));
+        }
+        if doc.description.len() > MAX_DESCRIPTION_BYTES {
+            problem(format!(
+                "the {method} description has {} bytes (at most {MAX_DESCRIPTION_BYTES})",
+                doc.description.len()
+            ));
+        }
+        let response_schema = doc.response_schema.and_then(|text| {
+            let parsed = serde_json::from_str(&text)
+                .map_err(|error| format!("is not JSON: {error}"))
+                .and_then(|parsed| BodyValidator::compile(&parsed).map(|_| parsed));
+            parsed
+                .map_err(|error| problem(format!("the {method} response schema {error}")))
+                .ok()
+        });
+        method_docs.push(MethodDoc {
+            method,
+            description: doc.description,
+            response_schema,
+        });
+    }
+
     let filter = FieldFilter::compile(&spec.fields, &spec.exclude).unwrap_or_else(|error| {
         problem(format!("fields: {error}"));
         FieldFilter::compile(&[], &[]).expect("no rules always compile")
@@ -370,6 +429,7 @@ fn resource_spec(spec: wit::ResourceSpec, problems: &mut Vec<String>) -> Resourc
         schemas,
         item_uri: spec.item_uri,
         request_headers,
+        method_docs,
         filter,
         uri_template,
     }
@@ -442,6 +502,11 @@ mod tests {
             }],
             item_uri: Some("/posts/{slug}".into()),
             request_headers: vec!["if-match".into()],
+            method_docs: vec![wit::MethodDoc {
+                method: wit::Method::Get,
+                description: "One post.\n\nBy its slug.".into(),
+                response_schema: Some(r#"{"type": "object"}"#.into()),
+            }],
         }
     }
 
@@ -514,5 +579,64 @@ mod tests {
         get_schema.schemas[0].method = wit::Method::Get;
         let message = validate(plugin(vec![get_schema])).unwrap_err().to_string();
         assert!(message.contains("body schema for GET"), "{message}");
+    }
+
+    #[test]
+    fn the_hosts_own_paths_are_refused() {
+        for route in [
+            "/docs",
+            "/docs/x",
+            "/openapi",
+            "/openapi.json",
+            "/openapi.yaml",
+            "/oauth/authorize",
+        ] {
+            let mut taken = resource("post");
+            taken.routes = vec![route.into()];
+            let message = validate(plugin(vec![taken])).unwrap_err().to_string();
+            assert!(message.contains("keeps for itself"), "{route}: {message}");
+        }
+        for route in ["/documents", "/openapis", "/docsy"] {
+            let mut free = resource("post");
+            free.routes = vec![route.into()];
+            free.item_uri = None;
+            assert!(validate(plugin(vec![free])).is_ok(), "{route}");
+        }
+    }
+
+    #[test]
+    fn method_docs_keep_their_schema_and_name_allowed_methods_once() {
+        let spec = validate(plugin(vec![resource("post")])).unwrap();
+        let doc = spec.resources[0].method_doc(Method::Get).unwrap();
+        assert_eq!(
+            doc.response_schema,
+            Some(serde_json::json!({"type": "object"}))
+        );
+        assert!(spec.resources[0].method_doc(Method::Put).is_none());
+
+        let mut bad = resource("post");
+        let twin = bad.method_docs[0].clone();
+        bad.method_docs.push(twin);
+        bad.method_docs.push(wit::MethodDoc {
+            method: wit::Method::Delete,
+            description: String::new(),
+            response_schema: None,
+        });
+        bad.method_docs[0].response_schema = Some(r#"{"type": 5}"#.into());
+        bad.method_docs[1].response_schema = Some("{nope".into());
+        bad.description = "x".repeat(MAX_DESCRIPTION_BYTES + 1);
+        let message = validate(plugin(vec![bad])).unwrap_err().to_string();
+        for expected in [
+            "documents GET twice",
+            "documents DELETE, which is not an allowed method",
+            "the GET response schema",
+            "response schema is not JSON",
+            "a description of 65537 bytes",
+        ] {
+            assert!(
+                message.contains(expected),
+                "{expected:?} missing from {message}"
+            );
+        }
     }
 }

@@ -41,6 +41,12 @@ use std::path::Path;
 use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
 
+/// The WIT package plugins implement (`wit/`), and the version this host speaks. A
+/// plugin built for another version is refused at load, by name.
+const CONTRACT_PREFIX: &str = "piston:handler";
+const CONTRACT_VERSION: &str = "0.2.0";
+const CONTRACT: &str = "piston:handler@0.2.0";
+
 /// Why a plugin file could not be loaded. Shown as the plugin's status.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -153,11 +159,31 @@ impl Runtime {
         };
         match AuthenticatorPre::new(pre) {
             Ok(authenticator) => Ok(Linked::Authenticator(authenticator)),
-            Err(_) => Err(LoadError::Link(format!(
-                "it exports neither piston:handler/handler@0.1.0 nor \
-                 piston:handler/authentication@0.1.0 ({handler_error:#})"
-            ))),
+            Err(_) => Err(LoadError::Link(match self.foreign_contract(component) {
+                Some(export) => format!(
+                    "it was built for {export}, not this host's {CONTRACT}: rebuild it \
+                         with the current SDK"
+                ),
+                None => format!(
+                    "it exports neither {CONTRACT_PREFIX}/handler@{CONTRACT_VERSION} nor \
+                         {CONTRACT_PREFIX}/authentication@{CONTRACT_VERSION} \
+                         ({handler_error:#})"
+                ),
+            })),
         }
+    }
+
+    /// A `piston:handler` export of another contract version, if the component has one.
+    fn foreign_contract(&self, component: &Component) -> Option<String> {
+        let exports = component.component_type();
+        exports
+            .exports(&self.engine)
+            .map(|(name, _)| name)
+            .find(|name| {
+                name.starts_with(CONTRACT_PREFIX)
+                    && !name.ends_with(&format!("@{CONTRACT_VERSION}"))
+            })
+            .map(str::to_owned)
     }
 
     /// Instantiates the plugin once, without access to the store or settings, and asks

@@ -15,6 +15,7 @@ pub(crate) mod settings;
 use self::connection::{Activity, Timed};
 use crate::admin::Admin;
 use crate::auth::oauth::Endpoint;
+use crate::openapi::Page;
 use crate::pipeline::Pipeline;
 use axum::Router;
 use axum::body::Body;
@@ -54,9 +55,10 @@ pub struct ConnectionLimits {
     pub send_timeout: Duration,
 }
 
-/// The public app: the OAuth 1.0a endpoints, and every other path through the
-/// pipeline to the plugin resources, which it routes itself from the live registry
-/// (plugin routes change while serving; axum's router is built once).
+/// The public app: the OAuth 1.0a endpoints, the generated documentation, and every
+/// other path through the pipeline to the plugin resources, which it routes itself
+/// from the live registry (plugin routes change while serving; axum's router is built
+/// once).
 pub fn app(pipeline: Arc<Pipeline>) -> Router {
     let oauth = |endpoint: Endpoint| {
         any(
@@ -65,10 +67,22 @@ pub fn app(pipeline: Arc<Pipeline>) -> Router {
             },
         )
     };
+    let docs = |page: Page| {
+        any(
+            async move |State(pipeline): State<Arc<Pipeline>>, request: Request| {
+                pipeline.docs(page, request).await
+            },
+        )
+    };
     Router::new()
         .route("/oauth/request_token", oauth(Endpoint::RequestToken))
         .route("/oauth/authorize", oauth(Endpoint::Authorize))
         .route("/oauth/access_token", oauth(Endpoint::AccessToken))
+        .route("/openapi.json", docs(Page::Json))
+        .route("/openapi.yaml", docs(Page::Yaml))
+        .route("/docs", docs(Page::Redirect))
+        .route("/docs/", docs(Page::Asset))
+        .route("/docs/{*file}", docs(Page::Asset))
         .fallback(resource)
         .with_state(pipeline)
 }

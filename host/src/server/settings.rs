@@ -53,6 +53,8 @@ pub struct ServerSettings {
     pub body_timeout: Duration,
     /// The bearer token that opens the admin API to clients off loopback.
     pub admin_token: Option<String>,
+    /// Whether the public listener serves the OpenAPI document and the docs page.
+    pub docs: bool,
 }
 
 /// The `[server]` section, as written; the configuration puts the command-line flags
@@ -70,6 +72,7 @@ pub(crate) struct ServerSection {
     trusted_proxies: Vec<TrustedProxy>,
     forwarded_header: Option<ForwardedHeader>,
     admin_token: Option<String>,
+    docs: Option<bool>,
     /// Read by the configuration for plugin loading.
     pub(crate) follow_symlinks: Option<bool>,
     #[serde(default, with = "humantime_serde")]
@@ -167,6 +170,7 @@ impl ServerSection {
                 SHUTDOWN_TIMEOUT_RANGE,
             )?,
             connections,
+            docs: self.docs.unwrap_or(true),
             body_timeout: connection_timeout(
                 "body_timeout",
                 self.body_timeout,

@@ -20,7 +20,7 @@ mod shared;
 
 use self::gcra::Gcra;
 use self::local::LocalCounters;
-use self::settings::{Backend, OnError, RuleOverride, ThrottleSettings};
+use self::settings::{Backend, OnError, ThrottleSettings};
 use self::shared::SharedCounters;
 use crate::client::counted_as;
 use crate::problem::Problem;
@@ -235,29 +235,14 @@ impl Throttler {
         })
     }
 
-    /// The rules for a caller of a resource: the resource's section, else the
-    /// plugin's, else the spec; anonymous callers' own rules where the operator set
-    /// them.
+    /// The rules for a caller of a resource (see [`settings::rules_for`]).
     fn rules<'a>(
         &'a self,
         plugin: &str,
         resource: &'a ResourceSpec,
         anonymous: bool,
     ) -> &'a [Throttle] {
-        let plugin = self.plugins.get(plugin);
-        let overrides: [Option<&RuleOverride>; 2] = [
-            plugin.and_then(|plugin| plugin.resources.get(&resource.name)),
-            plugin.map(|plugin| &plugin.rules),
-        ];
-        let pick = |choose: fn(&RuleOverride) -> Option<&Vec<Throttle>>| {
-            overrides.iter().flatten().find_map(|rules| choose(rules))
-        };
-        let everyone =
-            pick(|rules| rules.everyone.as_ref()).map_or(&resource.throttles[..], |rules| rules);
-        if anonymous && let Some(rules) = pick(|rules| rules.anonymous.as_ref()) {
-            return rules;
-        }
-        everyone
+        settings::rules_for(&self.plugins, plugin, resource, anonymous)
     }
 
     /// The answer when the counters cannot be reached, per `on_error`.

@@ -27,6 +27,7 @@
 
 pub use crate::coordination::settings::RedisSettings;
 use crate::coordination::settings::{CoordinationSettings, check_timeout, check_url};
+use crate::registry::ResourceSpec;
 use crate::vocab::{ConfigError, Method, MethodSet, Throttle, check_range};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -91,6 +92,42 @@ pub struct RuleOverride {
     pub everyone: Option<Vec<Throttle>>,
     /// For anonymous callers.
     pub anonymous: Option<Vec<Throttle>>,
+}
+
+impl ThrottleSettings {
+    /// The rules for a caller of `resource` of `plugin` (see [`rules_for`]).
+    pub fn rules<'a>(
+        &'a self,
+        plugin: &str,
+        resource: &'a ResourceSpec,
+        anonymous: bool,
+    ) -> &'a [Throttle] {
+        rules_for(&self.plugins, plugin, resource, anonymous)
+    }
+}
+
+/// The rules for a caller of a resource: the resource's section, else the plugin's,
+/// else the spec; anonymous callers' own rules where the operator set them.
+pub fn rules_for<'a>(
+    plugins: &'a BTreeMap<String, PluginRules>,
+    plugin: &str,
+    resource: &'a ResourceSpec,
+    anonymous: bool,
+) -> &'a [Throttle] {
+    let plugin = plugins.get(plugin);
+    let overrides: [Option<&RuleOverride>; 2] = [
+        plugin.and_then(|plugin| plugin.resources.get(&resource.name)),
+        plugin.map(|plugin| &plugin.rules),
+    ];
+    let pick = |choose: fn(&RuleOverride) -> Option<&Vec<Throttle>>| {
+        overrides.iter().flatten().find_map(|rules| choose(rules))
+    };
+    let everyone =
+        pick(|rules| rules.everyone.as_ref()).map_or(&resource.throttles[..], |rules| rules);
+    if anonymous && let Some(rules) = pick(|rules| rules.anonymous.as_ref()) {
+        return rules;
+    }
+    everyone
 }
 
 /// `[throttle]` as written.

@@ -7,13 +7,21 @@ from piston_guest import Resource, plugin
 
 
 class Greeting(Resource):
-    """`GET /{{name}}/{who}`: a greeting."""
+    """Says hello at `/{{name}}/{who}`."""
 
     name = "greeting"
-    description = "Says hello."
     routes = ["/{{name}}/{who}"]
+    # What `read` answers with, for the generated API documentation.
+    responses = {
+        "GET": {
+            "type": "object",
+            "properties": {"hello": {"type": "string"}},
+            "required": ["hello"],
+        }
+    }
 
     def read(self, request, who):
+        """Greets `who`."""
         return {"hello": who}
 
 

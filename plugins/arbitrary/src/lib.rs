@@ -17,6 +17,9 @@ struct User<'a> {
     username: &'a str,
 }
 
+/// The JSON Schema of what `read` answers.
+const RESPONSE_SCHEMA: &str = r#"{"type":"object","required":["user","data_length"],"properties":{"user":{"type":"object","required":["username"],"properties":{"username":{"type":"string"}}},"data_length":{"type":"integer","minimum":0}}}"#;
+
 /// Reports on the data in its path.
 #[derive(Default)]
 struct ArbitraryDataHandler;
@@ -28,8 +31,13 @@ impl Resource for ArbitraryDataHandler {
             .describe("Echoes a user name and the length of arbitrary path data.")
             .route("/other/{username}/{*data}")
             .anonymous([piston_guest::Method::Get])
+            .response(piston_guest::Method::Get, RESPONSE_SCHEMA)
     }
 
+    /// The user name and how many characters the rest of the path has.
+    ///
+    /// `data` is everything after the user name, slashes included:
+    /// `/other/ann/a/b/c` counts `a/b/c`, 5 characters.
     fn read(&self, req: &Request) -> Result<Response> {
         let username = req.param("username").unwrap_or_default();
         let data = req.param("data").unwrap_or_default();

@@ -275,6 +275,16 @@ fn post_schema(required: &str) -> String {
     )
 }
 
+/// The JSON Schema of a post as the handler returns it, before the host hides `id` and
+/// `private_*`.
+const POST_RESPONSE: &str = concat!(
+    r#"{"type":"object","required":["slug","title","content","content_size"],"properties":{"#,
+    r#""id":{"type":"integer"},"slug":{"type":"string"},"title":{"type":"string"},"#,
+    r#""content":{"type":"string"},"#,
+    r#""author":{"type":["object","null"],"properties":{"username":{"type":"string"},"first_name":{"type":"string"}}},"#,
+    r#""private_edits":{"type":"integer"},"content_size":{"type":"integer","minimum":0}}}"#,
+);
+
 /// `/posts`: the collection.
 #[derive(Default)]
 struct BlogPosts;
@@ -285,12 +295,25 @@ impl Resource for BlogPosts {
         post_spec("posts", "/posts")
             .describe("Every blog post. `POST` here creates one.")
             .schema(Method::Post, post_schema(r#"["title"]"#))
+            .response(
+                Method::Get,
+                format!(r#"{{"type":"array","items":{POST_RESPONSE}}}"#),
+            )
+            .response(Method::Post, POST_RESPONSE)
     }
 
+    /// Every post, oldest first.
+    ///
+    /// Streamed a page at a time: the listing's size is bounded by nothing but the
+    /// store.
     fn read(&self, _req: &Request) -> Result<Response> {
         Ok(Response::try_stream(Posts::open()?.listing()))
     }
 
+    /// Creates a post; the caller, if any, is its author.
+    ///
+    /// The slug is made from the title unless given. Answers 201 with the post and its
+    /// `Location`, 409 when the slug is taken, 400 when the title or slug is not valid.
     fn create(&self, req: &Request) -> Result<Response> {
         let new: NewPost = req.data()?;
         let slug = match new.slug {
@@ -331,13 +354,18 @@ impl Resource for BlogPost {
             .describe("One blog post. Only its author may delete it.")
             .throttle([Method::Put], 5, 10 * 60)
             .schema(Method::Put, post_schema("[]"))
+            .response(Method::Get, POST_RESPONSE)
+            .response(Method::Put, POST_RESPONSE)
     }
 
+    /// The post, or 404.
     fn read(&self, req: &Request) -> Result<Response> {
         let post = Posts::open()?.get(req.param("post_slug").unwrap_or_default())?;
         Response::data(&post.view())
     }
 
+    /// Changes the post's title or content (whichever the body has) and answers the
+    /// post as it is now.
     fn update(&self, req: &Request) -> Result<Response> {
         let changes: PostChanges = req.data()?;
         validate(changes.title.as_deref(), None)?;
@@ -354,6 +382,8 @@ impl Resource for BlogPost {
         Response::data(&post.view())
     }
 
+    /// Deletes the post: only its author may (403 for anyone else, anonymous callers
+    /// included).
     fn delete(&self, req: &Request) -> Result<Response> {
         let posts = Posts::open()?;
         let post = posts.get(req.param("post_slug").unwrap_or_default())?;

@@ -20,6 +20,9 @@ struct Row {
     even: bool,
 }
 
+/// The JSON Schema of what `read` streams: the array of its rows.
+const RESPONSE_SCHEMA: &str = r#"{"type":"array","items":{"type":"object","required":["n","label","square","even"],"properties":{"n":{"type":"integer","minimum":0},"label":{"type":"string"},"square":{"type":"integer","minimum":0},"even":{"type":"boolean"}}}}"#;
+
 /// Streams generated rows.
 #[derive(Default)]
 struct Rows;
@@ -33,8 +36,15 @@ impl Resource for Rows {
             )
             .route("/export/rows")
             .anonymous([Method::Get])
+            .response(Method::Get, RESPONSE_SCHEMA)
     }
 
+    /// Streams `count` rows (query parameter, default 10, at most 100,000,000) numbered
+    /// from `from` (default 0).
+    ///
+    /// Each row has its number `n`, a `label`, its `square` and whether it is `even`.
+    /// The rows are made as the client reads them: ask for JSON Lines
+    /// (`Accept: application/jsonl`) to process them one at a time.
     fn read(&self, req: &Request) -> Result<Response> {
         let count: u64 = req.query_as("count")?.unwrap_or(10);
         let from: u64 = req.query_as("from")?.unwrap_or(0);

@@ -2,7 +2,7 @@
 //!
 //! Build it with `piston build`, which puts `{{name}}.wasm` where `piston serve` finds it.
 
-use piston_guest::{Request, Resource, Response, Result, Spec, rc, resource};
+use piston_guest::{Method, Request, Resource, Response, Result, Spec, rc, resource};
 
 /// `GET /{{name}}/{who}`: a greeting.
 #[derive(Default)]
@@ -12,10 +12,16 @@ struct Greeting;
 impl Resource for Greeting {
     fn spec() -> Spec {
         Spec::new("greeting")
-            .describe("Says hello.")
+            .describe("Says hello at `/{{name}}/{who}`.")
             .route("/{{name}}/{who}")
+            // What `read` answers with, for the generated API documentation.
+            .response(
+                Method::Get,
+                r#"{"type":"object","properties":{"hello":{"type":"string"}},"required":["hello"]}"#,
+            )
     }
 
+    /// Greets `who`.
     fn read(&self, req: &Request) -> Result<Response> {
         let who = req.param("who").ok_or(rc::NOT_FOUND)?;
         Response::data(&serde_json::json!({ "hello": who }))
