@@ -16,7 +16,7 @@
 //! - Lists are transparent: a path applies to the objects in a list as to an object.
 //!
 //! Paths are bounded — at most [`MAX_PATHS`] in one list, [`MAX_SEGMENTS`] names each,
-//! [`MAX_LIST_BYTES`] of text — and checked before anything is built from them, so a
+//! [`MAX_LIST_CHARS`] of text — and checked before anything is built from them, so a
 //! client's `?fields=a.a.a…` costs a 400, not a deep tree (the tree's code recurses
 //! along paths, at most [`MAX_SEGMENTS`] deep).
 
@@ -34,8 +34,14 @@ pub const MAX_PATHS: usize = 256;
 /// The most names one dotted path may have.
 pub const MAX_SEGMENTS: usize = 32;
 
-/// The longest `?fields=` or `?exclude=` value, in bytes.
-pub const MAX_LIST_BYTES: usize = 8 * 1024;
+/// The longest `?fields=` or `?exclude=` value, in characters (as JSON Schema's
+/// `maxLength` counts them): both lists at their longest, percent-encoded four-byte
+/// characters each, take 24 KiB of the 64 KiB request head.
+pub const MAX_LIST_CHARS: usize = 1024;
+
+/// What is trimmed around each path of a list: ASCII spaces only, so that
+/// [`list_pattern`] means the same in every regular expression dialect.
+const LIST_SPACES: [char; 4] = [' ', '\t', '\n', '\r'];
 
 /// A resource's compiled field rules, possibly narrowed for one request.
 #[derive(Clone)]
@@ -90,7 +96,7 @@ pub enum FieldError {
     /// Too many paths, too many names in a path, or too long a list.
     #[error(
         "field lists are limited to {MAX_PATHS} paths of at most {MAX_SEGMENTS} names, \
-         {MAX_LIST_BYTES} bytes in all: {0}"
+         {MAX_LIST_CHARS} characters in all: {0}"
     )]
     TooLarge(String),
     /// A `re:` pattern that does not compile.
@@ -367,17 +373,54 @@ fn segments(path: &str) -> Result<Vec<&str>, FieldError> {
 /// `title, author.username` → the paths, trimmed; checked for size before anything is
 /// built from them.
 fn split_list(list: &str) -> Result<Vec<String>, FieldError> {
-    if list.len() > MAX_LIST_BYTES {
-        return Err(FieldError::TooLarge(format!("{} bytes", list.len())));
+    if list.chars().nth(MAX_LIST_CHARS).is_some() {
+        return Err(FieldError::TooLarge(format!(
+            "{} characters",
+            list.chars().count()
+        )));
     }
     if list.split(',').nth(MAX_PATHS).is_some() {
         return Err(FieldError::TooLarge(format!("more than {MAX_PATHS} paths")));
     }
-    let paths: Vec<String> = list.split(',').map(|path| path.trim().to_owned()).collect();
+    let paths: Vec<String> = list
+        .split(',')
+        .map(|path| path.trim_matches(LIST_SPACES).to_owned())
+        .collect();
     if paths.iter().any(String::is_empty) {
         return Err(FieldError::Malformed(shorten(list)));
     }
     Ok(paths)
+}
+
+/// A regular expression (ECMA-262 and Python's alike) for exactly the `?fields=`
+/// lists a client may send, but for their length: what the API document says of them.
+/// A path is names joined by dots, none empty, and no more than [`MAX_SEGMENTS`] of
+/// them; spaces around a path are trimmed, so its first and last names need more than
+/// spaces.
+pub fn fields_pattern() -> String {
+    list_pattern("")
+}
+
+/// [`fields_pattern`] for `?exclude=`, whose paths may not be `re:` patterns.
+pub fn exclude_pattern() -> String {
+    list_pattern(&format!("(?![{}]*re:)", escaped(&LIST_SPACES)))
+}
+
+/// A list of paths, each after `guard` (a lookahead, or nothing).
+fn list_pattern(guard: &str) -> String {
+    let spaces = escaped(&LIST_SPACES);
+    let name = "[^,.]";
+    let solid = format!("[^,.{spaces}]");
+    let middle = MAX_SEGMENTS - 2;
+    let path = format!(
+        "{guard}[{spaces}]*{solid}{name}*(?:(?:\\.{name}+){{0,{middle}}}\\.{name}*{solid}{name}*)?"
+    );
+    let more = MAX_PATHS - 1;
+    format!("^{path}(?:,{path}){{0,{more}}}$")
+}
+
+fn escaped(chars: &[char]) -> String {
+    chars.iter().flat_map(|c| c.escape_default()).collect()
 }
 
 /// Client text quoted in an error, cut to a readable length.
@@ -634,7 +677,9 @@ mod tests {
         // At the limits, it works.
         let deepest = vec!["a"; MAX_SEGMENTS].join(".");
         let widest = vec![deepest.as_str(); MAX_PATHS].join(",");
-        assert!(widest.len() > MAX_LIST_BYTES || blog().narrow(Some(&widest), None).is_ok());
+        assert!(
+            widest.chars().count() > MAX_LIST_CHARS || blog().narrow(Some(&widest), None).is_ok()
+        );
         assert!(blog().narrow(Some(&deepest), Some(&deepest)).is_ok());
         // Specs are held to the same limits.
         assert!(matches!(
@@ -648,6 +693,29 @@ mod tests {
         let filter = FieldFilter::compile(&strings(&["author.username", "author"]), &[]).unwrap();
         let author = filter.shape().child("author").unwrap();
         assert_eq!(shown(author, &["username", "email"]), ["username", "email"]);
+    }
+
+    proptest::proptest! {
+        /// The API document's pattern for `?fields=` admits exactly the lists the
+        /// host accepts (short of the length limit, which the document states apart).
+        #[test]
+        fn the_documented_pattern_admits_exactly_the_lists_accepted(
+            list in proptest::prop_oneof![
+                "[a. ,\t\n\u{a0}\u{1e}é]{0,40}",
+                "(a ?\\.){30,33} ?a",
+                "(a,){254,257}a",
+            ]
+        ) {
+            static PATTERN: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+                regex::RegexBuilder::new(&fields_pattern())
+                    .size_limit(1 << 28)
+                    .build()
+                    .unwrap()
+            });
+            let pattern = &*PATTERN;
+            let accepted = blog().narrow(Some(&list), None).is_ok();
+            proptest::prop_assert_eq!(pattern.is_match(&list), accepted, "{:?}", list);
+        }
     }
 
     #[test]

@@ -13,8 +13,9 @@
  * Both show `slug`, `title`, `content`, the author's `username` and `first_name`, and the
  * computed `content_size`; the stored `id` and `private_*` fields never leave the host.
  * Bodies are checked by the host against JSON Schemas (django-piston's `@validate`)
- * before the handler runs; what a schema cannot say (a slug made from the title) the
- * handler checks itself, answering in the same shape.
+ * before the handler runs, so they say everything the handler needs (a title has a
+ * letter or digit, which its slug is made of): the API document is the whole contract.
+ * The handler checks again, answering in the same shape.
  *
  * Each resource documents itself and its methods (`description`, `docs`) for the
  * generated API documentation, and the shape of what they answer with (`responses`).
@@ -26,9 +27,6 @@ const FIELDS = ['slug', 'title', 'content', 'author.username', 'author.first_nam
 const EXCLUDE = ['id', 're:private_'];
 const MAX_TITLE_CHARS = 200;
 const MAX_SLUG_CHARS = 100;
-
-/** What Unicode calls white space (Rust's `char::is_whitespace`, which `trim` uses). */
-const BLANK = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$/u;
 
 /** Two UTF-16 units that together make one character. */
 const SURROGATE_PAIR = /[\uD800-\uDBFF][\uDC00-\uDFFF]/g;
@@ -151,8 +149,8 @@ function validate(title, slug) {
   const violations = new Violations();
   if (title !== undefined) {
     const count = chars(title);
-    if (BLANK.test(title)) {
-      violations.add('/title', 'must not be empty');
+    if (!/[A-Za-z0-9]/.test(title)) {
+      violations.add('/title', 'must have a letter or digit (A-Z, 0-9)');
     } else if (count > MAX_TITLE_CHARS) {
       violations.add('/title', `must be at most ${MAX_TITLE_CHARS} characters, not ${count}`);
     }
@@ -175,7 +173,12 @@ function postSchema(required) {
     properties: {
       content: { type: 'string' },
       slug: { pattern: `^[a-z0-9-]{1,${MAX_SLUG_CHARS}}$`, type: 'string' },
-      title: { description: 'not blank', maxLength: MAX_TITLE_CHARS, pattern: '\\S', type: 'string' },
+      title: {
+        description: 'has a letter or digit (A-Z, 0-9)',
+        maxLength: MAX_TITLE_CHARS,
+        pattern: '[A-Za-z0-9]',
+        type: 'string',
+      },
     },
     required,
     type: 'object',

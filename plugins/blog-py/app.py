@@ -13,8 +13,9 @@ documents and stored data. Two resources:
 Both show `slug`, `title`, `content`, the author's `username` and `first_name`, and the
 computed `content_size`; the stored `id` and `private_*` fields never leave the host.
 Bodies are checked by the host against JSON Schemas (django-piston's `@validate`)
-before the handler runs; what a schema cannot say (a slug made from the title) the
-handler checks itself, answering in the same shape.
+before the handler runs, so they say everything the handler needs (a title has a
+letter or digit, which its slug is made of): the API document is the whole contract.
+The handler checks again, answering in the same shape.
 
 The docstrings of the resource classes and their verbs are the API's documentation,
 and `responses` the shape of what each method answers with.
@@ -33,12 +34,6 @@ EXCLUDE = ("id", "re:private_")
 MAX_TITLE_CHARS = 200
 MAX_SLUG_CHARS = 100
 
-# Unicode White_Space, what Rust's `str::trim` strips (Python's `str.strip` also strips
-# the ASCII separators U+001C..U+001F, which would make a title of them "empty").
-WHITESPACE = (
-    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
-    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-)
 SLUG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
@@ -128,8 +123,8 @@ def validate(title: Optional[str], slug: Optional[str]) -> None:
     violations = Violations()
     if title is not None:
         chars = len(title)
-        if not title.strip(WHITESPACE):
-            violations.add("/title", "must not be empty")
+        if not any(c in ASCII_ALNUM for c in title):
+            violations.add("/title", "must have a letter or digit (A-Z, 0-9)")
         elif chars > MAX_TITLE_CHARS:
             violations.add(
                 "/title", f"must be at most {MAX_TITLE_CHARS} characters, not {chars}"
@@ -152,9 +147,9 @@ def post_schema(required: list[str]) -> dict[str, Any]:
             "content": {"type": "string"},
             "slug": {"pattern": f"^[a-z0-9-]{{1,{MAX_SLUG_CHARS}}}$", "type": "string"},
             "title": {
-                "description": "not blank",
+                "description": "has a letter or digit (A-Z, 0-9)",
                 "maxLength": MAX_TITLE_CHARS,
-                "pattern": "\\S",
+                "pattern": "[A-Za-z0-9]",
                 "type": "string",
             },
         },

@@ -34,6 +34,14 @@ async fn json_bodies_reach_the_guest_with_only_the_headers_it_asked_for() {
     )
     .await;
     assert_eq!(empty.json()["data"], json!(null));
+    // An empty form is a form of no fields, as a browser sends it.
+    let empty_form = send(
+        server
+            .request(Method::POST, "/echo")
+            .header("content-type", "application/x-www-form-urlencoded"),
+    )
+    .await;
+    assert_eq!(empty_form.json()["data"], json!({}));
 }
 
 #[tokio::test]

@@ -67,7 +67,7 @@ macro_rules! every_language {
 
 every_language!(
     crud_survives_a_restart,
-    bodies_are_checked_by_the_schema_and_by_the_handler,
+    bodies_are_checked_by_the_schema_before_the_handler_runs,
     authors_write_and_only_authors_delete,
     five_updates_per_author_then_429,
     concurrent_creates_of_one_slug_admit_exactly_one,
@@ -137,7 +137,7 @@ async fn crud_survives_a_restart(blog: Blog) {
     );
 }
 
-async fn bodies_are_checked_by_the_schema_and_by_the_handler(blog: Blog) {
+async fn bodies_are_checked_by_the_schema_before_the_handler_runs(blog: Blog) {
     let server = blog.start();
     // The host's schema: every violation at once, before the guest runs.
     let by_schema = create(&server, &json!({"title": "", "slug": "Not A Slug"}))
@@ -148,11 +148,9 @@ async fn bodies_are_checked_by_the_schema_and_by_the_handler(blog: Blog) {
         ["/slug", "/title"],
         "{by_schema}"
     );
-    // The handler's own check: a title that makes no slug.
-    let by_handler = create(&server, &json!({"title": "!!!"})).await.problem(400);
-    assert_eq!(by_handler["title"], "Bad Request", "{by_handler}");
-    assert_eq!(by_handler["detail"], "the post is not valid");
-    assert_eq!(violation_pointers(&by_handler), ["/slug"], "{by_handler}");
+    // A title that makes no slug: the schema says what the handler needs.
+    let no_slug = create(&server, &json!({"title": "!!!"})).await.problem(400);
+    assert_eq!(violation_pointers(&no_slug), ["/title"], "{no_slug}");
     let wrong_type = create(&server, &json!({"title": 42})).await.problem(400);
     assert_eq!(violation_pointers(&wrong_type), ["/title"], "{wrong_type}");
     let no_body = send(server.request(Method::POST, "/posts"))

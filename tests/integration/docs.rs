@@ -4,8 +4,8 @@
 //! server against the document, and a headless Chromium rendering the page.
 
 use piston_tests::{
-    Server, ServerBuilder, Value, artifact_dir, chromium_bin, example_plugin, piston, python_tool,
-    redocly_bin, scratch_dir,
+    Server, ServerBuilder, Value, artifact_dir, chromium_bin, example_plugin, piston, python_dir,
+    python_tool, redocly_bin, scratch_dir,
 };
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -221,6 +221,10 @@ fn schemathesis(server: &Server, headers: &[String], reports: &Path) -> Output {
         .args(["--report", "junit,ndjson", "--report-dir"])
         .arg(reports)
         .args(["--no-color"])
+        // XML and multipart bodies are left out (`tests/python/schemathesis_hooks.py`
+        // says why).
+        .env("PYTHONPATH", python_dir())
+        .env("SCHEMATHESIS_HOOKS", "schemathesis_hooks")
         .env("SCHEMATHESIS_TELEMETRY", "false");
     for header in headers {
         command.args(["--header", header]);

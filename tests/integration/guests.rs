@@ -87,7 +87,8 @@ async fn streams_arrive_as_one_chunked_json_array() {
 
 /// A handler in `fixture` that raises (`/NAME/boom`), and a stream whose second item
 /// raises (`/NAME/stream`): the client gets a 500 problem or a cut-short stream; the
-/// log gets the guest's message and its trace, on the request's line.
+/// log gets the guest's message and its trace, on the request's line. A handler that
+/// refuses with field violations (`/NAME/refuse`) is a 400 listing them.
 async fn guest_errors_reach_the_log_with_their_trace(fixture: &str, message: &str) {
     let server = ServerBuilder::new().fixture(fixture).start();
     let reply = server.get(&format!("/{fixture}/boom")).await;
@@ -146,6 +147,19 @@ async fn guest_errors_reach_the_log_with_their_trace(fixture: &str, message: &st
         server.get(&format!("/{fixture}/boom")).await.status,
         500,
         "the plugin still answers after its errors"
+    );
+    // Field violations collected in the guest are answered together, in order.
+    let refused = server.get(&format!("/{fixture}/refuse")).await;
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    let problem = refused.json();
+    assert_eq!(problem["detail"], "the post is not valid", "{problem}");
+    assert_eq!(
+        problem["errors"],
+        json!([
+            {"pointer": "/title", "detail": "must have a letter or digit"},
+            {"pointer": "/slug", "detail": "is taken"},
+        ]),
+        "{problem}"
     );
 }
 

@@ -115,12 +115,17 @@ pub fn python(script: &str, args: &[&str], input: &[u8]) -> (Vec<u8>, String) {
     (output.stdout, stderr)
 }
 
+/// `tests/python`, the repository's Python test scripts and modules.
+pub fn python_dir() -> PathBuf {
+    workspace().join("tests/python")
+}
+
 /// Runs `tests/python/SCRIPT ARGS` with `input` on stdin, whatever its outcome.
 pub fn python_output(script: &str, args: &[&str], input: &[u8]) -> Output {
     let python = built("PISTON_TEST_PYTHON", ".venv/bin/python");
     run_with_input(
         Command::new(python)
-            .arg(workspace().join("tests/python").join(script))
+            .arg(python_dir().join(script))
             .args(args),
         input,
     )

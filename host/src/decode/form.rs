@@ -12,6 +12,10 @@ impl Decoder for Form {
         &["application/x-www-form-urlencoded"]
     }
 
+    fn empty(&self) -> Option<&'static str> {
+        Some("{}")
+    }
+
     fn decode(
         &self,
         body: &[u8],

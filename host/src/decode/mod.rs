@@ -135,6 +135,12 @@ pub trait Decoder: Send + Sync {
         None
     }
 
+    /// What an empty body is in this format, when it is something: a form with no
+    /// fields is `{}`. Otherwise an empty body is no body.
+    fn empty(&self) -> Option<&'static str> {
+        None
+    }
+
     /// The body as one JSON text.
     fn decode(
         &self,
@@ -219,19 +225,23 @@ pub async fn read_body(
     }
 }
 
-/// Decodes a body read whole by its `Content-Type`: `None` when it is empty, else its
-/// JSON text, nested at most `max_depth` deep.
+/// Decodes a body read whole by its `Content-Type`: `None` when it is empty (but for
+/// a format where empty means something), else its JSON text, nested at most
+/// `max_depth` deep.
 pub fn decode(
     headers: &HeaderMap,
     bytes: &[u8],
     max_depth: usize,
 ) -> Result<Option<String>, BodyError> {
-    if bytes.is_empty() {
-        return Ok(None);
-    }
     let content_type = headers
         .get(CONTENT_TYPE)
         .map(|value| value.to_str().unwrap_or(""));
+    if bytes.is_empty() {
+        let decoder = content_type.and_then(|content_type| decoder_for(Some(content_type)).ok());
+        return Ok(decoder
+            .and_then(|(decoder, _)| decoder.empty())
+            .map(str::to_owned));
+    }
     let (decoder, mime) = decoder_for(content_type)?;
     let decode_limits = Limits {
         max_depth,
@@ -480,6 +490,22 @@ mod tests {
                 .is_some()
         );
         assert_eq!(decode("application/json", "").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn an_empty_form_is_a_form_of_no_fields() {
+        let form = decode("application/x-www-form-urlencoded", "")
+            .await
+            .unwrap();
+        assert_eq!(form.as_deref(), Some("{}"));
+        // Empty is no body in every other format, and whatever the type names.
+        for content_type in ["application/yaml", "application/xml", "text/plain"] {
+            assert_eq!(
+                decode(content_type, "").await.unwrap(),
+                None,
+                "{content_type}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -7,7 +7,7 @@ use super::security;
 use crate::auth::settings::AuthSettings;
 use crate::decode::DECODERS;
 use crate::emit::EMITTERS;
-use crate::fields::MAX_LIST_BYTES;
+use crate::fields::{MAX_LIST_CHARS, exclude_pattern, fields_pattern};
 use crate::negotiate::MAX_INDENT;
 use crate::registry::{LoadedPlugin, ResourceSpec, Snapshot};
 use crate::throttle::settings::ThrottleSettings;
@@ -383,6 +383,14 @@ impl Builder<'_, '_> {
                 ),
             );
         }
+        responses.insert(
+            "431".to_owned(),
+            json!({
+                "description": "The request line and headers are longer, or the headers more \
+                    numerous, than the server reads. The HTTP layer answers this itself, \
+                    before any handler, with no body."
+            }),
+        );
         let too_many = match (throttled, !chain.is_empty()) {
             (true, true) => Some(
                 "Too many requests: the caller is over a rate limit of this resource, or \
@@ -718,13 +726,13 @@ fn host_parameters() -> Value {
         .flat_map(|emitter| emitter.format().extensions.iter())
         .map(|extension| format!("`.{extension}`"))
         .collect();
-    // A path is names joined by dots, none empty; spaces around a path are ignored.
-    let path = r"\s*[^,.\s][^,.]*(?:(?:\.[^,.]+)*\.[^,.]*[^,.\s][^,.]*)?";
-    let field_list = json!({
-        "type": "string",
-        "pattern": format!("^{path}(?:,{path})*$"),
-        "maxLength": MAX_LIST_BYTES,
-    });
+    let field_list = |pattern: String| {
+        json!({
+            "type": "string",
+            "pattern": pattern,
+            "maxLength": MAX_LIST_CHARS,
+        })
+    };
     json!({
         "format": {
             "name": "format",
@@ -748,14 +756,14 @@ fn host_parameters() -> Value {
             "in": "query",
             "required": false,
             "description": "Show only these fields: comma-separated dotted paths (`title,author.username`). It narrows what the resource shows, never widens it.",
-            "schema": field_list.clone(),
+            "schema": field_list(fields_pattern()),
         },
         "exclude": {
             "name": "exclude",
             "in": "query",
             "required": false,
             "description": "Hide these fields: comma-separated names or dotted paths.",
-            "schema": field_list,
+            "schema": field_list(exclude_pattern()),
         },
     })
 }

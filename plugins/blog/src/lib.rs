@@ -11,8 +11,9 @@
 //! Both show `slug`, `title`, `content`, the author's `username` and `first_name`, and
 //! the computed `content_size`; the stored `id` and `private_*` fields never leave the
 //! host. Bodies are checked by the host against JSON Schemas (django-piston's
-//! `@validate`) before the handler runs; what a schema cannot say (a slug made from the
-//! title) the handler checks itself, answering in the same shape.
+//! `@validate`) before the handler runs, so they say everything the handler needs (a
+//! title has a letter or digit, which its slug is made of): the API document is the
+//! whole contract. The handler checks again, answering in the same shape.
 
 use piston_guest::kv::Bucket;
 use piston_guest::{
@@ -31,6 +32,11 @@ const FIELDS: [&str; 6] = [
 const EXCLUDE: [&str; 2] = ["id", "re:private_"];
 const MAX_TITLE_CHARS: usize = 200;
 const MAX_SLUG_CHARS: usize = 100;
+
+/// What a title needs: a letter or digit, which its slug is made of. Said so plainly in
+/// the schema (`[A-Za-z0-9]` reads the same in every regular expression dialect, where
+/// "not blank" would not).
+const TITLE_RULE: &str = "must have a letter or digit (A-Z, 0-9)";
 
 /// A post as stored.
 #[derive(Serialize, Deserialize)]
@@ -234,8 +240,8 @@ fn validate(title: Option<&str>, slug: Option<&str>) -> Result<()> {
     let mut violations = Violations::new();
     if let Some(title) = title {
         let chars = title.chars().count();
-        if title.trim().is_empty() {
-            violations.add("/title", "must not be empty");
+        if !title.chars().any(|c| c.is_ascii_alphanumeric()) {
+            violations.add("/title", TITLE_RULE);
         } else if chars > MAX_TITLE_CHARS {
             violations.add(
                 "/title",
@@ -265,7 +271,7 @@ fn post_schema(required: &str) -> String {
     format!(
         concat!(
             r#"{{"type":"object","required":{required},"properties":{{"#,
-            r#""title":{{"type":"string","maxLength":{title},"pattern":"\\S","description":"not blank"}},"#,
+            r#""title":{{"type":"string","maxLength":{title},"pattern":"[A-Za-z0-9]","description":"has a letter or digit (A-Z, 0-9)"}},"#,
             r#""slug":{{"type":"string","pattern":"^[a-z0-9-]{{1,{slug}}}$"}},"#,
             r#""content":{{"type":"string"}}}}}}"#,
         ),
