@@ -165,7 +165,11 @@ async fn password_changes_and_removals_take_effect_on_the_next_request() {
         assert_eq!(reply.status, 200, "{}", reply.text());
     }
     let changed = server.piston(&["users", "passwd", "ann"], "new password\n");
-    assert!(changed.status.success());
+    assert!(
+        changed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&changed.stderr)
+    );
     with_auth(&server, Method::GET, "/posts", &as_ann)
         .await
         .problem(401);
@@ -179,7 +183,11 @@ async fn password_changes_and_removals_take_effect_on_the_next_request() {
     assert_eq!(reply.status, 200);
 
     let removed = server.piston(&["users", "remove", "bob"], "");
-    assert!(removed.status.success());
+    assert!(
+        removed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&removed.stderr)
+    );
     with_auth(
         &server,
         Method::GET,
@@ -1260,7 +1268,11 @@ async fn oauth_tokens_and_consumers_can_be_revoked() {
         "{listed}"
     );
     let revoked = server.piston(&["oauth", "tokens", "revoke", &first.token], "");
-    assert!(revoked.status.success());
+    assert!(
+        revoked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoked.stderr)
+    );
     let refused = first.call("DELETE", &missing, "HMAC-SHA1", None);
     assert_eq!(refused["status"], 401, "{refused}");
     assert_eq!(
@@ -1269,7 +1281,11 @@ async fn oauth_tokens_and_consumers_can_be_revoked() {
     );
 
     let revoked = server.piston(&["oauth", "consumers", "revoke", &key], "");
-    assert!(revoked.status.success());
+    assert!(
+        revoked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoked.stderr)
+    );
     let refused = second.call("DELETE", &missing, "HMAC-SHA1", None);
     assert_eq!(refused["status"], 401, "{refused}");
     assert!(

@@ -158,7 +158,11 @@ fn bad_flags_and_config_values_exit_2_naming_them() {
 fn help_names_every_flag_with_its_environment_variable() {
     let dir = tempfile::tempdir().unwrap();
     let output = piston(dir.path(), &["serve", "--help"]);
-    assert!(output.status.success());
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let help = stdout(&output);
     for variable in [
         "PISTON_PLUGINS",

@@ -11,7 +11,7 @@ use crate::postgres::{Database, Failure, Session};
 use crate::sqlite::{Lane, Readers};
 use postgres::GenericClient;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// A parameter or a column.
@@ -164,8 +164,12 @@ impl CredentialsDatabase {
         match self {
             CredentialsDatabase::Sqlite { writer, .. } => {
                 // Every write is one transaction: a panic cannot leave it half done.
+                // It takes the write lock first, waiting up to the busy timeout: a
+                // command and the server writing at once queue. Begun deferred, one
+                // that read first could find its snapshot stale and fail at once.
                 let mut connection = writer.lock().unwrap_or_else(PoisonError::into_inner);
-                let transaction = connection.transaction()?;
+                let transaction =
+                    connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let value = write(&mut SqliteSql(&transaction))?;
                 transaction.commit()?;
                 Ok(value)

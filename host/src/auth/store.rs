@@ -589,6 +589,31 @@ mod tests {
         );
     }
 
+    /// A command and the server write the one file at once: every write waits its turn,
+    /// none fails with "database is locked".
+    #[test]
+    fn sqlite_writers_in_two_connections_queue_rather_than_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("auth.db");
+        let stores = [
+            AuthStore::open(&path).unwrap(),
+            AuthStore::open(&path).unwrap(),
+        ];
+        std::thread::scope(|scope| {
+            for (n, store) in stores.iter().cycle().take(8).enumerate() {
+                scope.spawn(move || {
+                    for round in 0..25 {
+                        let name = format!("writer{n}-{round}");
+                        store.add_user(&user(&name)).unwrap();
+                        store.secret(&format!("secret-{round}")).unwrap();
+                        store.remove_user(&name).unwrap();
+                    }
+                });
+            }
+        });
+        assert!(stores[0].users().unwrap().is_empty());
+    }
+
     #[test]
     fn postgres_credentials_are_seen_by_every_host() {
         let host = || AuthStore::postgres(Arc::new(crate::postgres::testing::database()));
