@@ -237,10 +237,10 @@ pub fn decode(
         .get(CONTENT_TYPE)
         .map(|value| value.to_str().unwrap_or(""));
     if bytes.is_empty() {
-        let decoder = content_type.and_then(|content_type| decoder_for(Some(content_type)).ok());
-        return Ok(decoder
-            .and_then(|(decoder, _)| decoder.empty())
-            .map(str::to_owned));
+        let empty = decoder_for(content_type)
+            .ok()
+            .and_then(|(decoder, _)| decoder.empty());
+        return Ok(empty.map(str::to_owned));
     }
     let (decoder, mime) = decoder_for(content_type)?;
     let decode_limits = Limits {
