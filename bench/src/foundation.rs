@@ -14,12 +14,18 @@ enum Kind {
     /// The native baseline, at this path.
     Native(&'static str),
     /// Piston (this build, or the binary given), with a fresh instance for every
-    /// request if set.
+    /// request if set, and `piston.toml`'s `[server]` lines if any.
     Piston {
         per_request: bool,
+        server: &'static str,
         binary: Option<PathBuf>,
     },
 }
+
+/// The warm pool without access lines, and without them and metrics: what recording
+/// metrics costs, and what an access line a request costs, measured side by side.
+const QUIET: &str = "access_log = false\n";
+const BARE: &str = "access_log = false\nmetrics = false\n";
 
 struct Contender {
     label: String,
@@ -48,6 +54,7 @@ fn contenders(compare: Option<&PathBuf>) -> Vec<Contender> {
             label: format!("{which}, warm instance pool"),
             kind: Kind::Piston {
                 per_request: false,
+                server: "",
                 binary: binary.cloned(),
             },
         });
@@ -55,9 +62,25 @@ fn contenders(compare: Option<&PathBuf>) -> Vec<Contender> {
             label: format!("{which}, `isolation = \"request\"`"),
             kind: Kind::Piston {
                 per_request: true,
+                server: "",
                 binary: binary.cloned(),
             },
         });
+        if binary.is_none() {
+            for (server, label) in [
+                (QUIET, "`access_log = false`"),
+                (BARE, "`access_log = false`, `metrics = false`"),
+            ] {
+                contenders.push(Contender {
+                    label: format!("{which}, warm instance pool, {label}"),
+                    kind: Kind::Piston {
+                        per_request: false,
+                        server,
+                        binary: None,
+                    },
+                });
+            }
+        }
     }
     contenders
 }
@@ -68,13 +91,16 @@ fn start(bench: &Bench, kind: &Kind) -> Result<(Server, &'static str)> {
         Kind::Native(path) => Ok((bench.native()?, path)),
         Kind::Piston {
             per_request,
+            server,
             binary,
         } => {
             let plugins = bench.plugin_dir("foundation-plugins", &["blog"])?;
             let (data, config) = if *per_request {
                 ("foundation-request", Some(request_isolation("blog")))
-            } else {
+            } else if server.is_empty() {
                 ("foundation-pool", None)
+            } else {
+                ("foundation-pool", Some(format!("[server]\n{server}")))
             };
             let server = match binary {
                 None => bench.piston(&plugins, data, config.as_deref())?,
@@ -128,7 +154,19 @@ pub fn run(options: &Options, bench: &Bench) -> Result<String> {
     }
     let pool_ratio = medians[2].requests_per_second / native;
     let pool_same_work = medians[2].requests_per_second / same_work;
-    let compared = match (&options.compare, medians.get(4), medians.get(5)) {
+    let (with_log, quiet, bare) = (
+        medians[2].requests_per_second,
+        medians[4].requests_per_second,
+        medians[5].requests_per_second,
+    );
+    let telemetry = format!(
+        "Recording metrics costs {:.1}% of the warm pool's throughput (`access_log = false`, \
+         metrics on against off; target: at most 2%); one access line a request, written to \
+         a discarded stderr, costs {:.1}% more.\n\n",
+        (1.0 - quiet / bare) * 100.0,
+        (1.0 - with_log / quiet) * 100.0,
+    );
+    let compared = match (&options.compare, medians.get(6), medians.get(7)) {
         (Some(binary), Some(pool), Some(per_request)) => format!(
             "This build against `{}`: warm pool {:.3}, per-request isolation {:.3} \
              (requests/s, this build's over the other's).\n\n",
@@ -150,7 +188,7 @@ pub fn run(options: &Options, bench: &Bench) -> Result<String> {
          Target: the warm pool reaches at least 0.60 of native. Against native serializing \
          from memory: **{pool_ratio:.2}, {verdict}**. Against native doing the same work as \
          the plugin: **{pool_same_work:.2}**.\n\n\
-         {compared}\
+         {telemetry}{compared}\
          Reproduce: `cargo xtask bench -- foundation`.\n",
         machine = machine(),
         connections = options.connections,

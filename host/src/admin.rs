@@ -1,6 +1,6 @@
 //! The admin API, on its own listener (`server.admin_listen`, loopback by default):
-//! `health`, and `resources` (what `piston list` shows, with statuses and load errors;
-//! `piston list --url` reads it).
+//! `health`, `resources` (what `piston list` shows, with statuses and load errors;
+//! `piston list --url` reads it), and Prometheus metrics at `/metrics`.
 //!
 //! Never on the public listener, so no proxy setup or forwarded header can expose it
 //! (the public listener answers 404 under `/_piston/`). It answers clients connecting
@@ -87,12 +87,16 @@ impl Admin {
     }
 }
 
-/// The admin API's routes: `health` and `resources`, behind the admission check, with
-/// a request id on every answer.
+/// Where Prometheus scrapes the metrics, as it expects them.
+pub const METRICS: &str = "/metrics";
+
+/// The admin API's routes: `health`, `resources` and the metrics, behind the admission
+/// check, with a request id on every answer.
 pub fn routes(admin: Arc<Admin>) -> Router {
     Router::new()
         .route(&format!("{PREFIX}health"), any(health_endpoint))
         .route(&format!("{PREFIX}resources"), any(resources_endpoint))
+        .route(METRICS, any(metrics_endpoint))
         .fallback(
             async |Extension(AdminRequest(id)): Extension<AdminRequest>, request: Request| {
                 not_found(request.uri().path()).into_response(&id, Negotiated::json())
@@ -135,6 +139,20 @@ async fn resources_endpoint(State(admin): State<Arc<Admin>>) -> Response {
     json_response(&resources_document(&admin.registry.current()))
 }
 
+async fn metrics_endpoint(Extension(AdminRequest(id)): Extension<AdminRequest>) -> Response {
+    let Some(metrics) = crate::telemetry::metrics() else {
+        return Problem::new(StatusCode::NOT_FOUND)
+            .detail("metrics are off: `server.metrics = false` in piston.toml")
+            .into_response(&id, Negotiated::json());
+    };
+    let mut response = Response::new(Body::from(metrics.render()));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    response
+}
+
 fn is_mapped_loopback(address: std::net::IpAddr) -> bool {
     match address {
         std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
@@ -144,7 +162,7 @@ fn is_mapped_loopback(address: std::net::IpAddr) -> bool {
 
 fn not_found(path: &str) -> Problem {
     Problem::new(StatusCode::NOT_FOUND).detail(format!(
-        "`{path}` is not an admin endpoint; there are `{PREFIX}health` and `{PREFIX}resources`"
+        "`{path}` is not an admin endpoint; there are `{PREFIX}health`, `{PREFIX}resources` and `{METRICS}`"
     ))
 }
 

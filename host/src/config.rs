@@ -4,7 +4,8 @@
 //! its owner, which checks it and fills in the defaults (`[server]` in
 //! [`crate::server`], `[limits]` and a plugin's limits in [`crate::runtime`], `[store]`
 //! in [`crate::store::settings`], `[auth]` in [`crate::auth::settings`], `[throttle]` in
-//! [`crate::throttle::settings`], `[coordination]` in [`crate::coordination::settings`]),
+//! [`crate::throttle::settings`], `[coordination]` in [`crate::coordination::settings`],
+//! `[telemetry]` in [`crate::telemetry::settings`]),
 //! all
 //! before anything binds a socket or opens a database. Precedence: a flag or its
 //! `PISTON_*` variable, then the file, then the built-in default. Every error names the
@@ -74,6 +75,7 @@ use crate::registry::LoadSettings;
 use crate::runtime::{EngineLimits, InstanceOverrides, Isolation, LimitsSection, PluginSettings};
 use crate::server::settings::{ServerSection, ServerSettings};
 use crate::store::settings::{StoreSection, StoreSettings};
+use crate::telemetry::settings::{TelemetrySection, TelemetrySettings};
 use crate::throttle::settings::{
     OverrideSection, PluginSection as PluginThrottleSection, RuleSection, ThrottleSection,
     ThrottleSettings,
@@ -139,6 +141,8 @@ pub struct Settings {
     pub store: StoreSettings,
     /// Where the state every host must agree on lives.
     pub coordination: CoordinationSettings,
+    /// Where request spans are exported.
+    pub telemetry: TelemetrySettings,
 }
 
 impl Settings {
@@ -288,6 +292,7 @@ impl Settings {
         server.cache = overrides.cache.clone().or(server.cache);
         server.public_url = overrides.public_url.clone().or(server.public_url);
         let follow_symlinks = server.follow_symlinks.unwrap_or(false);
+        let telemetry = file.telemetry.resolve(key)?;
         Ok(Settings {
             server: server.resolve(key)?,
             loading: Arc::new(LoadSettings {
@@ -303,6 +308,7 @@ impl Settings {
             throttle,
             store,
             coordination,
+            telemetry,
         })
     }
 }
@@ -345,6 +351,8 @@ pub(crate) struct FileConfig {
     store: StoreSection,
     #[serde(default)]
     coordination: CoordinationSection,
+    #[serde(default)]
+    telemetry: TelemetrySection,
 }
 
 /// A `[plugins.NAME]` section: keys of the runtime (isolation, limits, `config`), of

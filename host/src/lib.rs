@@ -7,7 +7,8 @@
 //! agree on (nonces, failed logins). [`server`] is the axum app around it,
 //! [`config`] the settings, [`store`] the plugins' persistent data ([`sqlite`] what its
 //! database and the credentials' share), [`cli`] the `piston` command, and [`project`]
-//! the plugin projects it creates and builds, [`openapi`] the generated documentation.
+//! the plugin projects it creates and builds, [`openapi`] the generated documentation,
+//! [`telemetry`] the metrics, log lines and trace context an operator watches.
 //! [`vocab`] holds the words all of them
 //! share, so that no two of them depend on each other for it.
 
@@ -35,6 +36,7 @@ pub(crate) mod runtime;
 pub(crate) mod server;
 pub(crate) mod sqlite;
 pub(crate) mod store;
+pub(crate) mod telemetry;
 pub(crate) mod throttle;
 pub(crate) mod transcode;
 pub(crate) mod validate;

@@ -17,5 +17,6 @@ mod loading;
 mod many_hosts;
 mod projects;
 mod routing;
+mod telemetry;
 mod throttle;
 mod validation;

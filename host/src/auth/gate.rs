@@ -32,6 +32,7 @@ use crate::coordination::{Coordination, Unavailable};
 use crate::problem::Problem;
 use crate::reachability;
 use crate::registry::ResourceSpec;
+use crate::telemetry::AuthOutcome;
 use crate::vocab::{BUILT_IN, Method};
 use http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, StatusCode};
@@ -305,6 +306,7 @@ impl Gate {
                 .await
                 .map_err(unavailable)?
         {
+            count("address", AuthOutcome::locked_out);
             return Err(locked_out(lock, head));
         }
         let mut missing = None;
@@ -323,6 +325,7 @@ impl Gate {
                     .await
                     .map_err(unavailable)?
             {
+                count(authenticator.name(), AuthOutcome::locked_out);
                 return Err(locked_out(lock, head));
             }
             let answer = authenticator.authenticate(head).await;
@@ -339,12 +342,26 @@ impl Gate {
                     .await
                     .map_err(unavailable)?
             {
+                count(authenticator.name(), AuthOutcome::locked_out);
                 return Err(locked_out(lock, head));
             }
             match answer {
                 Ok(None) => {}
-                Ok(Some(principal)) => return self.authorize(principal, scopes),
+                Ok(Some(principal)) => {
+                    let authorized = self.authorize(principal, scopes);
+                    count(
+                        authenticator.name(),
+                        match authorized {
+                            Ok(_) => AuthOutcome::admitted,
+                            Err(_) => AuthOutcome::refused,
+                        },
+                    );
+                    return authorized;
+                }
                 Err(refusal) => {
+                    if !refusal.unavailable {
+                        count(authenticator.name(), AuthOutcome::refused);
+                    }
                     // A failure that cannot be counted is not answered as one.
                     if refusal.is_failed_login() {
                         self.lockout
@@ -384,6 +401,7 @@ impl Gate {
                 name: name.to_owned(),
             });
         }
+        count("none", AuthOutcome::refused);
         let accepted = accepted_schemes(chain);
         let detail = match head.scheme() {
             Some(scheme) => {
@@ -495,6 +513,15 @@ fn accepted_schemes(chain: &[Link]) -> String {
 }
 
 /// A check the coordination backend could not answer (its reachability logs why).
+/// Counts one authentication outcome, when metrics are on. `scheme` is the
+/// authenticator's configured name, `address` for a lock on the client's address,
+/// `none` when no credentials were offered where they are needed.
+fn count(scheme: &str, outcome: AuthOutcome) {
+    if let Some(metrics) = crate::telemetry::metrics() {
+        metrics.authenticated(scheme, outcome);
+    }
+}
+
 fn unavailable(_: Unavailable) -> Denied {
     Denied::Unavailable
 }

@@ -1,11 +1,14 @@
 //! `piston list`.
 
+use super::traffic;
 use super::{CliError, CommonArgs, load_offline, table};
-use crate::admin::{self, PREFIX};
+use crate::admin::{self, METRICS, PREFIX};
 use clap::Args;
-use serde_json::Value;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Arguments of `piston list`.
 #[derive(Debug, Args)]
@@ -29,6 +32,11 @@ pub struct ListArgs {
     )]
     admin_token: Option<String>,
 
+    /// With --url, how long to watch the server's traffic for each plugin's request
+    /// rate, 5xx share and 99th percentile latency, e.g. `1s`, `10s` (0: not at all)
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = super::parse_duration, requires = "url")]
+    window: Duration,
+
     /// Print JSON instead of a table
     #[arg(long, env = "PISTON_JSON")]
     json: bool,
@@ -38,17 +46,42 @@ pub struct ListArgs {
 }
 
 pub fn run(args: ListArgs) -> Result<ExitCode, CliError> {
-    let document = match &args.url {
-        Some(url) => fetch(url, args.admin_token.as_deref())?,
-        None => load(args.dir, &args.common)?,
+    let (mut document, traffic) = match &args.url {
+        Some(url) => {
+            let token = args.admin_token.as_deref();
+            let before = if args.window.is_zero() {
+                None
+            } else {
+                watch(url, token)?
+            };
+            let document = fetch(url, "resources", token).and_then(|body| {
+                serde_json::from_str::<Value>(&body)
+                    .map_err(|_| CliError::Failed(format!("{url}: the resources are not JSON")))
+            })?;
+            let traffic = match before {
+                Some(before) => {
+                    std::thread::sleep(args.window);
+                    watch(url, token)?.map(|after| traffic::between(&before, &after, args.window))
+                }
+                None => None,
+            };
+            (document, traffic)
+        }
+        None => (load(args.dir, &args.common)?, None),
     };
     if args.json {
+        if let Some(traffic) = &traffic {
+            add_traffic(&mut document, traffic);
+        }
         println!(
             "{}",
             serde_json::to_string_pretty(&document).unwrap_or_default()
         );
     } else {
         println!("{}", table::resources(&document));
+        if let Some(traffic) = &traffic {
+            println!("\n{}", table::traffic(traffic, args.window));
+        }
     }
     let failed = document
         .as_array()
@@ -66,8 +99,42 @@ fn load(dir: Option<PathBuf>, common: &CommonArgs) -> Result<Value, CliError> {
     Ok(admin::resources_document(&snapshot))
 }
 
-/// Asks a running server.
-fn fetch(url: &str, token: Option<&str>) -> Result<Value, CliError> {
+/// The server's per-plugin counts now, to watch its traffic; `None` when the server
+/// records no metrics.
+fn watch(
+    url: &str,
+    token: Option<&str>,
+) -> Result<Option<BTreeMap<String, traffic::Counts>>, CliError> {
+    match fetch(url, "metrics", token) {
+        Ok(exposition) => Ok(Some(traffic::counts(&exposition))),
+        Err(CliError::Failed(error)) if error.contains("404") => {
+            eprintln!("no traffic figures: the server records no metrics (server.metrics = false)");
+            Ok(None)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Puts each plugin's traffic into its entry of the resources document.
+fn add_traffic(document: &mut Value, traffic: &BTreeMap<String, traffic::Traffic>) {
+    for entry in document.as_array_mut().into_iter().flatten() {
+        let name = entry["plugin"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if let Some(traffic) = traffic.get(&name) {
+            entry["traffic"] = json!({
+                "requests_per_second": traffic.rate,
+                "error_share": traffic.errors,
+                "p99_seconds": traffic.p99,
+            });
+        }
+    }
+}
+
+/// Asks a running server's admin API for `endpoint` (`resources`, or `metrics`, which
+/// is not under the prefix): the body of its answer.
+fn fetch(url: &str, endpoint: &str, token: Option<&str>) -> Result<String, CliError> {
     if !url.starts_with("http://") {
         return Err(CliError::Usage(format!(
             "--url: `{url}` must be an http:// URL like http://127.0.0.1:8001"
@@ -77,7 +144,10 @@ fn fetch(url: &str, token: Option<&str>) -> Result<Value, CliError> {
     let base = url
         .trim_end_matches('/')
         .trim_end_matches(PREFIX.trim_end_matches('/'));
-    let endpoint = format!("{base}{PREFIX}resources");
+    let endpoint = match endpoint {
+        "metrics" => format!("{base}{METRICS}"),
+        other => format!("{base}{PREFIX}{other}"),
+    };
     let mut request = ureq::get(&endpoint);
     if let Some(token) = token {
         request = request.header("authorization", &format!("Bearer {token}"));
@@ -93,16 +163,12 @@ fn fetch(url: &str, token: Option<&str>) -> Result<Value, CliError> {
         .body_mut()
         .read_to_string()
         .map_err(|error| CliError::Failed(format!("{endpoint}: {error}")))?;
-    let document: Value = serde_json::from_str(&body).map_err(|_| {
-        CliError::Failed(format!(
-            "{endpoint} answered {status} with something that is not JSON"
-        ))
-    })?;
     if !status.is_success() {
+        let document: Value = serde_json::from_str(&body).unwrap_or_default();
         let detail = document["detail"].as_str().unwrap_or("no detail");
         return Err(CliError::Failed(format!(
             "{endpoint} answered {status}: {detail}"
         )));
     }
-    Ok(document)
+    Ok(body)
 }

@@ -13,6 +13,7 @@ mod oauth;
 mod serve;
 mod table;
 mod tokens;
+mod traffic;
 mod users;
 
 use crate::config::{Overrides, Settings};
@@ -163,13 +164,7 @@ pub fn main() -> ExitCode {
 
 /// Logs to stderr, filtered by `PISTON_LOG` (else `default`).
 fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PISTON_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    crate::telemetry::init_logging(default, crate::telemetry::LogFormat::Text);
 }
 
 /// Validated settings plus the checks on paths that only the CLI makes.
@@ -227,6 +222,20 @@ impl Host {
                         .map_err(|error| CliError::Failed(format!("plugin data: {error}")))?,
                 )),
             };
+        let store = match (store, crate::telemetry::metrics()) {
+            (Some(store), Some(metrics)) => {
+                let backend = if database.is_some() {
+                    "postgres"
+                } else {
+                    "sqlite"
+                };
+                Some(
+                    std::sync::Arc::new(crate::store::Metered::new(store, backend, metrics))
+                        as std::sync::Arc<dyn crate::store::KeyValueStore>,
+                )
+            }
+            (store, _) => store,
+        };
         let runtime =
             crate::runtime::Runtime::new(settings.engine_limits(), &settings.server.cache)
                 .map_err(|error| CliError::Failed(error.to_string()))?;

@@ -1,8 +1,8 @@
 //! `piston serve`.
 
 use super::{
-    CliError, CommonArgs, Host, LimitArgs, check_plugin_dir, init_logging, parse_listen, settings,
-    table, tokio_runtime,
+    CliError, CommonArgs, Host, LimitArgs, check_plugin_dir, parse_listen, settings, table,
+    tokio_runtime,
 };
 use crate::admin::{self, Admin, PREFIX};
 use crate::auth::AuthStore;
@@ -10,6 +10,7 @@ use crate::config::{Overrides, Settings};
 use crate::pipeline::{Pipeline, Policy};
 use crate::registry::{LoadSettings, Registry, Snapshot, load_directory, watch};
 use crate::server;
+use crate::telemetry::{self, LogFormat};
 use crate::vocab::BUILT_IN;
 use arc_swap::ArcSwap;
 use clap::Args;
@@ -44,6 +45,11 @@ pub struct ServeArgs {
     #[arg(long, env = "PISTON_BODY_LIMIT", value_name = "BYTES")]
     body_limit: Option<u64>,
 
+    /// How log lines are written: `text`, or `json` (one object a line) [default:
+    /// server.log_format, else text]
+    #[arg(long, env = "PISTON_LOG_FORMAT", value_name = "FORMAT")]
+    log_format: Option<LogFormat>,
+
     /// The Redis of `[coordination] backend = "redis"`, over `coordination.url`
     /// (prefer the variable: a password on the command line is visible to other users)
     #[arg(long, env = "PISTON_COORDINATION_URL", value_name = "URL")]
@@ -70,7 +76,18 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     };
     let settings = settings(&overrides)?;
     check_plugin_dir(&settings.server.plugins, "--plugins / server.plugins")?;
-    init_logging("info");
+    telemetry::init_logging(
+        "info",
+        args.log_format.unwrap_or(settings.server.log_format),
+    );
+    if settings.server.metrics {
+        // Before anything loads, so that the first loads are counted.
+        telemetry::enable();
+    }
+    if let Some(otlp) = &settings.telemetry.otlp {
+        telemetry::start_export(otlp).map_err(CliError::Failed)?;
+        tracing::info!("exporting request spans over OTLP to {}", otlp.traces_url);
+    }
     tokio_runtime()?.block_on(serve(Host::start(settings, true)?, overrides))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -197,11 +214,13 @@ async fn serve(host: Host, overrides: Overrides) -> Result<(), CliError> {
             socket: listener,
             app: server::app(pipeline),
             max_connections: settings.server.connections.max,
+            counted: true,
         },
         server::Listener {
             socket: admin_listener,
             app: server::admin_app(admin),
             max_connections: ADMIN_CONNECTIONS,
+            counted: false,
         },
     ];
     server::serve(
@@ -216,8 +235,6 @@ async fn serve(host: Host, overrides: Overrides) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Says where the state every host shares lives, and whether it answers (a backend
-/// that does not is logged by its reachability; the host serves anyway).
 /// Connections the admin listener serves at once: its own, so that clients filling
 /// the public listener never lock the operator out.
 const ADMIN_CONNECTIONS: usize = 64;
@@ -305,6 +322,15 @@ fn reconfigure(overrides: &Overrides, running: &Running<'_>) {
             before.max_instances != next.max_instances,
         ),
         ("coordination", before.coordination != next.coordination),
+        ("telemetry", before.telemetry != next.telemetry),
+        (
+            "server.metrics",
+            before.server.metrics != next.server.metrics,
+        ),
+        (
+            "server.log_format",
+            before.server.log_format != next.server.log_format,
+        ),
     ];
     for (key, changed) in restart_only {
         if changed {

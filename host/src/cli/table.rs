@@ -1,5 +1,5 @@
 //! The tables the commands print: resources (`piston serve`, `piston list`, and the
-//! admin API's document they are made from), users and API tokens.
+//! admin API's document they are made from), plugin traffic, users and API tokens.
 
 use crate::auth::oauth::{Consumer, OAuthToken};
 use crate::auth::{Token, User};
@@ -184,6 +184,34 @@ pub fn oauth_tokens(tokens: &[OAuthToken], consumers: &[Consumer], now: i64) -> 
             consumer.map_or_else(|| token.consumer.clone(), |consumer| consumer.name.clone()),
             status.to_owned(),
             timestamp(token.created_at),
+        ]);
+    }
+    table
+}
+
+/// One row a plugin: its traffic over the `window` `piston list --url` watched.
+pub fn traffic(
+    traffic: &std::collections::BTreeMap<String, super::traffic::Traffic>,
+    window: std::time::Duration,
+) -> Table {
+    let mut table = Table::new();
+    let seconds = window.as_secs_f64();
+    table.load_preset(presets::NOTHING).set_header([
+        "PLUGIN".to_owned(),
+        format!("REQ/S ({seconds}s)"),
+        "5XX".to_owned(),
+        "P99".to_owned(),
+    ]);
+    for (plugin, traffic) in traffic {
+        table.add_row([
+            plugin.clone(),
+            format!("{:.1}", traffic.rate),
+            traffic
+                .errors
+                .map_or("-".to_owned(), |share| format!("{:.1}%", share * 100.0)),
+            traffic
+                .p99
+                .map_or("-".to_owned(), |seconds| format!("{:.1} ms", seconds * 1e3)),
         ]);
     }
     table

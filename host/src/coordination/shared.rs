@@ -78,7 +78,7 @@ impl Shared {
 
     /// Asks Redis whether it answers.
     pub async fn ping(&self) -> Result<(), Unavailable> {
-        self.call(async |mut connection| {
+        self.call("ping", async |mut connection| {
             redis::cmd("PING").query_async::<()>(&mut connection).await
         })
         .await
@@ -98,7 +98,9 @@ impl Shared {
             .arg("PX")
             .arg(milliseconds(ttl));
         let set: Option<String> = self
-            .call(async |mut connection| command.query_async(&mut connection).await)
+            .call("nonce", async |mut connection| {
+                command.query_async(&mut connection).await
+            })
             .await?;
         Ok(if set.is_some() {
             NonceUse::Fresh
@@ -120,7 +122,9 @@ impl Shared {
             .arg(count)
             .arg(milliseconds(ttl));
         let raised: u8 = self
-            .call(async |mut connection| invocation.invoke_async(&mut connection).await)
+            .call("digest_count", async |mut connection| {
+                invocation.invoke_async(&mut connection).await
+            })
             .await?;
         Ok(if raised == 1 {
             CountUse::Higher
@@ -138,7 +142,7 @@ impl Shared {
             pipeline.cmd("PTTL").arg(key);
         }
         let (counts, ttls): (Vec<Option<u32>>, Vec<i64>) = self
-            .call(async |mut connection| {
+            .call("failure_tallies", async |mut connection| {
                 let reply: Vec<redis::Value> = pipeline.query_async(&mut connection).await?;
                 let mut replies = reply.into_iter();
                 let counts = replies
@@ -178,7 +182,7 @@ impl Shared {
             invocation.key(self.key("failures:", &failure.key));
         }
         invocation.arg(milliseconds(window));
-        self.call(async |mut connection| {
+        self.call("failure_add", async |mut connection| {
             invocation
                 .invoke_async::<u32>(&mut connection)
                 .await
@@ -196,11 +200,16 @@ impl Shared {
         key
     }
 
-    /// Runs `call` on the connection within the timeout, and records its outcome.
+    /// Runs `call` (an `operation`, as the metrics name it) on the connection within
+    /// the timeout, and records its outcome.
     async fn call<T>(
         &self,
+        operation: &'static str,
         call: impl AsyncFnOnce(ConnectionManager) -> redis::RedisResult<T>,
     ) -> Result<T, Unavailable> {
+        if let Some(metrics) = crate::telemetry::metrics() {
+            metrics.coordinated("redis", operation);
+        }
         let outcome = async {
             let connection = self.connector.lock().await.connection().await?;
             within(self.timeout, call(connection)).await

@@ -264,6 +264,23 @@ pub fn decode(
     Ok(Some(json))
 }
 
+/// The body's format as a metric label: the first media type of the decoder that reads
+/// it, `unsupported` when none does, `none` without a `Content-Type`. Never the
+/// client's own text, so the label has a few values only.
+pub fn format_label(headers: &HeaderMap) -> &'static str {
+    let Some(content_type) = headers.get(CONTENT_TYPE) else {
+        return "none";
+    };
+    match decoder_for(Some(content_type.to_str().unwrap_or(""))) {
+        Ok((decoder, _)) => decoder
+            .media_types()
+            .first()
+            .copied()
+            .unwrap_or("unsupported"),
+        Err(_) => "unsupported",
+    }
+}
+
 /// The decoder for a `Content-Type`, or 415.
 fn decoder_for(
     content_type: Option<&str>,

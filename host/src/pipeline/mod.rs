@@ -36,6 +36,7 @@ use crate::openapi::{self, ApiDocs, Page};
 use crate::problem::Problem;
 use crate::registry::{Registry, ResourceSpec, RouteTarget, Routed};
 use crate::runtime::{Checkout, Response as GuestResponse, wit};
+use crate::telemetry::{self, Attribute, RequestSpans, SpanKind, TRACEPARENT, TraceContext};
 use crate::throttle::{Caller, RateLimit, Throttler};
 use crate::vocab::{Method, MethodSet};
 use arc_swap::ArcSwap;
@@ -78,6 +79,8 @@ pub struct Policy {
     pub public_url: Arc<str>,
     /// The generated documentation, unless `server.docs` turned it off.
     pub docs: Option<ApiDocs>,
+    /// Whether every request gets an access line (`server.access_log`).
+    pub access_log: bool,
 }
 
 /// A refusal, the format its problem document is written in (the negotiated one once
@@ -131,6 +134,7 @@ impl Policy {
             },
             public_url: settings.server.public_url.trim_end_matches('/').into(),
             docs: settings.server.docs.then(|| ApiDocs::new(settings)),
+            access_log: settings.server.access_log,
         })
     }
 }
@@ -158,13 +162,32 @@ impl Refused {
     }
 }
 
-/// What every step may read of the request.
+/// What every step may read of the request, and where the steps note what served it.
 struct Incoming<'a> {
     parts: &'a Parts,
     body: &'a mut RequestBody,
     id: &'a str,
     policy: &'a Policy,
     client: IpAddr,
+    served: &'a mut Served,
+}
+
+/// What served a request, for its metrics and its access line: the resource it was
+/// routed to, and how long the guest took.
+#[derive(Default)]
+struct Served {
+    target: Option<RouteTarget>,
+    guest: Option<std::time::Duration>,
+}
+
+impl Served {
+    /// The plugin and resource names, empty when no resource was routed to.
+    fn names(&self) -> (&str, &str) {
+        match &self.target {
+            Some(target) => (&target.plugin.spec.name, &target.resource().name),
+            None => ("", ""),
+        }
+    }
 }
 
 impl Pipeline {
@@ -212,6 +235,7 @@ impl Pipeline {
                 id,
                 policy,
                 client,
+                ..
             } = incoming;
             let head = RequestHead {
                 method: &parts.method,
@@ -281,8 +305,9 @@ impl Pipeline {
         .await
     }
 
-    /// What every answer shares: the request id, the log line of a refusal, the
-    /// problem document, and draining an unread body.
+    /// What every answer shares: the request id and trace context, the log line of a
+    /// refusal, the problem document, draining an unread body, the metrics and the
+    /// access line.
     async fn answer(
         &self,
         request: Request,
@@ -292,21 +317,31 @@ impl Pipeline {
         let started = Instant::now();
         let policy = self.policy.load_full();
         let (parts, body) = request.into_parts();
+        let trace = TraceContext::for_request(&parts.headers);
         let mut body = RequestBody::new(body, policy.body);
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(Ipv4Addr::UNSPECIFIED.into(), |connected| connected.0.ip());
+        let client = policy.clients.resolve(peer, &parts.headers);
+        let mut served = Served::default();
         let incoming = Incoming {
             parts: &parts,
             body: &mut body,
             id: &id,
             policy: &policy,
-            client: policy.clients.resolve(peer, &parts.headers),
+            client,
+            served: &mut served,
         };
-        let mut response = match steps(incoming).await {
+        let spans = telemetry::exporter().map(|_| RequestSpans::new(trace));
+        let outcome = match spans.clone() {
+            Some(spans) => spans.scope(steps(incoming)).await,
+            None => steps(incoming).await,
+        };
+        let mut response = match outcome {
             Ok(response) => response,
             Err(refused) => {
+                count_refusal(&refused.refusal, &served, &parts);
                 let format = refused.format;
                 let problem = refused.into_problem();
                 log_problem(&problem, &id, &parts);
@@ -317,14 +352,60 @@ impl Pipeline {
         if let Ok(value) = HeaderValue::from_str(&id) {
             response.headers_mut().insert(REQUEST_ID, value);
         }
-        tracing::debug!(
-            request_id = %id,
-            method = %parts.method,
-            path = parts.uri.path(),
-            status = response.status().as_u16(),
-            micros = started.elapsed().as_micros() as u64,
-            "answered"
-        );
+        if let Ok(value) = HeaderValue::from_str(&trace.to_string()) {
+            response.headers_mut().insert(TRACEPARENT, value);
+        }
+        let took = started.elapsed();
+        let status = response.status().as_u16();
+        if let Some(metrics) = telemetry::metrics() {
+            let traffic = served
+                .target
+                .as_ref()
+                .and_then(RouteTarget::traffic)
+                .unwrap_or(metrics.unrouted());
+            let bytes = http_body::Body::size_hint(response.body())
+                .exact()
+                .unwrap_or(0);
+            traffic.answered(&parts.method, status, took, bytes);
+        }
+        if let (Some(spans), Some(exporter)) = (spans, telemetry::exporter()) {
+            let (plugin, resource) = served.names();
+            let name = match served.target {
+                Some(_) => format!("{} {plugin}/{resource}", parts.method),
+                None => parts.method.to_string(),
+            };
+            let attributes = vec![
+                (
+                    "http.request.method",
+                    Attribute::Text(parts.method.to_string()),
+                ),
+                ("url.path", Attribute::Text(parts.uri.path().to_owned())),
+                ("http.response.status_code", Attribute::Int(status.into())),
+                ("client.address", Attribute::Text(client.to_string())),
+                ("piston.request_id", Attribute::Text(id.clone())),
+                ("piston.plugin", Attribute::Text(plugin.to_owned())),
+                ("piston.resource", Attribute::Text(resource.to_owned())),
+            ];
+            exporter.send(spans.finish(name, attributes, status >= 500));
+        }
+        if policy.access_log {
+            let (plugin, resource) = served.names();
+            tracing::info!(
+                target: "piston::access",
+                request_id = %id,
+                trace_id = %trace.trace_hex(),
+                span_id = %trace.span_hex(),
+                method = %parts.method,
+                path = parts.uri.path(),
+                plugin,
+                resource,
+                status,
+                duration_ms = took.as_secs_f64() * 1e3,
+                guest_ms = served.guest.map(|guest| guest.as_secs_f64() * 1e3),
+                client = %client,
+                "answered"
+            );
+        }
         response
     }
 
@@ -352,6 +433,7 @@ impl Pipeline {
         let refuse = |refusal: Refusal| Refused::in_format(refusal, error_format);
 
         let Routed { target, params } = routed.map_err(refuse)?;
+        incoming.served.target = Some(target.clone());
         let resource = target.resource();
         let (method, head_only) = match check_method(&parts.method, resource).map_err(refuse)? {
             Verb::Options => return Ok(options(resource.allowed_methods)),
@@ -384,7 +466,20 @@ impl Pipeline {
                 principal: principal.map(Principal::into_wit),
                 data,
             };
-            let (instance, answer) = invoke(&target, &request, id).await?;
+            let called = Instant::now();
+            let invoked = telemetry::timed(
+                "guest call",
+                SpanKind::Internal,
+                Result::is_err,
+                invoke(&target, &request, id),
+            )
+            .await;
+            let guest = called.elapsed();
+            incoming.served.guest = Some(guest);
+            if let Some(traffic) = target.traffic() {
+                traffic.guest_call(guest);
+            }
+            let (instance, answer) = invoked?;
             let shaping = Shaping {
                 format,
                 filter,
@@ -451,20 +546,28 @@ impl Pipeline {
             form,
             request_id: id,
         };
-        let principal = policy
-            .gate
-            .check(plugin, resource, method, &head, &*self.registry)
-            .await
-            .map_err(Refusal::Denied)?;
+        let principal = telemetry::timed(
+            "authenticate",
+            SpanKind::Internal,
+            Result::is_err,
+            policy
+                .gate
+                .check(plugin, resource, method, &head, &*self.registry),
+        )
+        .await
+        .map_err(Refusal::Denied)?;
         let caller = match &principal {
             Some(principal) => Caller::Principal(&principal.id),
             None => Caller::Address(client),
         };
-        let limit = policy
-            .throttle
-            .check(plugin, resource, method, caller)
-            .await
-            .map_err(Refusal::Throttled)?;
+        let limit = telemetry::timed(
+            "throttle",
+            SpanKind::Internal,
+            Result::is_err,
+            policy.throttle.check(plugin, resource, method, caller),
+        )
+        .await
+        .map_err(Refusal::Throttled)?;
         Ok((principal, limit))
     }
 
@@ -607,6 +710,24 @@ async fn invoke(
             plugin: plugin(),
             error,
         }),
+    }
+}
+
+/// Counts a refusal its step's module does not count itself: rate limits, bodies that
+/// do not decode or validate.
+fn count_refusal(refusal: &Refusal, served: &Served, parts: &Parts) {
+    let Some(metrics) = telemetry::metrics() else {
+        return;
+    };
+    match refusal {
+        Refusal::Throttled(_) => {
+            if let Some(traffic) = served.target.as_ref().and_then(RouteTarget::traffic) {
+                metrics.throttled(traffic);
+            }
+        }
+        Refusal::Body(_) => metrics.undecodable(decode::format_label(&parts.headers)),
+        Refusal::Invalid(_) => metrics.invalid(decode::format_label(&parts.headers)),
+        _ => {}
     }
 }
 

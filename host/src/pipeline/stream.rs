@@ -7,6 +7,7 @@ use crate::emit::{self, ItemWriter, View};
 use crate::fields::{FieldFilter, UriTemplate};
 use crate::registry::RouteTarget;
 use crate::runtime::{Checkout, ResourceAny};
+use crate::telemetry::ResourceTraffic;
 use axum::body::Body;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -78,7 +79,9 @@ pub(super) async fn body(
         }
     };
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
+    let counted = target.clone();
     tokio::spawn(async move {
+        let _in_progress = target.traffic().map(ResourceTraffic::stream);
         let mut writer = format.emitter.items(format.options);
         let outcome = pump(
             &mut instance,
@@ -112,8 +115,14 @@ pub(super) async fn body(
         }
     });
     Ok(Body::from_stream(futures_util::stream::unfold(
-        receiver,
-        |mut receiver| async move { receiver.recv().await.map(|chunk| (chunk, receiver)) },
+        (receiver, counted),
+        |(mut receiver, counted)| async move {
+            let chunk = receiver.recv().await?;
+            if let (Ok(bytes), Some(traffic)) = (&chunk, counted.traffic()) {
+                traffic.sent(bytes.len() as u64);
+            }
+            Some((chunk, (receiver, counted)))
+        },
     )))
 }
 

@@ -161,11 +161,22 @@ pub(super) fn read_plugin_file(
 /// Loads one plugin file: a handler plugin or an authenticator plugin, by what it
 /// exports.
 pub async fn load_file(file: &Path, options: LoadOptions<'_>) -> Result<Loaded, FileError> {
+    let loaded = load(file, options).await;
+    if let Some(metrics) = crate::telemetry::metrics() {
+        metrics.loaded(loaded.is_ok());
+    }
+    loaded
+}
+
+async fn load(file: &Path, options: LoadOptions<'_>) -> Result<Loaded, FileError> {
     let started = Instant::now();
     let settings = options.settings;
     let wasm = read_plugin_file(file, settings.follow_symlinks, settings.plugin_file_bytes)?;
     let digest = hex::encode(Sha256::digest(&wasm));
     let compiled = options.runtime.compile(&wasm)?;
+    if let Some(metrics) = crate::telemetry::metrics() {
+        metrics.compile_cache(compiled.outcome == CacheOutcome::Hit);
+    }
     let linked = options.runtime.link(&compiled.component)?;
 
     let describing = InstanceSetup {
@@ -184,9 +195,18 @@ pub async fn load_file(file: &Path, options: LoadOptions<'_>) -> Result<Loaded, 
             let info = options.runtime.describe(&pre, &describing).await?;
             let spec = spec::validate(info)?;
             let (setup, settings) = serving(&spec.name, options);
+            let traffic = match crate::telemetry::metrics() {
+                Some(metrics) => spec
+                    .resources
+                    .iter()
+                    .map(|resource| metrics.resource(&spec.name, &resource.name))
+                    .collect(),
+                None => Vec::new(),
+            };
             Loaded::Plugin(Arc::new(LoadedPlugin {
                 pool: options.runtime.pool(pre, setup, settings.isolation),
                 settings,
+                traffic,
                 spec,
                 file: file.to_owned(),
                 digest,

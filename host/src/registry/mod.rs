@@ -17,6 +17,7 @@ pub use self::spec::{AuthenticatorSpec, PluginSpec, ResourceSpec};
 pub use self::watch::{Sources, watch};
 
 use crate::runtime::{AuthenticatorGuest, InstancePool, PluginSettings};
+use crate::telemetry::ResourceTraffic;
 use arc_swap::ArcSwap;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -35,6 +36,9 @@ pub struct LoadedPlugin {
     pub pool: InstancePool,
     /// The settings its instances were made with.
     pub settings: PluginSettings,
+    /// What each resource's requests record, in `spec.resources` order; empty when
+    /// metrics are off.
+    pub traffic: Vec<Arc<ResourceTraffic>>,
 }
 
 /// An authenticator plugin that loaded; chains in `piston.toml` name it.
@@ -138,6 +142,11 @@ impl RouteTarget {
     /// The resource's spec.
     pub fn resource(&self) -> &ResourceSpec {
         &self.plugin.spec.resources[self.resource]
+    }
+
+    /// What the resource's requests record, when metrics are on.
+    pub fn traffic(&self) -> Option<&ResourceTraffic> {
+        self.plugin.traffic.get(self.resource).map(Arc::as_ref)
     }
 }
 
@@ -314,6 +323,9 @@ impl Snapshot {
             file = %file.display(),
             "plugin update refused, the previous version keeps serving: {error}"
         );
+        if let Some(metrics) = crate::telemetry::metrics() {
+            metrics.update_refused();
+        }
         self.held.insert(file, Held { error, digest });
     }
 

@@ -67,8 +67,14 @@ pub fn watch(dir: PathBuf, registry: Arc<Registry>, sources: Sources) -> Result<
                     settings: &settings,
                 };
                 let current = registry.current();
+                let started = std::time::Instant::now();
                 match runtime.block_on(reload(&dir, &current, options)) {
-                    Ok(next) => registry.replace(next),
+                    Ok(next) => {
+                        registry.replace(next);
+                        if let Some(metrics) = crate::telemetry::metrics() {
+                            metrics.reloaded(started.elapsed());
+                        }
+                    }
                     Err(error) => {
                         tracing::error!("cannot reload {}: {error}", dir.display());
                     }

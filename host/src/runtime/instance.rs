@@ -17,6 +17,7 @@ use super::bindings::exports::piston::handler::handler::Response;
 use super::bindings::piston::handler::types::{GuestError, PluginInfo, Principal, Request};
 use super::bindings::{Plugin, PluginPre};
 use super::state::HostState;
+use crate::telemetry::Discard;
 use std::future::Future;
 use std::time::{Duration, Instant};
 use wasmtime::component::ResourceAny;
@@ -142,6 +143,8 @@ struct Calls {
     /// False from the start of a call until it returns normally: an instance whose
     /// call was abandoned (timed out, trapped, or its future dropped) stays unsound.
     sound: bool,
+    /// How the last call failed, when it ended in an error the instance cannot survive.
+    failure: Option<Discard>,
 }
 
 impl Calls {
@@ -153,6 +156,7 @@ impl Calls {
             bytes,
         };
         self.sound = false;
+        self.failure = None;
         self.store.data_mut().begin_call(budget.timeout, request_id);
         self.store.set_epoch_deadline(1);
         self.store.set_hostcall_fuel(budget.bytes);
@@ -174,9 +178,20 @@ impl Calls {
                     None => Ok(value),
                 }
             }
-            Ok(Err(error)) => Err(CallError::new(error, &self.store, budget)),
-            Err(_) => Err(CallError::Timeout(budget.timeout)),
+            Ok(Err(error)) => Err(self.failed(CallError::new(error, &self.store, budget))),
+            Err(_) => Err(self.failed(CallError::Timeout(budget.timeout))),
         }
+    }
+
+    /// Notes why the call failed, for the discard it leads to.
+    fn failed(&mut self, error: CallError) -> CallError {
+        self.failure = Some(match error {
+            CallError::Timeout(_) => Discard::timeout,
+            CallError::Memory(_) => Discard::memory,
+            CallError::TooMuchData(_) => Discard::oversize,
+            CallError::Trap(_) | CallError::StoreUnavailable(_) => Discard::trap,
+        });
+        error
     }
 }
 
@@ -214,6 +229,7 @@ impl<G: Guest> Instance<G> {
             store,
             timeout,
             sound: false,
+            failure: None,
         };
         let budget = calls.arm(DESCRIBE_BYTES, None);
         let started = tokio::time::timeout(timeout, G::instantiate(pre, &mut calls.store)).await;
@@ -233,6 +249,13 @@ impl<G: Guest> Instance<G> {
     /// Marks the instance as not to be reused (it holds something the host gave up on).
     pub fn discard(&mut self) {
         self.calls.sound = false;
+    }
+
+    /// Why an unsound instance is thrown away: how its last call failed, or, when the
+    /// call never ended (its future was dropped) or the host gave up on what it holds,
+    /// abandoned.
+    pub fn discard_reason(&self) -> Discard {
+        self.calls.failure.unwrap_or(Discard::abandoned)
     }
 }
 

@@ -18,10 +18,11 @@ use super::guest_log::{LogBudget, LogLimits};
 use super::instance::{CallError, Guest, Instance};
 use super::plugin_data::PluginServices;
 use super::state::HostState;
+use crate::telemetry::PoolMetrics;
 use serde::{Deserialize, Serialize};
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::Engine;
 
@@ -115,6 +116,15 @@ struct Shared<G: Guest> {
     log: Arc<LogBudget>,
     slots: Arc<Semaphore>,
     idle: Mutex<Vec<Instance<G>>>,
+    metrics: Option<PoolMetrics>,
+}
+
+impl<G: Guest> Drop for Shared<G> {
+    fn drop(&mut self) {
+        if let Some(metrics) = &self.metrics {
+            metrics.retired(lock(&self.idle).len());
+        }
+    }
 }
 
 impl<G: Guest> InstancePool<G> {
@@ -131,6 +141,7 @@ impl<G: Guest> InstancePool<G> {
                 pre,
                 log: Arc::new(LogBudget::new(setup.limits.log)),
                 slots: Arc::new(Semaphore::new(setup.limits.concurrency)),
+                metrics: crate::telemetry::metrics().map(|metrics| metrics.pool(&setup.label)),
                 setup,
                 isolation,
                 idle: Mutex::new(Vec::new()),
@@ -142,21 +153,36 @@ impl<G: Guest> InstancePool<G> {
     /// plugin has as many busy as it may.
     pub async fn checkout(&self) -> Result<Checkout<G>, CheckoutError> {
         let shared = &self.shared;
-        let slot = shared
-            .slots
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| CheckoutError::Busy(shared.setup.limits.concurrency))?;
+        let metrics = shared.metrics.as_ref();
+        let Ok(slot) = shared.slots.clone().try_acquire_owned() else {
+            if let Some(metrics) = metrics {
+                metrics.refused();
+            }
+            return Err(CheckoutError::Busy(shared.setup.limits.concurrency));
+        };
         let warm = lock(&shared.idle).pop();
         let instance = match warm {
-            Some(instance) => instance,
+            Some(instance) => {
+                if let Some(metrics) = metrics {
+                    metrics.idle(false);
+                }
+                instance
+            }
             None => {
-                shared
+                let started = Instant::now();
+                let instance = shared
                     .setup
                     .instantiate(&shared.engine, &shared.pre, &shared.log)
-                    .await?
+                    .await?;
+                if let Some(metrics) = metrics {
+                    metrics.created(started.elapsed());
+                }
+                instance
             }
         };
+        if let Some(metrics) = metrics {
+            metrics.in_use(true);
+        }
         Ok(Checkout {
             instance: Some(instance),
             shared: shared.clone(),
@@ -211,12 +237,32 @@ impl<G: Guest> Drop for Checkout<G> {
         let Some(instance) = self.instance.take() else {
             return;
         };
-        if !instance.is_sound() || self.shared.isolation == Isolation::Request {
+        let metrics = self.shared.metrics.as_ref();
+        if let Some(metrics) = metrics {
+            metrics.in_use(false);
+        }
+        if !instance.is_sound() {
+            if let Some(metrics) = metrics {
+                metrics.ended(Some(instance.discard_reason()));
+            }
+            return;
+        }
+        if self.shared.isolation == Isolation::Request {
+            if let Some(metrics) = metrics {
+                metrics.ended(None);
+            }
             return;
         }
         let mut idle = lock(&self.shared.idle);
         if idle.len() < self.shared.setup.limits.warm {
             idle.push(instance);
+            if let Some(metrics) = metrics {
+                metrics.idle(true);
+            }
+        } else {
+            if let Some(metrics) = metrics {
+                metrics.ended(None);
+            }
         }
     }
 }

@@ -20,6 +20,7 @@ use super::bindings::wasi::keyvalue::{atomics, batch, store};
 use super::plugin_data::{BucketHandle, KvError, PluginData};
 use super::state::HostState;
 use crate::store::{self as kv, Access, Scope};
+use crate::telemetry::SpanKind;
 use std::collections::BTreeMap;
 use std::future::Future;
 use wasmtime::component::Resource;
@@ -27,12 +28,16 @@ use wasmtime::component::Resource;
 impl HostState {
     /// Runs `call` with the plugin's data and where `bucket` is in it on the store's
     /// lane for `access`, and waits for it without holding up the async worker.
+    /// The call is a span named `span` of the request, when spans are collected.
     fn in_bucket<T: Send + 'static>(
         &self,
         bucket: &Resource<BucketHandle>,
         access: Access,
+        span: &'static str,
         call: impl FnOnce(&PluginData, Scope<'_>) -> Result<T, KvError> + Send + 'static,
     ) -> impl Future<Output = Result<T, KvError>> + Send + 'static {
+        let timer =
+            crate::telemetry::current_spans().map(|spans| spans.child(span, SpanKind::Client));
         let place = self
             .services()
             .data
@@ -42,7 +47,7 @@ impl HostState {
         async move {
             let (data, bucket) = place?;
             let store = data.store.clone();
-            store
+            let answer = store
                 .lane(access)
                 .run(move || {
                     let scope = Scope {
@@ -52,7 +57,11 @@ impl HostState {
                     };
                     call(&data, scope)
                 })
-                .await
+                .await;
+            if let Some(timer) = timer {
+                timer.end(answer.is_err());
+            }
+            answer
         }
     }
 
@@ -109,7 +118,7 @@ impl store::HostBucket for HostState {
         if let Some(value) = self.cached(&bucket, &key) {
             return Ok(Some(value));
         }
-        self.in_bucket(&bucket, Access::Read, move |data, scope| {
+        self.in_bucket(&bucket, Access::Read, "store get", move |data, scope| {
             Ok(data.store.get(scope, &key)?)
         })
         .await
@@ -123,7 +132,7 @@ impl store::HostBucket for HostState {
     ) -> Result<(), KvError> {
         kv::check_key(&key)?;
         kv::check_value(&value)?;
-        self.in_bucket(&bucket, Access::Write, move |data, scope| {
+        self.in_bucket(&bucket, Access::Write, "store set", move |data, scope| {
             data.store
                 .set(scope, &key, &value)
                 .map_err(|error| data.write_error(error))
@@ -133,9 +142,12 @@ impl store::HostBucket for HostState {
 
     async fn delete(&mut self, bucket: Resource<BucketHandle>, key: String) -> Result<(), KvError> {
         kv::check_key(&key)?;
-        self.in_bucket(&bucket, Access::Write, move |data, scope| {
-            Ok(data.store.delete(scope, &key)?)
-        })
+        self.in_bucket(
+            &bucket,
+            Access::Write,
+            "store delete",
+            move |data, scope| Ok(data.store.delete(scope, &key)?),
+        )
         .await
     }
 
@@ -145,7 +157,7 @@ impl store::HostBucket for HostState {
         key: String,
     ) -> Result<bool, KvError> {
         kv::check_key(&key)?;
-        self.in_bucket(&bucket, Access::Read, move |data, scope| {
+        self.in_bucket(&bucket, Access::Read, "store exists", move |data, scope| {
             Ok(data.store.exists(scope, &key)?)
         })
         .await
@@ -157,9 +169,12 @@ impl store::HostBucket for HostState {
         cursor: Option<u64>,
     ) -> Result<store::KeyResponse, KvError> {
         let page = self
-            .in_bucket(&bucket, Access::Read, move |data, scope| {
-                Ok(data.store.list_keys(scope, cursor)?)
-            })
+            .in_bucket(
+                &bucket,
+                Access::Read,
+                "store list_keys",
+                move |data, scope| Ok(data.store.list_keys(scope, cursor)?),
+            )
             .await?;
         Ok(store::KeyResponse {
             keys: page.keys,
@@ -181,11 +196,16 @@ impl atomics::Host for HostState {
         delta: u64,
     ) -> Result<u64, KvError> {
         kv::check_key(&key)?;
-        self.in_bucket(&bucket, Access::Write, move |data, scope| {
-            data.store
-                .increment(scope, &key, delta)
-                .map_err(|error| data.write_error(error))
-        })
+        self.in_bucket(
+            &bucket,
+            Access::Write,
+            "store increment",
+            move |data, scope| {
+                data.store
+                    .increment(scope, &key, delta)
+                    .map_err(|error| data.write_error(error))
+            },
+        )
         .await
     }
 }
@@ -197,14 +217,19 @@ impl batch::Host for HostState {
         keys: Vec<String>,
     ) -> Result<Vec<Option<(String, Vec<u8>)>>, KvError> {
         kv::check_batch(keys.iter().map(String::as_str))?;
-        self.in_bucket(&bucket, Access::Read, move |data, scope| {
-            let values = data.store.get_many(scope, &keys)?;
-            Ok(keys
-                .into_iter()
-                .zip(values)
-                .map(|(key, value)| value.map(|value| (key, value)))
-                .collect())
-        })
+        self.in_bucket(
+            &bucket,
+            Access::Read,
+            "store get_many",
+            move |data, scope| {
+                let values = data.store.get_many(scope, &keys)?;
+                Ok(keys
+                    .into_iter()
+                    .zip(values)
+                    .map(|(key, value)| value.map(|value| (key, value)))
+                    .collect())
+            },
+        )
         .await
     }
 
@@ -214,11 +239,16 @@ impl batch::Host for HostState {
         entries: Vec<(String, Vec<u8>)>,
     ) -> Result<(), KvError> {
         kv::check_entries(&entries)?;
-        self.in_bucket(&bucket, Access::Write, move |data, scope| {
-            data.store
-                .set_many(scope, &entries)
-                .map_err(|error| data.write_error(error))
-        })
+        self.in_bucket(
+            &bucket,
+            Access::Write,
+            "store set_many",
+            move |data, scope| {
+                data.store
+                    .set_many(scope, &entries)
+                    .map_err(|error| data.write_error(error))
+            },
+        )
         .await
     }
 
@@ -228,9 +258,12 @@ impl batch::Host for HostState {
         keys: Vec<String>,
     ) -> Result<(), KvError> {
         kv::check_batch(keys.iter().map(String::as_str))?;
-        self.in_bucket(&bucket, Access::Write, move |data, scope| {
-            Ok(data.store.delete_many(scope, &keys)?)
-        })
+        self.in_bucket(
+            &bucket,
+            Access::Write,
+            "store delete_many",
+            move |data, scope| Ok(data.store.delete_many(scope, &keys)?),
+        )
         .await
     }
 }

@@ -104,6 +104,9 @@ pub struct Listener {
     pub app: Router,
     /// How many of its connections are served at once.
     pub max_connections: usize,
+    /// Whether its connections count in the open connections metric (the public
+    /// listener's do, the admin listener's not).
+    pub counted: bool,
 }
 
 /// Serves each listener's app, within `limits`, until `shutdown` resolves; then lets
@@ -126,6 +129,7 @@ pub async fn serve(
             limits,
             slots,
             stopping.clone(),
+            listener.counted,
         )));
     }
     shutdown.await;
@@ -162,6 +166,7 @@ async fn accept(
     limits: ConnectionLimits,
     slots: Arc<Semaphore>,
     stopping: watch::Receiver<bool>,
+    counted: bool,
 ) {
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else {
@@ -181,6 +186,9 @@ async fn accept(
         let app = app.clone();
         let mut stopping = stopping.clone();
         tokio::spawn(async move {
+            let _open = crate::telemetry::metrics()
+                .filter(|_| counted)
+                .map(crate::telemetry::Metrics::connection);
             let activity = Arc::new(Activity::default());
             let io = TokioIo::new(Timed::new(stream, limits, activity.clone()));
             let service = Connection {

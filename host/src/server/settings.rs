@@ -3,6 +3,7 @@
 
 use super::ConnectionLimits;
 use crate::client::{ForwardedHeader, TrustedProxy};
+use crate::telemetry::LogFormat;
 use crate::vocab::{ConfigError, check_range};
 use ipnet::IpNet;
 use serde::Deserialize;
@@ -55,6 +56,12 @@ pub struct ServerSettings {
     pub admin_token: Option<String>,
     /// Whether the public listener serves the OpenAPI document and the docs page.
     pub docs: bool,
+    /// How log lines are written, unless `--log-format` says.
+    pub log_format: LogFormat,
+    /// Whether every request gets an access line at `info`.
+    pub access_log: bool,
+    /// Whether the host records metrics (served on the admin listener's `/metrics`).
+    pub metrics: bool,
 }
 
 /// The `[server]` section, as written; the configuration puts the command-line flags
@@ -73,6 +80,9 @@ pub(crate) struct ServerSection {
     forwarded_header: Option<ForwardedHeader>,
     admin_token: Option<String>,
     docs: Option<bool>,
+    log_format: Option<LogFormat>,
+    access_log: Option<bool>,
+    metrics: Option<bool>,
     /// Read by the configuration for plugin loading.
     pub(crate) follow_symlinks: Option<bool>,
     #[serde(default, with = "humantime_serde")]
@@ -171,6 +181,9 @@ impl ServerSection {
             )?,
             connections,
             docs: self.docs.unwrap_or(true),
+            log_format: self.log_format.unwrap_or_default(),
+            access_log: self.access_log.unwrap_or(true),
+            metrics: self.metrics.unwrap_or(true),
             body_timeout: connection_timeout(
                 "body_timeout",
                 self.body_timeout,

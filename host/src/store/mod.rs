@@ -10,10 +10,12 @@
 //! ([`make_private`]).
 
 mod cache;
+mod metered;
 mod postgres;
 pub mod settings;
 mod sqlite;
 
+pub use self::metered::Metered;
 pub use self::postgres::PostgresStore;
 pub use self::sqlite::SqliteStore;
 

@@ -286,6 +286,9 @@ impl Redis {
         command: &Cmd,
         connection: &mut ConnectionManager,
     ) -> redis::RedisResult<Vec<u64>> {
+        if let Some(metrics) = crate::telemetry::metrics() {
+            metrics.coordinated("redis", "throttle");
+        }
         match command.query_async(connection).await {
             Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
                 self.script.load_async(connection).await?;

@@ -1,0 +1,630 @@
+//! The host's Prometheus metrics, one registry a process, served in the OpenMetrics text
+//! format on the admin listener's `/metrics`.
+//!
+//! Labels are bounded: plugin and resource names come from plugin specs, schemes from
+//! the configured chains, formats and reasons from fixed lists; never a raw path, a
+//! user id or an address. What a request records on the hot path was resolved when
+//! its plugin loaded ([`ResourceTraffic`]), so counting a request is a few atomic
+//! additions and no label lookup.
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::{Registry, Unit};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// A plugin or resource name, as a label.
+type Name = Arc<str>;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PluginLabels {
+    plugin: Name,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResourceLabels {
+    plugin: Name,
+    resource: Name,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    plugin: Name,
+    resource: Name,
+    method: &'static str,
+    status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DiscardLabels {
+    plugin: Name,
+    reason: Discard,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AuthLabels {
+    scheme: Name,
+    outcome: AuthOutcome,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FormatLabels {
+    format: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StoreLabels {
+    backend: &'static str,
+    operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+    wasmtime: &'static str,
+}
+
+/// Why an instance was not returned to its pool.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)] // the label values, as Prometheus shows them
+pub enum Discard {
+    /// The guest trapped.
+    trap,
+    /// The guest ran past its deadline.
+    timeout,
+    /// The guest asked for more memory than its limit.
+    memory,
+    /// The guest handed over more than a call allows.
+    oversize,
+    /// The host gave up on the call (the client left, a stream was dropped).
+    abandoned,
+}
+
+/// What authentication made of a request's credentials.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)] // the label values, as Prometheus shows them
+pub enum AuthOutcome {
+    /// A principal was established.
+    admitted,
+    /// The credentials were refused, or missing where they are needed.
+    refused,
+    /// The credentials or the address are over a failed-login limit.
+    locked_out,
+}
+
+/// The methods a request is counted under; anything else is `other`.
+const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "other"];
+/// The status classes a request is counted under.
+const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+/// Request durations: 100 µs to about 26 s.
+fn latency_buckets() -> impl Iterator<Item = f64> {
+    exponential_buckets(0.0001, 2.0, 19)
+}
+
+/// Every family the host records, registered once.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    request_duration: Family<ResourceLabels, Histogram>,
+    guest_duration: Family<ResourceLabels, Histogram>,
+    response_bytes: Family<ResourceLabels, Counter>,
+    streams: Family<ResourceLabels, Gauge>,
+    instances_live: Family<PluginLabels, Gauge>,
+    instances_idle: Family<PluginLabels, Gauge>,
+    instances_created: Family<PluginLabels, Counter>,
+    instances_discarded: Family<DiscardLabels, Counter>,
+    instantiation: Family<PluginLabels, Histogram>,
+    concurrency: Family<PluginLabels, Gauge>,
+    concurrency_refusals: Family<PluginLabels, Counter>,
+    auth: Family<AuthLabels, Counter>,
+    throttle_refusals: Family<ResourceLabels, Counter>,
+    decode_failures: Family<FormatLabels, Counter>,
+    validation_failures: Family<FormatLabels, Counter>,
+    store_operations: Family<StoreLabels, Counter>,
+    store_errors: Family<StoreLabels, Counter>,
+    coordination: Family<StoreLabels, Counter>,
+    loads: Family<OutcomeLabels, Counter>,
+    refused_updates: Counter,
+    reload_duration: Histogram,
+    compile_cache: Family<OutcomeLabels, Counter>,
+    connections: Gauge,
+    unrouted: Arc<ResourceTraffic>,
+}
+
+static METRICS: OnceLock<Metrics> = OnceLock::new();
+
+/// The process's metrics, once [`enable`]d; `None` when the operator turned them off,
+/// and then recording anything costs one atomic load.
+pub fn metrics() -> Option<&'static Metrics> {
+    METRICS.get()
+}
+
+/// Turns recording on for the rest of the process.
+pub fn enable() -> &'static Metrics {
+    METRICS.get_or_init(Metrics::new)
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("piston");
+        let latency = || Histogram::new(latency_buckets());
+        let requests = Family::default();
+        registry.register(
+            "requests",
+            "Requests answered, by plugin, resource, method and status class (no plugin: no resource matched)",
+            requests.clone(),
+        );
+        let request_duration = Family::new_with_constructor(latency as fn() -> Histogram);
+        registry.register_with_unit(
+            "request_duration",
+            "Time from a request's head to its answer's head, by plugin and resource",
+            Unit::Seconds,
+            request_duration.clone(),
+        );
+        let guest_duration = Family::new_with_constructor(latency as fn() -> Histogram);
+        registry.register_with_unit(
+            "guest_call_duration",
+            "Time spent in the guest's handle call, by plugin and resource",
+            Unit::Seconds,
+            guest_duration.clone(),
+        );
+        let response_bytes = Family::default();
+        registry.register_with_unit(
+            "response",
+            "Response body bytes sent, by plugin and resource",
+            Unit::Bytes,
+            response_bytes.clone(),
+        );
+        let streams = Family::default();
+        registry.register(
+            "streams_in_progress",
+            "Streamed answers being sent now, by plugin and resource",
+            streams.clone(),
+        );
+        let instances_live = Family::default();
+        registry.register(
+            "instances_live",
+            "Instances alive, busy or idle, by plugin",
+            instances_live.clone(),
+        );
+        let instances_idle = Family::default();
+        registry.register(
+            "instances_idle",
+            "Warm instances waiting for a request, by plugin",
+            instances_idle.clone(),
+        );
+        let instances_created = Family::default();
+        registry.register(
+            "instances_created",
+            "Instances started, by plugin",
+            instances_created.clone(),
+        );
+        let instances_discarded = Family::default();
+        registry.register(
+            "instances_discarded",
+            "Instances thrown away after a call that did not return normally, by plugin and reason",
+            instances_discarded.clone(),
+        );
+        let instantiation = Family::new_with_constructor(latency as fn() -> Histogram);
+        registry.register_with_unit(
+            "instantiation_duration",
+            "Time to start a new instance, by plugin",
+            Unit::Seconds,
+            instantiation.clone(),
+        );
+        let concurrency = Family::default();
+        registry.register(
+            "concurrency_in_use",
+            "Instances checked out for a call now, by plugin (at most its concurrency limit)",
+            concurrency.clone(),
+        );
+        let concurrency_refusals = Family::default();
+        registry.register(
+            "concurrency_refusals",
+            "Requests refused with 503 because every instance slot of the plugin was busy",
+            concurrency_refusals.clone(),
+        );
+        let auth = Family::default();
+        registry.register(
+            "auth_outcomes",
+            "Credentials checked, by authenticator (scheme) and outcome",
+            auth.clone(),
+        );
+        let throttle_refusals = Family::default();
+        registry.register(
+            "throttle_refusals",
+            "Requests refused with 429 by a rate limit, by plugin and resource",
+            throttle_refusals.clone(),
+        );
+        let decode_failures = Family::default();
+        registry.register(
+            "body_decode_failures",
+            "Request bodies that could not be read or decoded, by format",
+            decode_failures.clone(),
+        );
+        let validation_failures = Family::default();
+        registry.register(
+            "body_validation_failures",
+            "Request bodies refused by their schema, by format",
+            validation_failures.clone(),
+        );
+        let store_operations = Family::default();
+        registry.register(
+            "store_operations",
+            "Plugin store operations, by backend and operation",
+            store_operations.clone(),
+        );
+        let store_errors = Family::default();
+        registry.register(
+            "store_errors",
+            "Plugin store operations that failed, by backend and operation",
+            store_errors.clone(),
+        );
+        let coordination = Family::default();
+        registry.register(
+            "coordination_round_trips",
+            "Round trips to the coordination backend (throttle counters, failed logins, nonces), by backend and operation",
+            coordination.clone(),
+        );
+        let loads = Family::default();
+        registry.register(
+            "plugin_loads",
+            "Plugin files loaded, by outcome (loaded, failed)",
+            loads.clone(),
+        );
+        let refused_updates = Counter::default();
+        registry.register(
+            "plugin_updates_refused",
+            "New contents of a serving plugin's file refused while the old version keeps serving",
+            refused_updates.clone(),
+        );
+        let reload_duration = Histogram::new(exponential_buckets(0.001, 2.0, 16));
+        registry.register_with_unit(
+            "reload_duration",
+            "Time to load a changed plugin file and swap it in",
+            Unit::Seconds,
+            reload_duration.clone(),
+        );
+        let compile_cache = Family::default();
+        registry.register(
+            "compile_cache",
+            "Compile cache lookups, by outcome (hit, miss)",
+            compile_cache.clone(),
+        );
+        let connections = Gauge::default();
+        registry.register(
+            "open_connections",
+            "Client connections open on the public listener",
+            connections.clone(),
+        );
+        registry.register(
+            "build",
+            "The running build",
+            Info::new(BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+                wasmtime: env!("PISTON_WASMTIME_VERSION"),
+            }),
+        );
+        registry.register_collector(Box::new(super::process::ProcessCollector));
+        let unrouted = Arc::new(ResourceTraffic::new(
+            &requests,
+            &request_duration,
+            &guest_duration,
+            &response_bytes,
+            &streams,
+            ResourceLabels {
+                plugin: "".into(),
+                resource: "".into(),
+            },
+        ));
+        Metrics {
+            registry,
+            requests,
+            request_duration,
+            guest_duration,
+            response_bytes,
+            streams,
+            instances_live,
+            instances_idle,
+            instances_created,
+            instances_discarded,
+            instantiation,
+            concurrency,
+            concurrency_refusals,
+            auth,
+            throttle_refusals,
+            decode_failures,
+            validation_failures,
+            store_operations,
+            store_errors,
+            coordination,
+            loads,
+            refused_updates,
+            reload_duration,
+            compile_cache,
+            connections,
+            unrouted,
+        }
+    }
+
+    /// The whole exposition, in the OpenMetrics text format.
+    pub fn render(&self) -> String {
+        let mut text = String::with_capacity(16 * 1024);
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String does not fail");
+        text
+    }
+
+    /// What a resource's requests record, resolved once per loaded plugin.
+    pub fn resource(&self, plugin: &str, resource: &str) -> Arc<ResourceTraffic> {
+        Arc::new(ResourceTraffic::new(
+            &self.requests,
+            &self.request_duration,
+            &self.guest_duration,
+            &self.response_bytes,
+            &self.streams,
+            ResourceLabels {
+                plugin: plugin.into(),
+                resource: resource.into(),
+            },
+        ))
+    }
+
+    /// What requests no resource answered record (404 on an unknown path, the docs,
+    /// OAuth endpoints).
+    pub fn unrouted(&self) -> &Arc<ResourceTraffic> {
+        &self.unrouted
+    }
+
+    /// What a plugin's instance pool records.
+    pub fn pool(&self, plugin: &str) -> PoolMetrics {
+        let labels = PluginLabels {
+            plugin: plugin.into(),
+        };
+        PoolMetrics {
+            live: self.instances_live.get_or_create_owned(&labels),
+            idle: self.instances_idle.get_or_create_owned(&labels),
+            created: self.instances_created.get_or_create_owned(&labels),
+            instantiation: self.instantiation.get_or_create_owned(&labels),
+            in_use: self.concurrency.get_or_create_owned(&labels),
+            refusals: self.concurrency_refusals.get_or_create_owned(&labels),
+            discarded: self.instances_discarded.clone(),
+            plugin: labels.plugin,
+        }
+    }
+
+    /// Counts one authentication outcome of the authenticator `scheme`.
+    pub fn authenticated(&self, scheme: &str, outcome: AuthOutcome) {
+        self.auth
+            .get_or_create(&AuthLabels {
+                scheme: scheme.into(),
+                outcome,
+            })
+            .inc();
+    }
+
+    /// Counts one request refused by a rate limit.
+    pub fn throttled(&self, traffic: &ResourceTraffic) {
+        self.throttle_refusals.get_or_create(&traffic.labels).inc();
+    }
+
+    /// Counts one body that could not be read or decoded, in `format`.
+    pub fn undecodable(&self, format: &'static str) {
+        self.decode_failures
+            .get_or_create(&FormatLabels { format })
+            .inc();
+    }
+
+    /// Counts one body its schema refused, in `format`.
+    pub fn invalid(&self, format: &'static str) {
+        self.validation_failures
+            .get_or_create(&FormatLabels { format })
+            .inc();
+    }
+
+    /// Counts one store operation, and whether it failed.
+    pub fn store(&self, backend: &'static str, operation: &'static str, failed: bool) {
+        let labels = StoreLabels { backend, operation };
+        self.store_operations.get_or_create(&labels).inc();
+        if failed {
+            self.store_errors.get_or_create(&labels).inc();
+        }
+    }
+
+    /// Counts one round trip to the coordination backend.
+    pub fn coordinated(&self, backend: &'static str, operation: &'static str) {
+        self.coordination
+            .get_or_create(&StoreLabels { backend, operation })
+            .inc();
+    }
+
+    /// Counts one plugin file loaded (or not).
+    pub fn loaded(&self, ok: bool) {
+        let outcome = if ok { "loaded" } else { "failed" };
+        self.loads.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    /// Counts one refused update of a serving plugin.
+    pub fn update_refused(&self) {
+        self.refused_updates.inc();
+    }
+
+    /// Records how long one reload took.
+    pub fn reloaded(&self, took: Duration) {
+        self.reload_duration.observe(took.as_secs_f64());
+    }
+
+    /// Counts one compile cache lookup.
+    pub fn compile_cache(&self, hit: bool) {
+        let outcome = if hit { "hit" } else { "miss" };
+        self.compile_cache
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    /// An open connection, counted until the guard is dropped.
+    pub fn connection(&self) -> Held {
+        Held::raise(&self.connections)
+    }
+}
+
+/// One unit of a gauge (an open connection, a stream in progress), held until dropped.
+pub struct Held(Gauge);
+
+impl Held {
+    fn raise(gauge: &Gauge) -> Held {
+        gauge.inc();
+        Held(gauge.clone())
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// What one resource's requests record: its series, resolved once. Request counters
+/// are resolved on first use, so a resource shows only the methods and classes it saw.
+pub struct ResourceTraffic {
+    labels: ResourceLabels,
+    requests: Family<RequestLabels, Counter>,
+    counted: [[OnceLock<Counter>; CLASSES.len()]; METHODS.len()],
+    duration: Histogram,
+    guest: Histogram,
+    bytes: Counter,
+    streams: Gauge,
+}
+
+impl ResourceTraffic {
+    fn new(
+        requests: &Family<RequestLabels, Counter>,
+        request_duration: &Family<ResourceLabels, Histogram>,
+        guest_duration: &Family<ResourceLabels, Histogram>,
+        response_bytes: &Family<ResourceLabels, Counter>,
+        streams: &Family<ResourceLabels, Gauge>,
+        labels: ResourceLabels,
+    ) -> ResourceTraffic {
+        ResourceTraffic {
+            requests: requests.clone(),
+            counted: Default::default(),
+            duration: request_duration.get_or_create_owned(&labels),
+            guest: guest_duration.get_or_create_owned(&labels),
+            bytes: response_bytes.get_or_create_owned(&labels),
+            streams: streams.get_or_create_owned(&labels),
+            labels,
+        }
+    }
+
+    /// Counts one answered request, its duration and the body bytes known now.
+    pub fn answered(&self, method: &http::Method, status: u16, took: Duration, bytes: u64) {
+        let method = match METHODS.iter().position(|known| *known == method.as_str()) {
+            Some(index) => index,
+            None => METHODS.len() - 1,
+        };
+        let class = usize::from((status / 100).clamp(1, 5) - 1);
+        self.counted[method][class]
+            .get_or_init(|| {
+                self.requests.get_or_create_owned(&RequestLabels {
+                    plugin: self.labels.plugin.clone(),
+                    resource: self.labels.resource.clone(),
+                    method: METHODS[method],
+                    status: CLASSES[class],
+                })
+            })
+            .inc();
+        self.duration.observe(took.as_secs_f64());
+        if bytes > 0 {
+            self.bytes.inc_by(bytes);
+        }
+    }
+
+    /// Records one guest call's duration.
+    pub fn guest_call(&self, took: Duration) {
+        self.guest.observe(took.as_secs_f64());
+    }
+
+    /// Counts body bytes sent after the answer's head (a stream's).
+    pub fn sent(&self, bytes: u64) {
+        self.bytes.inc_by(bytes);
+    }
+
+    /// A stream in progress, counted until the guard is dropped.
+    pub fn stream(&self) -> Held {
+        Held::raise(&self.streams)
+    }
+}
+
+/// What one plugin's instance pool records.
+pub struct PoolMetrics {
+    plugin: Name,
+    live: Gauge,
+    idle: Gauge,
+    created: Counter,
+    instantiation: Histogram,
+    in_use: Gauge,
+    refusals: Counter,
+    discarded: Family<DiscardLabels, Counter>,
+}
+
+impl PoolMetrics {
+    /// A new instance started after `took`.
+    pub fn created(&self, took: Duration) {
+        self.created.inc();
+        self.live.inc();
+        self.instantiation.observe(took.as_secs_f64());
+    }
+
+    /// An instance ended: thrown away for `reason`, or simply not kept (`None`).
+    pub fn ended(&self, reason: Option<Discard>) {
+        self.live.dec();
+        if let Some(reason) = reason {
+            self.discarded
+                .get_or_create(&DiscardLabels {
+                    plugin: self.plugin.clone(),
+                    reason,
+                })
+                .inc();
+        }
+    }
+
+    /// `count` warm instances ended with their pool.
+    pub fn retired(&self, count: usize) {
+        let count = i64::try_from(count).unwrap_or(i64::MAX);
+        self.live.dec_by(count);
+        self.idle.dec_by(count);
+    }
+
+    /// An instance went back to the pool (`true`) or out of it (`false`).
+    pub fn idle(&self, parked: bool) {
+        if parked {
+            self.idle.inc();
+        } else {
+            self.idle.dec();
+        }
+    }
+
+    /// An instance slot was taken (`true`) or given back (`false`).
+    pub fn in_use(&self, taken: bool) {
+        if taken {
+            self.in_use.inc();
+        } else {
+            self.in_use.dec();
+        }
+    }
+
+    /// A request found every slot busy.
+    pub fn refused(&self) {
+        self.refusals.inc();
+    }
+}
