@@ -30,6 +30,12 @@
 //! body_timeout = "30s"        # to send a request's whole body
 //! send_timeout = "30s"        # a client that reads none of an answer for this long is dropped
 //! docs = true                 # serve /openapi.json, /openapi.yaml and the /docs page
+//! log_format = "text"         # or "json", one object a line (--log-format wins)
+//! access_log = true           # one `info` line a request (target piston::access)
+//! metrics = true              # Prometheus metrics on the admin listener's /metrics
+//!
+//! [telemetry]                 # request spans (see crate::telemetry::settings)
+//! otlp_endpoint = "http://127.0.0.1:4318" # an OTLP/HTTP collector (default: no spans)
 //!
 //! [store]                     # plugin data and credentials (see crate::store::settings)
 //! backend = "sqlite"          # or "postgres", with url = "postgres://..." for many hosts
