@@ -154,17 +154,23 @@ pub fn run(options: &Options, bench: &Bench) -> Result<String> {
     }
     let pool_ratio = medians[2].requests_per_second / native;
     let pool_same_work = medians[2].requests_per_second / same_work;
-    let (with_log, quiet, bare) = (
-        medians[2].requests_per_second,
-        medians[4].requests_per_second,
-        medians[5].requests_per_second,
-    );
+    // Each cost from the round-by-round ratio of two contenders run back to back, the
+    // median of the rounds: steadier on a shared machine than a ratio of medians.
+    let cost = |with: usize, without: usize| {
+        let mut ratios: Vec<f64> = results[with]
+            .iter()
+            .zip(&results[without])
+            .map(|(with, without)| with.requests_per_second / without.requests_per_second)
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        (1.0 - ratios[ratios.len() / 2]) * 100.0
+    };
     let telemetry = format!(
         "Recording metrics costs {:.1}% of the warm pool's throughput (`access_log = false`, \
          metrics on against off; target: at most 2%); one access line a request, written to \
-         a discarded stderr, costs {:.1}% more.\n\n",
-        (1.0 - quiet / bare) * 100.0,
-        (1.0 - with_log / quiet) * 100.0,
+         a discarded stderr, costs {:.1}% more (each the median of the rounds' ratios).\n\n",
+        cost(4, 5),
+        cost(2, 4),
     );
     let compared = match (&options.compare, medians.get(6), medians.get(7)) {
         (Some(binary), Some(pool), Some(per_request)) => format!(

@@ -385,8 +385,8 @@ async fn json_logs_have_one_access_line_a_request_with_its_trace() {
     assert_eq!(first["resource"], "post");
     assert_eq!(first["status"], 404);
     assert_eq!(first["client"], "127.0.0.1");
-    assert!(first["duration_ms"].as_f64().is_some(), "{first}");
-    assert!(first["guest_ms"].as_f64().is_some(), "{first}");
+    assert!(first["duration_us"].as_u64().is_some(), "{first}");
+    assert!(first["guest_us"].as_u64().is_some(), "{first}");
     let second = &lines[1];
     assert_eq!(second["trace_id"], started[3..35]);
     assert_eq!(second["status"], 200);

@@ -13,6 +13,7 @@
 //! carrying the request id, which is also on every log line of the request.
 
 mod body;
+mod observe;
 mod query;
 mod refusal;
 mod respond;
@@ -21,6 +22,7 @@ mod stream;
 mod tests;
 
 use self::body::RequestBody;
+use self::observe::Served;
 pub(crate) use self::query::Query;
 pub(crate) use self::refusal::Refusal;
 use self::respond::{Shaping, respond, without_body};
@@ -36,7 +38,7 @@ use crate::openapi::{self, ApiDocs, Page};
 use crate::problem::Problem;
 use crate::registry::{Registry, ResourceSpec, RouteTarget, Routed};
 use crate::runtime::{Checkout, Response as GuestResponse, wit};
-use crate::telemetry::{self, Attribute, RequestSpans, SpanKind, TRACEPARENT, TraceContext};
+use crate::telemetry::{self, RequestSpans, SpanKind, TRACEPARENT, TraceContext};
 use crate::throttle::{Caller, RateLimit, Throttler};
 use crate::vocab::{Method, MethodSet};
 use arc_swap::ArcSwap;
@@ -170,24 +172,6 @@ struct Incoming<'a> {
     policy: &'a Policy,
     client: IpAddr,
     served: &'a mut Served,
-}
-
-/// What served a request, for its metrics and its access line: the resource it was
-/// routed to, and how long the guest took.
-#[derive(Default)]
-struct Served {
-    target: Option<RouteTarget>,
-    guest: Option<std::time::Duration>,
-}
-
-impl Served {
-    /// The plugin and resource names, empty when no resource was routed to.
-    fn names(&self) -> (&str, &str) {
-        match &self.target {
-            Some(target) => (&target.plugin.spec.name, &target.resource().name),
-            None => ("", ""),
-        }
-    }
 }
 
 impl Pipeline {
@@ -341,7 +325,7 @@ impl Pipeline {
         let mut response = match outcome {
             Ok(response) => response,
             Err(refused) => {
-                count_refusal(&refused.refusal, &served, &parts);
+                observe::count_refusal(&refused.refusal, &served, &parts.headers);
                 let format = refused.format;
                 let problem = refused.into_problem();
                 log_problem(&problem, &id, &parts);
@@ -352,60 +336,21 @@ impl Pipeline {
         if let Ok(value) = HeaderValue::from_str(&id) {
             response.headers_mut().insert(REQUEST_ID, value);
         }
-        if let Ok(value) = HeaderValue::from_str(&trace.to_string()) {
+        let traceparent = trace.to_string();
+        if let Ok(value) = HeaderValue::from_str(&traceparent) {
             response.headers_mut().insert(TRACEPARENT, value);
         }
-        let took = started.elapsed();
-        let status = response.status().as_u16();
-        if let Some(metrics) = telemetry::metrics() {
-            let traffic = served
-                .target
-                .as_ref()
-                .and_then(RouteTarget::traffic)
-                .unwrap_or(metrics.unrouted());
-            let bytes = http_body::Body::size_hint(response.body())
-                .exact()
-                .unwrap_or(0);
-            traffic.answered(&parts.method, status, took, bytes);
-        }
-        if let (Some(spans), Some(exporter)) = (spans, telemetry::exporter()) {
-            let (plugin, resource) = served.names();
-            let name = match served.target {
-                Some(_) => format!("{} {plugin}/{resource}", parts.method),
-                None => parts.method.to_string(),
-            };
-            let attributes = vec![
-                (
-                    "http.request.method",
-                    Attribute::Text(parts.method.to_string()),
-                ),
-                ("url.path", Attribute::Text(parts.uri.path().to_owned())),
-                ("http.response.status_code", Attribute::Int(status.into())),
-                ("client.address", Attribute::Text(client.to_string())),
-                ("piston.request_id", Attribute::Text(id.clone())),
-                ("piston.plugin", Attribute::Text(plugin.to_owned())),
-                ("piston.resource", Attribute::Text(resource.to_owned())),
-            ];
-            exporter.send(spans.finish(name, attributes, status >= 500));
-        }
-        if policy.access_log {
-            let (plugin, resource) = served.names();
-            tracing::info!(
-                target: "piston::access",
-                request_id = %id,
-                trace_id = %trace.trace_hex(),
-                span_id = %trace.span_hex(),
-                method = %parts.method,
-                path = parts.uri.path(),
-                plugin,
-                resource,
-                status,
-                duration_ms = took.as_secs_f64() * 1e3,
-                guest_ms = served.guest.map(|guest| guest.as_secs_f64() * 1e3),
-                client = %client,
-                "answered"
-            );
-        }
+        observe::answered(observe::Answered {
+            parts: &parts,
+            id: &id,
+            traceparent: &traceparent,
+            client,
+            served: &served,
+            response: &response,
+            took: started.elapsed(),
+            spans,
+            access_log: policy.access_log,
+        });
         response
     }
 
@@ -710,24 +655,6 @@ async fn invoke(
             plugin: plugin(),
             error,
         }),
-    }
-}
-
-/// Counts a refusal its step's module does not count itself: rate limits, bodies that
-/// do not decode or validate.
-fn count_refusal(refusal: &Refusal, served: &Served, parts: &Parts) {
-    let Some(metrics) = telemetry::metrics() else {
-        return;
-    };
-    match refusal {
-        Refusal::Throttled(_) => {
-            if let Some(traffic) = served.target.as_ref().and_then(RouteTarget::traffic) {
-                metrics.throttled(traffic);
-            }
-        }
-        Refusal::Body(_) => metrics.undecodable(decode::format_label(&parts.headers)),
-        Refusal::Invalid(_) => metrics.invalid(decode::format_label(&parts.headers)),
-        _ => {}
     }
 }
 

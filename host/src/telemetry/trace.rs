@@ -48,14 +48,14 @@ impl TraceContext {
         }
     }
 
-    /// The trace id as the header writes it: 32 lowercase hex digits.
-    pub fn trace_hex(&self) -> String {
-        format!("{:032x}", self.trace_id)
+    /// The trace id in a `traceparent` this context wrote: 32 lowercase hex digits.
+    pub fn trace_id_in(traceparent: &str) -> &str {
+        traceparent.get(3..35).unwrap_or_default()
     }
 
-    /// The span id as the header writes it: 16 lowercase hex digits.
-    pub fn span_hex(&self) -> String {
-        format!("{:016x}", self.span_id)
+    /// The span id in a `traceparent` this context wrote: 16 lowercase hex digits.
+    pub fn span_id_in(traceparent: &str) -> &str {
+        traceparent.get(36..52).unwrap_or_default()
     }
 }
 
@@ -130,11 +130,18 @@ mod tests {
     #[test]
     fn a_well_formed_traceparent_is_continued_with_a_new_span() {
         let continued = context(VALID);
-        assert_eq!(continued.trace_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        let answer = continued.to_string();
+        assert_eq!(
+            TraceContext::trace_id_in(&answer),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(
+            TraceContext::span_id_in(&answer),
+            format!("{:016x}", continued.span_id)
+        );
         assert_eq!(continued.parent_id, Some(0x00f0_67aa_0ba9_02b7));
         assert_ne!(continued.span_id, 0x00f0_67aa_0ba9_02b7);
         assert_eq!(continued.flags, 1);
-        let answer = continued.to_string();
         assert!(answer.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
         assert_eq!(
             parse(&answer).map(|(trace, _, _)| trace),
@@ -146,8 +153,8 @@ mod tests {
     fn a_later_version_is_read_by_its_first_fields() {
         let later = "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-comes-next";
         assert_eq!(
-            context(later).trace_hex(),
-            "4bf92f3577b34da6a3ce929d0e0e4736"
+            context(later).trace_id,
+            0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736
         );
     }
 
