@@ -408,6 +408,12 @@ async fn access_lines_and_metrics_can_be_turned_off() {
             .contains("server.metrics"),
         "{problem}"
     );
+    // `piston list --url` still lists what serves, and says why it has no figures.
+    let listed = server.piston(&["list", "--url", &server.admin_url("")], "");
+    let stderr = String::from_utf8_lossy(&listed.stderr);
+    assert!(listed.status.success(), "{stderr}");
+    assert!(stderr.contains("no traffic figures"), "{stderr}");
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("posts"));
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!server.log().contains("piston::access"), "{}", server.log());
 }

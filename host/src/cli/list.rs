@@ -54,10 +54,9 @@ pub fn run(args: ListArgs) -> Result<ExitCode, CliError> {
             } else {
                 watch(url, token)?
             };
-            let document = fetch(url, "resources", token).and_then(|body| {
-                serde_json::from_str::<Value>(&body)
-                    .map_err(|_| CliError::Failed(format!("{url}: the resources are not JSON")))
-            })?;
+            let body = fetch(url, "resources", token)?.into_body()?;
+            let document = serde_json::from_str::<Value>(&body)
+                .map_err(|_| CliError::Failed(format!("{url}: the resources are not JSON")))?;
             let traffic = match before {
                 Some(before) => {
                     std::thread::sleep(args.window);
@@ -105,14 +104,12 @@ fn watch(
     url: &str,
     token: Option<&str>,
 ) -> Result<Option<BTreeMap<String, traffic::Counts>>, CliError> {
-    match fetch(url, "metrics", token) {
-        Ok(exposition) => Ok(Some(traffic::counts(&exposition))),
-        Err(CliError::Failed(error)) if error.contains("404") => {
-            eprintln!("no traffic figures: the server records no metrics (server.metrics = false)");
-            Ok(None)
-        }
-        Err(error) => Err(error),
+    let answer = fetch(url, "metrics", token)?;
+    if answer.status == 404 {
+        eprintln!("no traffic figures: the server records no metrics (server.metrics = false)");
+        return Ok(None);
     }
+    Ok(Some(traffic::counts(&answer.into_body()?)))
 }
 
 /// Puts each plugin's traffic into its entry of the resources document.
@@ -132,9 +129,31 @@ fn add_traffic(document: &mut Value, traffic: &BTreeMap<String, traffic::Traffic
     }
 }
 
+/// An answer of a running server's admin API.
+struct Answer {
+    endpoint: String,
+    status: u16,
+    body: String,
+}
+
+impl Answer {
+    /// The body of a successful answer; else the error, in the problem's words.
+    fn into_body(self) -> Result<String, CliError> {
+        if (200..300).contains(&self.status) {
+            return Ok(self.body);
+        }
+        let document: Value = serde_json::from_str(&self.body).unwrap_or_default();
+        let detail = document["detail"].as_str().unwrap_or("no detail");
+        Err(CliError::Failed(format!(
+            "{} answered {}: {detail}",
+            self.endpoint, self.status
+        )))
+    }
+}
+
 /// Asks a running server's admin API for `endpoint` (`resources`, or `metrics`, which
-/// is not under the prefix): the body of its answer.
-fn fetch(url: &str, endpoint: &str, token: Option<&str>) -> Result<String, CliError> {
+/// is not under the prefix); fails only when there is no answer.
+fn fetch(url: &str, endpoint: &str, token: Option<&str>) -> Result<Answer, CliError> {
     if !url.starts_with("http://") {
         return Err(CliError::Usage(format!(
             "--url: `{url}` must be an http:// URL like http://127.0.0.1:8001"
@@ -158,17 +177,14 @@ fn fetch(url: &str, endpoint: &str, token: Option<&str>) -> Result<String, CliEr
         .build()
         .call()
         .map_err(|error| CliError::Failed(format!("cannot reach {endpoint}: {error}")))?;
-    let status = response.status();
+    let status = response.status().as_u16();
     let body = response
         .body_mut()
         .read_to_string()
         .map_err(|error| CliError::Failed(format!("{endpoint}: {error}")))?;
-    if !status.is_success() {
-        let document: Value = serde_json::from_str(&body).unwrap_or_default();
-        let detail = document["detail"].as_str().unwrap_or("no detail");
-        return Err(CliError::Failed(format!(
-            "{endpoint} answered {status}: {detail}"
-        )));
-    }
-    Ok(body)
+    Ok(Answer {
+        endpoint,
+        status,
+        body,
+    })
 }
