@@ -13,7 +13,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
-use prometheus_client::registry::{Registry, Unit};
+use prometheus_client::registry::{Metric, Registry, Unit};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -106,9 +106,14 @@ const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "
 /// The status classes a request is counted under.
 const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
-/// Request durations: 100 µs to about 26 s.
-fn latency_buckets() -> impl Iterator<Item = f64> {
-    exponential_buckets(0.0001, 2.0, 19)
+/// A histogram of durations from 100 µs to about 26 s.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.0, 19))
+}
+
+/// A family of duration histograms.
+fn latency_family<S: Clone + std::hash::Hash + Eq>() -> Family<S, Histogram> {
+    Family::new_with_constructor(latency_histogram)
 }
 
 /// Every family the host records, registered once.
@@ -143,6 +148,25 @@ pub struct Metrics {
 
 static METRICS: OnceLock<Metrics> = OnceLock::new();
 
+/// Registers metrics and hands each back, to be kept and recorded into.
+struct Registering<'a>(&'a mut Registry);
+
+impl Registering<'_> {
+    fn metric<M: Metric + Clone>(
+        &mut self,
+        name: &str,
+        help: &str,
+        unit: Option<Unit>,
+        metric: M,
+    ) -> M {
+        match unit {
+            Some(unit) => self.0.register_with_unit(name, help, unit, metric.clone()),
+            None => self.0.register(name, help, metric.clone()),
+        }
+        metric
+    }
+}
+
 /// The process's metrics, once [`enable`]d; `None` when the operator turned them off,
 /// and then recording anything costs one atomic load.
 pub fn metrics() -> Option<&'static Metrics> {
@@ -157,155 +181,150 @@ pub fn enable() -> &'static Metrics {
 impl Metrics {
     fn new() -> Metrics {
         let mut registry = Registry::with_prefix("piston");
-        let latency = || Histogram::new(latency_buckets());
-        let requests = Family::default();
-        registry.register(
+        let mut add = Registering(&mut registry);
+        let requests = add.metric(
             "requests",
             "Requests answered, by plugin, resource, method and status class (no plugin: no resource matched)",
-            requests.clone(),
+            None,
+            Family::default(),
         );
-        let request_duration = Family::new_with_constructor(latency as fn() -> Histogram);
-        registry.register_with_unit(
+        let request_duration = add.metric(
             "request_duration",
             "Time from a request's head to its answer's head, by plugin and resource",
-            Unit::Seconds,
-            request_duration.clone(),
+            Some(Unit::Seconds),
+            latency_family(),
         );
-        let guest_duration = Family::new_with_constructor(latency as fn() -> Histogram);
-        registry.register_with_unit(
+        let guest_duration = add.metric(
             "guest_call_duration",
             "Time spent in the guest's handle call, by plugin and resource",
-            Unit::Seconds,
-            guest_duration.clone(),
+            Some(Unit::Seconds),
+            latency_family(),
         );
-        let response_bytes = Family::default();
-        registry.register_with_unit(
+        let response_bytes = add.metric(
             "response",
             "Response body bytes sent, by plugin and resource",
-            Unit::Bytes,
-            response_bytes.clone(),
+            Some(Unit::Bytes),
+            Family::default(),
         );
-        let streams = Family::default();
-        registry.register(
+        let streams = add.metric(
             "streams_in_progress",
             "Streamed answers being sent now, by plugin and resource",
-            streams.clone(),
+            None,
+            Family::default(),
         );
-        let instances_live = Family::default();
-        registry.register(
+        let instances_live = add.metric(
             "instances_live",
             "Instances alive, busy or idle, by plugin",
-            instances_live.clone(),
+            None,
+            Family::default(),
         );
-        let instances_idle = Family::default();
-        registry.register(
+        let instances_idle = add.metric(
             "instances_idle",
             "Warm instances waiting for a request, by plugin",
-            instances_idle.clone(),
+            None,
+            Family::default(),
         );
-        let instances_created = Family::default();
-        registry.register(
+        let instances_created = add.metric(
             "instances_created",
             "Instances started, by plugin",
-            instances_created.clone(),
+            None,
+            Family::default(),
         );
-        let instances_discarded = Family::default();
-        registry.register(
+        let instances_discarded = add.metric(
             "instances_discarded",
             "Instances thrown away after a call that did not return normally, by plugin and reason",
-            instances_discarded.clone(),
+            None,
+            Family::default(),
         );
-        let instantiation = Family::new_with_constructor(latency as fn() -> Histogram);
-        registry.register_with_unit(
+        let instantiation = add.metric(
             "instantiation_duration",
             "Time to start a new instance, by plugin",
-            Unit::Seconds,
-            instantiation.clone(),
+            Some(Unit::Seconds),
+            latency_family(),
         );
-        let concurrency = Family::default();
-        registry.register(
+        let concurrency = add.metric(
             "concurrency_in_use",
             "Instances checked out for a call now, by plugin (at most its concurrency limit)",
-            concurrency.clone(),
+            None,
+            Family::default(),
         );
-        let concurrency_refusals = Family::default();
-        registry.register(
+        let concurrency_refusals = add.metric(
             "concurrency_refusals",
             "Requests refused with 503 because every instance slot of the plugin was busy",
-            concurrency_refusals.clone(),
+            None,
+            Family::default(),
         );
-        let auth = Family::default();
-        registry.register(
+        let auth = add.metric(
             "auth_outcomes",
             "Credentials checked, by authenticator (scheme) and outcome",
-            auth.clone(),
+            None,
+            Family::default(),
         );
-        let throttle_refusals = Family::default();
-        registry.register(
+        let throttle_refusals = add.metric(
             "throttle_refusals",
             "Requests refused with 429 by a rate limit, by plugin and resource",
-            throttle_refusals.clone(),
+            None,
+            Family::default(),
         );
-        let decode_failures = Family::default();
-        registry.register(
+        let decode_failures = add.metric(
             "body_decode_failures",
             "Request bodies that could not be read or decoded, by format",
-            decode_failures.clone(),
+            None,
+            Family::default(),
         );
-        let validation_failures = Family::default();
-        registry.register(
+        let validation_failures = add.metric(
             "body_validation_failures",
             "Request bodies refused by their schema, by format",
-            validation_failures.clone(),
+            None,
+            Family::default(),
         );
-        let store_operations = Family::default();
-        registry.register(
+        let store_operations = add.metric(
             "store_operations",
             "Plugin store operations, by backend and operation",
-            store_operations.clone(),
+            None,
+            Family::default(),
         );
-        let store_errors = Family::default();
-        registry.register(
+        let store_errors = add.metric(
             "store_errors",
             "Plugin store operations that failed, by backend and operation",
-            store_errors.clone(),
+            None,
+            Family::default(),
         );
-        let coordination = Family::default();
-        registry.register(
+        let coordination = add.metric(
             "coordination_round_trips",
             "Round trips to the coordination backend (throttle counters, failed logins, nonces), by backend and operation",
-            coordination.clone(),
+            None,
+            Family::default(),
         );
-        let loads = Family::default();
-        registry.register(
+        let loads = add.metric(
             "plugin_loads",
             "Plugin files loaded, by outcome (loaded, failed)",
-            loads.clone(),
+            None,
+            Family::default(),
         );
-        let refused_updates = Counter::default();
-        registry.register(
+        let refused_updates = add.metric(
             "plugin_updates_refused",
             "New contents of a serving plugin's file refused while the old version keeps serving",
-            refused_updates.clone(),
+            None,
+            Counter::default(),
         );
-        let reload_duration = Histogram::new(exponential_buckets(0.001, 2.0, 16));
-        registry.register_with_unit(
+        let reload_duration = add.metric(
             "reload_duration",
-            "Time to load a changed plugin file and swap it in",
-            Unit::Seconds,
-            reload_duration.clone(),
+            "Time to reload the plugin directory after a change",
+            Some(Unit::Seconds),
+            Histogram::new(exponential_buckets(0.001, 2.0, 16)),
         );
-        let compile_cache = Family::default();
-        registry.register(
+        let compile_cache = add.metric(
             "compile_cache",
             "Compile cache lookups, by outcome (hit, miss)",
-            compile_cache.clone(),
+            None,
+            Family::default(),
         );
-        let connections = Gauge::default();
-        registry.register(
+        let connections = add.metric(
             "open_connections",
             "Client connections open on the public listener",
-            connections.clone(),
+            None,
+            Gauge::default(),
         );
         registry.register(
             "build",
