@@ -651,3 +651,32 @@ async fn the_spans_of_a_request_reach_an_otlp_collector_with_their_parents() {
     }
     assert!(guest.end_time_unix_nano <= request.end_time_unix_nano);
 }
+
+#[tokio::test]
+async fn a_malformed_or_huge_traceparent_starts_a_trace_of_its_own() {
+    let server = ServerBuilder::new().example("blog").start();
+    let huge = format!("00-{}-00f067aa0ba902b7-01", "a".repeat(32 * 1024));
+    for bad in [
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+        "garbage",
+        huge.as_str(),
+    ] {
+        let reply = piston_tests::send(
+            server
+                .request(Method::GET, "/posts")
+                .header("traceparent", bad),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        let answered = reply.header("traceparent").expect("a traceparent");
+        let fields: Vec<&str> = answered.split('-').collect();
+        assert_eq!(fields.len(), 4, "{answered}");
+        assert_eq!(
+            (fields[0], fields[1].len(), fields[2].len()),
+            ("00", 32, 16)
+        );
+        assert!(!bad.contains(fields[1]), "a new trace: {answered}");
+        assert!(!answered.contains("00f067aa0ba902b7"), "{answered}");
+    }
+}

@@ -512,7 +512,6 @@ fn accepted_schemes(chain: &[Link]) -> String {
     schemes.join(", ")
 }
 
-/// A check the coordination backend could not answer (its reachability logs why).
 /// Counts one authentication outcome, when metrics are on. `scheme` is the
 /// authenticator's configured name, `address` for a lock on the client's address,
 /// `none` when no credentials were offered where they are needed.
@@ -522,6 +521,7 @@ fn count(scheme: &str, outcome: AuthOutcome) {
     }
 }
 
+/// A check the coordination backend could not answer (its reachability logs why).
 fn unavailable(_: Unavailable) -> Denied {
     Denied::Unavailable
 }

@@ -119,11 +119,19 @@ struct Shared<G: Guest> {
     metrics: Option<PoolMetrics>,
 }
 
+impl<G: Guest> Shared<G> {
+    /// Records into the pool's metrics, when they are on.
+    fn record(&self, record: impl FnOnce(&PoolMetrics)) {
+        if let Some(metrics) = &self.metrics {
+            record(metrics);
+        }
+    }
+}
+
 impl<G: Guest> Drop for Shared<G> {
     fn drop(&mut self) {
-        if let Some(metrics) = &self.metrics {
-            metrics.retired(lock(&self.idle).len());
-        }
+        let warm = lock(&self.idle).len();
+        self.record(|metrics| metrics.retired(warm));
     }
 }
 
@@ -153,19 +161,14 @@ impl<G: Guest> InstancePool<G> {
     /// plugin has as many busy as it may.
     pub async fn checkout(&self) -> Result<Checkout<G>, CheckoutError> {
         let shared = &self.shared;
-        let metrics = shared.metrics.as_ref();
         let Ok(slot) = shared.slots.clone().try_acquire_owned() else {
-            if let Some(metrics) = metrics {
-                metrics.refused();
-            }
+            shared.record(PoolMetrics::refused);
             return Err(CheckoutError::Busy(shared.setup.limits.concurrency));
         };
         let warm = lock(&shared.idle).pop();
         let instance = match warm {
             Some(instance) => {
-                if let Some(metrics) = metrics {
-                    metrics.idle(false);
-                }
+                shared.record(|metrics| metrics.idle(false));
                 instance
             }
             None => {
@@ -174,15 +177,11 @@ impl<G: Guest> InstancePool<G> {
                     .setup
                     .instantiate(&shared.engine, &shared.pre, &shared.log)
                     .await?;
-                if let Some(metrics) = metrics {
-                    metrics.created(started.elapsed());
-                }
+                shared.record(|metrics| metrics.created(started.elapsed()));
                 instance
             }
         };
-        if let Some(metrics) = metrics {
-            metrics.in_use(true);
-        }
+        shared.record(|metrics| metrics.in_use(true));
         Ok(Checkout {
             instance: Some(instance),
             shared: shared.clone(),
@@ -237,32 +236,20 @@ impl<G: Guest> Drop for Checkout<G> {
         let Some(instance) = self.instance.take() else {
             return;
         };
-        let metrics = self.shared.metrics.as_ref();
-        if let Some(metrics) = metrics {
-            metrics.in_use(false);
-        }
+        let shared = &self.shared;
+        shared.record(|metrics| metrics.in_use(false));
         if !instance.is_sound() {
-            if let Some(metrics) = metrics {
-                metrics.ended(Some(instance.discard_reason()));
-            }
+            shared.record(|metrics| metrics.ended(Some(instance.discard_reason())));
             return;
         }
-        if self.shared.isolation == Isolation::Request {
-            if let Some(metrics) = metrics {
-                metrics.ended(None);
-            }
-            return;
-        }
-        let mut idle = lock(&self.shared.idle);
-        if idle.len() < self.shared.setup.limits.warm {
-            idle.push(instance);
-            if let Some(metrics) = metrics {
-                metrics.idle(true);
-            }
-        } else {
-            if let Some(metrics) = metrics {
-                metrics.ended(None);
+        if shared.isolation == Isolation::Pool {
+            let mut idle = lock(&shared.idle);
+            if idle.len() < shared.setup.limits.warm {
+                idle.push(instance);
+                shared.record(|metrics| metrics.idle(true));
+                return;
             }
         }
+        shared.record(|metrics| metrics.ended(None));
     }
 }

@@ -119,11 +119,7 @@ fn latency_family<S: Clone + std::hash::Hash + Eq>() -> Family<S, Histogram> {
 /// Every family the host records, registered once.
 pub struct Metrics {
     registry: Registry,
-    requests: Family<RequestLabels, Counter>,
-    request_duration: Family<ResourceLabels, Histogram>,
-    guest_duration: Family<ResourceLabels, Histogram>,
-    response_bytes: Family<ResourceLabels, Counter>,
-    streams: Family<ResourceLabels, Gauge>,
+    per_resource: ResourceFamilies,
     instances_live: Family<PluginLabels, Gauge>,
     instances_idle: Family<PluginLabels, Gauge>,
     instances_created: Family<PluginLabels, Counter>,
@@ -335,24 +331,17 @@ impl Metrics {
             }),
         );
         registry.register_collector(Box::new(super::process::ProcessCollector));
-        let unrouted = Arc::new(ResourceTraffic::new(
-            &requests,
-            &request_duration,
-            &guest_duration,
-            &response_bytes,
-            &streams,
-            ResourceLabels {
-                plugin: "".into(),
-                resource: "".into(),
-            },
-        ));
+        let per_resource = ResourceFamilies {
+            requests,
+            duration: request_duration,
+            guest: guest_duration,
+            bytes: response_bytes,
+            streams,
+        };
         Metrics {
             registry,
-            requests,
-            request_duration,
-            guest_duration,
-            response_bytes,
-            streams,
+            unrouted: Arc::new(per_resource.resolve("", "")),
+            per_resource,
             instances_live,
             instances_idle,
             instances_created,
@@ -372,7 +361,6 @@ impl Metrics {
             reload_duration,
             compile_cache,
             connections,
-            unrouted,
         }
     }
 
@@ -386,17 +374,7 @@ impl Metrics {
 
     /// What a resource's requests record, resolved once per loaded plugin.
     pub fn resource(&self, plugin: &str, resource: &str) -> Arc<ResourceTraffic> {
-        Arc::new(ResourceTraffic::new(
-            &self.requests,
-            &self.request_duration,
-            &self.guest_duration,
-            &self.response_bytes,
-            &self.streams,
-            ResourceLabels {
-                plugin: plugin.into(),
-                resource: resource.into(),
-            },
-        ))
+        Arc::new(self.per_resource.resolve(plugin, resource))
     }
 
     /// What requests no resource answered record (404 on an unknown path, the docs,
@@ -525,26 +503,35 @@ pub struct ResourceTraffic {
     streams: Gauge,
 }
 
-impl ResourceTraffic {
-    fn new(
-        requests: &Family<RequestLabels, Counter>,
-        request_duration: &Family<ResourceLabels, Histogram>,
-        guest_duration: &Family<ResourceLabels, Histogram>,
-        response_bytes: &Family<ResourceLabels, Counter>,
-        streams: &Family<ResourceLabels, Gauge>,
-        labels: ResourceLabels,
-    ) -> ResourceTraffic {
+/// The families every resource has series in.
+struct ResourceFamilies {
+    requests: Family<RequestLabels, Counter>,
+    duration: Family<ResourceLabels, Histogram>,
+    guest: Family<ResourceLabels, Histogram>,
+    bytes: Family<ResourceLabels, Counter>,
+    streams: Family<ResourceLabels, Gauge>,
+}
+
+impl ResourceFamilies {
+    /// The series of `resource` of `plugin`.
+    fn resolve(&self, plugin: &str, resource: &str) -> ResourceTraffic {
+        let labels = ResourceLabels {
+            plugin: plugin.into(),
+            resource: resource.into(),
+        };
         ResourceTraffic {
-            requests: requests.clone(),
+            requests: self.requests.clone(),
             counted: Default::default(),
-            duration: request_duration.get_or_create_owned(&labels),
-            guest: guest_duration.get_or_create_owned(&labels),
-            bytes: response_bytes.get_or_create_owned(&labels),
-            streams: streams.get_or_create_owned(&labels),
+            duration: self.duration.get_or_create_owned(&labels),
+            guest: self.guest.get_or_create_owned(&labels),
+            bytes: self.bytes.get_or_create_owned(&labels),
+            streams: self.streams.get_or_create_owned(&labels),
             labels,
         }
     }
+}
 
+impl ResourceTraffic {
     /// Counts one answered request, its duration and the body bytes known now.
     pub fn answered(&self, method: &http::Method, status: u16, took: Duration, bytes: u64) {
         let method = match METHODS.iter().position(|known| *known == method.as_str()) {

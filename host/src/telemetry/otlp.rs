@@ -5,7 +5,7 @@
 
 use super::settings::OtlpSettings;
 use super::spans::{Attribute, SpanKind, SpanRecord, TraceBatch};
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -13,12 +13,14 @@ use opentelemetry_proto::tonic::trace::v1::{
     ResourceSpans, ScopeSpans, Span, Status, span, status,
 };
 use prost::Message;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
-/// Requests' spans waiting for the exporter thread; more are dropped.
-const QUEUE: usize = 4096;
+/// Spans waiting for the exporter thread, all requests together; a request whose
+/// spans do not fit is dropped. At a few hundred bytes a span, a collector that never
+/// answers holds at most some 16 MiB.
+const QUEUED_SPANS: usize = 65_536;
 /// Spans sent in one export at most.
 const BATCH_SPANS: usize = 512;
 /// How long spans wait for a batch to fill.
@@ -29,6 +31,7 @@ const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Hands finished requests' spans to the exporter thread.
 pub struct Exporter {
     queue: Sender<TraceBatch>,
+    queued: Arc<AtomicUsize>,
     dropped: AtomicU64,
 }
 
@@ -41,14 +44,17 @@ pub fn exporter() -> Option<&'static Exporter> {
 
 /// Starts exporting to the collector `settings` name, for the rest of the process.
 pub fn start(settings: &OtlpSettings) -> Result<(), String> {
-    let (queue, waiting) = crossbeam_channel::bounded(QUEUE);
+    let (queue, waiting) = crossbeam_channel::unbounded();
+    let queued = Arc::new(AtomicUsize::new(0));
     let settings = settings.clone();
+    let taken = queued.clone();
     std::thread::Builder::new()
         .name("piston-otlp".into())
-        .spawn(move || export(&settings, &waiting))
+        .spawn(move || export(&settings, &waiting, &taken))
         .map_err(|error| format!("cannot start the OTLP exporter: {error}"))?;
     let _ = EXPORTER.set(Exporter {
         queue,
+        queued,
         dropped: AtomicU64::new(0),
     });
     Ok(())
@@ -57,7 +63,17 @@ pub fn start(settings: &OtlpSettings) -> Result<(), String> {
 impl Exporter {
     /// Queues one request's spans, or drops them when the queue is full.
     pub fn send(&self, batch: TraceBatch) {
-        if let Err(TrySendError::Full(_)) = self.queue.try_send(batch) {
+        let spans = batch.spans.len();
+        let admitted = self
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                (queued + spans <= QUEUED_SPANS).then_some(queued + spans)
+            })
+            .is_ok();
+        if admitted {
+            // The exporter thread lives as long as the process: the send succeeds.
+            let _ = self.queue.send(batch);
+        } else {
             let dropped = self.dropped.fetch_add(1, Ordering::Relaxed);
             if dropped.is_power_of_two() || dropped == 0 {
                 tracing::warn!(
@@ -70,7 +86,7 @@ impl Exporter {
 }
 
 /// The exporter thread: batches spans and posts them until the process ends.
-fn export(settings: &OtlpSettings, waiting: &Receiver<TraceBatch>) {
+fn export(settings: &OtlpSettings, waiting: &Receiver<TraceBatch>, queued: &AtomicUsize) {
     let agent = ureq::Agent::config_builder()
         .timeout_global(Some(EXPORT_TIMEOUT))
         .http_status_as_error(false)
@@ -85,6 +101,7 @@ fn export(settings: &OtlpSettings, waiting: &Receiver<TraceBatch>) {
             match waiting.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
                 Ok(batch) => {
                     spans += batch.spans.len();
+                    queued.fetch_sub(batch.spans.len(), Ordering::AcqRel);
                     batches.push(batch);
                 }
                 Err(RecvTimeoutError::Timeout) => break,
