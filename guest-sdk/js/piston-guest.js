@@ -22,6 +22,8 @@
 export * as rc from './rc.js';
 export * as kv from './kv.js';
 export * as config from './config.js';
+export * as http from './http.js';
+export { HttpError, HttpResponse } from './http.js';
 export { Rc } from './rc.js';
 export { Problem, Violation, Violations } from './errors.js';
 export { Request } from './request.js';

@@ -41,6 +41,7 @@
 //! - [`Response`] and [`rc`]: data, raw bytes, streams, and django-piston's status codes.
 //! - [`Error`]: problems the client should see, and failures only the operator should.
 //! - [`kv`] and [`config`]: the plugin's persistent data and its settings.
+//! - [`http`]: requests to other services, where the operator allows them.
 //! - [`export_plugin!`]: turns the resources into the plugin's exports.
 //!
 //! [Piston]: https://github.com/piston-rs/piston
@@ -50,6 +51,7 @@
 pub mod bindings;
 pub mod config;
 mod error;
+pub mod http;
 pub mod kv;
 mod plugin;
 pub mod rc;

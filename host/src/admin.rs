@@ -202,12 +202,15 @@ pub fn resources_document(snapshot: &Snapshot) -> Value {
                     "sha256": plugin.digest,
                     "status": "ok",
                     "plugin": plugin.spec,
+                    "allowed_outbound_hosts": plugin.settings.allowed_outbound_hosts.entries(),
                 }),
                 Entry::Authenticator(authenticator) => json!({
                     "file": authenticator.file,
                     "sha256": authenticator.digest,
                     "status": "ok",
                     "authenticator": authenticator.spec,
+                    "allowed_outbound_hosts":
+                        authenticator.settings.allowed_outbound_hosts.entries(),
                 }),
                 Entry::Failed(failure) => json!({
                     "file": failure.file,

@@ -236,11 +236,15 @@ impl Settings {
                 storage_mib: section.storage_mib,
                 log_bytes_per_request: section.log_bytes_per_request,
                 log_bytes_per_second: section.log_bytes_per_second,
+                outbound_requests: section.outbound_requests,
+                outbound_concurrency: section.outbound_concurrency,
+                outbound_response_bytes: section.outbound_response_bytes,
             };
             let settings = PluginSettings::resolve(
                 section.isolation,
                 instance_limits,
                 section.config,
+                &section.allowed_outbound_hosts,
                 limits.defaults,
                 at,
             )?;
@@ -378,6 +382,11 @@ struct PluginSection {
     storage_mib: Option<u64>,
     log_bytes_per_request: Option<usize>,
     log_bytes_per_second: Option<usize>,
+    outbound_requests: Option<u32>,
+    outbound_concurrency: Option<u32>,
+    outbound_response_bytes: Option<u64>,
+    #[serde(default)]
+    allowed_outbound_hosts: Vec<String>,
     #[serde(default)]
     config: BTreeMap<String, toml::Value>,
     auth: Option<Vec<String>>,

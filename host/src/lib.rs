@@ -26,6 +26,7 @@ pub(crate) mod fields;
 pub mod fuzzing;
 pub(crate) mod negotiate;
 pub(crate) mod openapi;
+pub(crate) mod outbound;
 pub(crate) mod pipeline;
 pub(crate) mod postgres;
 pub(crate) mod problem;

@@ -15,6 +15,7 @@ mod hostile;
 mod hot_reload;
 mod loading;
 mod many_hosts;
+mod outbound;
 mod projects;
 mod routing;
 mod telemetry;

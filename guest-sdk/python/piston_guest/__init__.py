@@ -25,10 +25,11 @@ The pieces:
 - `Response`, `stream` and `rc`: data, raw bytes, streams, django-piston's codes.
 - `Violations`: field-level problems answered together as one 400.
 - `kv` and `config`: the plugin's persistent data and its settings.
+- `http`: requests to other services, where the operator allows them.
 - `plugin`: makes the `Handler` class componentize-py exports.
 """
 
-from . import config, kv, rc
+from . import config, http, kv, rc
 from .errors import Problem, Violations
 from .plugin import ItemStream, plugin
 from .request import Principal, Request
@@ -47,6 +48,7 @@ __all__ = [
     "Throttle",
     "Violations",
     "config",
+    "http",
     "kv",
     "plugin",
     "rc",

@@ -19,7 +19,7 @@ from typing import Any, Optional
 from componentize_py_types import Err
 from wit_world import exports
 from wit_world.exports import handler
-from wit_world.imports import types as wit
+from wit_world.imports import piston_handler_types as wit
 
 from . import _json, rc
 from .errors import Problem

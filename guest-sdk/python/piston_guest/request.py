@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Optional, TypeVar
 
-from wit_world.imports import types as wit
+from wit_world.imports import piston_handler_types as wit
 
 from . import _json, rc
 from .spec import Method

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Union
 
-from wit_world.imports import types as wit
+from wit_world.imports import piston_handler_types as wit
 
 __all__ = ["Method", "Resource", "SpecError", "Throttle", "throttle", "VERBS"]
 

@@ -2,6 +2,7 @@
 
 use super::{CliError, CommonArgs, Host, init_logging, settings, tokio_runtime};
 use crate::registry::{Loaded, LoadedAuthenticator, LoadedPlugin, load_file};
+use crate::runtime::PluginSettings;
 use clap::Args;
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -41,11 +42,14 @@ pub fn run(args: InspectArgs) -> Result<ExitCode, CliError> {
                 "file": plugin.file,
                 "sha256": plugin.digest,
                 "plugin": plugin.spec,
+                "allowed_outbound_hosts": plugin.settings.allowed_outbound_hosts.entries(),
             }),
             Loaded::Authenticator(authenticator) => serde_json::json!({
                 "file": authenticator.file,
                 "sha256": authenticator.digest,
                 "authenticator": authenticator.spec,
+                "allowed_outbound_hosts":
+                    authenticator.settings.allowed_outbound_hosts.entries(),
             }),
         };
         println!(
@@ -67,12 +71,13 @@ pub fn run(args: InspectArgs) -> Result<ExitCode, CliError> {
 fn describe_authenticator(authenticator: &LoadedAuthenticator) -> String {
     let spec = &authenticator.spec;
     format!(
-        "{} {}\nauthenticator plugin\nfile:       {}\nsha256:     {}\nchallenge:  {}\n",
+        "{} {}\nauthenticator plugin\nfile:       {}\nsha256:     {}\nchallenge:  {}\noutbound:   {}\n",
         spec.name,
         spec.version,
         authenticator.file.display(),
         authenticator.digest,
-        spec.challenge
+        spec.challenge,
+        outbound(&authenticator.settings)
     )
 }
 
@@ -86,6 +91,7 @@ fn describe(plugin: &LoadedPlugin) -> String {
     }
     let _ = writeln!(out, "file:    {}", plugin.file.display());
     let _ = writeln!(out, "sha256:  {}", plugin.digest);
+    let _ = writeln!(out, "outbound: {}", outbound(&plugin.settings));
     for resource in &spec.resources {
         let list = |items: &[String]| {
             if items.is_empty() {
@@ -137,4 +143,14 @@ fn describe(plugin: &LoadedPlugin) -> String {
         }
     }
     out
+}
+
+/// Where a plugin may send requests, as one line.
+fn outbound(settings: &PluginSettings) -> String {
+    let hosts = settings.allowed_outbound_hosts.entries();
+    if hosts.is_empty() {
+        "(none)".to_owned()
+    } else {
+        hosts.join(", ")
+    }
 }

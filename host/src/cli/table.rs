@@ -19,6 +19,7 @@ pub fn resources(document: &Value) -> Table {
         "METHODS",
         "ANONYMOUS",
         "THROTTLE",
+        "OUTBOUND",
         "STATUS",
     ]);
     let text = |value: &Value| value.as_str().unwrap_or("-").to_owned();
@@ -39,6 +40,7 @@ pub fn resources(document: &Value) -> Table {
             }
             _ => "ok".to_owned(),
         };
+        let outbound = list(&entry["allowed_outbound_hosts"], " ");
         if let Some(plugin) = entry.get("plugin") {
             for resource in plugin["resources"]
                 .as_array()
@@ -67,6 +69,7 @@ pub fn resources(document: &Value) -> Table {
                     list(&resource["allowed_methods"], ", "),
                     list(&resource["anonymous_methods"], ", "),
                     or_dash(throttles.join("; ")),
+                    outbound.clone(),
                     status.clone(),
                 ]);
             }
@@ -79,6 +82,7 @@ pub fn resources(document: &Value) -> Table {
                 "-".into(),
                 "-".into(),
                 "-".into(),
+                outbound,
                 status,
             ]);
         } else {
@@ -88,6 +92,7 @@ pub fn resources(document: &Value) -> Table {
                 .map_or(file.clone(), |name| name.to_string_lossy().into_owned());
             table.add_row([
                 name,
+                "-".into(),
                 "-".into(),
                 "-".into(),
                 "-".into(),

@@ -53,6 +53,33 @@ const WIT: &[Template] = &[
     (
         "wit/deps/keyvalue/world.wit",
         include_str!("../../../wit/deps/keyvalue/world.wit"),
+    ),    (
+        "wit/deps/cli/cli.wit",
+        include_str!("../../../wit/deps/cli/cli.wit"),
+    ),
+    (
+        "wit/deps/clocks/clocks.wit",
+        include_str!("../../../wit/deps/clocks/clocks.wit"),
+    ),
+    (
+        "wit/deps/filesystem/filesystem.wit",
+        include_str!("../../../wit/deps/filesystem/filesystem.wit"),
+    ),
+    (
+        "wit/deps/http/http.wit",
+        include_str!("../../../wit/deps/http/http.wit"),
+    ),
+    (
+        "wit/deps/io/io.wit",
+        include_str!("../../../wit/deps/io/io.wit"),
+    ),
+    (
+        "wit/deps/random/random.wit",
+        include_str!("../../../wit/deps/random/random.wit"),
+    ),
+    (
+        "wit/deps/sockets/sockets.wit",
+        include_str!("../../../wit/deps/sockets/sockets.wit"),
     ),
 ];
 

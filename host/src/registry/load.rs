@@ -5,6 +5,7 @@ use crate::runtime::{
     CacheOutcome, InstanceLimits, InstanceSetup, Linked, LoadError, PluginData, PluginServices,
     PluginSettings, Runtime,
 };
+use crate::outbound::OutboundPolicy;
 use crate::store::KeyValueStore;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -258,6 +259,11 @@ fn serving(name: &str, options: LoadOptions<'_>) -> (InstanceSetup, PluginSettin
                 quota_bytes: settings.limits.storage_bytes,
             }),
             config: Some(settings.config.clone()),
+            outbound: Some(Arc::new(OutboundPolicy {
+                plugin: label.clone(),
+                allowlist: settings.allowed_outbound_hosts.clone(),
+                limits: settings.limits.outbound,
+            })),
         }),
         label,
         limits: settings.limits,

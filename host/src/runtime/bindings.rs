@@ -23,11 +23,29 @@ wasmtime::component::bindgen!({
     exports: { default: async },
     with: {
         "wasi:keyvalue/store.bucket": crate::runtime::plugin_data::BucketHandle,
+        // Outbound HTTP and what it uses are wasmtime's, added to the linker apart.
+        "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+        "wasi:io": wasmtime_wasi::p2::bindings::io,
+        "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
     },
     trappable_error_type: {
         "wasi:keyvalue/store.error" => crate::runtime::plugin_data::KvError,
     },
 });
+
+/// Adds Piston's own services (the key-value store, `wasi:config`) to `linker`; WASI
+/// and `wasi:http` are wasmtime's, added apart.
+pub fn add_services_to_linker(
+    linker: &mut wasmtime::component::Linker<crate::runtime::HostState>,
+) -> wasmtime::Result<()> {
+    use crate::runtime::HostState;
+    use wasmtime::component::HasSelf;
+    wasi::keyvalue::store::add_to_linker::<_, HasSelf<HostState>>(linker, |state| state)?;
+    wasi::keyvalue::atomics::add_to_linker::<_, HasSelf<HostState>>(linker, |state| state)?;
+    wasi::keyvalue::batch::add_to_linker::<_, HasSelf<HostState>>(linker, |state| state)?;
+    wasi::config::store::add_to_linker::<_, HasSelf<HostState>>(linker, |state| state)?;
+    piston::handler::types::add_to_linker::<_, HasSelf<HostState>>(linker, |state| state)
+}
 
 /// The `authenticator` world. Its imports are the `plugin` world's, so one linker
 /// (and one set of host implementations) serves both.
@@ -43,6 +61,9 @@ pub mod authenticator {
             "wasi:keyvalue/batch": super::wasi::keyvalue::batch,
             "wasi:config/store": super::wasi::config::store,
             "piston:handler/types": super::piston::handler::types,
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
         },
     });
 }

@@ -39,7 +39,7 @@ use self::cache::CompileCache;
 use self::engine::EpochTicker;
 use std::path::Path;
 use wasmtime::Engine;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 
 /// The WIT package plugins implement (`wit/`), and the version this host speaks. A
 /// plugin built for another version is refused at load, by name.
@@ -113,8 +113,9 @@ impl Runtime {
         let (engine, allocator) = engine::build(limits).map_err(engine_error)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_error)?;
-        bindings::Plugin::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |state| state)
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
             .map_err(engine_error)?;
+        bindings::add_services_to_linker(&mut linker).map_err(engine_error)?;
         let cache = CompileCache::new(cache_dir, &engine).map_err(|error| RuntimeError::Cache {
             path: cache_dir.display().to_string(),
             error,

@@ -15,6 +15,8 @@ pub struct PluginServices {
     pub data: Option<PluginData>,
     /// The plugin's `[plugins.NAME.config]` settings; `None` while describing.
     pub config: Option<Arc<BTreeMap<String, String>>>,
+    /// Where the plugin may send requests; `None` (nowhere) while describing.
+    pub outbound: Option<Arc<crate::outbound::OutboundPolicy>>,
 }
 
 /// Where one plugin's data lives.

@@ -18,6 +18,7 @@ use super::guest_log::{LogBudget, LogLimits};
 use super::instance::{CallError, Guest, Instance};
 use super::plugin_data::PluginServices;
 use super::state::HostState;
+use crate::outbound::OutboundLimits;
 use crate::telemetry::PoolMetrics;
 use serde::{Deserialize, Serialize};
 use std::ops::{Deref, DerefMut};
@@ -54,6 +55,8 @@ pub struct InstanceLimits {
     pub log: LogLimits,
     /// How much the plugin's data in the store may hold, in bytes.
     pub storage_bytes: u64,
+    /// What one call may send out.
+    pub outbound: OutboundLimits,
 }
 
 /// What every instance of a plugin gets.

@@ -7,6 +7,7 @@
 //! `deny_unknown_fields`, and an unknown key must be an error naming it.
 
 use super::{InstanceLimits, Isolation, LogLimits};
+use crate::outbound::{Allowlist, OutboundLimits};
 use crate::vocab::{ConfigError, check_range};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -25,6 +26,11 @@ const BUILT_IN_LIMITS: InstanceLimits = InstanceLimits {
         per_request: 64 * 1024,
         per_second: 256 * 1024,
     },
+    outbound: OutboundLimits {
+        requests: 16,
+        concurrency: 4,
+        response_bytes: 16 * 1024 * 1024,
+    },
 };
 const DEFAULT_MAX_INSTANCES: u32 = 1000;
 const DEFAULT_PLUGIN_FILE_MIB: u64 = 256;
@@ -42,6 +48,9 @@ const LOG_BYTES_RANGE: (usize, usize) = (0, 1024 * 1024 * 1024);
 const PLUGIN_FILE_MIB_RANGE: (u64, u64) = (1, 4096);
 const BODY_BYTES_RANGE: (u64, u64) = (1, 1024 * 1024 * 1024);
 const MAX_DEPTH_RANGE: (usize, usize) = (1, 128);
+const OUTBOUND_REQUESTS_RANGE: (u32, u32) = (0, 10_000);
+const OUTBOUND_CONCURRENCY_RANGE: (u32, u32) = (1, 1024);
+const OUTBOUND_RESPONSE_BYTES_RANGE: (u64, u64) = (0, 1024 * 1024 * 1024);
 
 /// One plugin's settings, with the defaults filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +61,8 @@ pub struct PluginSettings {
     pub limits: InstanceLimits,
     /// What the plugin reads through `wasi:config`.
     pub config: Arc<BTreeMap<String, String>>,
+    /// Where the plugin may send requests (nowhere unless its section says).
+    pub allowed_outbound_hosts: Arc<Allowlist>,
 }
 
 impl PluginSettings {
@@ -61,6 +72,7 @@ impl PluginSettings {
             isolation: Isolation::default(),
             limits: defaults,
             config: Arc::default(),
+            allowed_outbound_hosts: Arc::default(),
         }
     }
 
@@ -69,10 +81,13 @@ impl PluginSettings {
         isolation: Option<Isolation>,
         limits: InstanceOverrides,
         config: BTreeMap<String, toml::Value>,
+        allowed_outbound_hosts: &[String],
         defaults: InstanceLimits,
         at: impl Fn(&str) -> String,
     ) -> Result<PluginSettings, ConfigError> {
         let limits = limits.apply(defaults, &at)?;
+        let allowed_outbound_hosts =
+            Allowlist::parse(&at("allowed_outbound_hosts"), allowed_outbound_hosts)?;
         let config = config
             .into_iter()
             .map(|(key, value)| {
@@ -93,6 +108,7 @@ impl PluginSettings {
             isolation: isolation.unwrap_or_default(),
             limits,
             config: Arc::new(config),
+            allowed_outbound_hosts: Arc::new(allowed_outbound_hosts),
         })
     }
 }
@@ -125,6 +141,9 @@ pub(crate) struct LimitsSection {
     storage_mib: Option<u64>,
     log_bytes_per_request: Option<usize>,
     log_bytes_per_second: Option<usize>,
+    outbound_requests: Option<u32>,
+    outbound_concurrency: Option<u32>,
+    outbound_response_bytes: Option<u64>,
     plugin_file_mib: Option<u64>,
     pub(crate) body_bytes: Option<u64>,
     max_depth: Option<usize>,
@@ -142,6 +161,9 @@ impl LimitsSection {
             storage_mib: self.storage_mib,
             log_bytes_per_request: self.log_bytes_per_request,
             log_bytes_per_second: self.log_bytes_per_second,
+            outbound_requests: self.outbound_requests,
+            outbound_concurrency: self.outbound_concurrency,
+            outbound_response_bytes: self.outbound_response_bytes,
         }
         .apply(BUILT_IN_LIMITS, &key)?;
         let max_instances = check_range(
@@ -185,6 +207,9 @@ pub(crate) struct InstanceOverrides {
     pub(crate) storage_mib: Option<u64>,
     pub(crate) log_bytes_per_request: Option<usize>,
     pub(crate) log_bytes_per_second: Option<usize>,
+    pub(crate) outbound_requests: Option<u32>,
+    pub(crate) outbound_concurrency: Option<u32>,
+    pub(crate) outbound_response_bytes: Option<u64>,
 }
 
 impl InstanceOverrides {
@@ -251,6 +276,26 @@ impl InstanceOverrides {
                     self.log_bytes_per_second,
                     base.log.per_second,
                     LOG_BYTES_RANGE,
+                )?,
+            },
+            outbound: OutboundLimits {
+                requests: or(
+                    key("outbound_requests"),
+                    self.outbound_requests,
+                    base.outbound.requests,
+                    OUTBOUND_REQUESTS_RANGE,
+                )?,
+                concurrency: or(
+                    key("outbound_concurrency"),
+                    self.outbound_concurrency,
+                    base.outbound.concurrency,
+                    OUTBOUND_CONCURRENCY_RANGE,
+                )?,
+                response_bytes: or(
+                    key("outbound_response_bytes"),
+                    self.outbound_response_bytes,
+                    base.outbound.response_bytes,
+                    OUTBOUND_RESPONSE_BYTES_RANGE,
                 )?,
             },
         })

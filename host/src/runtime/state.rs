@@ -2,20 +2,25 @@
 
 use super::guest_log::{GuestLog, GuestStream, LogBudget};
 use super::plugin_data::PluginServices;
+use crate::outbound::OutboundCall;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// The most elements all tables of one instance may hold together. A Rust guest has a
 /// few hundred; one built by componentize-py a few thousand.
 const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 
 /// One instance's host-side state: its WASI context (stdio to the log, nothing else),
-/// resource table, memory budget, shared plugin services, and the current deadline.
+/// outbound HTTP under its plugin's policy, resource table, memory budget, shared
+/// plugin services, and the current deadline.
 pub struct HostState {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    outbound: OutboundCall,
     stdout: GuestLog,
     stderr: GuestLog,
     table: ResourceTable,
@@ -45,6 +50,8 @@ impl HostState {
             .build();
         HostState {
             wasi,
+            http: WasiHttpCtx::new(),
+            outbound: OutboundCall::new(services.outbound.clone()),
             stdout,
             stderr,
             table: ResourceTable::new(),
@@ -64,6 +71,7 @@ impl HostState {
     pub(super) fn begin_call(&mut self, timeout: Duration, request_id: Option<&str>) {
         self.deadline = Instant::now() + timeout;
         self.store_outage = None;
+        self.outbound.begin();
         self.stdout.begin(request_id);
         self.stderr.begin(request_id);
     }
@@ -116,6 +124,16 @@ impl WasiView for HostState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
         }
     }
 }

@@ -101,6 +101,30 @@ pub enum AuthOutcome {
     locked_out,
 }
 
+/// What became of a request a plugin sent out.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)] // the label values, as Prometheus shows them
+pub enum OutboundOutcome {
+    /// The upstream answered (whatever its status).
+    answered,
+    /// Its URL is not in the plugin's `allowed_outbound_hosts`.
+    denied,
+    /// Its host resolved only to internal addresses no entry names.
+    prohibited,
+    /// The call had already started as many requests as it may.
+    limited,
+    /// The answer's body was longer than the call's cap and was cut off.
+    cut,
+    /// It could not be sent or answered (DNS, connection, TLS, protocol, timeout).
+    failed,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutboundLabels {
+    plugin: Name,
+    outcome: OutboundOutcome,
+}
+
 /// The methods a request is counted under; anything else is `other`.
 const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "other"];
 /// The status classes a request is counted under.
@@ -128,6 +152,7 @@ pub struct Metrics {
     concurrency: Family<PluginLabels, Gauge>,
     concurrency_refusals: Family<PluginLabels, Counter>,
     auth: Family<AuthLabels, Counter>,
+    outbound: Family<OutboundLabels, Counter>,
     throttle_refusals: Family<ResourceLabels, Counter>,
     decode_failures: Family<FormatLabels, Counter>,
     validation_failures: Family<FormatLabels, Counter>,
@@ -256,6 +281,12 @@ impl Metrics {
             None,
             Family::default(),
         );
+        let outbound = add.metric(
+            "outbound_requests",
+            "Requests plugins sent out, by plugin and outcome (answered, denied, prohibited, limited, cut, failed; a body cut at the cap also counted as answered)",
+            None,
+            Family::default(),
+        );
         let throttle_refusals = add.metric(
             "throttle_refusals",
             "Requests refused with 429 by a rate limit, by plugin and resource",
@@ -350,6 +381,7 @@ impl Metrics {
             concurrency,
             concurrency_refusals,
             auth,
+            outbound,
             throttle_refusals,
             decode_failures,
             validation_failures,
@@ -405,6 +437,16 @@ impl Metrics {
         self.auth
             .get_or_create(&AuthLabels {
                 scheme: scheme.into(),
+                outcome,
+            })
+            .inc();
+    }
+
+    /// Counts one outbound request of `plugin`.
+    pub fn outbound(&self, plugin: &str, outcome: OutboundOutcome) {
+        self.outbound
+            .get_or_create(&OutboundLabels {
+                plugin: plugin.into(),
                 outcome,
             })
             .inc();
