@@ -24,7 +24,8 @@ const REQUESTS_PER_CALL: u32 = 3;
 /// - `/redirect`: a 302 to the cloud metadata address;
 /// - `/hang`: never answers;
 /// - `/huge`: 100 MiB, chunked (or with its length declared, `?declared=1`);
-/// - `/count/NAME`: an empty document, counting the requests for each path.
+/// - `/count/NAME`: an empty document, counting the requests for each path;
+/// - `/posts/hello-world` and `/users/ada`: a blog post and its author's profile.
 struct Upstream {
     address: SocketAddr,
     hits: Arc<Mutex<HashMap<String, u32>>>,
@@ -126,6 +127,14 @@ async fn answer(
             let sent = send_huge(connection, query.contains("declared"), huge_sent).await;
             huge_done.fetch_add(1, Ordering::SeqCst);
             sent
+        }
+        "/posts/hello-world" => {
+            let post = br#"{"slug":"hello-world","title":"Hello","author":{"username":"ada"}}"#;
+            connection.write_all(&reply("200 OK", "", post)).await
+        }
+        "/users/ada" => {
+            let profile = br#"{"name":"Ada Lovelace","born":1815}"#;
+            connection.write_all(&reply("200 OK", "", profile)).await
         }
         _ if path.starts_with("/count/") => connection.write_all(&reply("200 OK", "", b"{}")).await,
         _ => connection.write_all(&reply("404 Not Found", "", b"")).await,
@@ -306,4 +315,39 @@ async fn a_plugin_without_allowed_hosts_reaches_nothing() {
     let reply = fetch(&server, "/outbound/fetch", &upstream.url("/json"), "").await;
     assert_eq!(refused_as(&reply), "denied");
     assert_eq!(upstream.hits("/json"), 0);
+}
+
+#[tokio::test]
+async fn the_example_enriches_a_post_with_its_authors_profile() {
+    let upstream = Upstream::start().await;
+    let origin = format!("http://{}", upstream.address);
+    let config = format!(
+        r#"
+[plugins.enrich]
+allowed_outbound_hosts = ["{origin}"]
+[plugins.enrich.config]
+posts_api = "{origin}"
+profiles_api = "{origin}/users"
+"#
+    );
+    let server = ServerBuilder::new().example("enrich").config(&config).start();
+    let reply = server.get("/enriched/hello-world").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let post = reply.json();
+    assert_eq!(post["title"], "Hello");
+    assert_eq!(post["author"]["profile"]["name"], "Ada Lovelace");
+    assert_eq!(post["enrichment"], "complete");
+    server.get("/enriched/no-such-post").await.problem(404);
+
+    // With its hosts not allowed there is no post to answer with, and the problem says
+    // what to configure.
+    let unlisted = ServerBuilder::new()
+        .example("enrich")
+        .config(&format!(
+            "[plugins.enrich.config]\nposts_api = \"{origin}\"\nprofiles_api = \"{origin}/users\"\n"
+        ))
+        .start();
+    let refused = unlisted.get("/enriched/hello-world").await.problem(502);
+    let detail = refused["detail"].as_str().unwrap();
+    assert!(detail.contains("allowed_outbound_hosts"), "{detail}");
 }
