@@ -61,7 +61,10 @@ impl Response {
     /// The body parsed as JSON.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, HttpError> {
         serde_json::from_slice(&self.body).map_err(|error| {
-            HttpError::new(ErrorKind::Body, format!("the response is not the JSON expected: {error}"))
+            HttpError::new(
+                ErrorKind::Body,
+                format!("the response is not the JSON expected: {error}"),
+            )
         })
     }
 }
@@ -133,7 +136,12 @@ impl HttpError {
 
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "outbound request {}: {}", self.kind.as_str(), self.message)
+        write!(
+            f,
+            "outbound request {}: {}",
+            self.kind.as_str(),
+            self.message
+        )
     }
 }
 
@@ -181,7 +189,10 @@ pub fn post(url: &str, content_type: &str, body: &[u8]) -> Result<Response, Http
 /// `POST url` with `value` as a JSON body.
 pub fn post_json<T: Serialize + ?Sized>(url: &str, value: &T) -> Result<Response, HttpError> {
     let body = serde_json::to_vec(value).map_err(|error| {
-        HttpError::new(ErrorKind::InvalidRequest, format!("the body is not JSON: {error}"))
+        HttpError::new(
+            ErrorKind::InvalidRequest,
+            format!("the body is not JSON: {error}"),
+        )
     })?;
     post(url, "application/json", &body)
 }
@@ -213,7 +224,9 @@ pub fn send(
                 // The host stopped taking the body: the response says why.
                 drop(stream);
                 let _ = OutgoingBody::finish(outgoing, None);
-                return Err(answer(&pending).err().unwrap_or_else(|| stream_error(error)));
+                return Err(answer(&pending)
+                    .err()
+                    .unwrap_or_else(|| stream_error(error)));
             }
         }
     }
@@ -247,7 +260,11 @@ fn build(method: &str, url: &str, headers: &[(&str, &str)]) -> Result<OutgoingRe
     let scheme = match scheme.to_ascii_lowercase().as_str() {
         "http" => Scheme::Http,
         "https" => Scheme::Https,
-        other => return Err(invalid(format!("the scheme `{other}` is not http or https"))),
+        other => {
+            return Err(invalid(format!(
+                "the scheme `{other}` is not http or https"
+            )));
+        }
     };
     let split = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(split);
@@ -296,7 +313,10 @@ fn answer(
         match pending.get() {
             Some(Ok(result)) => return result.map_err(HttpError::from),
             Some(Err(())) => {
-                return Err(HttpError::new(ErrorKind::Failed, "the response was already taken"));
+                return Err(HttpError::new(
+                    ErrorKind::Failed,
+                    "the response was already taken",
+                ));
             }
             None => pending.subscribe().block(),
         }

@@ -525,6 +525,45 @@ mod tests {
     }
 
     #[test]
+    fn outbound_hosts_and_caps_are_per_plugin() {
+        let text = r#"
+            [limits]
+            outbound_requests = 4
+
+            [plugins.blog]
+            allowed_outbound_hosts = ["https://api.example.com", "http://10.0.0.0/8:*"]
+            outbound_response_bytes = 4096
+        "#;
+        let resolved = settings(text, &Overrides::default()).unwrap();
+        let blog = resolved.loading.plugin("blog");
+        assert_eq!(
+            blog.allowed_outbound_hosts.entries(),
+            ["https://api.example.com", "http://10.0.0.0/8:*"]
+        );
+        assert_eq!(blog.limits.outbound.requests, 4);
+        assert_eq!(blog.limits.outbound.response_bytes, 4096);
+        let other = resolved.loading.plugin("other");
+        assert!(
+            other.allowed_outbound_hosts.entries().is_empty(),
+            "none by default"
+        );
+        assert_eq!(other.limits.outbound.concurrency, 4);
+
+        let bad = r#"
+            [plugins.blog]
+            allowed_outbound_hosts = ["https://api.example.com", "api.example.org"]
+        "#;
+        let error = settings(bad, &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("plugins.blog.allowed_outbound_hosts")
+                && error.contains("`api.example.org`"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn flags_beat_the_file() {
         let overrides = Overrides {
             listen: Some("127.0.0.1:9999".parse().unwrap()),

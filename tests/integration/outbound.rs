@@ -117,7 +117,9 @@ async fn answer(
         "/echo" => connection.write_all(&reply("200 OK", "", &body)).await,
         "/redirect" => {
             let location = "location: http://169.254.169.254/latest/meta-data/\r\n";
-            connection.write_all(&reply("302 Found", location, b"")).await
+            connection
+                .write_all(&reply("302 Found", location, b""))
+                .await
         }
         "/hang" => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -142,7 +144,11 @@ async fn answer(
 }
 
 /// Writes a 100 MiB body until it is all sent or the reader hangs up.
-async fn send_huge(connection: &mut TcpStream, declared: bool, sent: &AtomicU64) -> std::io::Result<()> {
+async fn send_huge(
+    connection: &mut TcpStream,
+    declared: bool,
+    sent: &AtomicU64,
+) -> std::io::Result<()> {
     const CHUNK: usize = 64 * 1024;
     let head = if declared {
         format!("HTTP/1.1 200 OK\r\ncontent-length: {HUGE}\r\n\r\n")
@@ -226,7 +232,11 @@ async fn outbound_rules_hold(plugin: &str) {
     let by_name = format!("http://localhost:{}/json", internal.address.port());
     let named = fetch(&server, &route, &by_name, "").await;
     assert_eq!(refused_as(&named), "prohibited", "{}", named.text());
-    assert_eq!(internal.hits("/json"), 0, "no request reached the internal service");
+    assert_eq!(
+        internal.hits("/json"),
+        0,
+        "no request reached the internal service"
+    );
 
     // A redirect comes back to the guest as it is; the host does not follow it.
     let redirected = fetch(&server, &route, &upstream.url("/redirect"), "").await;
@@ -236,7 +246,11 @@ async fn outbound_rules_hold(plugin: &str) {
     let location = redirect["location"].as_str().unwrap();
     assert_eq!(location, "http://169.254.169.254/latest/meta-data/");
     let followed = fetch(&server, &route, location, "").await;
-    assert_eq!(refused_as(&followed), "denied", "the guest following it is refused");
+    assert_eq!(
+        refused_as(&followed),
+        "denied",
+        "the guest following it is refused"
+    );
 
     // More requests than a call may send: the first three go out, the fourth is refused.
     let counted = format!("/count/{plugin}");
@@ -254,12 +268,21 @@ async fn outbound_rules_hold(plugin: &str) {
     let streamed = fetch(&server, &route, &upstream.url("/huge"), "").await;
     assert_eq!(refused_as(&streamed), "too-large", "{}", streamed.text());
     let waited = Instant::now();
-    while upstream.huge_done.load(Ordering::SeqCst) < 2 && waited.elapsed() < Duration::from_secs(10) {
+    while upstream.huge_done.load(Ordering::SeqCst) < 2
+        && waited.elapsed() < Duration::from_secs(10)
+    {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(upstream.huge_done.load(Ordering::SeqCst), 2, "the upstream was hung up on");
+    assert_eq!(
+        upstream.huge_done.load(Ordering::SeqCst),
+        2,
+        "the upstream was hung up on"
+    );
     let sent = upstream.huge_sent.load(Ordering::SeqCst);
-    assert!(sent < HUGE, "the host read {sent} bytes of two 100 MiB bodies");
+    assert!(
+        sent < HUGE,
+        "the host read {sent} bytes of two 100 MiB bodies"
+    );
 
     // An upstream that never answers: the call's deadline ends it, 503 to the client.
     let started = Instant::now();
@@ -272,7 +295,11 @@ async fn outbound_rules_hold(plugin: &str) {
 
     // The operator sees the allowed hosts and counts of what happened.
     let listed = format!("http://127.0.0.1:{}", upstream.address.port());
-    assert!(server.table_row(plugin).contains(&listed), "{}", server.table());
+    assert!(
+        server.table_row(plugin).contains(&listed),
+        "{}",
+        server.table()
+    );
     let resources = server.admin_get("/_piston/resources").await.json();
     let entry = resources
         .as_array()
@@ -282,13 +309,15 @@ async fn outbound_rules_hold(plugin: &str) {
         .unwrap();
     assert_eq!(
         entry["allowed_outbound_hosts"],
-        json!([listed, format!("http://localhost:{}", internal.address.port())])
+        json!([
+            listed,
+            format!("http://localhost:{}", internal.address.port())
+        ])
     );
     let metrics = server.admin_get("/metrics").await.text();
     for outcome in ["answered", "denied", "prohibited", "limited", "cut"] {
-        let series = format!(
-            "piston_outbound_requests_total{{plugin=\"{plugin}\",outcome=\"{outcome}\"}}"
-        );
+        let series =
+            format!("piston_outbound_requests_total{{plugin=\"{plugin}\",outcome=\"{outcome}\"}}");
         assert!(metrics.contains(&series), "no {series} in:\n{metrics}");
     }
 }
@@ -330,7 +359,10 @@ posts_api = "{origin}"
 profiles_api = "{origin}/users"
 "#
     );
-    let server = ServerBuilder::new().example("enrich").config(&config).start();
+    let server = ServerBuilder::new()
+        .example("enrich")
+        .config(&config)
+        .start();
     let reply = server.get("/enriched/hello-world").await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     let post = reply.json();

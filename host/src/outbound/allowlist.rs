@@ -208,7 +208,9 @@ impl AllowedHost {
 /// Splits `HOST[:PORT]`, where an IPv6 host is bracketed (`[::1]:8080`, `[fd00::]/8`).
 fn split_port(text: &str) -> Result<(&str, Option<&str>), String> {
     let host_end = if text.starts_with('[') {
-        text.find(']').ok_or("an IPv6 address needs its closing `]`")? + 1
+        text.find(']')
+            .ok_or("an IPv6 address needs its closing `]`")?
+            + 1
     } else {
         0
     };
@@ -322,9 +324,7 @@ fn normalized_name(text: &str) -> Option<String> {
 /// An IPv4 address written as IPv6 (`::ffff:127.0.0.1`) as the IPv4 address it is.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map_or(ip, IpAddr::V4),
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         IpAddr::V4(_) => ip,
     }
 }
@@ -413,7 +413,11 @@ mod tests {
 
     #[test]
     fn internal_addresses_need_a_literal_entry() {
-        let allowed = list(&["https://*", "http://10.1.0.0/16:8080", "http://127.0.0.1:9000"]);
+        let allowed = list(&[
+            "https://*",
+            "http://10.1.0.0/16:8080",
+            "http://127.0.0.1:9000",
+        ]);
         let anywhere = target("https://upstream.example/");
         assert!(allowed.reaches(&anywhere, "93.184.216.34".parse().unwrap()));
         for internal in [
@@ -463,7 +467,10 @@ mod tests {
                 error.starts_with("plugins.blog.allowed_outbound_hosts: the entry `"),
                 "{error}"
             );
-            assert!(error.contains(entry) && error.contains(why), "{entry}: {error}");
+            assert!(
+                error.contains(entry) && error.contains(why),
+                "{entry}: {error}"
+            );
         }
     }
 
@@ -476,7 +483,11 @@ mod tests {
         ]);
         assert_eq!(
             allowed.entries(),
-            ["https://api.example.com", "http://[fd00::]/8:*", "http://10.0.0.0/8"]
+            [
+                "https://api.example.com",
+                "http://[fd00::]/8:*",
+                "http://10.0.0.0/8"
+            ]
         );
     }
 }

@@ -37,8 +37,7 @@ impl CappedBody {
             incoming,
             limit,
             received: 0,
-            silence: between_bytes
-                .map(|limit| (limit, Box::pin(tokio::time::sleep(limit)))),
+            silence: between_bytes.map(|limit| (limit, Box::pin(tokio::time::sleep(limit)))),
             on_cut: Some(on_cut),
             _permit: permit,
         }

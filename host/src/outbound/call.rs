@@ -27,20 +27,25 @@ type Sending = Box<
         > + Send,
 >;
 
-/// One instance's outbound requests, counted per call.
+/// One instance's outbound requests: started, counted per call; in flight, counted
+/// for the instance, so that responses a guest keeps open from one call to the next
+/// hold their places (a guest hoarding connections waits, then times out, and the
+/// discarded instance closes them all).
 pub struct OutboundCall {
     /// The plugin's policy; `None` (nothing allowed) while it is being described.
     policy: Option<Arc<OutboundPolicy>>,
     /// Requests the current call has started.
     started: u32,
-    /// Places for the current call's requests in flight.
+    /// Places for requests in flight.
     in_flight: Arc<Semaphore>,
 }
 
 impl OutboundCall {
     /// The hooks of an instance of a plugin with `policy`.
     pub fn new(policy: Option<Arc<OutboundPolicy>>) -> OutboundCall {
-        let concurrency = policy.as_ref().map_or(1, |policy| policy.limits.concurrency);
+        let concurrency = policy
+            .as_ref()
+            .map_or(1, |policy| policy.limits.concurrency);
         OutboundCall {
             policy,
             started: 0,
@@ -48,13 +53,9 @@ impl OutboundCall {
         }
     }
 
-    /// A call starts: its caps start afresh. Requests a previous call left open keep
-    /// their places in that call's count, not this one's.
+    /// A call starts: its count of requests starts afresh.
     pub fn begin(&mut self) {
-        if let Some(policy) = &self.policy {
-            self.started = 0;
-            self.in_flight = Arc::new(Semaphore::new(policy.limits.concurrency as usize));
-        }
+        self.started = 0;
     }
 
     /// Checks what can be checked before anything goes out: the allowlist and the

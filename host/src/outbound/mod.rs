@@ -30,7 +30,8 @@ use std::sync::Arc;
 pub struct OutboundLimits {
     /// Requests one call may start.
     pub requests: u32,
-    /// Requests one call may have in flight at once; more wait for one to finish.
+    /// Requests an instance may have in flight at once (a response counts until its
+    /// body is read or dropped); more wait for one to finish.
     pub concurrency: u32,
     /// The largest response body, in bytes; a longer one is cut off with an error.
     pub response_bytes: u64,

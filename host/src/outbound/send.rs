@@ -28,7 +28,12 @@ pub(super) async fn send(
     connect_timeout: Option<Duration>,
     first_byte_timeout: Option<Duration>,
 ) -> Result<(http::Response<Incoming>, Connection), Error> {
-    let tcp = within(connect_timeout, Error::ConnectionTimeout, connect(addresses)).await?;
+    let tcp = within(
+        connect_timeout,
+        Error::ConnectionTimeout,
+        connect(addresses),
+    )
+    .await?;
     let (mut sender, connection): (_, Connection) = match target.scheme {
         Scheme::Http => {
             let (sender, connection) = http1::handshake(TokioIo::new(tcp)).await?;
@@ -36,20 +41,17 @@ pub(super) async fn send(
         }
         Scheme::Https => {
             let name = match &target.host {
-                Host::Name(name) => ServerName::try_from(name.clone())
-                    .map_err(|_| Error::HttpRequestUriInvalid)?,
+                Host::Name(name) => {
+                    ServerName::try_from(name.clone()).map_err(|_| Error::HttpRequestUriInvalid)?
+                }
                 Host::Address(ip) => ServerName::from(*ip),
             };
-            let tls = within(
-                connect_timeout,
-                Error::ConnectionTimeout,
-                async {
-                    tokio_rustls::TlsConnector::from(tls::config())
-                        .connect(name, tcp)
-                        .await
-                        .map_err(Error::Tls)
-                },
-            )
+            let tls = within(connect_timeout, Error::ConnectionTimeout, async {
+                tokio_rustls::TlsConnector::from(tls::config())
+                    .connect(name, tcp)
+                    .await
+                    .map_err(Error::Tls)
+            })
             .await?;
             let (sender, connection) = http1::handshake(TokioIo::new(tls)).await?;
             (sender, Box::pin(async move { Ok(connection.await?) }))

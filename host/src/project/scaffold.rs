@@ -53,7 +53,8 @@ const WIT: &[Template] = &[
     (
         "wit/deps/keyvalue/world.wit",
         include_str!("../../../wit/deps/keyvalue/world.wit"),
-    ),    (
+    ),
+    (
         "wit/deps/cli/cli.wit",
         include_str!("../../../wit/deps/cli/cli.wit"),
     ),

@@ -1,11 +1,11 @@
 //! Loading plugin files: compile, link, describe, validate, pool.
 
 use super::{Loaded, LoadedAuthenticator, LoadedPlugin, Snapshot, spec};
+use crate::outbound::OutboundPolicy;
 use crate::runtime::{
     CacheOutcome, InstanceLimits, InstanceSetup, Linked, LoadError, PluginData, PluginServices,
     PluginSettings, Runtime,
 };
-use crate::outbound::OutboundPolicy;
 use crate::store::KeyValueStore;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;

@@ -113,8 +113,7 @@ impl Runtime {
         let (engine, allocator) = engine::build(limits).map_err(engine_error)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_error)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-            .map_err(engine_error)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(engine_error)?;
         bindings::add_services_to_linker(&mut linker).map_err(engine_error)?;
         let cache = CompileCache::new(cache_dir, &engine).map_err(|error| RuntimeError::Cache {
             path: cache_dir.display().to_string(),

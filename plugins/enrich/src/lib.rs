@@ -57,8 +57,9 @@ impl Failure {
                 }
                 Error::from(code).with_detail(detail)
             }
-            Failure::Status(status) => Error::from(BAD_GATEWAY)
-                .with_detail(format!("the {what} API answered {status}")),
+            Failure::Status(status) => {
+                Error::from(BAD_GATEWAY).with_detail(format!("the {what} API answered {status}"))
+            }
         }
     }
 
