@@ -9,8 +9,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 /// What the guests may receive, and what `/huge` sends: a hundred times that.
 const RESPONSE_CAP: u64 = 1024 * 1024;
@@ -37,6 +38,15 @@ struct Upstream {
 
 impl Upstream {
     async fn start() -> Upstream {
+        Upstream::serve(None).await
+    }
+
+    /// An upstream that speaks TLS with `tls`'s certificate.
+    async fn start_tls(tls: Arc<rustls::ServerConfig>) -> Upstream {
+        Upstream::serve(Some(TlsAcceptor::from(tls))).await
+    }
+
+    async fn serve(tls: Option<TlsAcceptor>) -> Upstream {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let upstream = Upstream {
             address: listener.local_addr().unwrap(),
@@ -53,8 +63,15 @@ impl Upstream {
             loop {
                 let (connection, _) = listener.accept().await.unwrap();
                 let (hits, sent, done) = (hits.clone(), sent.clone(), done.clone());
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let _ = answer(connection, &hits, &sent, &done).await;
+                    let _ = match tls {
+                        Some(tls) => match tls.accept(connection).await {
+                            Ok(connection) => answer(connection, &hits, &sent, &done).await,
+                            Err(_) => Ok(()),
+                        },
+                        None => answer(connection, &hits, &sent, &done).await,
+                    };
                 });
             }
         });
@@ -71,8 +88,8 @@ impl Upstream {
 }
 
 /// Reads one request and answers it as its path says.
-async fn answer(
-    connection: TcpStream,
+async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
+    connection: S,
     hits: &Mutex<HashMap<String, u32>>,
     huge_sent: &AtomicU64,
     huge_done: &AtomicU64,
@@ -145,7 +162,7 @@ async fn answer(
 
 /// Writes a 100 MiB body until it is all sent or the reader hangs up.
 async fn send_huge(
-    connection: &mut TcpStream,
+    connection: &mut (impl AsyncWrite + Unpin),
     declared: bool,
     sent: &AtomicU64,
 ) -> std::io::Result<()> {
@@ -382,4 +399,59 @@ profiles_api = "{origin}/users"
     let refused = unlisted.get("/enriched/hello-world").await.problem(502);
     let detail = refused["detail"].as_str().unwrap();
     assert!(detail.contains("allowed_outbound_hosts"), "{detail}");
+}
+
+/// A certificate authority, and a server configuration with a certificate it issued
+/// for `127.0.0.1`.
+fn certificates() -> (String, Arc<rustls::ServerConfig>) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut authority = CertificateParams::new(Vec::<String>::new()).unwrap();
+    authority.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let authority = CertifiedIssuer::self_signed(authority, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &authority)
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    (authority.pem(), Arc::new(config))
+}
+
+#[tokio::test]
+async fn https_upstreams_are_trusted_through_the_system_roots() {
+    let (trusted_authority, trusted) = certificates();
+    let (_, untrusted) = certificates();
+    let good = Upstream::start_tls(trusted).await;
+    let bad = Upstream::start_tls(untrusted).await;
+    let roots = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(roots.path(), trusted_authority).unwrap();
+    let config = format!(
+        "[plugins.outbound]\nallowed_outbound_hosts = [\"https://{}\", \"https://{}\"]\n",
+        good.address, bad.address
+    );
+    // The system's roots, as the host finds them: here a bundle named by SSL_CERT_FILE.
+    let server = ServerBuilder::new()
+        .fixture("outbound")
+        .config(&config)
+        .env("SSL_CERT_FILE", roots.path().to_str().unwrap())
+        .start();
+    let url = format!("https://{}/json", good.address);
+    let reply = fetch(&server, "/outbound/fetch", &url, "").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["status"], 200);
+
+    // A certificate no trusted authority issued: the request fails, nothing is read.
+    let url = format!("https://{}/json", bad.address);
+    let refused = fetch(&server, "/outbound/fetch", &url, "").await;
+    assert_eq!(refused_as(&refused), "failed", "{}", refused.text());
+    assert_eq!(bad.hits("/json"), 0);
 }

@@ -228,6 +228,7 @@ pub struct ServerBuilder {
     config: Option<String>,
     args: Vec<String>,
     address_space: Option<u64>,
+    env: Vec<(String, String)>,
 }
 
 impl ServerBuilder {
@@ -275,6 +276,12 @@ impl ServerBuilder {
     /// Passes an extra flag to `piston serve`.
     pub fn arg(mut self, arg: &str) -> ServerBuilder {
         self.args.push(arg.to_owned());
+        self
+    }
+
+    /// Sets an environment variable of the server's process.
+    pub fn env(mut self, name: &str, value: &str) -> ServerBuilder {
+        self.env.push((name.to_owned(), value.to_owned()));
         self
     }
 
@@ -333,11 +340,12 @@ impl ServerBuilder {
             url,
             admin_url,
             table,
-        } = spawn(dir.path(), &args, self.address_space);
+        } = spawn(dir.path(), &args, self.address_space, &self.env);
         Server {
             dir,
             args,
             address_space: self.address_space,
+            env: self.env,
             child,
             url,
             admin_url,
@@ -355,7 +363,12 @@ struct Started {
     table: String,
 }
 
-fn spawn(dir: &Path, args: &[String], address_space: Option<u64>) -> Started {
+fn spawn(
+    dir: &Path,
+    args: &[String],
+    address_space: Option<u64>,
+    env: &[(String, String)],
+) -> Started {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -367,6 +380,7 @@ fn spawn(dir: &Path, args: &[String], address_space: Option<u64>) -> Started {
         .args(args)
         .env("PISTON_CACHE", shared_cache())
         .env("PISTON_LOG", "info,piston_host=debug")
+        .envs(env.iter().map(|(name, value)| (name, value)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(log);
@@ -437,6 +451,7 @@ pub struct Server {
     dir: tempfile::TempDir,
     args: Vec<String>,
     address_space: Option<u64>,
+    env: Vec<(String, String)>,
     child: Child,
     url: String,
     admin_url: String,
@@ -640,7 +655,7 @@ impl Server {
             status.success(),
             "the server did not stop cleanly: {status}"
         );
-        let started = spawn(self.dir.path(), &self.args, self.address_space);
+        let started = spawn(self.dir.path(), &self.args, self.address_space, &self.env);
         self.child = started.child;
         self.url = started.url;
         self.admin_url = started.admin_url;
