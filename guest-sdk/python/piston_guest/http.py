@@ -19,13 +19,14 @@ client gets a 500, the operator the message in the host log.
 
 from __future__ import annotations
 
-import json as _json
 from collections.abc import Sequence
 from typing import Any, Optional
 
 from componentize_py_types import Err, Ok
 from wit_world.imports import outgoing_handler, streams
 from wit_world.imports import wasi_http_types as types
+
+from . import _json
 
 __all__ = ["HttpError", "Response", "get", "post", "post_json", "send"]
 
