@@ -19,8 +19,10 @@ pub(super) struct CappedBody {
     received: u64,
     /// How long the upstream may stay silent between frames, and the timer for it.
     silence: Option<(Duration, Pin<Box<Sleep>>)>,
-    /// Told once when the body is cut at the cap.
+    /// Told when the body is cut at the cap.
     on_cut: Option<Box<dyn FnOnce() + Send>>,
+    /// Set once the body has failed: nothing more is read.
+    failed: bool,
     /// The request's place among the call's concurrent requests.
     _permit: OwnedSemaphorePermit,
 }
@@ -39,6 +41,7 @@ impl CappedBody {
             received: 0,
             silence: between_bytes.map(|limit| (limit, Box::pin(tokio::time::sleep(limit)))),
             on_cut: Some(on_cut),
+            failed: false,
             _permit: permit,
         }
     }
@@ -53,14 +56,14 @@ impl Body for CappedBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
         let this = self.get_mut();
-        if this.on_cut.is_none() {
+        if this.failed {
             return Poll::Ready(None);
         }
         let frame = match Pin::new(&mut this.incoming).poll_frame(cx) {
             Poll::Pending => {
                 if let Some((_, timer)) = &mut this.silence {
                     ready!(timer.as_mut().poll(cx));
-                    this.on_cut = None;
+                    this.failed = true;
                     return Poll::Ready(Some(Err(Error::ConnectionReadTimeout)));
                 }
                 return Poll::Pending;
@@ -78,6 +81,7 @@ impl Body for CappedBody {
         if let Some(data) = frame.data_ref() {
             this.received = this.received.saturating_add(data.len() as u64);
             if this.received > this.limit {
+                this.failed = true;
                 if let Some(cut) = this.on_cut.take() {
                     cut();
                 }
@@ -88,7 +92,7 @@ impl Body for CappedBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.on_cut.is_none() || self.incoming.is_end_stream()
+        self.failed || self.incoming.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
