@@ -26,7 +26,11 @@ import { pathToFileURL } from 'node:url';
 const COMPONENTIZE = '@bytecodealliance/componentize-js';
 /** The world a handler plugin implements (wit/handler.wit). */
 const WORLD = 'plugin';
-/** The host links no wasi:http: build without fetch() and the fetch event. */
+/**
+ * Built without fetch() and the fetch event: a plugin's exports are synchronous, and
+ * fetch() only settles in an event loop they cannot wait for. Outbound HTTP goes through
+ * the SDK's `http`, which calls wasi:http directly and blocks.
+ */
 const DISABLED_FEATURES = ['http', 'fetch-event'];
 
 /**
