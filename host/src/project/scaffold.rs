@@ -135,6 +135,10 @@ const PYTHON_SDK: &[Template] = &[
         include_str!("../../../guest-sdk/python/piston_guest/errors.py"),
     ),
     (
+        "piston_guest/http.py",
+        include_str!("../../../guest-sdk/python/piston_guest/http.py"),
+    ),
+    (
         "piston_guest/kv.py",
         include_str!("../../../guest-sdk/python/piston_guest/kv.py"),
     ),
@@ -206,6 +210,10 @@ const JAVASCRIPT_SDK: &[Template] = &[
     (
         "piston-guest/plugin.js",
         include_str!("../../../guest-sdk/js/plugin.js"),
+    ),
+    (
+        "piston-guest/http.js",
+        include_str!("../../../guest-sdk/js/http.js"),
     ),
     (
         "piston-guest/kv.js",
@@ -336,6 +344,54 @@ mod tests {
                         !text.contains(placeholder),
                         "{} has {placeholder}",
                         file.display()
+                    );
+                }
+            }
+        }
+    }
+
+    /// Every file of the Python and JavaScript SDKs, and of the WIT contract, is copied
+    /// into a new project: one left out breaks the project's build.
+    #[test]
+    fn projects_get_every_sdk_and_contract_file() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let copied = |templates: &[Template]| -> Vec<String> {
+            templates
+                .iter()
+                .map(|(path, _)| path.rsplit('/').next().unwrap().to_owned())
+                .collect()
+        };
+        for (dir, extension, templates) in [
+            ("guest-sdk/python/piston_guest", "py", PYTHON_SDK),
+            ("guest-sdk/js", "js", JAVASCRIPT_SDK),
+        ] {
+            let copied = copied(templates);
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+                if name.ends_with(&format!(".{extension}")) {
+                    assert!(
+                        copied.contains(&name),
+                        "{dir}/{name} is not in new projects"
+                    );
+                }
+            }
+        }
+        let contract: Vec<&str> = WIT.iter().map(|(path, _)| *path).collect();
+        let mut pending = vec![root.join("wit")];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else if path.extension().is_some_and(|ext| ext == "wit") {
+                    let relative = path
+                        .strip_prefix(&root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned();
+                    assert!(
+                        contract.contains(&relative.as_str()),
+                        "{relative} is not in new projects"
                     );
                 }
             }
