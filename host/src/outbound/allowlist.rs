@@ -121,6 +121,18 @@ impl Host {
     }
 }
 
+impl Target {
+    /// Where `uri` sends a request, if it names an `http` or `https` host.
+    pub fn of(uri: &http::Uri) -> Option<Target> {
+        let scheme = Scheme::parse(uri.scheme_str()?)?;
+        Some(Target {
+            scheme,
+            host: Host::parse(uri.host()?)?,
+            port: uri.port_u16().unwrap_or(scheme.default_port()),
+        })
+    }
+}
+
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.host {
@@ -379,13 +391,7 @@ mod tests {
     }
 
     fn target(url: &str) -> Target {
-        let uri: http::Uri = url.parse().unwrap();
-        let scheme = Scheme::parse(uri.scheme_str().unwrap()).unwrap();
-        Target {
-            scheme,
-            host: Host::parse(uri.host().unwrap()).unwrap(),
-            port: uri.port_u16().unwrap_or(scheme.default_port()),
-        }
+        Target::of(&url.parse().unwrap()).unwrap()
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! The `wasi:http` hooks of one instance: every request its calls send passes the
 //! plugin's allowlist, the call's caps and the address check here.
 
+use super::OutboundPolicy;
 use super::allowlist::{Host, Target};
 use super::body::CappedBody;
 use super::send::send;
-use super::{OutboundPolicy, Scheme};
 use crate::telemetry::OutboundOutcome;
 use http_body_util::BodyExt;
 use std::future::Future;
@@ -64,7 +64,7 @@ impl OutboundCall {
         let Some(policy) = &self.policy else {
             return Err(Error::HttpRequestDenied);
         };
-        let Some(target) = target_of(uri) else {
+        let Some(target) = Target::of(uri) else {
             count(policy, OutboundOutcome::denied);
             return Err(Error::HttpRequestUriInvalid);
         };
@@ -152,20 +152,6 @@ impl WasiHttpHooks for OutboundCall {
             }
         })
     }
-}
-
-/// Where `uri` sends a request, if it names an `http` or `https` host.
-fn target_of(uri: &http::Uri) -> Option<Target> {
-    let scheme = match uri.scheme()?.as_str() {
-        "http" => Scheme::Http,
-        "https" => Scheme::Https,
-        _ => return None,
-    };
-    Some(Target {
-        scheme,
-        host: Host::parse(uri.host()?)?,
-        port: uri.port_u16().unwrap_or(scheme.default_port()),
-    })
 }
 
 /// The addresses a request for `target` may connect to: those its host resolves to

@@ -22,7 +22,6 @@ mod tls;
 pub use self::allowlist::Allowlist;
 pub use self::call::OutboundCall;
 
-use self::allowlist::Scheme;
 use std::sync::Arc;
 
 /// What one call of a plugin may send.
