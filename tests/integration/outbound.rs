@@ -25,6 +25,7 @@ const REQUESTS_PER_CALL: u32 = 3;
 /// - `/redirect`: a 302 to the cloud metadata address;
 /// - `/hang`: never answers;
 /// - `/huge`: 100 MiB, chunked (or with its length declared, `?declared=1`);
+/// - `/headers`: 8 MiB of response headers;
 /// - `/count/NAME`: an empty document, counting the requests for each path;
 /// - `/posts/hello-world` and `/users/ada`: a blog post and its author's profile.
 struct Upstream {
@@ -137,6 +138,14 @@ async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
             connection
                 .write_all(&reply("302 Found", location, b""))
                 .await
+        }
+        "/headers" => {
+            connection.write_all(b"HTTP/1.1 200 OK\r\n").await?;
+            let header = format!("x-filler: {}\r\n", "x".repeat(1024));
+            for _ in 0..8 * 1024 {
+                connection.write_all(header.as_bytes()).await?;
+            }
+            connection.write_all(b"content-length: 0\r\n\r\n").await
         }
         "/hang" => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -454,4 +463,29 @@ async fn https_upstreams_are_trusted_through_the_system_roots() {
     let refused = fetch(&server, "/outbound/fetch", &url, "").await;
     assert_eq!(refused_as(&refused), "failed", "{}", refused.text());
     assert_eq!(bad.hits("/json"), 0);
+}
+
+#[tokio::test]
+async fn an_upstream_flooding_headers_fails_the_request_not_the_host() {
+    let upstream = Upstream::start().await;
+    let config = format!(
+        "[plugins.outbound]\nallowed_outbound_hosts = [\"http://{}\"]\n",
+        upstream.address
+    );
+    let server = ServerBuilder::new()
+        .fixture("outbound")
+        .config(&config)
+        .start();
+    let before = server.resident_bytes();
+    for _ in 0..4 {
+        let flooded = fetch(&server, "/outbound/fetch", &upstream.url("/headers"), "").await;
+        assert_eq!(refused_as(&flooded), "failed", "{}", flooded.text());
+    }
+    let grown = server.resident_bytes().saturating_sub(before);
+    assert!(
+        grown < 32 << 20,
+        "32 MiB of headers sent, memory grew {grown} bytes"
+    );
+    let after = fetch(&server, "/outbound/fetch", &upstream.url("/json"), "").await;
+    assert_eq!(after.status, 200, "{}", after.text());
 }
