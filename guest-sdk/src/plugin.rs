@@ -88,16 +88,19 @@ impl Resources {
 }
 
 /// Exports a plugin serving the given resources (types implementing [`Resource`] and
-/// `Default`). The plugin's name, version and description come from its `Cargo.toml`.
+/// `Default`). The plugin's name, version and description come from its `Cargo.toml`;
+/// `name = "..."` first names it otherwise (a crate `blog-plugin` serving as `blog`,
+/// the builds of one plugin from crates of different names).
 ///
 /// ```ignore
 /// piston_guest::export_plugin!(BlogPosts, BlogPost);
+/// piston_guest::export_plugin!(name = "blog", BlogPosts, BlogPost);
 /// ```
 ///
 /// [`Resource`]: crate::Resource
 #[macro_export]
 macro_rules! export_plugin {
-    ($($resource:ty),+ $(,)?) => {
+    (name = $name:expr, $($resource:ty),+ $(,)?) => {
         #[doc(hidden)]
         pub struct __PistonPlugin;
 
@@ -106,7 +109,7 @@ macro_rules! export_plugin {
 
             fn describe() -> $crate::bindings::piston::handler::types::PluginInfo {
                 $crate::__private::plugin_info(
-                    ::core::env!("CARGO_PKG_NAME"),
+                    $name,
                     ::core::env!("CARGO_PKG_VERSION"),
                     ::core::env!("CARGO_PKG_DESCRIPTION"),
                     ::std::vec![$($crate::__private::spec_of::<$resource>()),+],
@@ -130,5 +133,8 @@ macro_rules! export_plugin {
         }
 
         $crate::bindings::__export_plugin_world!(__PistonPlugin with_types_in $crate::bindings);
+    };
+    ($($resource:ty),+ $(,)?) => {
+        $crate::export_plugin!(name = ::core::env!("CARGO_PKG_NAME"), $($resource),+);
     };
 }

@@ -9,6 +9,7 @@
 //! served too (for an admin listener bound beyond loopback).
 
 use crate::emit::Negotiated;
+use crate::oci::{Origin, SourceStatus, SourceStatuses};
 use crate::pipeline::REQUEST_ID;
 use crate::problem::Problem;
 use crate::reachability::Backend;
@@ -24,6 +25,7 @@ use http::StatusCode;
 use http::header::AUTHORIZATION;
 use http::header::CONTENT_TYPE;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,6 +41,8 @@ pub struct Admin {
     answered: AtomicU64,
     /// What `health` probes and reports.
     backends: Vec<Arc<dyn Backend>>,
+    /// How each plugin's registry source stands.
+    sources: Arc<SourceStatuses>,
 }
 
 impl Admin {
@@ -48,13 +52,20 @@ impl Admin {
         registry: Arc<Registry>,
         token: Option<String>,
         backends: Vec<Arc<dyn Backend>>,
+        sources: Arc<SourceStatuses>,
     ) -> Admin {
         Admin {
             registry,
             token: arc_swap::ArcSwapOption::from_pointee(token),
             answered: AtomicU64::new(0),
             backends,
+            sources,
         }
+    }
+
+    /// How each plugin's registry source stands now.
+    pub fn sources(&self) -> Arc<BTreeMap<String, SourceStatus>> {
+        self.sources.load_full()
     }
 
     /// Uses `token` from now on (the configuration was reloaded).
@@ -136,7 +147,10 @@ async fn health_endpoint(State(admin): State<Arc<Admin>>) -> Response {
 }
 
 async fn resources_endpoint(State(admin): State<Arc<Admin>>) -> Response {
-    json_response(&resources_document(&admin.registry.current()))
+    json_response(&resources_document(
+        &admin.registry.current(),
+        &admin.sources(),
+    ))
 }
 
 async fn metrics_endpoint(Extension(AdminRequest(id)): Extension<AdminRequest>) -> Response {
@@ -190,9 +204,11 @@ fn health(snapshot: &Snapshot, backends: Value, all_up: bool) -> Value {
 
 /// What `piston list --json` prints and the admin API's `resources` answers: every
 /// plugin file, with its plugin's full spec, or why it did not load, or why its newer
-/// content was refused while this version serves.
-pub fn resources_document(snapshot: &Snapshot) -> Value {
-    let entries = snapshot
+/// content was refused while this version serves; for a pulled plugin, the source and
+/// manifest digest it was pulled from and why its source cannot be updated, and for a
+/// source never pulled, why.
+pub fn resources_document(snapshot: &Snapshot, sources: &BTreeMap<String, SourceStatus>) -> Value {
+    let mut entries: Vec<Value> = snapshot
         .entries()
         .iter()
         .map(|entry| {
@@ -222,8 +238,44 @@ pub fn resources_document(snapshot: &Snapshot) -> Value {
             if let Some(refused) = file.as_deref().and_then(|file| snapshot.held_back(file)) {
                 document["update_refused"] = json!(refused);
             }
+            if let Some(origin) = entry_origin(entry) {
+                document["source"] = json!(origin.source);
+                document["digest"] = json!(origin.digest);
+            }
             document
         })
         .collect();
+    for status in sources.values() {
+        let error = status.error.as_deref();
+        match entries
+            .iter_mut()
+            .find(|entry| entry["file"].as_str() == status.file.to_str())
+        {
+            Some(entry) => {
+                if entry.get("source").is_none() {
+                    entry["source"] = json!(status.source);
+                }
+                if let Some(error) = error {
+                    entry["source_error"] = json!(error);
+                }
+            }
+            // Nothing on disk to load: the entry says why.
+            None => entries.push(json!({
+                "file": status.file,
+                "source": status.source,
+                "status": "error",
+                "error": error.unwrap_or("not pulled yet"),
+            })),
+        }
+    }
     Value::Array(entries)
+}
+
+/// Where a loaded entry was pulled from.
+fn entry_origin(entry: &Entry) -> Option<&Origin> {
+    match entry {
+        Entry::Loaded(plugin) => plugin.origin.as_ref(),
+        Entry::Authenticator(authenticator) => authenticator.origin.as_ref(),
+        Entry::Failed(_) => None,
+    }
 }

@@ -30,6 +30,9 @@
 //! body_timeout = "30s"        # to send a request's whole body
 //! send_timeout = "30s"        # a client that reads none of an answer for this long is dropped
 //! docs = true                 # serve /openapi.json, /openapi.yaml and the /docs page
+//! pull_interval = "1m"        # resolve plugins' oci:// tags again this often (default: off,
+//!                             #   only on start and SIGHUP)
+//! insecure_registries = ["127.0.0.1:5000"] # registries reached over plain HTTP (default: none)
 //! log_format = "text"         # or "json", one object a line (--log-format wins)
 //! access_log = true           # one `info` line a request (target piston::access)
 //! metrics = true              # Prometheus metrics on the admin listener's /metrics
@@ -62,6 +65,8 @@
 //! key_prefix = "piston:"      # to share one Redis between deployments
 //!
 //! [plugins.blog]              # one plugin, by the name it describes itself with
+//! source = "oci://registry.example/blog:1.4" # pull it from a registry (or @sha256:...)
+//!                             #   into the data directory, instead of the plugin directory
 //! isolation = "pool"          # "pool" (reuse warm instances) or "request" (fresh each time)
 //! timeout = "2s"              # overrides [limits] for this plugin (as can memory_mib,
 //! memory_mib = 64             #   warm_instances, concurrency, response_bytes,
@@ -77,6 +82,7 @@
 
 use crate::auth::settings::{AuthSection, AuthSettings, PluginAuthSection, ResourceAuthSection};
 use crate::coordination::settings::{CoordinationSection, CoordinationSettings};
+use crate::oci::PullSettings;
 use crate::registry::LoadSettings;
 use crate::runtime::{EngineLimits, InstanceOverrides, Isolation, LimitsSection, PluginSettings};
 use crate::server::settings::{ServerSection, ServerSettings};
@@ -124,6 +130,8 @@ pub struct Overrides {
     pub store_url: Option<String>,
     /// `PISTON_COORDINATION_URL`.
     pub coordination_url: Option<String>,
+    /// `PISTON_REGISTRY_USERNAME` and `PISTON_REGISTRY_PASSWORD`.
+    pub registry_login: Option<crate::oci::credentials::Login>,
 }
 
 /// The resolved, validated settings.
@@ -223,6 +231,7 @@ impl Settings {
         })?;
 
         let mut plugins = BTreeMap::new();
+        let mut sources = BTreeMap::new();
         let mut plugins_auth = BTreeMap::new();
         let mut plugins_throttle = BTreeMap::new();
         for (name, section) in file.plugins {
@@ -248,6 +257,9 @@ impl Settings {
                 limits.defaults,
                 at,
             )?;
+            if let Some(source) = section.source {
+                sources.insert(name.clone(), source);
+            }
             let mut resources_auth = BTreeMap::new();
             let mut resources_throttle = BTreeMap::new();
             for (resource, section) in section.resources {
@@ -302,14 +314,28 @@ impl Settings {
         server.cache = overrides.cache.clone().or(server.cache);
         server.public_url = overrides.public_url.clone().or(server.public_url);
         let follow_symlinks = server.follow_symlinks.unwrap_or(false);
+        let (pull_interval, insecure_registries) = (
+            server.pull_interval,
+            std::mem::take(&mut server.insecure_registries),
+        );
         let telemetry = file.telemetry.resolve(key)?;
+        let server = server.resolve(key)?;
+        let pulling = PullSettings::resolve(
+            &server.data,
+            sources,
+            insecure_registries,
+            pull_interval,
+            overrides.registry_login.clone(),
+            key,
+        )?;
         Ok(Settings {
-            server: server.resolve(key)?,
+            server,
             loading: Arc::new(LoadSettings {
                 follow_symlinks,
                 plugin_file_bytes: limits.plugin_file_bytes,
                 defaults: limits.defaults,
                 plugins,
+                pulling,
             }),
             body_bytes: limits.body_bytes,
             max_depth: limits.max_depth,
@@ -372,6 +398,7 @@ pub(crate) struct FileConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PluginSection {
+    source: Option<String>,
     isolation: Option<Isolation>,
     #[serde(default, with = "humantime_serde")]
     timeout: Option<Duration>,

@@ -8,7 +8,8 @@
 //! [`config`] the settings, [`store`] the plugins' persistent data ([`sqlite`] what its
 //! database and the credentials' share), [`cli`] the `piston` command, and [`project`]
 //! the plugin projects it creates and builds, [`openapi`] the generated documentation,
-//! [`telemetry`] the metrics, log lines and trace context an operator watches.
+//! [`telemetry`] the metrics, log lines and trace context an operator watches, and
+//! [`oci`] the registries plugins are pushed to and pulled from.
 //! [`vocab`] holds the words all of them
 //! share, so that no two of them depend on each other for it.
 
@@ -25,6 +26,7 @@ pub(crate) mod emit;
 pub(crate) mod fields;
 pub mod fuzzing;
 pub(crate) mod negotiate;
+pub(crate) mod oci;
 pub(crate) mod openapi;
 pub(crate) mod outbound;
 pub(crate) mod pipeline;

@@ -8,6 +8,7 @@ mod cli;
 mod conformance;
 mod coordination;
 mod custom_auth;
+mod distribution;
 mod docs;
 mod formats;
 mod guests;

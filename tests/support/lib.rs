@@ -211,6 +211,13 @@ pub fn piston_with_input(cwd: &Path, args: &[&str], input: &str) -> Output {
     run_with_input(piston_command(cwd).args(args), input.as_bytes())
 }
 
+/// Runs `piston ARGS` to completion in `cwd` with `env` set and `input` on stdin.
+pub fn piston_with_env(cwd: &Path, args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
+    let mut command = piston_command(cwd);
+    command.args(args).envs(env.iter().copied());
+    run_with_input(&mut command, input.as_bytes())
+}
+
 /// `piston` in `cwd`, with the shared compile cache and no log filter.
 fn piston_command(cwd: &Path) -> Command {
     let mut command = Command::new(piston_bin());

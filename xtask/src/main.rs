@@ -12,7 +12,8 @@
 //! - `test [-- TEST-FILTER]`: everything CI runs: formatting, lints, the plugins and
 //!   test fixtures (the JavaScript ones without ahead-of-time compilation), unit tests, and the integration tests against the real binary
 //!   (with the test tools: Python ones in `.venv`, Redocly's CLI in `node_modules`,
-//!   and the system's curl and Chromium),
+//!   and the system's curl, Chromium and `docker-registry`, which the registry tests
+//!   start on loopback ports of their own),
 //!   with a private `redis-server` unless `PISTON_TEST_REDIS_URL` names a Redis, and a
 //!   private PostgreSQL cluster (`initdb` and `pg_ctl`, run as the `postgres` user when
 //!   xtask runs as root) unless `PISTON_TEST_POSTGRES_URL` names a database: the tests
@@ -463,6 +464,17 @@ fn test(workspace: &Workspace, filter: &[String]) -> Result {
         format!(
             "{error}; the tests render the docs page in a headless Chromium (Debian: apt-get \
              install chromium)"
+        )
+    })?;
+    run_command(
+        Command::new("docker-registry")
+            .arg("--version")
+            .stdout(std::process::Stdio::null()),
+    )
+    .map_err(|error| {
+        format!(
+            "{error}; the tests push plugins to and pull them from a private OCI registry \
+             (Debian: apt-get install docker-registry)"
         )
     })?;
     let backends = TestBackends::start()?;

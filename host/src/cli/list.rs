@@ -95,7 +95,7 @@ pub fn run(args: ListArgs) -> Result<ExitCode, CliError> {
 /// Loads the plugin directory here.
 fn load(dir: Option<PathBuf>, common: &CommonArgs) -> Result<Value, CliError> {
     let (_, snapshot) = load_offline(dir, common, "DIR")?;
-    Ok(admin::resources_document(&snapshot))
+    Ok(admin::resources_document(&snapshot, &Default::default()))
 }
 
 /// The server's per-plugin counts now, to watch its traffic; `None` when the server

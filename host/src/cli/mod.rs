@@ -10,6 +10,7 @@ mod inspect;
 mod list;
 mod new;
 mod oauth;
+mod registry;
 mod serve;
 mod table;
 mod tokens;
@@ -63,6 +64,12 @@ enum Command {
     New(new::NewArgs),
     /// Build a plugin project into NAME.wasm with its language's toolchain.
     Build(build::BuildArgs),
+    /// Publish a plugin file to an OCI registry (checked first: it must load), and
+    /// print its digest.
+    Push(registry::PushArgs),
+    /// Fetch a plugin from an OCI registry, verified against its digest, and print
+    /// the digest.
+    Pull(registry::PullArgs),
 }
 
 /// Options every command takes.
@@ -148,6 +155,8 @@ pub fn main() -> ExitCode {
         Command::OAuth(args) => oauth::run(args),
         Command::New(args) => new::run(args),
         Command::Build(args) => build::run(args),
+        Command::Push(args) => registry::push(args),
+        Command::Pull(args) => registry::pull(args),
     };
     match outcome {
         Ok(code) => code,

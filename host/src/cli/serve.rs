@@ -7,6 +7,7 @@ use super::{
 use crate::admin::{self, Admin, PREFIX};
 use crate::auth::AuthStore;
 use crate::config::{Overrides, Settings};
+use crate::oci::{Puller, keep_pulling};
 use crate::pipeline::{Pipeline, Policy};
 use crate::registry::{LoadSettings, Registry, Snapshot, load_directory, watch};
 use crate::server;
@@ -70,6 +71,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         body_bytes: args.body_limit,
         public_url: args.public_url,
         coordination_url: args.coordination_url,
+        registry_login: super::registry::login_from_env()?,
         timeout: args.limits.timeout,
         memory_mib: args.limits.memory_mib,
         ..args.common.overrides()
@@ -104,6 +106,15 @@ async fn serve(host: Host, overrides: Overrides) -> Result<(), CliError> {
     let listener = bind(settings.server.listen).await?;
     let admin_listener = bind(settings.server.admin_listen).await?;
     raise_file_limit(settings.server.connections.max + ADMIN_CONNECTIONS);
+    // Pulled before the first load, so that it loads what the registries hold now (or,
+    // with a registry down, what was pulled last).
+    let mut puller = Puller::new();
+    puller
+        .pull(
+            &settings.loading.pulling,
+            settings.loading.plugin_file_bytes,
+        )
+        .await;
     let snapshot = load_directory(&settings.server.plugins, host.load_options())
         .await
         .map_err(|error| {
@@ -159,6 +170,23 @@ async fn serve(host: Host, overrides: Overrides) -> Result<(), CliError> {
         registry.clone(),
         settings.server.admin_token.clone(),
         backends.clone(),
+        puller.statuses(),
+    ));
+    let hangups = Arc::new(tokio::sync::Notify::new());
+    tokio::spawn(keep_pulling(
+        puller,
+        {
+            let loading = current_loading.clone();
+            move || {
+                let loading = loading.load();
+                (loading.pulling.clone(), loading.plugin_file_bytes)
+            }
+        },
+        hangups.clone(),
+        {
+            let reloads = reloads.clone();
+            move || reloads.request()
+        },
     ));
     let pipeline = Arc::new(Pipeline::new(registry.clone(), policy));
     let reconfigure = {
@@ -174,6 +202,7 @@ async fn serve(host: Host, overrides: Overrides) -> Result<(), CliError> {
             };
             reconfigure(&overrides, &applied);
             reloads.request();
+            hangups.notify_one();
         }
     };
     server::on_hangup(reconfigure)
@@ -190,7 +219,10 @@ async fn serve(host: Host, overrides: Overrides) -> Result<(), CliError> {
     let printed = writeln!(
         stdout,
         "{}",
-        table::resources(&admin::resources_document(&registry.current()))
+        table::resources(&admin::resources_document(
+            &registry.current(),
+            &admin.sources()
+        ))
     )
     .and_then(|()| {
         backends.iter().try_for_each(|backend| {

@@ -20,6 +20,7 @@ pub fn resources(document: &Value) -> Table {
         "ANONYMOUS",
         "THROTTLE",
         "OUTBOUND",
+        "SOURCE",
         "STATUS",
     ]);
     let text = |value: &Value| value.as_str().unwrap_or("-").to_owned();
@@ -40,6 +41,11 @@ pub fn resources(document: &Value) -> Table {
             }
             _ => "ok".to_owned(),
         };
+        let status = match &entry["source_error"] {
+            Value::String(error) => format!("{status}; cannot update from the registry: {error}"),
+            _ => status,
+        };
+        let source = source(entry);
         let outbound = list(&entry["allowed_outbound_hosts"], " ");
         if let Some(plugin) = entry.get("plugin") {
             for resource in plugin["resources"]
@@ -70,6 +76,7 @@ pub fn resources(document: &Value) -> Table {
                     list(&resource["anonymous_methods"], ", "),
                     or_dash(throttles.join("; ")),
                     outbound.clone(),
+                    source.clone(),
                     status.clone(),
                 ]);
             }
@@ -83,6 +90,7 @@ pub fn resources(document: &Value) -> Table {
                 "-".into(),
                 "-".into(),
                 outbound,
+                source,
                 status,
             ]);
         } else {
@@ -99,11 +107,26 @@ pub fn resources(document: &Value) -> Table {
                 "-".into(),
                 "-".into(),
                 "-".into(),
+                source,
                 status,
             ]);
         }
     }
     table
+}
+
+/// Where a pulled plugin came from: its source and the start of its manifest digest.
+fn source(entry: &Value) -> String {
+    match (entry["source"].as_str(), entry["digest"].as_str()) {
+        (Some(source), Some(digest)) => {
+            let short = digest
+                .get(..digest.len().min("sha256:".len() + 12))
+                .unwrap_or(digest);
+            format!("{source} {short}")
+        }
+        (Some(source), None) => source.to_owned(),
+        _ => "-".to_owned(),
+    }
 }
 
 /// One row a user (never a secret).

@@ -91,7 +91,12 @@ async fn blog(config: &str) -> Apps {
     let registry = Arc::new(Registry::new(snapshot));
     let auth_store = Arc::new(AuthStore::open(&settings.auth_database()).unwrap());
     let policy = Policy::new(&settings, &auth_store, None).unwrap();
-    let admin = Admin::new(registry.clone(), None, vec![policy.coordination.clone()]);
+    let admin = Admin::new(
+        registry.clone(),
+        None,
+        vec![policy.coordination.clone()],
+        Default::default(),
+    );
     Apps {
         public: crate::server::app(Arc::new(Pipeline::new(registry, policy))),
         admin: crate::server::admin_app(Arc::new(admin)),

@@ -1,6 +1,7 @@
 //! Loading plugin files: compile, link, describe, validate, pool.
 
 use super::{Loaded, LoadedAuthenticator, LoadedPlugin, Snapshot, spec};
+use crate::oci::{Origin, PullSettings};
 use crate::outbound::OutboundPolicy;
 use crate::runtime::{
     CacheOutcome, InstanceLimits, InstanceSetup, Linked, LoadError, PluginData, PluginServices,
@@ -36,6 +37,8 @@ pub struct LoadSettings {
     pub defaults: InstanceLimits,
     /// The plugins the configuration has a section for, by name.
     pub plugins: BTreeMap<String, PluginSettings>,
+    /// The plugins pulled from registries, and where their files are kept.
+    pub pulling: PullSettings,
 }
 
 impl LoadSettings {
@@ -76,14 +79,26 @@ pub enum FileError {
     /// Its description is invalid.
     #[error(transparent)]
     Spec(#[from] spec::SpecError),
+    /// A pulled plugin describes itself under another name than the section that
+    /// pulled it.
+    #[error(
+        "describes itself as plugin `{described}`, but was pulled for [plugins.{expected}]: \
+         its source names another plugin's artifact"
+    )]
+    Misnamed {
+        /// The name it describes.
+        described: String,
+        /// The section's name.
+        expected: String,
+    },
 }
 
 /// Loads every `*.wasm` file in `dir`, in file-name order, so that when two plugins
-/// claim the same route the same one wins every time. A file that fails is recorded in
-/// the snapshot with its reason; the others load.
+/// claim the same route the same one wins every time, then the pulled plugins. A file
+/// that fails is recorded in the snapshot with its reason; the others load.
 pub async fn load_directory(dir: &Path, options: LoadOptions<'_>) -> std::io::Result<Snapshot> {
     let mut snapshot = Snapshot::default();
-    for file in wasm_files(dir)? {
+    for file in plugin_files(dir, options.settings)? {
         match load_file(&file, options).await {
             Ok(loaded) => snapshot.add(loaded),
             Err(error) => snapshot.fail(file, error.to_string(), None),
@@ -92,9 +107,17 @@ pub async fn load_directory(dir: &Path, options: LoadOptions<'_>) -> std::io::Re
     Ok(snapshot)
 }
 
+/// The plugin files to load: the `*.wasm` entries of the plugin directory `dir`, then
+/// the pulled plugins' files.
+pub(super) fn plugin_files(dir: &Path, settings: &LoadSettings) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = wasm_files(dir)?;
+    files.extend(settings.pulling.files().map(|(file, _)| file));
+    Ok(files)
+}
+
 /// The `*.wasm` entries in `dir`, in file-name order, whatever their kind: one that is
 /// not a regular file is refused with its reason when it is read.
-pub(super) fn wasm_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+fn wasm_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
@@ -179,6 +202,15 @@ async fn load(file: &Path, options: LoadOptions<'_>) -> Result<Loaded, FileError
         metrics.compile_cache(compiled.outcome == CacheOutcome::Hit);
     }
     let linked = options.runtime.link(&compiled.component)?;
+    let expected = settings.pulling.expected_name(file);
+    let origin = expected.and_then(|_| Origin::of(file, &digest));
+    let check_name = |described: &str| match expected {
+        Some(expected) if expected != described => Err(FileError::Misnamed {
+            described: described.to_owned(),
+            expected: expected.to_owned(),
+        }),
+        _ => Ok(()),
+    };
 
     let describing = InstanceSetup {
         label: file
@@ -195,6 +227,7 @@ async fn load(file: &Path, options: LoadOptions<'_>) -> Result<Loaded, FileError
         Linked::Handler(pre) => {
             let info = options.runtime.describe(&pre, &describing).await?;
             let spec = spec::validate(info)?;
+            check_name(&spec.name)?;
             let (setup, settings) = serving(&spec.name, options);
             let traffic = match crate::telemetry::metrics() {
                 Some(metrics) => spec
@@ -211,6 +244,7 @@ async fn load(file: &Path, options: LoadOptions<'_>) -> Result<Loaded, FileError
                 spec,
                 file: file.to_owned(),
                 digest,
+                origin,
             }))
         }
         Linked::Authenticator(pre) => {
@@ -219,6 +253,7 @@ async fn load(file: &Path, options: LoadOptions<'_>) -> Result<Loaded, FileError
                 .describe_authenticator(&pre, &describing)
                 .await?;
             let spec = spec::validate_authenticator(info)?;
+            check_name(&spec.name)?;
             let (setup, settings) = serving(&spec.name, options);
             Loaded::Authenticator(Arc::new(LoadedAuthenticator {
                 pool: options.runtime.pool(pre, setup, settings.isolation),
@@ -226,6 +261,7 @@ async fn load(file: &Path, options: LoadOptions<'_>) -> Result<Loaded, FileError
                 spec,
                 file: file.to_owned(),
                 digest,
+                origin,
             }))
         }
     };

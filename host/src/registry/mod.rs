@@ -16,6 +16,7 @@ pub use self::reload::reload;
 pub use self::spec::{AuthenticatorSpec, PluginSpec, ResourceSpec};
 pub use self::watch::{Sources, watch};
 
+use crate::oci::Origin;
 use crate::runtime::{AuthenticatorGuest, InstancePool, PluginSettings};
 use crate::telemetry::ResourceTraffic;
 use arc_swap::ArcSwap;
@@ -32,6 +33,8 @@ pub struct LoadedPlugin {
     pub file: PathBuf,
     /// The SHA-256 of that file, hex.
     pub digest: String,
+    /// The registry artifact it was pulled from, if it was.
+    pub origin: Option<Origin>,
     /// Its instances.
     pub pool: InstancePool,
     /// The settings its instances were made with.
@@ -49,6 +52,8 @@ pub struct LoadedAuthenticator {
     pub file: PathBuf,
     /// The SHA-256 of that file, hex.
     pub digest: String,
+    /// The registry artifact it was pulled from, if it was.
+    pub origin: Option<Origin>,
     /// Its instances.
     pub pool: InstancePool<AuthenticatorGuest>,
     /// The settings its instances were made with.

@@ -8,8 +8,9 @@
 //! version keeps serving and the reason becomes its status. A deleted file is simply
 //! absent from the new snapshot; requests routed before the swap finish on it. A
 //! plugin whose settings in `piston.toml` changed is loaded again with the new ones.
+//! Pulled plugins' files are brought up to date the same way.
 
-use super::load::{FileError, LoadOptions, load_file, read_plugin_file, wasm_files};
+use super::load::{FileError, LoadOptions, load_file, plugin_files, read_plugin_file};
 use super::{Held, Loaded, Snapshot};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -28,7 +29,7 @@ pub async fn reload(
 ) -> std::io::Result<Snapshot> {
     let mut next = Snapshot::default();
     let mut fresh: Vec<(Loaded, Option<Loaded>)> = Vec::new();
-    for file in wasm_files(dir)? {
+    for file in plugin_files(dir, options.settings)? {
         // A plugin whose settings changed is loaded again, as if its file had.
         let previous = current
             .loaded_from(&file)

@@ -96,6 +96,12 @@ pub(crate) struct ServerSection {
     body_timeout: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
     send_timeout: Option<Duration>,
+    /// Read by the configuration for pulling plugins.
+    #[serde(default, with = "humantime_serde")]
+    pub(crate) pull_interval: Option<Duration>,
+    /// Read by the configuration for pulling plugins.
+    #[serde(default)]
+    pub(crate) insecure_registries: Vec<String>,
 }
 
 impl ServerSection {

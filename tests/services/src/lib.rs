@@ -1,4 +1,4 @@
-//! Private Redis and PostgreSQL servers on loopback, each on a free port with its files
+//! Private Redis, PostgreSQL and OCI registry servers on loopback, each on a free port with its files
 //! in a scratch directory, stopped (and the files removed) when dropped.
 //!
 //! `cargo xtask test` starts one of each for a test run unless the environment names
@@ -351,6 +351,116 @@ fn postgres_bin() -> Result<PathBuf> {
              (Debian: apt-get install postgresql)"
                 .to_owned()
         })
+}
+
+/// A registry of OCI artifacts: Debian's `docker-registry` (the CNCF distribution
+/// registry) on a loopback port over plain HTTP, storing in a scratch directory, with
+/// Basic authentication against an htpasswd file when it is given one.
+pub struct OciRegistry {
+    scratch: PathBuf,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl OciRegistry {
+    /// A registry anyone may push to and pull from; not started yet.
+    pub fn new() -> Result<OciRegistry> {
+        OciRegistry::create(None)
+    }
+
+    /// A registry that admits only the users of `htpasswd` (bcrypt lines, as
+    /// `htpasswd -B` writes them); not started yet.
+    pub fn with_users(htpasswd: &str) -> Result<OciRegistry> {
+        OciRegistry::create(Some(htpasswd))
+    }
+
+    fn create(htpasswd: Option<&str>) -> Result<OciRegistry> {
+        let port = free_port()?;
+        let scratch =
+            std::env::temp_dir().join(format!("piston-registry-{}-{port}", std::process::id()));
+        let write = |name: &str, text: &str| {
+            std::fs::create_dir_all(&scratch)
+                .and_then(|()| std::fs::write(scratch.join(name), text))
+                .map_err(|error| format!("cannot set up the registry: {error}"))
+        };
+        let auth = match htpasswd {
+            Some(users) => {
+                write("htpasswd", users)?;
+                format!(
+                    "auth:\n  htpasswd:\n    realm: piston-test\n    path: {}\n",
+                    scratch.join("htpasswd").display()
+                )
+            }
+            None => String::new(),
+        };
+        write(
+            "config.yml",
+            &format!(
+                "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n\
+                 storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
+                 http:\n  addr: 127.0.0.1:{port}\n  secret: piston-test\n{auth}",
+                scratch.join("storage").display()
+            ),
+        )?;
+        Ok(OciRegistry {
+            scratch,
+            port,
+            child: None,
+        })
+    }
+
+    /// Where it listens: `127.0.0.1:PORT`, as references name it.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Where it keeps blobs and manifests (`docker/registry/v2/...`).
+    pub fn storage(&self) -> PathBuf {
+        self.scratch.join("storage")
+    }
+
+    /// Starts it (again: the same port and storage) and waits until it accepts
+    /// connections.
+    pub fn start(&mut self) -> Result {
+        let log = std::fs::File::create(self.scratch.join("registry.log"))
+            .map_err(|error| format!("cannot set up the registry: {error}"))?;
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(self.scratch.join("config.yml"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|error| {
+                format!(
+                    "cannot start docker-registry ({error}); install it (Debian: apt-get \
+                     install docker-registry)"
+                )
+            })?;
+        self.child = Some(child);
+        wait_for_port(self.port, "docker-registry")
+            .map_err(|error| format!("{error}\n{}", self.log()))
+    }
+
+    /// Kills it, as an outage would.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// What it logged.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.scratch.join("registry.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for OciRegistry {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.scratch);
+    }
 }
 
 #[cfg(test)]

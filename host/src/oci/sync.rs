@@ -1,0 +1,218 @@
+//! Keeping pulled plugins in step with their sources: on start, on SIGHUP and every
+//! `server.pull_interval`, each `[plugins.NAME] source` is resolved to a manifest
+//! digest; a digest not yet on disk is pulled, verified and written whole into the
+//! [`PulledDir`], and the plugin directory reload that follows loads it through the
+//! same checks and swap as a dropped file. A source that cannot be resolved or pulled
+//! changes nothing on disk: what was pulled before keeps serving, and the reason
+//! becomes the source's status.
+
+use super::client::{RegistryClient, RegistryOptions};
+use super::pulled::{Origin, PulledDir};
+use super::reference::ArtifactRef;
+use super::settings::PullSettings;
+use arc_swap::ArcSwap;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// How long resolving and pulling one source may take: a registry that trickles a
+/// large artifact must not hold up every other source, or the next SIGHUP, for long.
+const UPDATE_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// How one source stands, as the admin API and `piston list` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceStatus {
+    /// The file it is pulled into.
+    pub file: std::path::PathBuf,
+    /// The configured source.
+    pub source: String,
+    /// The manifest digest on disk for it, if any was pulled.
+    pub digest: Option<String>,
+    /// Why the last attempt to resolve or pull it failed; `None` when it succeeded.
+    pub error: Option<String>,
+}
+
+/// Every source's status, by plugin name; replaced whole after each round.
+pub type SourceStatuses = ArcSwap<BTreeMap<String, SourceStatus>>;
+
+/// Resolves and pulls sources; owned by the one task that does it.
+pub struct Puller {
+    client: Option<(RegistryOptions, RegistryClient)>,
+    /// What is on disk for each plugin, checked against the file once.
+    on_disk: HashMap<String, Option<Origin>>,
+    statuses: Arc<SourceStatuses>,
+}
+
+impl Default for Puller {
+    fn default() -> Self {
+        Puller::new()
+    }
+}
+
+impl Puller {
+    /// A puller with nothing known yet.
+    pub fn new() -> Puller {
+        Puller {
+            client: None,
+            on_disk: HashMap::new(),
+            statuses: Arc::default(),
+        }
+    }
+
+    /// The sources' statuses, kept up to date by [`Puller::pull`].
+    pub fn statuses(&self) -> Arc<SourceStatuses> {
+        self.statuses.clone()
+    }
+
+    /// Brings every source's file up to date with its registry; `true` if any file
+    /// changed (and the plugins should be reloaded).
+    pub async fn pull(&mut self, settings: &PullSettings, file_limit: u64) -> bool {
+        let dir = PulledDir::at(&settings.dir);
+        dir.remove_others(&settings.sources);
+        self.on_disk
+            .retain(|name, _| settings.sources.contains_key(name));
+        if settings.sources.is_empty() {
+            self.statuses.store(Arc::default());
+            return false;
+        }
+        if self
+            .client
+            .as_ref()
+            .is_none_or(|(options, _)| *options != settings.registries)
+        {
+            let client = RegistryClient::new(&settings.registries);
+            self.client = Some((settings.registries.clone(), client));
+        }
+        let mut changed = false;
+        let mut statuses = BTreeMap::new();
+        for (name, source) in &settings.sources {
+            let on_disk = self
+                .on_disk
+                .entry(name.clone())
+                .or_insert_with(|| dir.current(name))
+                .clone();
+            let client = &self.client.as_ref().expect("made above").1;
+            let updating = update(client, &dir, name, source, on_disk.as_ref(), file_limit);
+            let outcome = tokio::time::timeout(UPDATE_LIMIT, updating)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(format!(
+                        "{source}: the registry took longer than {}s",
+                        UPDATE_LIMIT.as_secs()
+                    ))
+                });
+            let error = match outcome {
+                Ok(Some(origin)) => {
+                    changed |= on_disk.as_ref().map(|o| &o.layer) != Some(&origin.layer);
+                    self.on_disk.insert(name.clone(), Some(origin));
+                    None
+                }
+                Ok(None) => None,
+                Err(error) => {
+                    match &on_disk {
+                        Some(origin) => tracing::error!(
+                            plugin = %name,
+                            "cannot update from {source}, {} keeps serving: {error}",
+                            origin.digest
+                        ),
+                        None => tracing::error!(
+                            plugin = %name,
+                            "cannot pull {source}, the plugin is not served: {error}"
+                        ),
+                    }
+                    Some(error)
+                }
+            };
+            statuses.insert(
+                name.clone(),
+                SourceStatus {
+                    file: dir.file(name),
+                    source: source.to_string(),
+                    digest: self.on_disk[name]
+                        .as_ref()
+                        .map(|origin| origin.digest.clone()),
+                    error,
+                },
+            );
+        }
+        self.statuses.store(Arc::new(statuses));
+        changed
+    }
+}
+
+/// Updates the plugin `name`'s file from `source`: `Ok(Some)` with what is on disk
+/// now when the file or its record changed, `Ok(None)` when nothing had to.
+async fn update(
+    client: &RegistryClient,
+    dir: &PulledDir,
+    name: &str,
+    source: &ArtifactRef,
+    on_disk: Option<&Origin>,
+    file_limit: u64,
+) -> Result<Option<Origin>, String> {
+    let source_text = source.to_string();
+    let unchanged = |digest: &str| on_disk.filter(|origin| origin.digest == digest);
+    // A pinned digest already pulled needs no registry at all.
+    let digest = match source.pinned() {
+        Some(pinned) if unchanged(pinned).is_some() => pinned.to_owned(),
+        _ => client
+            .resolve(source)
+            .await
+            .map_err(|error| error.to_string())?,
+    };
+    if let Some(origin) = unchanged(&digest) {
+        if origin.source == source_text {
+            return Ok(None);
+        }
+        // The same artifact under another reference: only the record changes.
+        let origin = Origin {
+            source: source_text,
+            ..origin.clone()
+        };
+        dir.record(name, &origin)
+            .map_err(|error| format!("cannot write {}: {error}", dir.path().display()))?;
+        return Ok(Some(origin));
+    }
+    let pulled = client
+        .pull(source, &digest, file_limit)
+        .await
+        .map_err(|error| error.to_string())?;
+    let origin = Origin {
+        source: source_text,
+        digest: pulled.manifest_digest,
+        layer: pulled.layer_digest,
+    };
+    let (place_dir, place_name, place_origin) = (dir.clone(), name.to_owned(), origin.clone());
+    tokio::task::spawn_blocking(move || place_dir.place(&place_name, &place_origin, &pulled.wasm))
+        .await
+        .map_err(|error| error.to_string())?
+        .map_err(|error| format!("cannot write {}: {error}", dir.path().display()))?;
+    tracing::info!(plugin = %name, digest = %origin.digest, "pulled {}", origin.source);
+    Ok(Some(origin))
+}
+
+/// Pulls again on every `hangups` notification and, when the settings say so, every
+/// pull interval, for as long as the process runs; asks `reload` to load what changed.
+pub async fn keep_pulling(
+    mut puller: Puller,
+    settings: impl Fn() -> (PullSettings, u64),
+    hangups: Arc<tokio::sync::Notify>,
+    reload: impl Fn(),
+) {
+    loop {
+        let (pulling, _) = settings();
+        match pulling.interval {
+            Some(every) if !pulling.sources.is_empty() => {
+                tokio::select! {
+                    () = hangups.notified() => {}
+                    () = tokio::time::sleep(every) => {}
+                }
+            }
+            _ => hangups.notified().await,
+        }
+        let (pulling, file_limit) = settings();
+        if puller.pull(&pulling, file_limit).await {
+            reload();
+        }
+    }
+}
