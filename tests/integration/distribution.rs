@@ -6,13 +6,12 @@
 
 use piston_test_services::OciRegistry;
 use piston_tests::{
-    Method, Reply, Server, ServerBuilder, Value, fixture_plugin, piston_with_env, scratch_dir, send,
+    Load, Reply, Server, ServerBuilder, Value, fixture_plugin, piston_with_env, scratch_dir,
 };
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::process::Output;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -35,6 +34,17 @@ fn bytes(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
 }
 
+/// `piston ARGS`, with nothing in its environment or on its input.
+fn run(args: &[&str]) -> Output {
+    piston_with_env(Path::new("."), args, &[], "")
+}
+
+/// Asserts that `output` is of a command that failed (exit 1) saying `reason`.
+fn assert_refused(output: &Output, reason: &str) {
+    assert_eq!(output.status.code(), Some(1), "{}", text(output));
+    assert!(text(output).contains(reason), "{}", text(output));
+}
+
 fn text(output: &Output) -> String {
     format!(
         "{}{}",
@@ -45,17 +55,12 @@ fn text(output: &Output) -> String {
 
 /// `piston push FILE REF --insecure`, which must succeed; the digest it printed.
 fn push(fixture: &str, reference: &str) -> String {
-    let output = piston_with_env(
-        Path::new("."),
-        &[
-            "push",
-            fixture_plugin(fixture).to_str().unwrap(),
-            reference,
-            "--insecure",
-        ],
-        &[],
-        "",
-    );
+    let output = run(&[
+        "push",
+        fixture_plugin(fixture).to_str().unwrap(),
+        reference,
+        "--insecure",
+    ]);
     assert!(output.status.success(), "push failed: {}", text(&output));
     let digest = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     assert!(is_digest(&digest), "push printed {digest:?}");
@@ -235,12 +240,7 @@ fn push_publishes_a_wasm_artifact_and_pull_verifies_it() {
     let out = scratch_dir();
     let out_dir = out.path().to_str().unwrap();
     for pulled in [reference.clone(), format!("{address}/swap@{digest}")] {
-        let output = piston_with_env(
-            Path::new("."),
-            &["pull", &pulled, "--insecure", "--out", out_dir],
-            &[],
-            "",
-        );
+        let output = run(&["pull", &pulled, "--insecure", "--out", out_dir]);
         assert!(output.status.success(), "{}", text(&output));
         assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), digest);
         assert_eq!(
@@ -254,50 +254,24 @@ fn push_publishes_a_wasm_artifact_and_pull_verifies_it() {
     // A digest the registry does not hold, and a tag it does not.
     let absent = format!("{address}/swap@sha256:{}", "0".repeat(64));
     for missing in [absent, format!("{address}/swap:2")] {
-        let output = piston_with_env(
-            Path::new("."),
-            &["pull", &missing, "--insecure", "--out", out_dir],
-            &[],
-            "",
-        );
-        assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-        assert!(
-            text(&output).contains("does not exist"),
-            "{}",
-            text(&output)
-        );
+        let output = run(&["pull", &missing, "--insecure", "--out", out_dir]);
+        assert_refused(&output, "does not exist");
     }
 
     // Plain HTTP only when asked for: HTTPS to this registry fails, and says where.
-    let output = piston_with_env(
-        Path::new("."),
-        &["pull", &reference, "--out", out_dir],
-        &[],
-        "",
-    );
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    assert!(text(&output).contains(&address), "{}", text(&output));
+    let output = run(&["pull", &reference, "--out", out_dir]);
+    assert_refused(&output, &address);
 
     // A file that does not load as a plugin is not pushed.
     let broken = out.path().join("broken.wasm");
     std::fs::write(&broken, b"\0asm\x01\0\0\0").unwrap();
-    let output = piston_with_env(
-        Path::new("."),
-        &[
-            "push",
-            broken.to_str().unwrap(),
-            &format!("{address}/broken:1"),
-            "--insecure",
-        ],
-        &[],
-        "",
-    );
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    assert!(
-        text(&output).contains("nothing was pushed"),
-        "{}",
-        text(&output)
-    );
+    let output = run(&[
+        "push",
+        broken.to_str().unwrap(),
+        &format!("{address}/broken:1"),
+        "--insecure",
+    ]);
+    assert_refused(&output, "nothing was pushed");
     let tags = runtime.block_on(async {
         reqwest::get(format!("http://{address}/v2/broken/tags/list"))
             .await
@@ -416,21 +390,7 @@ async fn two_hosts_converge_on_a_retagged_version_without_failing_a_request() {
         );
     }
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut load = Vec::new();
-    for server in &servers {
-        for _ in 0..2 {
-            let (server, stop) = (server.clone(), stop.clone());
-            load.push(tokio::spawn(async move {
-                let mut seen = Vec::new();
-                while !stop.load(Ordering::Relaxed) {
-                    let reply = send(server.request(Method::GET, "/swap")).await;
-                    seen.push((reply.status, version(&reply)));
-                }
-                seen
-            }));
-        }
-    }
+    let load = Load::start(&servers, "/swap", 2);
     let second = tokio::task::spawn_blocking(move || push("swap-v2", &live))
         .await
         .unwrap();
@@ -445,19 +405,19 @@ async fn two_hosts_converge_on_a_retagged_version_without_failing_a_request() {
             Some("2.0.0")
         );
     }
-    stop.store(true, Ordering::Relaxed);
-    let mut answers = 0;
-    for task in load {
-        for (status, version) in task.await.unwrap() {
-            answers += 1;
-            assert_eq!(status, 200, "a request failed while the fleet converged");
-            assert!(
-                matches!(version.as_deref(), Some("1.0.0" | "2.0.0")),
-                "{version:?}"
-            );
-        }
-    }
-    assert!(answers > 100, "the load ran ({answers} answers)");
+    let answers = load.finish(100).await;
+    let seen: std::collections::BTreeSet<(u16, Option<String>)> = answers
+        .iter()
+        .map(|reply| (reply.status, version(reply)))
+        .collect();
+    let expected = [
+        (200, Some("1.0.0".to_owned())),
+        (200, Some("2.0.0".to_owned())),
+    ];
+    assert!(
+        seen.iter().all(|answer| expected.contains(answer)),
+        "every request answered by one version or the other, none failed: {seen:?}"
+    );
 }
 
 #[tokio::test]

@@ -1,9 +1,8 @@
 //! Hot-drop: plugins added, replaced and removed while the server runs, under load,
 //! and broken replacements that never take a working version down.
 
-use piston_tests::{Method, Reply, Server, ServerBuilder, Value, fixture_plugin, send};
+use piston_tests::{Load, Method, Reply, Server, ServerBuilder, Value, fixture_plugin, send};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// The change must be observed within this long of the file landing (cache warm).
@@ -71,19 +70,7 @@ async fn plugins_are_added_replaced_and_removed_while_serving() {
 #[tokio::test]
 async fn twenty_replacements_under_load_fail_no_request() {
     let server = Arc::new(ServerBuilder::new().fixture("swap-v1").start());
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut load = Vec::new();
-    for _ in 0..8 {
-        let (server, stop) = (server.clone(), stop.clone());
-        load.push(tokio::spawn(async move {
-            let mut seen = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                let reply = send(server.request(Method::GET, "/swap")).await;
-                seen.push((reply.status, version(&reply)));
-            }
-            seen
-        }));
-    }
+    let load = Load::start(std::slice::from_ref(&server), "/swap", 8);
     let versions = [
         bytes(fixture_plugin("swap-v1")),
         bytes(fixture_plugin("swap-v2")),
@@ -100,19 +87,14 @@ async fn twenty_replacements_under_load_fail_no_request() {
         })
         .await;
     }
-    stop.store(true, Ordering::Relaxed);
-    let mut answers = 0;
-    for task in load {
-        for (status, version) in task.await.unwrap() {
-            answers += 1;
-            assert_eq!(status, 200, "a request failed during a swap");
-            assert!(
-                matches!(version.as_deref(), Some("1.0.0" | "2.0.0")),
-                "{version:?}"
-            );
-        }
+    for reply in load.finish(100).await {
+        assert_eq!(reply.status, 200, "a request failed during a swap");
+        let version = version(&reply);
+        assert!(
+            matches!(version.as_deref(), Some("1.0.0" | "2.0.0")),
+            "{version:?}"
+        );
     }
-    assert!(answers > 100, "the load ran ({answers} answers)");
 }
 
 #[tokio::test]

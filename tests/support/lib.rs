@@ -1072,3 +1072,46 @@ pub fn assert_config_errors_name_their_keys(cases: &[(&str, &str)]) {
         assert!(stderr.contains(key), "{text}: {stderr}");
     }
 }
+
+/// `GET path` sent in a loop to each of some servers, by several loops at once, until
+/// [`Load::finish`]: traffic kept up while something changes underneath.
+pub struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    loops: Vec<tokio::task::JoinHandle<Vec<Reply>>>,
+}
+
+impl Load {
+    /// Starts `per_server` loops for each server.
+    pub fn start(servers: &[std::sync::Arc<Server>], path: &str, per_server: usize) -> Load {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut loops = Vec::new();
+        for server in servers {
+            for _ in 0..per_server {
+                let (server, stop, path) = (server.clone(), stop.clone(), path.to_owned());
+                loops.push(tokio::spawn(async move {
+                    let mut answers = Vec::new();
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        answers.push(send(server.request(Method::GET, &path)).await);
+                    }
+                    answers
+                }));
+            }
+        }
+        Load { stop, loops }
+    }
+
+    /// Stops the loops; every answer they got, at least `minimum` of them.
+    pub async fn finish(self, minimum: usize) -> Vec<Reply> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut answers = Vec::new();
+        for task in self.loops {
+            answers.extend(task.await.expect("a load loop"));
+        }
+        assert!(
+            answers.len() >= minimum,
+            "the load ran: {} answers",
+            answers.len()
+        );
+        answers
+    }
+}
