@@ -513,6 +513,11 @@ async fn broken_corrupt_and_missing_artifacts_are_refused_while_the_old_version_
     let listed = text(&listed);
     assert!(listed.contains(&format!("oci://{live}")), "{listed}");
     assert!(listed.contains("does not exist"), "{listed}");
+    let metrics = server.admin_get("/metrics").await.text();
+    for outcome in ["pulled", "unchanged", "failed"] {
+        let counted = format!("piston_plugin_pulls_total{{plugin=\"swap\",outcome=\"{outcome}\"}}");
+        assert!(metrics.contains(&counted), "no {counted} in:\n{metrics}");
+    }
 }
 
 #[tokio::test]

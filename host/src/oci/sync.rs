@@ -10,6 +10,7 @@ use super::client::{RegistryClient, RegistryOptions};
 use super::pulled::{Origin, PulledDir};
 use super::reference::ArtifactRef;
 use super::settings::PullSettings;
+use crate::telemetry::PullOutcome;
 use arc_swap::ArcSwap;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -101,6 +102,18 @@ impl Puller {
                         UPDATE_LIMIT.as_secs()
                     ))
                 });
+            if let Some(metrics) = crate::telemetry::metrics() {
+                let counted = match &outcome {
+                    Ok(Some(origin))
+                        if on_disk.as_ref().map(|o| &o.layer) != Some(&origin.layer) =>
+                    {
+                        PullOutcome::pulled
+                    }
+                    Ok(_) => PullOutcome::unchanged,
+                    Err(_) => PullOutcome::failed,
+                };
+                metrics.pull(name, counted);
+            }
             let error = match outcome {
                 Ok(Some(origin)) => {
                     changed |= on_disk.as_ref().map(|o| &o.layer) != Some(&origin.layer);

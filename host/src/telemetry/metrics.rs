@@ -125,6 +125,24 @@ struct OutboundLabels {
     outcome: OutboundOutcome,
 }
 
+/// What became of one look at a plugin's registry source.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)] // the label values, as Prometheus shows them
+pub enum PullOutcome {
+    /// A new digest was pulled and written.
+    pulled,
+    /// The source still names what is on disk.
+    unchanged,
+    /// The source could not be resolved or pulled (the reason is its status).
+    failed,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PullLabels {
+    plugin: Name,
+    outcome: PullOutcome,
+}
+
 /// The methods a request is counted under; anything else is `other`.
 const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "other"];
 /// The status classes a request is counted under.
@@ -153,6 +171,7 @@ pub struct Metrics {
     concurrency_refusals: Family<PluginLabels, Counter>,
     auth: Family<AuthLabels, Counter>,
     outbound: Family<OutboundLabels, Counter>,
+    pulls: Family<PullLabels, Counter>,
     throttle_refusals: Family<ResourceLabels, Counter>,
     decode_failures: Family<FormatLabels, Counter>,
     validation_failures: Family<FormatLabels, Counter>,
@@ -287,6 +306,12 @@ impl Metrics {
             None,
             Family::default(),
         );
+        let pulls = add.metric(
+            "plugin_pulls",
+            "Looks at plugins' registry sources, by plugin and outcome (pulled, unchanged, failed)",
+            None,
+            Family::default(),
+        );
         let throttle_refusals = add.metric(
             "throttle_refusals",
             "Requests refused with 429 by a rate limit, by plugin and resource",
@@ -382,6 +407,7 @@ impl Metrics {
             concurrency_refusals,
             auth,
             outbound,
+            pulls,
             throttle_refusals,
             decode_failures,
             validation_failures,
@@ -446,6 +472,16 @@ impl Metrics {
     pub fn outbound(&self, plugin: &str, outcome: OutboundOutcome) {
         self.outbound
             .get_or_create(&OutboundLabels {
+                plugin: plugin.into(),
+                outcome,
+            })
+            .inc();
+    }
+
+    /// Counts one look at the registry source of `plugin`.
+    pub fn pull(&self, plugin: &str, outcome: PullOutcome) {
+        self.pulls
+            .get_or_create(&PullLabels {
                 plugin: plugin.into(),
                 outcome,
             })

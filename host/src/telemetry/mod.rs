@@ -12,7 +12,8 @@ mod trace;
 
 pub use self::logging::{LogFormat, init as init_logging};
 pub use self::metrics::{
-    AuthOutcome, Discard, Metrics, OutboundOutcome, PoolMetrics, ResourceTraffic, enable, metrics,
+    AuthOutcome, Discard, Metrics, OutboundOutcome, PoolMetrics, PullOutcome, ResourceTraffic,
+    enable, metrics,
 };
 pub use self::otlp::{exporter, start as start_export};
 pub use self::spans::{Attribute, RequestSpans, SpanKind, current as current_spans, timed};
