@@ -252,8 +252,16 @@ pub fn resources_document(snapshot: &Snapshot, sources: &BTreeMap<String, Source
             .find(|entry| entry["file"].as_str() == status.file.to_str())
         {
             Some(entry) => {
-                if entry.get("source").is_none() {
-                    entry["source"] = json!(status.source);
+                // What is on disk serves: the source's newest record of it (a tag
+                // moved to another manifest of the same component) is the one to show.
+                let serving = entry["sha256"].as_str().map(|hex| format!("sha256:{hex}"));
+                match &status.pulled {
+                    Some(pulled) if serving.as_deref() == Some(pulled.layer.as_str()) => {
+                        entry["source"] = json!(pulled.source);
+                        entry["digest"] = json!(pulled.digest);
+                    }
+                    _ if entry.get("source").is_none() => entry["source"] = json!(status.source),
+                    _ => {}
                 }
                 if let Some(error) = error {
                     entry["source_error"] = json!(error);

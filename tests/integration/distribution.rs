@@ -555,4 +555,12 @@ async fn a_host_starts_from_its_cache_while_the_registry_is_down() {
         entry["digest"] == first.as_str() && entry["source_error"].is_null()
     })
     .await;
+
+    // The same component pushed again is another manifest: shown as what serves.
+    let again = push("swap-v1", &live);
+    assert_ne!(again, first);
+    until_entry(&server, "the new manifest of the same component", |entry| {
+        entry["digest"] == again.as_str() && entry["status"] == "ok"
+    })
+    .await;
 }

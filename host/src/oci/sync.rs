@@ -27,8 +27,8 @@ pub struct SourceStatus {
     pub file: std::path::PathBuf,
     /// The configured source.
     pub source: String,
-    /// The manifest digest on disk for it, if any was pulled.
-    pub digest: Option<String>,
+    /// What is on disk for it, if anything was pulled.
+    pub pulled: Option<Origin>,
     /// Why the last attempt to resolve or pull it failed; `None` when it succeeded.
     pub error: Option<String>,
 }
@@ -84,6 +84,7 @@ impl Puller {
             let client = RegistryClient::new(&settings.registries);
             self.client = Some((settings.registries.clone(), client));
         }
+        let before = self.statuses.load_full();
         let mut changed = false;
         let mut statuses = BTreeMap::new();
         for (name, source) in &settings.sources {
@@ -102,59 +103,71 @@ impl Puller {
                         UPDATE_LIMIT.as_secs()
                     ))
                 });
+            let (counted, error) = match outcome {
+                Ok(Update::Pulled(origin)) => {
+                    changed = true;
+                    self.on_disk.insert(name.clone(), Some(origin));
+                    (PullOutcome::pulled, None)
+                }
+                Ok(Update::Recorded(origin)) => {
+                    self.on_disk.insert(name.clone(), Some(origin));
+                    (PullOutcome::unchanged, None)
+                }
+                Ok(Update::Unchanged) => (PullOutcome::unchanged, None),
+                Err(error) => (PullOutcome::failed, Some(error)),
+            };
             if let Some(metrics) = crate::telemetry::metrics() {
-                let counted = match &outcome {
-                    Ok(Some(origin))
-                        if on_disk.as_ref().map(|o| &o.layer) != Some(&origin.layer) =>
-                    {
-                        PullOutcome::pulled
-                    }
-                    Ok(_) => PullOutcome::unchanged,
-                    Err(_) => PullOutcome::failed,
-                };
                 metrics.pull(name, counted);
             }
-            let error = match outcome {
-                Ok(Some(origin)) => {
-                    changed |= on_disk.as_ref().map(|o| &o.layer) != Some(&origin.layer);
-                    self.on_disk.insert(name.clone(), Some(origin));
-                    None
-                }
-                Ok(None) => None,
-                Err(error) => {
-                    match &on_disk {
-                        Some(origin) => tracing::error!(
-                            plugin = %name,
-                            "cannot update from {source}, {} keeps serving: {error}",
-                            origin.digest
-                        ),
-                        None => tracing::error!(
-                            plugin = %name,
-                            "cannot pull {source}, the plugin is not served: {error}"
-                        ),
-                    }
-                    Some(error)
-                }
+            let status = SourceStatus {
+                file: dir.file(name),
+                source: source.to_string(),
+                pulled: self.on_disk[name].clone(),
+                error,
             };
-            statuses.insert(
-                name.clone(),
-                SourceStatus {
-                    file: dir.file(name),
-                    source: source.to_string(),
-                    digest: self.on_disk[name]
-                        .as_ref()
-                        .map(|origin| origin.digest.clone()),
-                    error,
-                },
-            );
+            log_change(name, before.get(name), &status);
+            statuses.insert(name.clone(), status);
         }
         self.statuses.store(Arc::new(statuses));
         changed
     }
 }
 
-/// Updates the plugin `name`'s file from `source`: `Ok(Some)` with what is on disk
-/// now when the file or its record changed, `Ok(None)` when nothing had to.
+/// Logs a source's new failure, or its recovery; the same failure again (a registry
+/// down for an hour, asked every second) is not logged again.
+fn log_change(name: &str, before: Option<&SourceStatus>, now: &SourceStatus) {
+    let was = before.and_then(|status| status.error.as_deref());
+    match (&now.error, &now.pulled) {
+        (Some(error), _) if was == Some(error.as_str()) => {}
+        (Some(error), Some(pulled)) => tracing::error!(
+            plugin = %name,
+            "cannot update from {}, {} keeps serving: {error}",
+            now.source,
+            pulled.digest
+        ),
+        (Some(error), None) => tracing::error!(
+            plugin = %name,
+            "cannot pull {}, the plugin is not served: {error}",
+            now.source
+        ),
+        (None, _) if was.is_some() => {
+            tracing::info!(plugin = %name, "{} answers again", now.source);
+        }
+        (None, _) => {}
+    }
+}
+
+/// What updating a source did.
+enum Update {
+    /// Nothing had to change.
+    Unchanged,
+    /// The same artifact is named by another reference now: only the record changed.
+    Recorded(Origin),
+    /// A new artifact was pulled and written.
+    Pulled(Origin),
+}
+
+/// Updates the plugin `name`'s file from `source`.
 async fn update(
     client: &RegistryClient,
     dir: &PulledDir,
@@ -162,7 +175,7 @@ async fn update(
     source: &ArtifactRef,
     on_disk: Option<&Origin>,
     file_limit: u64,
-) -> Result<Option<Origin>, String> {
+) -> Result<Update, String> {
     let source_text = source.to_string();
     let unchanged = |digest: &str| on_disk.filter(|origin| origin.digest == digest);
     // A pinned digest already pulled needs no registry at all.
@@ -175,7 +188,7 @@ async fn update(
     };
     if let Some(origin) = unchanged(&digest) {
         if origin.source == source_text {
-            return Ok(None);
+            return Ok(Update::Unchanged);
         }
         // The same artifact under another reference: only the record changes.
         let origin = Origin {
@@ -184,7 +197,7 @@ async fn update(
         };
         dir.record(name, &origin)
             .map_err(|error| format!("cannot write {}: {error}", dir.path().display()))?;
-        return Ok(Some(origin));
+        return Ok(Update::Recorded(origin));
     }
     let pulled = client
         .pull(source, &digest, file_limit)
@@ -201,7 +214,7 @@ async fn update(
         .map_err(|error| error.to_string())?
         .map_err(|error| format!("cannot write {}: {error}", dir.path().display()))?;
     tracing::info!(plugin = %name, digest = %origin.digest, "pulled {}", origin.source);
-    Ok(Some(origin))
+    Ok(Update::Pulled(origin))
 }
 
 /// Pulls again on every `hangups` notification and, when the settings say so, every
