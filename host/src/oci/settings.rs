@@ -5,7 +5,7 @@ use super::client::RegistryOptions;
 use super::credentials::Login;
 use super::pulled::PulledDir;
 use super::reference::ArtifactRef;
-use crate::vocab::{ConfigError, check_range};
+use crate::vocab::{ConfigError, check_range, is_name};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -63,6 +63,14 @@ impl PullSettings {
         let sources = sources
             .into_iter()
             .map(|(name, source)| {
+                if !is_name(&name) {
+                    // The name is also the pulled file's: no path may hide in it.
+                    return Err(ConfigError::new(
+                        key(&format!("plugins.{name}")),
+                        "a plugin pulled from a source is named like every plugin: 1 to 64 \
+                         lower-case letters, digits or `-`, not starting with `-`",
+                    ));
+                }
                 ArtifactRef::parse_source(&source)
                     .map(|artifact| (name.clone(), artifact))
                     .map_err(|error| {
@@ -144,6 +152,13 @@ mod tests {
         );
         assert_eq!(settings.expected_name(Path::new("plugins/blog.wasm")), None);
 
+        let error = resolve(
+            &[("../../blog", "oci://127.0.0.1:5000/blog:1.4")],
+            &[],
+            None,
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("plugins.../../blog"), "{error}");
         let error = resolve(&[("blog", "127.0.0.1:5000/blog:1.4")], &[], None).unwrap_err();
         assert!(error.to_string().contains("plugins.blog.source"), "{error}");
         let error = resolve(&[], &["http://127.0.0.1:5000"], None).unwrap_err();
