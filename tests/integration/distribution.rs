@@ -426,7 +426,7 @@ async fn broken_corrupt_and_missing_artifacts_are_refused_while_the_old_version_
     let address = registry.address();
     let live = format!("{address}/swap:live");
     let first = push("swap-v1", &live);
-    let server = ServerBuilder::new()
+    let mut server = ServerBuilder::new()
         .config(&pulling(&address, &live))
         .start();
     assert_eq!(
@@ -514,10 +514,25 @@ async fn broken_corrupt_and_missing_artifacts_are_refused_while_the_old_version_
     assert!(listed.contains(&format!("oci://{live}")), "{listed}");
     assert!(listed.contains("does not exist"), "{listed}");
     let metrics = server.admin_get("/metrics").await.text();
-    for outcome in ["pulled", "unchanged", "failed"] {
+    for outcome in ["pulled", "failed"] {
         let counted = format!("piston_plugin_pulls_total{{plugin=\"swap\",outcome=\"{outcome}\"}}");
         assert!(metrics.contains(&counted), "no {counted} in:\n{metrics}");
     }
+
+    // A restart starts on the version that served, not on the refused file.
+    server.restart();
+    assert_eq!(
+        version(&server.get("/swap").await).as_deref(),
+        Some("1.0.0")
+    );
+    let entry = swap_entry(&server).await;
+    assert!(serves_first(&entry), "{entry:#}");
+    assert!(
+        entry["update_refused"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("describes itself as plugin `echo`")),
+        "{entry:#}"
+    );
 }
 
 #[tokio::test]

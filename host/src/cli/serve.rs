@@ -9,7 +9,9 @@ use crate::auth::AuthStore;
 use crate::config::{Overrides, Settings};
 use crate::oci::{Puller, keep_pulling};
 use crate::pipeline::{Pipeline, Policy};
-use crate::registry::{LoadSettings, Registry, Snapshot, load_directory, watch};
+use crate::registry::{
+    LoadSettings, Registry, Snapshot, keep_served_copies, load_directory, watch,
+};
 use crate::server;
 use crate::telemetry::{self, LogFormat};
 use crate::vocab::BUILT_IN;
@@ -124,6 +126,7 @@ async fn serve(host: Host, overrides: Overrides) -> Result<(), CliError> {
             ))
         })?;
     warn_about_unused_settings(settings, &snapshot);
+    keep_served_copies(&snapshot, &settings.loading);
     match settings.auth.default_chain.as_slice() {
         [] => tracing::info!(
             "authentication: no default authenticators; resources without their own are served anonymously"

@@ -74,6 +74,43 @@ impl PulledDir {
         write_whole(&file, wasm)
     }
 
+    /// The copy of the plugin `name`'s file that last served: kept so that a host
+    /// restarted after refusing an update starts on it, not on the refused file.
+    pub fn served_file(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.served.wasm"))
+    }
+
+    /// Keeps a copy of the plugin `name`'s file, which serves with SHA-256
+    /// `sha256_hex`, unless the copy already has that content (or the file changed
+    /// since it loaded).
+    pub fn keep_served(&self, name: &str, sha256_hex: &str) -> std::io::Result<()> {
+        let served = self.served_file(name);
+        if Origin::of(&served, sha256_hex).is_some() {
+            return Ok(());
+        }
+        let file = self.file(name);
+        let Some(origin) = Origin::of(&file, sha256_hex) else {
+            return Ok(());
+        };
+        let bytes = std::fs::read(&file)?;
+        if hex::encode(Sha256::digest(&bytes)) != sha256_hex {
+            return Ok(());
+        }
+        // The content first: a record never names content that is not there.
+        write_whole(&served, &bytes)?;
+        let json = serde_json::to_vec_pretty(&origin).map_err(std::io::Error::other)?;
+        write_whole(&served.with_extension("json"), &json)
+    }
+
+    /// The copy that last served the plugin `name`, if it holds other content than
+    /// `refused_hex` (the SHA-256 of its file, which does not load).
+    pub fn served_instead_of(&self, name: &str, refused_hex: &str) -> Option<PathBuf> {
+        let served = self.served_file(name);
+        let origin = read_origin(&served.with_extension("json"))?;
+        (origin.layer.strip_prefix("sha256:") != Some(refused_hex) && served.is_file())
+            .then_some(served)
+    }
+
     /// Records that the plugin `name`'s file (unchanged) comes from `origin`.
     pub fn record(&self, name: &str, origin: &Origin) -> std::io::Result<()> {
         let json = serde_json::to_vec_pretty(origin).map_err(std::io::Error::other)?;
@@ -88,19 +125,21 @@ impl PulledDir {
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            let Some(stem) = path.file_stem().and_then(|stem| stem.to_str()) else {
+            let Some(file_name) = path.file_name().and_then(|name| name.to_str()) else {
                 continue;
             };
+            // NAME.wasm, NAME.json, NAME.served.wasm, NAME.served.json.
+            let plugin = file_name.split('.').next().unwrap_or_default();
             let ours = path
                 .extension()
                 .is_some_and(|extension| extension == "wasm" || extension == "json");
             // A temporary file left by a process that died while writing.
-            let abandoned = stem.starts_with(".pulling-");
-            if abandoned || (ours && !keep.contains_key(stem)) {
+            let abandoned = file_name.starts_with(".pulling-");
+            if abandoned || (ours && !keep.contains_key(plugin)) {
                 match std::fs::remove_file(&path) {
                     Ok(()) => tracing::info!(
                         file = %path.display(),
-                        "removed: plugin `{stem}` has no source in piston.toml any more"
+                        "removed: plugin `{plugin}` has no source in piston.toml any more"
                     ),
                     Err(error) => tracing::warn!(file = %path.display(), "cannot remove: {error}"),
                 }
@@ -150,6 +189,19 @@ mod tests {
         let hex = layer.strip_prefix("sha256:").unwrap();
         assert_eq!(Origin::of(&pulled.file("blog"), hex), Some(origin.clone()));
 
+        // What serves is kept aside, once, and offered when the file is refused.
+        pulled.keep_served("blog", hex).unwrap();
+        assert_eq!(std::fs::read(pulled.served_file("blog")).unwrap(), wasm);
+        assert_eq!(
+            Origin::of(&pulled.served_file("blog"), hex),
+            Some(origin.clone())
+        );
+        assert_eq!(pulled.served_instead_of("blog", hex), None);
+        assert_eq!(
+            pulled.served_instead_of("blog", &"0".repeat(64)),
+            Some(pulled.served_file("blog"))
+        );
+
         // The file changed without its record (an interrupted pull): not trusted.
         std::fs::write(pulled.file("blog"), b"\0asm other").unwrap();
         assert_eq!(pulled.current("blog"), None);
@@ -159,5 +211,7 @@ mod tests {
         pulled.remove_others(&keep);
         assert!(!pulled.file("blog").exists());
         assert!(!pulled.file("blog").with_extension("json").exists());
+        assert!(!pulled.served_file("blog").exists());
+        assert!(std::fs::read_dir(pulled.path()).unwrap().next().is_none());
     }
 }

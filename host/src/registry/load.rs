@@ -1,7 +1,7 @@
 //! Loading plugin files: compile, link, describe, validate, pool.
 
 use super::{Loaded, LoadedAuthenticator, LoadedPlugin, Snapshot, spec};
-use crate::oci::{Origin, PullSettings};
+use crate::oci::{Origin, PullSettings, PulledDir};
 use crate::outbound::OutboundPolicy;
 use crate::runtime::{
     CacheOutcome, InstanceLimits, InstanceSetup, Linked, LoadError, PluginData, PluginServices,
@@ -101,10 +101,50 @@ pub async fn load_directory(dir: &Path, options: LoadOptions<'_>) -> std::io::Re
     for file in plugin_files(dir, options.settings)? {
         match load_file(&file, options).await {
             Ok(loaded) => snapshot.add(loaded),
-            Err(error) => snapshot.fail(file, error.to_string(), None),
+            Err(error) => match served_instead(&file, options).await {
+                // As the server that refused this file kept the previous version.
+                Some((served, refused)) => {
+                    snapshot.add(served);
+                    snapshot.hold(file, error.to_string(), refused);
+                }
+                None => snapshot.fail(file, error.to_string(), None),
+            },
         }
     }
     Ok(snapshot)
+}
+
+/// For a pulled plugin whose file does not load: the copy that served before, loaded
+/// in its place, and the refused file's SHA-256.
+async fn served_instead(file: &Path, options: LoadOptions<'_>) -> Option<(Loaded, String)> {
+    let settings = options.settings;
+    let name = settings.pulling.expected_name(file)?;
+    let refused = read_plugin_file(file, settings.follow_symlinks, settings.plugin_file_bytes)
+        .ok()
+        .map(|bytes| hex::encode(Sha256::digest(&bytes)))?;
+    let served = PulledDir::at(&settings.pulling.dir).served_instead_of(name, &refused)?;
+    let loaded = load_as(&served, file, options).await.ok()?;
+    Some((loaded, refused))
+}
+
+/// Keeps aside a copy of each pulled plugin's file that serves in `snapshot`, for a
+/// restart after a refused update (see [`PulledDir::keep_served`]).
+pub fn keep_served_copies(snapshot: &Snapshot, settings: &LoadSettings) {
+    let dir = PulledDir::at(&settings.pulling.dir);
+    for loaded in snapshot.entries().iter().filter_map(|entry| match entry {
+        super::Entry::Loaded(plugin) => Some(Loaded::Plugin(plugin.clone())),
+        super::Entry::Authenticator(authenticator) => {
+            Some(Loaded::Authenticator(authenticator.clone()))
+        }
+        super::Entry::Failed(_) => None,
+    }) {
+        let Some(name) = settings.pulling.expected_name(loaded.file()) else {
+            continue;
+        };
+        if let Err(error) = dir.keep_served(name, loaded.digest()) {
+            tracing::warn!(plugin = name, "cannot keep a copy of what serves: {error}");
+        }
+    }
 }
 
 /// The plugin files to load: the `*.wasm` entries of the plugin directory `dir`, then
@@ -185,17 +225,23 @@ pub(super) fn read_plugin_file(
 /// Loads one plugin file: a handler plugin or an authenticator plugin, by what it
 /// exports.
 pub async fn load_file(file: &Path, options: LoadOptions<'_>) -> Result<Loaded, FileError> {
-    let loaded = load(file, options).await;
+    load_as(file, file, options).await
+}
+
+/// Loads the plugin file `read` as if it were `file`: the file a fallback stands in
+/// for.
+async fn load_as(read: &Path, file: &Path, options: LoadOptions<'_>) -> Result<Loaded, FileError> {
+    let loaded = load(read, file, options).await;
     if let Some(metrics) = crate::telemetry::metrics() {
         metrics.loaded(loaded.is_ok());
     }
     loaded
 }
 
-async fn load(file: &Path, options: LoadOptions<'_>) -> Result<Loaded, FileError> {
+async fn load(read: &Path, file: &Path, options: LoadOptions<'_>) -> Result<Loaded, FileError> {
     let started = Instant::now();
     let settings = options.settings;
-    let wasm = read_plugin_file(file, settings.follow_symlinks, settings.plugin_file_bytes)?;
+    let wasm = read_plugin_file(read, settings.follow_symlinks, settings.plugin_file_bytes)?;
     let digest = hex::encode(Sha256::digest(&wasm));
     let compiled = options.runtime.compile(&wasm)?;
     if let Some(metrics) = crate::telemetry::metrics() {
@@ -203,7 +249,7 @@ async fn load(file: &Path, options: LoadOptions<'_>) -> Result<Loaded, FileError
     }
     let linked = options.runtime.link(&compiled.component)?;
     let expected = settings.pulling.expected_name(file);
-    let origin = expected.and_then(|_| Origin::of(file, &digest));
+    let origin = expected.and_then(|_| Origin::of(read, &digest));
     let check_name = |described: &str| match expected {
         Some(expected) if expected != described => Err(FileError::Misnamed {
             described: described.to_owned(),

@@ -70,6 +70,7 @@ pub fn watch(dir: PathBuf, registry: Arc<Registry>, sources: Sources) -> Result<
                 let started = std::time::Instant::now();
                 match runtime.block_on(reload(&dir, &current, options)) {
                     Ok(next) => {
+                        super::keep_served_copies(&next, &settings);
                         registry.replace(next);
                         if let Some(metrics) = crate::telemetry::metrics() {
                             metrics.reloaded(started.elapsed());
