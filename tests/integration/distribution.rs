@@ -427,7 +427,10 @@ async fn broken_corrupt_and_missing_artifacts_are_refused_while_the_old_version_
     let live = format!("{address}/swap:live");
     let first = push("swap-v1", &live);
     let mut server = ServerBuilder::new()
-        .config(&pulling(&address, &live))
+        .config(&format!(
+            "{}\n[limits]\nplugin_file_mib = 1\n",
+            pulling(&address, &live)
+        ))
         .start();
     assert_eq!(
         version(&server.get("/swap").await).as_deref(),
@@ -460,6 +463,16 @@ async fn broken_corrupt_and_missing_artifacts_are_refused_while_the_old_version_
             && entry["update_refused"]
                 .as_str()
                 .is_some_and(|reason| reason.contains("describes itself as plugin `echo`"))
+    })
+    .await;
+
+    // An artifact larger than a plugin file may be: refused before it is fetched.
+    push_unchecked(&address, "swap", "live", &vec![0; 2 << 20]).await;
+    until_entry(&server, "the oversized artifact refused", |entry| {
+        serves_first(entry)
+            && entry["source_error"]
+                .as_str()
+                .is_some_and(|reason| reason.contains("larger than limits.plugin_file_mib"))
     })
     .await;
 
