@@ -260,7 +260,8 @@ fn push_publishes_a_wasm_artifact_and_pull_verifies_it() {
 
     // Plain HTTP only when asked for: HTTPS to this registry fails, and says where.
     let output = run(&["pull", &reference, "--out", out_dir]);
-    assert_refused(&output, &address);
+    assert_refused(&output, &format!("cannot reach {address} over HTTPS"));
+    assert_refused(&output, "--insecure");
 
     // A file that does not load as a plugin is not pushed.
     let broken = out.path().join("broken.wasm");

@@ -232,6 +232,11 @@ fn describe(error: OciDistributionError, artifact: &ArtifactRef) -> RegistryErro
                 .collect();
             format!("{registry} answered {code} for {artifact}: {first}")
         }
+        OciDistributionError::RequestError(error) if is_tls(&error) => format!(
+            "cannot reach {registry} over HTTPS: {}; if it speaks plain HTTP, name it in \
+             server.insecure_registries (piston push and pull: --insecure)",
+            root_cause(&error)
+        ),
         OciDistributionError::RequestError(error) => {
             format!("cannot reach {registry}: {}", root_cause(&error))
         }
@@ -242,6 +247,24 @@ fn describe(error: OciDistributionError, artifact: &ArtifactRef) -> RegistryErro
         other => format!("{artifact}: {other}"),
     };
     RegistryError(text)
+}
+
+/// Whether TLS failed: what HTTPS to a plain-HTTP registry looks like.
+fn is_tls(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error.is::<rustls::Error>() {
+            return true;
+        }
+        // An io::Error's `source()` skips the error it wraps.
+        cause = match error.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => error.source(),
+        };
+    }
+    false
 }
 
 /// The innermost cause of an error: what reqwest wraps ("connection refused").
