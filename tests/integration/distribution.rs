@@ -203,6 +203,20 @@ async fn until_entry(server: &Server, what: &str, check: impl Fn(&Value) -> bool
     }
 }
 
+/// Waits until the swap entry serves the manifest `digest` and says `reason` in
+/// `field`: `update_refused` for an artifact pulled that did not load, `source_error`
+/// for one that could not be resolved or pulled.
+async fn until_refused(server: &Server, digest: &str, field: &str, reason: &str) -> Value {
+    until_entry(server, reason, |entry| {
+        entry["digest"] == digest
+            && entry["status"] == "ok"
+            && entry[field]
+                .as_str()
+                .is_some_and(|said| said.contains(reason))
+    })
+    .await
+}
+
 /// A server configuration pulling the plugin `swap` from `source` every second.
 fn pulling(registry: &str, source: &str) -> String {
     format!(
@@ -437,7 +451,6 @@ async fn broken_corrupt_and_missing_artifacts_are_refused_while_the_old_version_
         version(&server.get("/swap").await).as_deref(),
         Some("1.0.0")
     );
-    let serves_first = |entry: &Value| entry["digest"] == first.as_str() && entry["status"] == "ok";
 
     // An artifact that is not a component: pulled, refused by the load checks.
     push_unchecked(
@@ -447,10 +460,7 @@ async fn broken_corrupt_and_missing_artifacts_are_refused_while_the_old_version_
         b"\0asm\x0d\0\x01\0not a component",
     )
     .await;
-    let entry = until_entry(&server, "the broken artifact refused", |entry| {
-        serves_first(entry) && entry["update_refused"].is_string()
-    })
-    .await;
+    let entry = until_refused(&server, &first, "update_refused", "").await;
     assert_eq!(
         version(&server.get("/swap").await).as_deref(),
         Some("1.0.0"),
@@ -459,22 +469,17 @@ async fn broken_corrupt_and_missing_artifacts_are_refused_while_the_old_version_
 
     // Another plugin's artifact under this plugin's source.
     push_unchecked(&address, "swap", "live", &bytes("echo")).await;
-    until_entry(&server, "another plugin's artifact refused", |entry| {
-        serves_first(entry)
-            && entry["update_refused"]
-                .as_str()
-                .is_some_and(|reason| reason.contains("describes itself as plugin `echo`"))
-    })
-    .await;
+    let misnamed = "describes itself as plugin `echo`";
+    until_refused(&server, &first, "update_refused", misnamed).await;
 
     // An artifact larger than a plugin file may be: refused before it is fetched.
     push_unchecked(&address, "swap", "live", &vec![0; 2 << 20]).await;
-    until_entry(&server, "the oversized artifact refused", |entry| {
-        serves_first(entry)
-            && entry["source_error"]
-                .as_str()
-                .is_some_and(|reason| reason.contains("larger than limits.plugin_file_mib"))
-    })
+    until_refused(
+        &server,
+        &first,
+        "source_error",
+        "larger than limits.plugin_file_mib",
+    )
     .await;
 
     // A layer whose bytes were changed in the registry's storage: refused before
@@ -492,13 +497,7 @@ async fn broken_corrupt_and_missing_artifacts_are_refused_while_the_old_version_
     stored[middle] ^= 0xff;
     std::fs::write(&data, stored).unwrap();
     put_manifest(&address, "swap", "live", body).await;
-    until_entry(&server, "the corrupt layer refused", |entry| {
-        serves_first(entry)
-            && entry["source_error"]
-                .as_str()
-                .is_some_and(|reason| reason.contains("does not match its digest"))
-    })
-    .await;
+    until_refused(&server, &first, "source_error", "does not match its digest").await;
     assert_eq!(
         version(&server.get("/swap").await).as_deref(),
         Some("1.0.0")
@@ -508,13 +507,11 @@ async fn broken_corrupt_and_missing_artifacts_are_refused_while_the_old_version_
     let gone = format!("{address}/swap:gone");
     std::fs::write(server.config_file(), pulling(&address, &gone)).unwrap();
     server.signal(libc::SIGHUP);
-    let entry = until_entry(&server, "the missing tag refused", |entry| {
-        serves_first(entry)
-            && entry["source_error"]
-                .as_str()
-                .is_some_and(|reason| reason.contains(&gone) && reason.contains("does not exist"))
-    })
-    .await;
+    let entry = until_refused(&server, &first, "source_error", "does not exist").await;
+    assert!(
+        entry["source_error"].as_str().unwrap().contains(&gone),
+        "{entry:#}"
+    );
     assert_eq!(
         version(&server.get("/swap").await).as_deref(),
         Some("1.0.0"),
@@ -535,17 +532,10 @@ async fn broken_corrupt_and_missing_artifacts_are_refused_while_the_old_version_
 
     // A restart starts on the version that served, not on the refused file.
     server.restart();
+    until_refused(&server, &first, "update_refused", misnamed).await;
     assert_eq!(
         version(&server.get("/swap").await).as_deref(),
         Some("1.0.0")
-    );
-    let entry = swap_entry(&server).await;
-    assert!(serves_first(&entry), "{entry:#}");
-    assert!(
-        entry["update_refused"]
-            .as_str()
-            .is_some_and(|reason| reason.contains("describes itself as plugin `echo`")),
-        "{entry:#}"
     );
 }
 
@@ -565,17 +555,11 @@ async fn a_host_starts_from_its_cache_while_the_registry_is_down() {
 
     registry.stop();
     server.restart();
+    let unreachable = format!("cannot reach {address}");
+    until_refused(&server, &first, "source_error", &unreachable).await;
     assert_eq!(
         version(&server.get("/swap").await).as_deref(),
         Some("1.0.0")
-    );
-    let entry = swap_entry(&server).await;
-    assert_eq!(entry["digest"], first.as_str(), "{entry:#}");
-    assert!(
-        entry["source_error"]
-            .as_str()
-            .is_some_and(|reason| reason.contains(&format!("cannot reach {address}"))),
-        "{entry:#}"
     );
 
     // Back up: the error clears on the next pull, nothing else changes.
