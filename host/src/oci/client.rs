@@ -3,12 +3,11 @@
 //! digests) and pushing one.
 
 use super::credentials::{self, Login};
-use super::reference::ArtifactRef;
+use super::reference::{ArtifactRef, sha256_hex};
 use oci_client::client::{ClientConfig, ClientProtocol, ImageLayer};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
 use oci_wasm::{WASM_LAYER_MEDIA_TYPE, WasmClient, WasmConfig};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -125,27 +124,28 @@ impl RegistryClient {
                 layer.media_type
             )));
         }
+        // The file's SHA-256 is what loading and the pulled files' records compare.
+        if sha256_hex(&layer.digest).is_none() {
+            return Err(RegistryError(format!(
+                "{artifact}: its layer digest `{}` is not a sha256 digest",
+                layer.digest
+            )));
+        }
         let size = u64::try_from(layer.size).unwrap_or(u64::MAX);
         if size > limit {
             return Err(RegistryError(format!(
                 "{artifact}: its component is {size} bytes, larger than limits.plugin_file_mib ({limit} bytes)"
             )));
         }
+        // pull_blob checks the content against the layer's digest as it streams.
         let mut wasm = CappedBuffer::new(limit);
         self.client
             .pull_blob(pinned.reference(), layer, &mut wasm)
             .await
             .map_err(|error| describe(error, artifact))?;
-        let layer_digest = format!("sha256:{}", hex::encode(Sha256::digest(&wasm.bytes)));
-        if layer_digest != layer.digest {
-            return Err(RegistryError(format!(
-                "{artifact}: the component's content ({layer_digest}) does not match its digest {}",
-                layer.digest
-            )));
-        }
         Ok(Pulled {
             manifest_digest,
-            layer_digest,
+            layer_digest: layer.digest.clone(),
             wasm: wasm.bytes,
         })
     }
