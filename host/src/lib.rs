@@ -24,6 +24,7 @@ pub(crate) mod coordination;
 pub(crate) mod decode;
 pub(crate) mod emit;
 pub(crate) mod fields;
+pub(crate) mod files;
 pub mod fuzzing;
 pub(crate) mod negotiate;
 pub(crate) mod oci;

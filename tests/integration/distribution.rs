@@ -287,6 +287,22 @@ fn push_publishes_a_wasm_artifact_and_pull_verifies_it() {
         "--insecure",
     ]);
     assert_refused(&output, "nothing was pushed");
+
+    // Nor one larger than a plugin file may be: refused before it is read whole.
+    let big = out.path().join("big.wasm");
+    std::fs::write(&big, vec![0; 2 << 20]).unwrap();
+    let config = out.path().join("piston.toml");
+    std::fs::write(&config, "[limits]\nplugin_file_mib = 1\n").unwrap();
+    let output = run(&[
+        "push",
+        big.to_str().unwrap(),
+        &format!("{address}/broken:1"),
+        "--insecure",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_refused(&output, "larger than limits.plugin_file_mib");
+    assert_refused(&output, "nothing was pushed");
     let tags = runtime.block_on(async {
         reqwest::get(format!("http://{address}/v2/broken/tags/list"))
             .await

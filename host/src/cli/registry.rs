@@ -3,8 +3,9 @@
 use super::{CliError, CommonArgs, Host, init_logging, settings, tokio_runtime};
 use crate::oci::credentials::Login;
 use crate::oci::{ArtifactRef, RegistryClient, RegistryOptions};
-use crate::registry::{Loaded, load_file};
+use crate::registry::{Loaded, load_file, read_plugin_file};
 use clap::Args;
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
@@ -114,19 +115,30 @@ pub fn push(args: PushArgs) -> Result<ExitCode, CliError> {
     }
     let (settings, options) = args.registry.options(&artifact)?;
     init_logging("warn");
-    let wasm = std::fs::read(&args.file)
-        .map_err(|error| CliError::Failed(format!("{}: {error}", args.file.display())))?;
     let host = Host::start(settings, false)?;
     let runtime = tokio_runtime()?;
-    // Checked as a server would load it, so that nothing that cannot serve is pushed.
+    let refused = |error: &dyn std::fmt::Display| {
+        CliError::Failed(format!(
+            "{}: {error}; nothing was pushed",
+            args.file.display()
+        ))
+    };
+    // Checked as a server would load it, so that nothing that cannot serve is pushed;
+    // read as loading reads it (a regular file, within limits.plugin_file_mib), and
+    // pushed only if it is still what was checked.
     let loaded = runtime
         .block_on(load_file(&args.file, host.load_options()))
-        .map_err(|error| {
-            CliError::Failed(format!(
-                "{}: {error}; nothing was pushed",
-                args.file.display()
-            ))
-        })?;
+        .map_err(|error| refused(&error))?;
+    let loading = &host.settings.loading;
+    let wasm = read_plugin_file(
+        &args.file,
+        loading.follow_symlinks,
+        loading.plugin_file_bytes,
+    )
+    .map_err(|error| refused(&error))?;
+    if hex::encode(Sha256::digest(&wasm)) != loaded.digest() {
+        return Err(refused(&"it changed while it was checked"));
+    }
     let (name, version, description) = match &loaded {
         Loaded::Plugin(plugin) => (
             &plugin.spec.name,
@@ -193,7 +205,7 @@ pub fn pull(args: PullArgs) -> Result<ExitCode, CliError> {
         })
         .map_err(|error| CliError::Failed(error.to_string()))?;
     let file = args.out.join(format!("{}.wasm", artifact.short_name()));
-    crate::oci::write_whole(&file, &pulled.wasm)
+    crate::files::write_whole(&file, &pulled.wasm)
         .map_err(|error| CliError::Failed(format!("{}: {error}", file.display())))?;
     eprintln!("pulled {artifact} into {}", file.display());
     println!("{}", pulled.manifest_digest);

@@ -17,7 +17,7 @@ mod settings;
 mod sync;
 
 pub use self::client::{RegistryClient, RegistryOptions};
-pub use self::pulled::{Origin, PulledDir, write_whole};
+pub use self::pulled::{Origin, PulledDir};
 pub use self::reference::ArtifactRef;
 pub use self::settings::PullSettings;
 pub use self::sync::{Puller, SourceStatus, SourceStatuses, keep_pulling};

@@ -4,9 +4,9 @@
 //! directory's (the same checks, the same swap), and they outlive the process, so a
 //! host whose registry is down starts on what it pulled last.
 
+use crate::files::{PARTIAL_PREFIX, write_whole};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Where a pulled plugin file came from.
@@ -134,7 +134,7 @@ impl PulledDir {
                 .extension()
                 .is_some_and(|extension| extension == "wasm" || extension == "json");
             // A temporary file left by a process that died while writing.
-            let abandoned = file_name.starts_with(".pulling-");
+            let abandoned = file_name.starts_with(PARTIAL_PREFIX);
             if abandoned || (ours && !keep.contains_key(plugin)) {
                 match std::fs::remove_file(&path) {
                     Ok(()) => tracing::info!(
@@ -151,20 +151,6 @@ impl PulledDir {
 fn read_origin(record: &Path) -> Option<Origin> {
     let text = std::fs::read(record).ok()?;
     serde_json::from_slice(&text).ok()
-}
-
-/// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it over
-/// `path`: a reader sees the old file or the new one, never a part.
-pub fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut temporary = tempfile::Builder::new()
-        .prefix(".pulling-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    temporary.write_all(bytes)?;
-    temporary.as_file().sync_all()?;
-    temporary.persist(path).map_err(|error| error.error)?;
-    Ok(())
 }
 
 #[cfg(test)]

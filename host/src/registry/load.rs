@@ -176,7 +176,7 @@ fn wasm_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// to one), at most `limit` bytes. The file is opened without blocking and checked
 /// once opened, so one swapped for a FIFO or a link after it was listed is refused,
 /// never waited on or followed.
-pub(super) fn read_plugin_file(
+pub fn read_plugin_file(
     file: &Path,
     follow_symlinks: bool,
     limit: u64,

@@ -11,7 +11,9 @@ mod reload;
 pub mod spec;
 mod watch;
 
-pub use self::load::{LoadOptions, LoadSettings, keep_served_copies, load_directory, load_file};
+pub use self::load::{
+    LoadOptions, LoadSettings, keep_served_copies, load_directory, load_file, read_plugin_file,
+};
 pub use self::reload::reload;
 pub use self::spec::{AuthenticatorSpec, PluginSpec, ResourceSpec};
 pub use self::watch::{Sources, watch};

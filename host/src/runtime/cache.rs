@@ -8,7 +8,6 @@
 
 use sha2::{Digest, Sha256};
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -59,7 +58,7 @@ impl CompileCache {
             }
         }
         let artifact = engine.precompile_component(wasm)?;
-        if let Err(error) = write_atomically(&path, &artifact) {
+        if let Err(error) = crate::files::write_whole(&path, &artifact) {
             tracing::warn!(
                 artifact = %path.display(),
                 "cannot store a compiled component (it is still used): {error}"
@@ -69,14 +68,4 @@ impl CompileCache {
         let component = unsafe { Component::deserialize(engine, &artifact)? };
         Ok((component, CacheOutcome::Compiled))
     }
-}
-
-/// Writes through a temporary file and a rename, so a reader (another process with the
-/// same cache) never sees half an artifact.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
-    file.write_all(bytes)?;
-    file.persist(path).map_err(|error| error.error)?;
-    Ok(())
 }
